@@ -1,0 +1,40 @@
+// The program: global options and one registration per command. Commands live in ./commands, one file each.
+import { Command } from 'commander';
+import type { Io } from './io.js';
+// -- command imports (one line each; keep sorted) --
+// -- end command imports --
+
+export interface CommandContext {
+  io: Io;
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('mesh')
+    .description('A service mesh in one command-line tool: discovery, load-balancing proxy, mTLS and monitoring.')
+    .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+    .option('--debug', 'print stack traces for errors')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      // One line: what is wrong and where to read how to fix it.
+      outputError: (s, write) => write(`mesh: ${s.replace(/^error: /, '').trim()} (see --help)\n`),
+    });
+  const ctx: CommandContext = { io };
+  // -- command registrations (one line each) --
+  // -- end command registrations --
+  // Every subcommand inherits the error handling above.
+  applyToAll(program, (cmd) => {
+    cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());
+  });
+  void ctx;
+  return program;
+}
+
+function applyToAll(cmd: Command, fn: (c: Command) => void): void {
+  for (const sub of cmd.commands) {
+    fn(sub);
+    applyToAll(sub, fn);
+  }
+}
