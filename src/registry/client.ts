@@ -1,0 +1,245 @@
+// The registry's client library. Commands and the proxy reach the daemon only through this.
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { Agent, request, type Dispatcher } from 'undici';
+import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
+import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
+import type { StoreStatus } from './store.js';
+
+export interface RegistryClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:8500 */
+  url: string;
+  /** Bearer token sent on every call (required by the daemon for mutating calls when it has one). */
+  token?: string;
+  /** PEM file of a CA to trust for an https registry. */
+  caFile?: string;
+  /** Per-call timeout (ms) for non-watch calls. */
+  timeoutMs?: number;
+}
+
+export interface RegistryStatusResponse extends StoreStatus {
+  version: string;
+  uptimeMs: number;
+  services: number;
+  instances: number;
+  listen: string;
+}
+
+export interface HeartbeatBody { status?: HealthState; output?: string }
+
+export class RegistryClient {
+  readonly url: string;
+  private readonly base: URL;
+  private readonly token: string | undefined;
+  private readonly dispatcher: Dispatcher;
+  private readonly timeoutMs: number;
+
+  constructor(opts: RegistryClientOptions) {
+    try {
+      this.base = new URL(opts.url);
+    } catch {
+      throw new MeshError('MESH_ERR_INVALID_ARGUMENT', `invalid registry URL "${opts.url}": use http://host:port`);
+    }
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      throw new MeshError('MESH_ERR_INVALID_ARGUMENT', `invalid registry URL "${opts.url}": use http:// or https://`);
+    }
+    this.url = opts.url.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    let ca: string | undefined;
+    if (opts.caFile !== undefined) {
+      try {
+        ca = readFileSync(opts.caFile, 'utf8');
+      } catch (err) {
+        throw new MeshError('MESH_ERR_TLS', `cannot read CA file ${opts.caFile}: ${(err as Error).message}`);
+      }
+    }
+    this.dispatcher = new Agent({
+      keepAliveTimeout: 4_000,
+      connections: 16,
+      ...(ca === undefined ? {} : { connect: { ca } }),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  register(spec: InstanceSpec): Promise<{ index: number; instance: Instance }> {
+    const { service, id, ...rest } = spec;
+    return this.call('PUT', `/v1/services/${enc(service)}/instances/${enc(id)}`, rest);
+  }
+
+  deregister(service: string, id: string): Promise<{ index: number; removed: boolean }> {
+    return this.call('DELETE', `/v1/services/${enc(service)}/instances/${enc(id)}`);
+  }
+
+  heartbeat(service: string, id: string, body: HeartbeatBody = {}): Promise<{ index: number; instance: Instance }> {
+    return this.call('PUT', `/v1/services/${enc(service)}/instances/${enc(id)}/heartbeat`, body);
+  }
+
+  services(): Promise<{ index: number; services: ServiceSummary[] }> {
+    return this.call('GET', '/v1/services');
+  }
+
+  service(name: string): Promise<{ index: number; service: string; instances: Instance[] }> {
+    return this.call('GET', `/v1/services/${enc(name)}`);
+  }
+
+  status(): Promise<RegistryStatusResponse> {
+    return this.call('GET', '/v1/status');
+  }
+
+  /** Opens a watch (server-sent events) that reconnects by itself; see Watcher. */
+  watch(opts: { services?: string[]; index?: number } = {}): Watcher {
+    return new Watcher(this, opts);
+  }
+
+  /** @internal the watch's raw request */
+  async openStream(path: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const res = await request(new URL(path, this.base), {
+      method: 'GET',
+      headers: this.headers({ accept: 'text/event-stream' }),
+      dispatcher: this.dispatcher,
+      signal,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: 0,
+    }).catch((err: unknown) => { throw this.unreachable(err); });
+    if (res.statusCode !== 200) throw await this.errorFrom(res);
+    return res;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    const h: Record<string, string> = { ...extra };
+    if (this.token !== undefined) h.authorization = `Bearer ${this.token}`;
+    return h;
+  }
+
+  private async call<T>(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const headers = this.headers(body === undefined ? {} : { 'content-type': 'application/json' });
+    const res = await request(new URL(path, this.base), {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      dispatcher: this.dispatcher,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    }).catch((err: unknown) => { throw this.unreachable(err); });
+    if (res.statusCode >= 400) throw await this.errorFrom(res);
+    return (await res.body.json()) as T;
+  }
+
+  private unreachable(err: unknown): MeshError {
+    if (err instanceof MeshError) return err;
+    const e = err as NodeJS.ErrnoException;
+    if (e?.name === 'AbortError') return new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', 'the watch was closed', { cause: err });
+    const why = e?.code ?? e?.message ?? String(err);
+    return new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', `registry at ${this.url} is unreachable (${why})`, { cause: err });
+  }
+
+  private async errorFrom(res: Dispatcher.ResponseData): Promise<MeshError> {
+    let code: ErrorCode = 'MESH_ERR_INTERNAL';
+    let message = `registry answered ${res.statusCode}`;
+    try {
+      const body = (await res.body.json()) as { error?: { code?: string; message?: string } };
+      if (body?.error?.code && body.error.code in ErrorCodes) code = body.error.code as ErrorCode;
+      if (body?.error?.message) message = body.error.message;
+    } catch {
+      // Not our JSON: keep the status line.
+    }
+    return new MeshError(code, message, { status: res.statusCode });
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+export interface WatcherEvents {
+  /** A watch event, in index order. After a reconnect that the server could not resume, a `reset` arrives. */
+  event: [WatchEvent];
+  /** The stream is (re)connected. */
+  connected: [];
+  /** The stream broke; the watcher keeps the last index and retries with backoff. */
+  disconnected: [MeshError];
+}
+
+/**
+ * A server-sent-event watch on GET /v1/watch. It reconnects with capped exponential backoff and resumes from
+ * the last index it saw, so consumers see an unbroken stream of updates or, when the registry could not
+ * replay what was missed, a `reset` with the full state.
+ */
+export class Watcher extends EventEmitter<WatcherEvents> {
+  private index: number | undefined;
+  private readonly abort = new AbortController();
+  private closed = false;
+  private backoffMs = 100;
+
+  constructor(private readonly client: RegistryClient, private readonly opts: { services?: string[]; index?: number }) {
+    super();
+    this.index = opts.index;
+    queueMicrotask(() => { void this.loop(); });
+  }
+
+  get lastIndex(): number | undefined {
+    return this.index;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.abort.abort();
+  }
+
+  private path(): string {
+    const q = new URLSearchParams();
+    for (const s of this.opts.services ?? []) q.append('service', s);
+    if (this.index !== undefined) q.set('index', String(this.index));
+    const qs = q.toString();
+    return `/v1/watch${qs ? `?${qs}` : ''}`;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closed) {
+      try {
+        const res = await this.client.openStream(this.path(), this.abort.signal);
+        this.backoffMs = 100;
+        this.emit('connected');
+        await this.consume(res.body);
+        if (!this.closed) throw new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', `registry at ${this.client.url} closed the watch`);
+      } catch (err) {
+        if (this.closed) return;
+        const e = err instanceof MeshError ? err : new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', `watch on ${this.client.url} failed: ${(err as Error).message}`, { cause: err });
+        this.emit('disconnected', e);
+        await new Promise((r) => setTimeout(r, this.backoffMs).unref());
+        this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
+      }
+    }
+  }
+
+  private async consume(body: AsyncIterable<Buffer | string>): Promise<void> {
+    let buf = '';
+    let data = '';
+    for await (const chunk of body) {
+      buf += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).replace(/\r$/, '');
+        buf = buf.slice(nl + 1);
+        if (line === '') {
+          if (data !== '') this.dispatch(data);
+          data = '';
+        } else if (line.startsWith('data:')) {
+          data += (data ? '\n' : '') + line.slice(line[5] === ' ' ? 6 : 5);
+        }
+        // `event:`, `id:` and `:` comments carry nothing the JSON data does not.
+      }
+      if (this.closed) return;
+    }
+  }
+
+  private dispatch(data: string): void {
+    const event = JSON.parse(data) as WatchEvent;
+    this.index = event.index;
+    this.emit('event', event);
+  }
+}

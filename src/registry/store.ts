@@ -1,0 +1,45 @@
+// The registry's storage seam. The daemon's API and health monitor talk only to this interface, so the
+// embedded journal store and the etcd store are interchangeable (`mesh registry start --store …`).
+import type { HealthState, Instance, InstanceSpec, WatchEvent } from '../core/types.js';
+
+export interface StoreStatus {
+  kind: 'embedded' | 'etcd';
+  /** Current index (embedded: monotonically increasing change counter; etcd: the revision). */
+  index: number;
+  /** True when writes are refused (etcd unreachable); reads serve the last known state. */
+  readOnly: boolean;
+  /** Why the store is read-only or degraded. */
+  reason?: string;
+  /** Extra facts for `mesh registry status` (data dir, journal size, etcd endpoints …). */
+  details: Record<string, string | number | boolean>;
+}
+
+/** The change events a store emits: every successful write emits exactly one, in index order. */
+export type StoreEvent = Extract<WatchEvent, { type: 'upsert' | 'remove' }>;
+
+export interface RegistryStore {
+  /** Loads durable state (journal replay / etcd sync). Rejects with a MeshError if it cannot. */
+  open(): Promise<void>;
+  /** Flushes and releases (locks, leases, timers). */
+  close(): Promise<void>;
+  status(): StoreStatus;
+  currentIndex(): number;
+  /** Snapshot of every instance, sorted by service then id. */
+  list(): Instance[];
+  /** Snapshot of one service's instances, sorted by id (empty if unknown). */
+  listService(service: string): Instance[];
+  get(service: string, id: string): Instance | undefined;
+  /**
+   * Creates or replaces an instance (idempotent PUT). Resolves only once the change is durable.
+   * Re-registering an unchanged spec keeps the health state and emits no event.
+   */
+  upsert(spec: InstanceSpec): Promise<Instance>;
+  /** Removes an instance; resolves false if it did not exist. Durable before it resolves. */
+  remove(service: string, id: string, reason: string): Promise<boolean>;
+  /** Records a health state maintained by the registry (check result, TTL expiry). Durable when it changes. */
+  setHealth(service: string, id: string, health: HealthState, output?: string): Promise<Instance | undefined>;
+  /** Records a heartbeat (TTL refresh); not journaled unless the health state changes. */
+  heartbeat(service: string, id: string, health?: HealthState, output?: string): Promise<Instance | undefined>;
+  /** Subscribes to changes after the current index. Returns the unsubscribe function. */
+  subscribe(listener: (event: StoreEvent) => void): () => void;
+}
