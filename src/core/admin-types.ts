@@ -1,0 +1,92 @@
+// The shapes the proxy's admin server answers with (GET /routes, GET /stats) and that `mesh routes`,
+// `mesh top` and `mesh check` read. The proxy produces them; the CLI and UI only consume them.
+import type { HealthState } from './types.js';
+
+export interface RoutesEndpoint {
+  id: string;
+  address: string;
+  weight: number;
+  priority: number;
+  zone?: string;
+  tags: Record<string, string>;
+  health: HealthState;
+  /** Whether the endpoint has a mesh mTLS port the outbound proxy will use. */
+  tlsPort?: number;
+  /** Ejected by outlier detection until this epoch ms (absent when not ejected). */
+  ejectedUntil?: number;
+  /** How many times it has been ejected (the ejection time grows with this). */
+  ejections: number;
+  consecutiveFailures: number;
+  inFlight: number;
+  /** Peak-EWMA cost estimate in ms (latency × load), when the policy keeps one. */
+  ewmaMs?: number;
+  /** Requests per second over the stats window. */
+  rps: number;
+  /** Whether the balancer would pick this endpoint now, and why not when it would not. */
+  eligible: boolean;
+  excludedBecause?: 'critical' | 'warning' | 'ejected' | 'inactive-tier';
+}
+
+export interface RoutesService {
+  service: string;
+  policy: string;
+  /** Priority tier currently taking traffic (lowest with healthy endpoints), or null when none. */
+  activeTier: number | null;
+  inFlight: number;
+  maxConcurrent?: number;
+  endpoints: RoutesEndpoint[];
+}
+
+export interface RoutesSnapshot {
+  /** Registry index the table reflects. */
+  index: number;
+  registry: { url: string; connected: boolean; lastError?: string };
+  services: RoutesService[];
+}
+
+/** Why requests ended as they did — the "fate" column of `mesh top`. */
+export interface RequestFates {
+  ok: number;
+  okAfterRetry: number;
+  failed: number;
+  retryBudgetExhausted: number;
+  timeout: number;
+  noHealthyEndpoint: number;
+  circuitOpen: number;
+  denied: number;
+}
+
+export interface GoldenSignals {
+  /** Requests per second over the window. */
+  rps: number;
+  /** Share of requests that succeeded (non-5xx) in [0,1]; null when there were none. */
+  successRate: number | null;
+  /** Latency percentiles in ms over the window; null when there were no requests. */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  inFlight: number;
+  requests: number;
+}
+
+export interface EndpointStatsFrame extends GoldenSignals {
+  id: string;
+  address: string;
+  ewmaMs?: number;
+  ejectedUntil?: number;
+}
+
+export interface ServiceStatsFrame extends GoldenSignals {
+  service: string;
+  fates: RequestFates;
+  endpoints: EndpointStatsFrame[];
+}
+
+/** One frame of GET /stats (a server-sent-event stream, one frame per second). */
+export interface StatsFrame {
+  /** Epoch ms at which the frame was taken. */
+  time: number;
+  /** Width of the sliding window the signals are computed over (ms). */
+  windowMs: number;
+  services: ServiceStatsFrame[];
+}
