@@ -1,0 +1,140 @@
+// The registry's HTTP server: lifecycle (listen, drain, close), bounded body reading and JSON/error replies.
+// The routes themselves live in api-routes.ts.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { isMeshError, MeshError } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { handleApiRequest, type ApiContext } from './api-routes.js';
+import type { RegistryStore } from './store.js';
+import type { WatchHub } from './watch-hub.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface RegistryServerOptions {
+  store: RegistryStore;
+  hub: WatchHub;
+  version: string;
+  clock?: Clock;
+  /** Called before every mutating call (PUT, DELETE); throws a MeshError (401/403) to refuse it. */
+  authorize?: (req: IncomingMessage) => void;
+  /** Interval of the `: keepalive` comment on watch streams (ms). */
+  keepaliveMs?: number;
+}
+
+export class RegistryServer {
+  readonly http: Server;
+  private readonly ctx: ApiContext;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly watchSockets = new Set<Socket>();
+
+  constructor(opts: RegistryServerOptions) {
+    const clock = opts.clock ?? systemClock;
+    this.ctx = {
+      store: opts.store,
+      hub: opts.hub,
+      version: opts.version,
+      clock,
+      startedAt: clock.monotonic(),
+      listen: '',
+      authorize: opts.authorize,
+      keepaliveMs: opts.keepaliveMs ?? 15_000,
+      onWatchStream: (socket) => {
+        this.watchSockets.add(socket);
+        socket.once('close', () => this.watchSockets.delete(socket));
+      },
+    };
+    this.http = createServer({ noDelay: true, keepAlive: true }, (req, res) => this.dispatch(req, res));
+    // Tight limits for ordinary calls: a client that trickles headers or a body cannot hold a socket for long.
+    // Watch streams are long-lived responses, not long requests, so requestTimeout does not cut them.
+    this.http.headersTimeout = 10_000;
+    this.http.requestTimeout = 30_000;
+    this.http.keepAliveTimeout = 5_000;
+  }
+
+  /** Listens on host:port (port 0 picks one) and returns the bound address. */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+        reject(new MeshError('MESH_ERR_LISTEN', `cannot listen on ${host}:${port}: ${why}`, { cause: err }));
+      };
+      this.http.once('error', onError);
+      this.http.listen(port, host, () => {
+        this.http.off('error', onError);
+        const addr = this.http.address() as AddressInfo;
+        this.ctx.listen = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+        resolve(addr);
+      });
+    });
+  }
+
+  get listenAddress(): string {
+    return this.ctx.listen;
+  }
+
+  /**
+   * Stops accepting, lets in-flight calls finish (up to drainMs), then cuts what is left. The watch hub must be
+   * closed by the caller first or together, so that streams end cleanly rather than being cut.
+   */
+  async close(drainMs = 5_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    for (const s of this.watchSockets) s.end();
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
+    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    this.http.closeIdleConnections();
+    const timer = setTimeout(() => this.http.closeAllConnections(), Math.min(drainMs, 1_000));
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse): void {
+    const p = handleApiRequest(this.ctx, req, res).catch((err: unknown) => sendError(this.ctx.store, res, err));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+}
+
+/** Reads a JSON body of at most MAX_BODY_BYTES; an empty body is undefined. */
+export async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw tooLarge(req, res);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > MAX_BODY_BYTES) throw tooLarge(req, res);
+    chunks.push(chunk);
+  }
+  if (total === 0) return undefined;
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new MeshError('MESH_ERR_INVALID_JSON', `malformed JSON body: ${(err as Error).message}`);
+  }
+}
+
+/** Stop reading an oversized body: the connection cannot be reused, so the reply closes it. */
+function tooLarge(req: IncomingMessage, res: ServerResponse): MeshError {
+  res.setHeader('connection', 'close');
+  res.once('finish', () => req.destroy());
+  return new MeshError('MESH_ERR_BODY_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+}
+
+export function sendJson(store: RegistryStore, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) { res.destroy(); return; }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-mesh-index': String(store.currentIndex()),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function sendError(store: RegistryStore, res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
+  const e = isMeshError(err) ? err : new MeshError('MESH_ERR_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  sendJson(store, res, e.status, { error: { code: e.code, message: e.message } }, headers);
+}

@@ -1,0 +1,52 @@
+// One server-sent-event stream on GET /v1/watch. Each event is written as
+//   id: <index>\nevent: <reset|upsert|remove>\ndata: <WatchEvent JSON>\n\n
+// and flushed at once (Nagle off, no corking), so a watcher hears about a change as soon as it is durable.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WatchEvent } from '../core/types.js';
+import type { ApiContext } from './api-routes.js';
+
+export function openWatchStream(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: { services: ReadonlySet<string>; sinceIndex: number | undefined },
+): void {
+  const socket = req.socket;
+  socket.setNoDelay(true);
+  // A watch is a long response; the idle-socket timeout must not cut it (keepalive comments keep proxies happy).
+  socket.setTimeout(0);
+  ctx.onWatchStream(socket);
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    'x-mesh-index': String(ctx.store.currentIndex()),
+  });
+  res.flushHeaders();
+
+  let ended = false;
+  let unsubscribe = (): void => {};
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearInterval(keepalive);
+    unsubscribe();
+    if (!res.writableEnded) res.end();
+  };
+  const keepalive = setInterval(() => { if (!ended) res.write(': keepalive\n\n'); }, ctx.keepaliveMs);
+  keepalive.unref();
+  const handle = ctx.hub.watch(
+    { services: opts.services, sinceIndex: opts.sinceIndex },
+    {
+      send: (event: WatchEvent) => { if (!ended) res.write(formatEvent(event)); },
+      close: end,
+    },
+  );
+  unsubscribe = handle.unsubscribe;
+  res.on('close', end);
+  if (ended) unsubscribe();
+}
+
+export function formatEvent(event: WatchEvent): string {
+  return `id: ${event.index}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
