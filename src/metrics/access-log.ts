@@ -1,0 +1,117 @@
+// The access log: one JSON line per request, off by default (`--access-log FILE|-`). Lines are gathered in
+// memory and handed to an asynchronous stream once per event-loop turn, so a request never waits on I/O.
+// When the stream falls behind by more than maxBufferBytes, new lines are dropped and counted
+// (mesh_access_log_dropped_total) rather than letting memory grow or the proxy block.
+//
+// The proxy calls, once per finished request (only when the log is on):
+//   accessLog?.record({ method, authority, path, status, durationMs, upstream, bytesIn, bytesOut, requestId, traceId });
+// and `await accessLog.close()` on shutdown, after the drain.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { MeshError } from '../core/errors.js';
+
+export interface AccessLogEntry {
+  method: string;
+  /** Host (or absolute-form authority) the client asked for. */
+  authority: string;
+  path: string;
+  /** Status sent to the client (0 when the client went away before one was sent). */
+  status: number;
+  durationMs: number;
+  /** Address of the endpoint that answered (the last try), or null when none was reached. */
+  upstream: string | null;
+  /** Request body bytes received from the client. */
+  bytesIn: number;
+  /** Response body bytes sent to the client. */
+  bytesOut: number;
+  requestId: string;
+  traceId: string;
+}
+
+export interface AccessLogOptions {
+  /** Bytes that may wait for the stream before lines are dropped (default 4 MiB). */
+  maxBufferBytes?: number;
+  /** Told once when the stream fails (the log then drops every line). */
+  onError?: (err: Error) => void;
+  now?: () => number;
+}
+
+export class AccessLog {
+  dropped = 0;
+  written = 0;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
+  private failed = false;
+  private lastMs = -1;
+  private lastIso = '';
+  private readonly maxBufferBytes: number;
+  private readonly now: () => number;
+
+  private constructor(private readonly stream: WriteStream, private readonly opts: AccessLogOptions) {
+    this.maxBufferBytes = opts.maxBufferBytes ?? 4 * 1024 * 1024;
+    this.now = opts.now ?? Date.now;
+    stream.on('error', (err) => {
+      if (this.failed) return;
+      this.failed = true;
+      opts.onError?.(err);
+    });
+  }
+
+  /** Opens the log: `-` for stdout, else a file appended to (created 0640). */
+  static async open(target: string, opts: AccessLogOptions = {}): Promise<AccessLog> {
+    // fd 1 through an fs stream writes on libuv's thread pool: never a synchronous stdout write.
+    const stream = target === '-'
+      ? createWriteStream('', { fd: 1, autoClose: false })
+      : createWriteStream(target, { flags: 'a', mode: 0o640 });
+    if (target !== '-') {
+      try {
+        await once(stream, 'open');
+      } catch (err) {
+        throw new MeshError('MESH_ERR_INVALID_ARGUMENT', `--access-log: cannot open ${target}: ${(err as Error).message}`, { hint: 'pass a writable file path or - for stdout' });
+      }
+    }
+    return new AccessLog(stream, opts);
+  }
+
+  record(e: AccessLogEntry): void {
+    if (this.failed || this.pendingBytes + this.stream.writableLength > this.maxBufferBytes) {
+      this.dropped++;
+      return;
+    }
+    const line = `{"time":"${this.isoNow()}","method":${JSON.stringify(e.method)},"authority":${JSON.stringify(e.authority)},"path":${JSON.stringify(e.path)},"status":${e.status},"duration_ms":${Math.round(e.durationMs * 1000) / 1000},"upstream":${e.upstream === null ? 'null' : JSON.stringify(e.upstream)},"bytes_in":${e.bytesIn},"bytes_out":${e.bytesOut},"request_id":${JSON.stringify(e.requestId)},"trace_id":${JSON.stringify(e.traceId)}}\n`;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    this.written++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const chunk = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.failed) this.stream.write(chunk);
+  };
+
+  /** Writes what is pending and closes the file (stdout stays open). */
+  async close(): Promise<void> {
+    this.flush();
+    if (this.failed) return;
+    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+  }
+
+  /** Date#toISOString costs ~200 ns; requests in the same millisecond share one. */
+  private isoNow(): string {
+    const ms = this.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
+  }
+}

@@ -1,0 +1,84 @@
+// W3C trace context and request ids, so traces and logs join up across hops.
+//
+// The proxy, per request:
+//   const tp = continueTrace(req.headers.traceparent);   // keeps the trace id, new span id, parent = incoming span
+//   upstreamHeaders.traceparent = tp.traceparent;         // forward `tracestate` as is when tp.continued, drop it otherwise
+//   const requestId = ensureRequestId(req.headers['x-request-id']);
+//   upstreamHeaders['x-request-id'] = requestId;          // and log tp.traceId + requestId in the access log
+//
+// Random ids come from a pooled buffer filled by crypto.randomFillSync 4 KiB at a time, not a syscall and a
+// UUID object per request.
+import { randomFillSync } from 'node:crypto';
+
+const HEX: string[] = [];
+for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'));
+
+const POOL_SIZE = 4096;
+const pool = Buffer.alloc(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+function hexBytes(n: number): string {
+  if (poolOffset + n > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  let s = '';
+  for (let i = 0; i < n; i++) s += HEX[pool[poolOffset + i]!];
+  poolOffset += n;
+  return s;
+}
+
+export interface TraceContext {
+  /** The header to send upstream: `00-<trace id>-<new span id>-<flags>`. */
+  traceparent: string;
+  traceId: string;
+  spanId: string;
+  /** The incoming span id (the new span's parent), when the request carried a valid traceparent. */
+  parentSpanId?: string;
+  /** Whether an incoming trace was kept (then `tracestate` is forwarded too). */
+  continued: boolean;
+}
+
+const ZERO_TRACE = '00000000000000000000000000000000';
+const ZERO_SPAN = '0000000000000000';
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/** Parses a traceparent header per W3C Trace Context level 1; undefined when absent or invalid. */
+export function parseTraceparent(header: string | string[] | undefined): { version: string; traceId: string; spanId: string; flags: string } | undefined {
+  if (typeof header !== 'string' || header.length < 55) return undefined;
+  const m = TRACEPARENT.exec(header.trim());
+  if (m === null) return undefined;
+  const [, version, traceId, spanId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined];
+  // Version ff is invalid; version 00 has exactly four fields; later versions may append fields.
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+  return { version, traceId, spanId, flags };
+}
+
+/** Keeps an incoming trace (with a new span id whose parent is the incoming span) or starts a sampled one. */
+export function continueTrace(header: string | string[] | undefined): TraceContext {
+  const spanId = hexBytes(8);
+  const parent = parseTraceparent(header);
+  if (parent) {
+    // We speak version 00: keep only the sampled bit of unknown future flags.
+    const flags = parent.version === '00' ? parent.flags : HEX[parseInt(parent.flags, 16) & 1]!;
+    return { traceparent: `00-${parent.traceId}-${spanId}-${flags}`, traceId: parent.traceId, spanId, parentSpanId: parent.spanId, continued: true };
+  }
+  const traceId = hexBytes(16);
+  return { traceparent: `00-${traceId}-${spanId}-01`, traceId, spanId, continued: false };
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** Keeps a sane incoming x-request-id (1–200 visible ASCII characters) or makes a UUID v4. */
+export function ensureRequestId(header: string | string[] | undefined): string {
+  if (typeof header === 'string' && REQUEST_ID.test(header)) return header;
+  return newRequestId();
+}
+
+/** A random UUID v4 from the pool. */
+export function newRequestId(): string {
+  const h = hexBytes(16);
+  const variant = HEX[(parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80]!;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+}

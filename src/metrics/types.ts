@@ -1,0 +1,110 @@
+// The recording interface the proxy's hot path calls, and a no-op implementation for `--no-metrics`.
+//
+// How the proxy uses it (obtain stats objects once, cache them, call plain methods per request):
+//
+//   const metrics: MeshMetrics = flags.metrics ? new ProxyMetrics() : NOOP_METRICS;
+//   metrics.start();                                   // starts the 1 s window tick (unref'd timer)
+//   const svc = metrics.service('orders');             // cache on the service's pool
+//   const ep = svc.endpoint('orders-1', '127.0.0.1:9001'); // cache on the pool's endpoint
+//   // per client request:
+//   svc.requestStarted();
+//   //   per upstream try:
+//   ep.requestStarted();
+//   ep.requestEnded(status /* 0 = connect error/reset */, durationMs, bytesIn, bytesOut);
+//   //   a retry:  svc.retry();
+//   svc.requestEnded(Fate.ok /* or okAfterRetry, failed, … */, clientStatus, totalDurationMs);
+//   // elsewhere: ep.ejection(), ep.tlsHandshakeFailure(), svc.policyDenial(), svc.removeEndpoint(id)
+//
+// Every method is a handful of number operations: no allocation, no strings built, no I/O.
+
+/** Why a client request ended as it did. Numeric so counting is an array index. */
+export const Fate = {
+  ok: 0,
+  okAfterRetry: 1,
+  failed: 2,
+  retryBudgetExhausted: 3,
+  timeout: 4,
+  noHealthyEndpoint: 5,
+  circuitOpen: 6,
+  denied: 7,
+} as const;
+export type Fate = (typeof Fate)[keyof typeof Fate];
+export type FateName = keyof typeof Fate;
+export const FATE_NAMES: readonly FateName[] = ['ok', 'okAfterRetry', 'failed', 'retryBudgetExhausted', 'timeout', 'noHealthyEndpoint', 'circuitOpen', 'denied'];
+
+/** Balancer/outlier state the metrics do not own but `/stats` shows: read once per frame. */
+export interface EndpointStateProbe {
+  (service: string, endpointId: string): { ewmaMs?: number; ejectedUntil?: number } | undefined;
+}
+
+export interface EndpointStats {
+  /** An upstream try began. */
+  requestStarted(): void;
+  /** An upstream try ended: HTTP status (0 for connect failure, reset or timeout before a response). */
+  requestEnded(status: number, durationMs: number, bytesIn: number, bytesOut: number): void;
+  /** Outlier detection ejected this endpoint. */
+  ejection(): void;
+  /** A TLS handshake to this endpoint failed. */
+  tlsHandshakeFailure(): void;
+  /** Requests per second over the sliding window (for GET /routes). */
+  rps(): number;
+  readonly inFlight: number;
+}
+
+export interface ServiceStats {
+  /** A client request for this service began (counts service-level in-flight). */
+  requestStarted(): void;
+  /** A client request ended, as the client saw it: its fate, status and total duration (retries included). */
+  requestEnded(fate: Fate, status: number, durationMs: number): void;
+  /** A retry was sent. */
+  retry(): void;
+  /** The authorization policy refused a request for this service. */
+  policyDenial(): void;
+  /** The stats object for one endpoint; create once per endpoint and cache it. */
+  endpoint(id: string, address: string): EndpointStats;
+  /** The endpoint left the table: stop exporting it (a cached object keeps working for in-flight requests). */
+  removeEndpoint(id: string): void;
+  readonly inFlight: number;
+}
+
+export interface MeshMetrics {
+  readonly enabled: boolean;
+  service(name: string): ServiceStats;
+  /** A TLS handshake on the inbound (mTLS sidecar) listener failed. */
+  inboundTlsHandshakeFailure(): void;
+  /** Lets /stats show the balancer's EWMA cost and ejection deadline per endpoint. */
+  setStateProbe(probe: EndpointStateProbe): void;
+  /** Starts the once-a-second window tick. */
+  start(): void;
+  /** Stops timers and ends /stats streams. */
+  close(): void;
+}
+
+const noopEndpoint: EndpointStats = {
+  requestStarted() {},
+  requestEnded() {},
+  ejection() {},
+  tlsHandshakeFailure() {},
+  rps: () => 0,
+  inFlight: 0,
+};
+
+const noopService: ServiceStats = {
+  requestStarted() {},
+  requestEnded() {},
+  retry() {},
+  policyDenial() {},
+  endpoint: () => noopEndpoint,
+  removeEndpoint() {},
+  inFlight: 0,
+};
+
+/** Metrics that cost nothing: what the proxy passes under `--no-metrics`. */
+export const NOOP_METRICS: MeshMetrics = {
+  enabled: false,
+  service: () => noopService,
+  inboundTlsHandshakeFailure() {},
+  setStateProbe() {},
+  start() {},
+  close() {},
+};
