@@ -2,6 +2,11 @@
 import { Command } from 'commander';
 import type { Io } from './io.js';
 // -- command imports (one line each; keep sorted) --
+import { registerDeregisterCommand } from './commands/deregister.js';
+import { registerRegisterCommand } from './commands/register.js';
+import { registerRegistryCommand } from './commands/registry.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerServicesCommand } from './commands/services.js';
 // -- end command imports --
 
 export interface CommandContext {
@@ -23,6 +28,11 @@ export function buildProgram(io: Io): Command {
     });
   const ctx: CommandContext = { io };
   // -- command registrations (one line each) --
+  registerRegistryCommand(program, ctx);
+  registerRegisterCommand(program, ctx);
+  registerDeregisterCommand(program, ctx);
+  registerServicesCommand(program, ctx);
+  registerRunCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

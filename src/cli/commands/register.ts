@@ -1,0 +1,49 @@
+// `mesh register <service> --address host:port …`: one registration, or with --keep-alive a foreground
+// registration that heartbeats until SIGINT/SIGTERM and then deregisters.
+import type { Command } from 'commander';
+import { formatDuration } from '../../core/duration.js';
+import { KeepAlive } from '../../registry/keep-alive.js';
+import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } from '../common.js';
+import type { CommandContext } from '../program.js';
+import { addInstanceOptions, registryClient, specFromFlags, type InstanceFlags } from '../registry-flags.js';
+import { untilSignal } from '../signals.js';
+
+type RegisterFlags = InstanceFlags & RegistryClientFlags & { address: string; keepAlive?: boolean; json?: boolean };
+
+export function registerRegisterCommand(program: Command, ctx: CommandContext): void {
+  const cmd = program
+    .command('register')
+    .description('Register an instance of a service with the registry (idempotent: registering the same id again replaces it).')
+    .argument('<service>', 'The service name: a DNS label such as orders.')
+    .requiredOption('--address <host:port>', 'Where the instance listens: host:port, with IPv6 as [addr]:port.');
+  addInstanceOptions(cmd);
+  cmd.option('--keep-alive', 'Stay in the foreground: heartbeat every TTL/3 until SIGINT or SIGTERM, then deregister.');
+  addJsonOption(addRegistryClientOptions(cmd))
+    .addHelpText('after', `
+Examples:
+  mesh register orders --address 127.0.0.1:8080 --tag version=v2 --check-http http://127.0.0.1:8080/healthz
+  mesh register orders --address 127.0.0.1:8081 --ttl 10s --keep-alive
+`)
+    .action(async (service: string, opts: RegisterFlags) => {
+      const spec = specFromFlags(service, opts.address, opts);
+      const client = registryClient(opts);
+      try {
+        if (!opts.keepAlive) {
+          const res = await client.register(spec);
+          ctx.io.out(opts.json ? `${JSON.stringify(res, null, 2)}\n` : `registered ${spec.service}/${spec.id} at ${spec.address} (index ${res.index})\n`);
+          return;
+        }
+        const keeper = new KeepAlive(client, spec, { log: (line) => ctx.io.err(`${line}\n`) });
+        await keeper.start();
+        const every = spec.check?.ttlMs !== undefined ? `heartbeating every ${formatDuration(Math.floor(spec.check.ttlMs / 3))}` : 'holding the registration';
+        if (opts.json) ctx.io.out(`${JSON.stringify({ registered: spec }, null, 2)}\n`);
+        else ctx.io.out(`registered ${spec.service}/${spec.id} at ${spec.address}\n`);
+        ctx.io.err(`mesh: ${every}; press Ctrl-C (or send SIGTERM) to deregister\n`);
+        const signal = await untilSignal();
+        await keeper.stop();
+        ctx.io.err(`mesh: ${signal}: deregistered ${spec.service}/${spec.id}\n`);
+      } finally {
+        await client.close();
+      }
+    });
+}

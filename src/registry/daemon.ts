@@ -1,0 +1,135 @@
+// The registry daemon: opens the store, starts health checking and the API server, and shuts all of it down in
+// order on SIGTERM/SIGINT. One stderr line per lifecycle event; nothing per request.
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { systemClock, type Clock } from '../core/clock.js';
+import { parseHostPort, formatHostPort } from '../core/validate.js';
+import { EmbeddedStore } from './embedded-store.js';
+import { HealthMonitor } from './health.js';
+import { RegistryServer } from './server.js';
+import type { RegistryStore, StoreStatus } from './store.js';
+import { WatchHub } from './watch-hub.js';
+
+export interface StoreFactoryOptions {
+  dataDir: string;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+/** Builds the store the daemon runs on; the embedded store by default, etcd when the user asks for it. */
+export type StoreFactory = (opts: StoreFactoryOptions) => RegistryStore;
+
+export const embeddedStoreFactory: StoreFactory = (opts) => new EmbeddedStore(opts);
+
+export interface RegistryDaemonOptions {
+  /** host:port to listen on (port 0 picks a free one). */
+  listen: string;
+  dataDir: string;
+  storeFactory?: StoreFactory;
+  /** Receives one line per lifecycle event (without a trailing newline). */
+  log?: (line: string) => void;
+  clock?: Clock;
+  /** Refuses mutating API calls (token, policy); throws a MeshError. */
+  authorize?: (req: IncomingMessage) => void;
+  /** Whether the store runs its own health checks (etcd elects a checker); default: the daemon runs them. */
+  healthChecks?: boolean;
+}
+
+export const VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export class RegistryDaemon {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly url: string,
+    private readonly store: RegistryStore,
+    private readonly hub: WatchHub,
+    private readonly health: HealthMonitor | undefined,
+    private readonly server: RegistryServer,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Opens the store, then starts health checks and the API. On any failure, undoes what was started and rethrows. */
+  static async start(opts: RegistryDaemonOptions): Promise<RegistryDaemon> {
+    const log = opts.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
+    const clock = opts.clock ?? systemClock;
+    const { host, port } = parseListen(opts.listen);
+    // Until the daemon is up, the store's lines are held back: a start that fails prints one line, its error.
+    let held: string[] | undefined = [];
+    const storeLog = (line: string) => { if (held) held.push(line); else log(`mesh registry: ${line}`); };
+    const store = (opts.storeFactory ?? embeddedStoreFactory)({ dataDir: opts.dataDir, clock, log: storeLog });
+    const t0 = performance.now();
+    await store.open();
+    const replayMs = performance.now() - t0;
+    const hub = new WatchHub(store);
+    const server = new RegistryServer({ store, hub, version: VERSION, clock, ...(opts.authorize ? { authorize: opts.authorize } : {}) });
+    let health: HealthMonitor | undefined;
+    try {
+      const addr = await server.listen(host, port);
+      if (opts.healthChecks !== false) {
+        health = new HealthMonitor({ store, clock, log: storeLog });
+        health.start();
+      }
+      const url = `http://${formatHostPort(addr.address, addr.port)}`;
+      const count = store.list().length;
+      for (const line of held) log(`mesh registry: ${line}`);
+      held = undefined;
+      log(`mesh registry: listening on ${url} (${describeStore(store.status())}, ${count} instance${count === 1 ? '' : 's'} replayed in ${Math.round(replayMs)} ms)`);
+      return new RegistryDaemon(url, store, hub, health, server, log);
+    } catch (err) {
+      hub.close();
+      await server.close(0).catch(() => {});
+      await store.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Stops accepting, ends watch streams, drains in-flight calls, stops checks, closes the store. Idempotent. */
+  stop(drainMs = 5_000): Promise<void> {
+    this.stopping ??= (async () => {
+      const t0 = performance.now();
+      this.log('mesh registry: shutting down (draining in-flight requests, closing watch streams)');
+      this.hub.close();
+      await this.server.close(drainMs);
+      await this.health?.stop();
+      await this.store.close();
+      this.log(`mesh registry: stopped after ${Math.round(performance.now() - t0)} ms (store closed cleanly)`);
+    })();
+    return this.stopping;
+  }
+}
+
+/** Runs the daemon in the foreground until SIGTERM or SIGINT, then shuts it down; resolves when it has. */
+export async function runRegistryDaemon(opts: RegistryDaemonOptions): Promise<void> {
+  const daemon = await RegistryDaemon.start(opts);
+  const log = opts.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      log(`mesh registry: received ${signal}`);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await daemon.stop();
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  if (/:0$/.test(listen)) return { host: parseHostPort(listen.replace(/:0$/, ':1'), 'listen').host, port: 0 };
+  return parseHostPort(listen, 'listen');
+}
+
+function describeStore(status: StoreStatus): string {
+  const d = status.details;
+  if (typeof d.dataDir === 'string') return `data dir ${d.dataDir}`;
+  if (typeof d.endpoints === 'string') return `${status.kind} ${d.endpoints}`;
+  return `${status.kind} store`;
+}
