@@ -1,0 +1,62 @@
+// The active health checks: one HTTP GET or one TCP connect, bounded by a timeout, reduced to a verdict and a
+// short output line a user reads in `mesh services <service>` ("HTTP 500", "connect ECONNREFUSED 127.0.0.1:9").
+import { connect } from 'node:net';
+import { Agent, request } from 'undici';
+import type { HealthState } from '../core/types.js';
+import { parseHostPort } from '../core/validate.js';
+
+export interface ProbeResult { health: HealthState; output: string }
+
+function describe(err: unknown, timeoutMs: number): string {
+  const e = err as NodeJS.ErrnoException & { name?: string };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'UND_ERR_CONNECT_TIMEOUT' || e?.code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return `timeout after ${timeoutMs} ms`;
+  }
+  return e?.message || String(err);
+}
+
+/** GET url: 2xx passing, 429 warning (alive but shedding load), anything else critical. */
+export async function httpProbe(url: string, timeoutMs: number, dispatcher: Agent, signal?: AbortSignal): Promise<ProbeResult> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    const res = await request(url, {
+      method: 'GET',
+      dispatcher,
+      headers: { 'user-agent': 'mesh-health-check' },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
+    const output = `HTTP ${res.statusCode}`;
+    if (res.statusCode >= 200 && res.statusCode < 300) return { health: 'passing', output };
+    if (res.statusCode === 429) return { health: 'warning', output };
+    return { health: 'critical', output };
+  } catch (err) {
+    return { health: 'critical', output: describe(err, timeoutMs) };
+  }
+}
+
+/** Connects to host:port and closes at once: accepting a connection is the whole check. */
+export function tcpProbe(address: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    let host: string;
+    let port: number;
+    try { ({ host, port } = parseHostPort(address, 'tcp check')); } catch (err) {
+      resolve({ health: 'critical', output: (err as Error).message });
+      return;
+    }
+    const socket = connect({ host, port });
+    const finish = (result: ProbeResult) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve(result);
+    };
+    const onAbort = () => finish({ health: 'critical', output: 'check aborted' });
+    const timer = setTimeout(() => finish({ health: 'critical', output: `connect timeout after ${timeoutMs} ms` }), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => finish({ health: 'passing', output: `TCP connect ${address}: success` }));
+    socket.once('error', (err) => finish({ health: 'critical', output: describe(err, timeoutMs) }));
+  });
+}

@@ -1,0 +1,204 @@
+// The registry's health monitor: expires TTL instances that stop heartbeating, runs active HTTP/TCP checks, and
+// removes instances that stay critical longer than their deregister-after. It talks only to the RegistryStore
+// interface and follows the store's events, so it works the same over the embedded and the etcd store.
+//
+// Heartbeats are not events (they are not journaled), so TTLs are evaluated lazily: a per-instance timer fires
+// at the earliest moment the instance could have expired and re-reads its lastHeartbeat from the store.
+import { Agent } from 'undici';
+import { systemClock, type Clock } from '../core/clock.js';
+import { DEFAULTS, type HealthCheckSpec, type Instance } from '../core/types.js';
+import { httpProbe, tcpProbe, type ProbeResult } from './health-probes.js';
+import type { RegistryStore, StoreEvent } from './store.js';
+
+export interface HealthMonitorOptions {
+  store: RegistryStore;
+  clock?: Clock;
+  log?: (line: string) => void;
+  /**
+   * After a daemon restart, count TTLs and deregister-after from the monitor's start rather than from the times
+   * stored before the restart, so a registry that was down does not expire everything at once (default true).
+   */
+  ttlGraceOnStart?: boolean;
+}
+
+interface Tracked {
+  service: string;
+  id: string;
+  /** The check spec this entry was armed for (canonical JSON): a changed check restarts the probe loop. */
+  checkKey: string;
+  deadline?: NodeJS.Timeout;
+  probe?: NodeJS.Timeout;
+  probing: boolean;
+  removing: boolean;
+}
+
+const keyOf = (service: string, id: string) => `${service}/${id}`;
+const isActive = (check?: HealthCheckSpec): boolean => Boolean(check?.http || check?.tcp);
+const checkKeyOf = (inst: Instance) => JSON.stringify(inst.check ?? null);
+/** Node's timers take at most 2^31-1 ms. */
+const MAX_DELAY = 2 ** 31 - 1;
+const RETRY_MS = 5_000;
+
+export class HealthMonitor {
+  private readonly store: RegistryStore;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  private readonly grace: boolean;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly abort = new AbortController();
+  private agent: Agent | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private startedAt = 0;
+
+  constructor(opts: HealthMonitorOptions) {
+    this.store = opts.store;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? (() => {});
+    this.grace = opts.ttlGraceOnStart ?? true;
+  }
+
+  start(): void {
+    if (this.unsubscribe) return;
+    this.startedAt = this.clock.now();
+    this.agent = new Agent({ keepAliveTimeout: 1_000, connections: 4 });
+    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
+    for (const inst of this.store.list()) this.track(inst);
+  }
+
+  /** Stops timers and in-flight probes, then waits for the store writes already under way. */
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.abort.abort();
+    for (const t of this.tracked.values()) this.untrack(t);
+    this.tracked.clear();
+    await Promise.allSettled([...this.pending]);
+    await this.agent?.close().catch(() => {});
+  }
+
+  /** Evaluates every TTL and deregister-after deadline now (the timers call this per instance; tests call it). */
+  async tick(): Promise<void> {
+    await Promise.all([...this.tracked.values()].map((t) => this.evaluate(t)));
+  }
+
+  private onEvent(event: StoreEvent): void {
+    if (event.type === 'remove') {
+      const t = this.tracked.get(keyOf(event.service, event.id));
+      if (t) { this.untrack(t); this.tracked.delete(keyOf(event.service, event.id)); }
+      return;
+    }
+    this.track(event.instance);
+  }
+
+  private track(inst: Instance): void {
+    const key = keyOf(inst.service, inst.id);
+    let t = this.tracked.get(key);
+    if (t && t.checkKey !== checkKeyOf(inst)) { this.untrack(t); t = undefined; }
+    if (!t) {
+      t = { service: inst.service, id: inst.id, checkKey: checkKeyOf(inst), probing: false, removing: false };
+      this.tracked.set(key, t);
+      if (isActive(inst.check)) this.scheduleProbe(t, 0);
+    }
+    this.armDeadline(t, inst);
+  }
+
+  private untrack(t: Tracked): void {
+    clearTimeout(t.deadline);
+    clearTimeout(t.probe);
+    t.deadline = t.probe = undefined;
+    t.removing = true;
+  }
+
+  /** The earliest time something can happen to this instance without a store event: TTL expiry or removal. */
+  private nextDeadline(inst: Instance): number | undefined {
+    const floor = this.grace ? this.startedAt : 0;
+    if (inst.health === 'critical') {
+      const after = inst.check?.deregisterAfterMs ?? DEFAULTS.deregisterAfterMs;
+      return Math.max(inst.criticalSince ?? this.startedAt, floor) + after;
+    }
+    if (inst.check?.ttlMs !== undefined && !isActive(inst.check)) {
+      return Math.max(inst.lastHeartbeat ?? inst.registeredAt, floor) + inst.check.ttlMs;
+    }
+    return undefined;
+  }
+
+  private armDeadline(t: Tracked, inst: Instance): void {
+    clearTimeout(t.deadline);
+    t.deadline = undefined;
+    const at = this.nextDeadline(inst);
+    if (at === undefined || t.removing) return;
+    const delay = Math.min(Math.max(0, at - this.clock.now()), MAX_DELAY);
+    t.deadline = setTimeout(() => { void this.evaluate(t); }, delay);
+    t.deadline.unref();
+  }
+
+  private async evaluate(t: Tracked): Promise<void> {
+    const inst = this.store.get(t.service, t.id);
+    if (!inst || t.removing) return;
+    const at = this.nextDeadline(inst);
+    if (at === undefined) return;
+    if (this.clock.now() < at) { this.armDeadline(t, inst); return; }
+    if (inst.health === 'critical') {
+      t.removing = true;
+      this.untrack(t);
+      this.log(`health: removing ${inst.service}/${inst.id}: critical for longer than deregister-after (${inst.healthOutput ?? 'no output'})`);
+      const removed = await this.write(this.store.remove(inst.service, inst.id, 'critical for longer than deregister-after'));
+      if (removed === undefined && this.unsubscribe) {
+        // The write failed (store read-only): keep tracking and try again later.
+        t.removing = false;
+        t.deadline = setTimeout(() => { void this.evaluate(t); }, RETRY_MS);
+        t.deadline.unref();
+      }
+      return;
+    }
+    this.log(`health: ${inst.service}/${inst.id} ${inst.health} -> critical (TTL expired)`);
+    const updated = await this.write(this.store.setHealth(inst.service, inst.id, 'critical', 'TTL expired'));
+    // The upsert event re-arms the deadline; if the write failed, try again at the next tick of the TTL.
+    if (!updated && !t.removing) this.armDeadline(t, { ...inst, lastHeartbeat: this.clock.now() });
+  }
+
+  private scheduleProbe(t: Tracked, delay: number): void {
+    if (t.removing) return;
+    t.probe = setTimeout(() => { void this.runProbe(t); }, Math.min(delay, MAX_DELAY));
+    t.probe.unref();
+  }
+
+  /** One probe at a time per instance: the next is scheduled only after this one has finished. */
+  private async runProbe(t: Tracked): Promise<void> {
+    const inst = this.store.get(t.service, t.id);
+    if (!inst || t.removing || t.probing || !inst.check || !this.agent) return;
+    t.probing = true;
+    const timeoutMs = inst.check.timeoutMs ?? DEFAULTS.checkTimeoutMs;
+    let result: ProbeResult;
+    try {
+      const probe = inst.check.http
+        ? httpProbe(inst.check.http, timeoutMs, this.agent, this.abort.signal)
+        : tcpProbe(inst.check.tcp!, timeoutMs, this.abort.signal);
+      this.pending.add(probe);
+      result = await probe.finally(() => this.pending.delete(probe));
+    } finally {
+      t.probing = false;
+    }
+    if (t.removing || this.tracked.get(keyOf(t.service, t.id)) !== t) return;
+    const current = this.store.get(t.service, t.id);
+    if (current && current.health !== result.health) {
+      this.log(`health: ${t.service}/${t.id} ${current.health} -> ${result.health} (${result.output})`);
+    }
+    await this.write(this.store.setHealth(t.service, t.id, result.health, result.output));
+    this.scheduleProbe(t, inst.check.intervalMs ?? DEFAULTS.checkIntervalMs);
+  }
+
+  /** Store writes can fail (read-only store, full disk); the monitor logs and carries on. */
+  private async write<T>(op: Promise<T>): Promise<T | undefined> {
+    this.pending.add(op);
+    try {
+      return await op;
+    } catch (err) {
+      this.log(`health: cannot record a health change: ${(err as Error).message}`);
+      return undefined;
+    } finally {
+      this.pending.delete(op);
+    }
+  }
+}
