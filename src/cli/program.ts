@@ -5,6 +5,7 @@ import type { Io } from './io.js';
 import { registerDeregisterCommand } from './commands/deregister.js';
 import { registerRegisterCommand } from './commands/register.js';
 import { registerRegistryCommand } from './commands/registry.js';
+import { registerRoutesCommand } from './commands/routes.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServicesCommand } from './commands/services.js';
 // -- end command imports --
@@ -33,6 +34,7 @@ export function buildProgram(io: Io): Command {
   registerDeregisterCommand(program, ctx);
   registerServicesCommand(program, ctx);
   registerRunCommand(program, ctx);
+  registerRoutesCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

@@ -1,0 +1,108 @@
+// Pure renderers for `mesh routes` and `mesh routes explain`: tables from the same values --json prints.
+import { Chalk, type ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import type { RoutesSnapshot } from '../../core/admin-types.js';
+import type { HealthState } from '../../core/types.js';
+import type { ExplainResult } from '../../proxy/explain.js';
+
+export interface RenderOptions { color: boolean; now: number }
+
+export function renderJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function painter(color: boolean): { c: ChalkInstance; health: (h: HealthState) => string } {
+  const c = new Chalk({ level: color ? 1 : 0 });
+  const paint: Record<HealthState, (s: string) => string> = { passing: c.green, warning: c.yellow, critical: c.red };
+  return { c, health: (h) => paint[h](h) };
+}
+
+/** "in 25s", "in 3m10s"; "-" for the past. */
+export function until(epochMs: number | undefined, now: number): string {
+  if (epochMs === undefined || epochMs <= now) return '-';
+  const s = Math.ceil((epochMs - now) / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+function num(v: number, digits = 1): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+}
+
+export function renderRoutesTable(snap: RoutesSnapshot, opts: RenderOptions): string {
+  const { c, health } = painter(opts.color);
+  let out = `registry ${snap.registry.url} ${snap.registry.connected ? 'connected' : c.red(`disconnected${snap.registry.lastError ? ` (${snap.registry.lastError})` : ''}`)}, index ${snap.index}\n`;
+  if (snap.services.length === 0) return `${out}no services in the route table\n`;
+  for (const svc of snap.services) {
+    const limit = svc.maxConcurrent === undefined ? '' : `/${svc.maxConcurrent}`;
+    out += `\n${c.bold(svc.service)}  policy ${svc.policy}  active tier ${svc.activeTier ?? c.red('none')}  in-flight ${svc.inFlight}${limit}\n`;
+    const rows = svc.endpoints.map((e) => [
+      e.id,
+      e.address,
+      String(e.weight),
+      String(e.priority),
+      e.zone ?? '-',
+      health(e.health),
+      e.ejectedUntil !== undefined && e.ejectedUntil > opts.now ? c.red(`ejected ${until(e.ejectedUntil, opts.now)}`) : '-',
+      String(e.inFlight),
+      num(e.rps),
+      e.ewmaMs === undefined ? '-' : `${num(e.ewmaMs)}ms`,
+      e.eligible ? c.green('yes') : `no (${e.excludedBecause ?? 'excluded'})`,
+    ]);
+    out += plainTable(['ID', 'ADDRESS', 'WEIGHT', 'PRIORITY', 'ZONE', 'HEALTH', 'EJECTED', 'IN-FLIGHT', 'RPS', 'EWMA', 'ELIGIBLE'], rows);
+  }
+  return out;
+}
+
+const REASONS: Record<string, string> = {
+  critical: 'health is critical',
+  warning: 'health is warning (not counted as healthy for this service)',
+  ejected: 'ejected by outlier detection',
+  'inactive-tier': 'its priority tier is not taking traffic',
+  subset: 'not in the route\'s subset',
+};
+
+export function renderExplain(r: ExplainResult, opts: RenderOptions): string {
+  const { c, health } = painter(opts.color);
+  let out = `request  ${r.method} http://${r.authority}${r.path}\n`;
+  out += `service  ${r.service ?? c.red('none')}\n`;
+  if (r.policy) out += `policy   ${r.policy}\n`;
+  if (r.service !== null && r.policy) {
+    out += r.route === null
+      ? 'route    no rule matches: the whole service\n'
+      : `route    rule #${r.route.index}: path prefix ${r.route.pathPrefix}${Object.keys(r.route.headers).length ? `, headers ${Object.entries(r.route.headers).map(([k, v]) => `${k}: ${v}`).join(', ')}` : ''}\n`;
+    if (r.subsets.length > 1 || Object.keys(r.subsets[0]?.tags ?? {}).length > 0) {
+      for (const s of r.subsets) {
+        out += `subset   ${Object.entries(s.tags).map(([k, v]) => `${k}=${v}`).join(',') || '(all)'}  ${pct(s.share)} of traffic, active tier ${s.activeTier ?? c.red('none')}, ${s.eligible} eligible\n`;
+      }
+    }
+  }
+  out += r.outcome.forwarded
+    ? `outcome  ${c.green('forwarded')}${r.unroutableShare > 0 ? c.yellow(` (${pct(r.unroutableShare)} would get 503: their subset has no eligible endpoint)`) : ''}\n`
+    : `outcome  ${c.red(`${r.outcome.status} ${r.outcome.code}`)}: ${r.outcome.reason}\n`;
+  if (r.endpoints.length === 0) return out;
+  const sorted = [...r.endpoints].sort((a, b) => b.chance - a.chance || (a.id < b.id ? -1 : 1));
+  const rows = sorted.map((e) => [
+    e.id, e.address, String(e.priority), String(e.weight), health(e.health),
+    e.eligible ? c.green(pct(e.chance)) : '-',
+    e.eligible ? 'eligible' : `${REASONS[e.excludedBecause ?? ''] ?? e.excludedBecause}${e.ejectedUntil !== undefined ? ` for ${until(e.ejectedUntil, opts.now)}` : ''}`,
+  ]);
+  return `${out}\n${plainTable(['ID', 'ADDRESS', 'PRIORITY', 'WEIGHT', 'HEALTH', 'CHANCE', 'WHY'], rows)}`;
+}
+
+function pct(v: number): string {
+  return `${(v * 100).toFixed(1)}%`;
+}
+
+/** A borderless, left-aligned table (kubectl style), as `mesh services` prints. */
+export function plainTable(head: string[], rows: string[][]): string {
+  const table = new Table({
+    head,
+    chars: {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+    },
+    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [] },
+  });
+  table.push(...rows);
+  return `${table.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
+}
