@@ -1,0 +1,163 @@
+// `npm run bench:registry`: the real daemon (bin/mesh) on an ephemeral port with a fresh data dir.
+// 100 SSE watchers (one per service) connected; 10,000 registrations across 100 services over keep-alive HTTP,
+// at most 64 in flight; then kill -9 and restart with 10,000 instances. The baseline, measured in the same run
+// on the same disk, is one fdatasync per record of the same payload: what a store without group commit can do.
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULTS, type InstanceSpec } from '../../src/core/types.js';
+import { RegistryClient, type Watcher } from '../../src/registry/client.js';
+import { EmbeddedStore } from '../../src/registry/embedded-store.js';
+import { encodeRecord } from '../../src/registry/journal.js';
+import { startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
+
+const SERVICES = 100;
+const INSTANCES = 10_000;
+const IN_FLIGHT = 64;
+const CLIENTS = 4; // RegistryClient keeps 16 connections each: 4 × 16 = 64 keep-alive sockets
+const DEADLINE_MS = 120_000;
+
+const specOf = (n: number): InstanceSpec => {
+  const service = `svc-${String(n % SERVICES).padStart(3, '0')}`;
+  return {
+    service, id: `${service}-${n}`, address: `10.0.${Math.floor(n / 250)}.${n % 250}:8080`,
+    weight: DEFAULTS.weight, priority: 0, zone: 'zone-a', tags: { version: 'v1', team: 'bench' }, check: { ttlMs: 600_000 },
+  };
+};
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function startDaemon(dataDir: string): Promise<{ daemon: Daemon; url: string; readyMs: number; replayLine: string }> {
+  const t0 = performance.now();
+  const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+  const m = await daemon.waitFor(/listening on (http:\/\/\S+)/, 30_000);
+  const readyMs = performance.now() - t0;
+  const replayLine = /store: loaded .*/.exec(daemon.stderr())?.[0] ?? '';
+  return { daemon, url: m[1]!, readyMs, replayLine };
+}
+
+/** The baseline: append the same record with an fdatasync each, for up to 2 s or 2,000 records. */
+async function rawFsyncAppendsPerSecond(dir: string): Promise<number> {
+  const record = encodeRecord({ i: 1, op: 'put', inst: { ...specOf(1), health: 'passing', registeredAt: Date.now(), createIndex: 1, modifyIndex: 1 } });
+  const fh = await open(join(dir, 'baseline.log'), 'a');
+  const t0 = performance.now();
+  let n = 0;
+  try {
+    while (n < 2_000 && performance.now() - t0 < 2_000) {
+      await fh.write(record);
+      await fh.datasync();
+      n++;
+    }
+  } finally {
+    await fh.close();
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** Worst case before compaction: replaying 10,000 journal records and no snapshot (in-process). */
+async function journalOnlyReplayMs(dir: string): Promise<number> {
+  const writer = new EmbeddedStore({ dataDir: dir, compactAfterRecords: Infinity, compactAfterBytes: Infinity });
+  await writer.open();
+  for (let n = 0; n < INSTANCES; n += 500) await Promise.all(Array.from({ length: 500 }, (_, k) => writer.upsert(specOf(n + k))));
+  await writer.close();
+  const reader = new EmbeddedStore({ dataDir: dir });
+  await reader.open();
+  const ms = Number(reader.status().details.replayMs);
+  await reader.close();
+  return ms;
+}
+
+async function main(): Promise<void> {
+  const dir = tempDir('mesh-bench-registry-');
+  const dataDir = join(dir.path, 'data');
+  let daemon: Daemon | undefined;
+  const watchers: Watcher[] = [];
+  const clients: RegistryClient[] = [];
+  const guard = setTimeout(() => { console.error('bench: deadline passed, aborting'); process.exit(1); }, DEADLINE_MS);
+  try {
+    const baseline = await rawFsyncAppendsPerSecond(dir.path);
+    const journalOnlyMs = await journalOnlyReplayMs(join(dir.path, 'journal-only'));
+    const first = await startDaemon(dataDir);
+    daemon = first.daemon;
+
+    // One watcher per service, each on its own client (an SSE stream holds its connection).
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    let connected = 0;
+    await new Promise<void>((resolve, reject) => {
+      for (let s = 0; s < SERVICES; s++) {
+        const client = new RegistryClient({ url: first.url });
+        clients.push(client);
+        const w = client.watch({ services: [`svc-${String(s).padStart(3, '0')}`] });
+        watchers.push(w);
+        let ready = false;
+        w.on('event', (e) => {
+          if (!ready && e.type === 'reset') { ready = true; if (++connected === SERVICES) resolve(); return; }
+          if (e.type !== 'upsert') return;
+          const key = `${e.instance.service}/${e.instance.id}`;
+          const t = sentAt.get(key);
+          if (t !== undefined) { latencies.push(performance.now() - t); sentAt.delete(key); }
+        });
+        w.on('disconnected', (err) => { if (!ready) reject(err); });
+      }
+    });
+
+    const writers = Array.from({ length: CLIENTS }, () => new RegistryClient({ url: first.url }));
+    clients.push(...writers);
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, lane) => {
+      const client = writers[lane % CLIENTS]!;
+      while (next < INSTANCES) {
+        const spec = specOf(next++);
+        sentAt.set(`${spec.service}/${spec.id}`, performance.now());
+        await client.register(spec);
+      }
+    }));
+    const registerSecs = (performance.now() - t0) / 1000;
+    const settleDeadline = performance.now() + 10_000;
+    while (latencies.length < INSTANCES && performance.now() < settleDeadline) await new Promise((r) => setTimeout(r, 10));
+    const rss = await rssMiB(daemon.child.pid!);
+    const status = await writers[0]!.status();
+    for (const w of watchers) w.close();
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+
+    // kill -9 (no clean close, lock left behind), then restart with 10,000 instances.
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    const second = await startDaemon(dataDir);
+    daemon = second.daemon;
+    const check = new RegistryClient({ url: second.url });
+    const after = await check.status();
+    await check.close();
+
+    const sorted = latencies.sort((a, b) => a - b);
+    const rate = INSTANCES / registerSecs;
+    console.log(`registry bench: ${INSTANCES} instances, ${SERVICES} services, ${SERVICES} SSE watchers, ${IN_FLIGHT} PUTs in flight`);
+    console.log(`  registrations/s (durable, acknowledged)   ${fmt(rate, 0)}   (aim >= 5000)`);
+    console.log(`  baseline: fsync'd appends/s, one per record ${fmt(baseline, 0)}   -> group commit is ${fmt(rate / baseline, 1)}x the baseline`);
+    console.log(`  watch latency p50 / p99 / max (ms)        ${fmt(pct(sorted, 50), 2)} / ${fmt(pct(sorted, 99), 2)} / ${fmt(sorted.at(-1) ?? NaN, 2)}   (aim p99 <= 50; ${sorted.length} of ${INSTANCES} seen)`);
+    console.log(`  daemon RSS after load (MiB)               ${fmt(rss)}`);
+    console.log(`  journal before restart                    ${status.details.journalRecords} records, ${fmt(Number(status.details.journalBytes) / 1048576, 2)} MiB, snapshot index ${status.details.snapshotIndex}`);
+    console.log(`  restart after kill -9: time to ready (ms) ${fmt(second.readyMs, 0)}   (aim <= 1000; includes node start-up)`);
+    console.log(`  restart: store replay (ms)                ${after.details.replayMs}   (${after.instances} instances at index ${after.index})`);
+    console.log(`  replay of 10,000 journal records, no snapshot (ms) ${fmt(journalOnlyMs)}   (in-process, worst case before compaction)`);
+    if (after.instances !== INSTANCES) throw new Error(`expected ${INSTANCES} instances after restart, found ${after.instances}`);
+  } finally {
+    clearTimeout(guard);
+    for (const w of watchers) w.close();
+    if (daemon) await daemon.stop('SIGTERM');
+    dir.cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`registry bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+});
