@@ -1,0 +1,208 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock, seededRandom } from '../../../src/core/clock.js';
+import type { HealthState, Instance } from '../../../src/core/types.js';
+import { EndpointTable, PoolEndpoint, PICK_FAILURE_CODES, type PickFailure } from '../../../src/proxy/endpoints.js';
+import type { EjectionEvent } from '../../../src/proxy/outlier.js';
+
+let index = 0;
+function inst(id: string, o: { service?: string; health?: HealthState; priority?: number; weight?: number; tags?: Record<string, string>; port?: number } = {}): Instance {
+  return {
+    service: o.service ?? 'orders', id, address: `127.0.0.1:${o.port ?? 8000}`, weight: o.weight ?? 100, priority: o.priority ?? 0,
+    tags: o.tags ?? {}, health: o.health ?? 'passing', registeredAt: 0, createIndex: 1, modifyIndex: 1,
+  };
+}
+function table(clock = new ManualClock(), events: EjectionEvent[] = []) {
+  return new EndpointTable({ clock, random: seededRandom(1), onEjection: (e) => events.push(e) });
+}
+function id(r: PoolEndpoint | PickFailure): string {
+  return typeof r === 'string' ? r : r.id;
+}
+function pickIds(t: EndpointTable, n: number, subset?: Record<string, string>, service = 'orders'): string[] {
+  return Array.from({ length: n }, () => id(t.pick(service, {}, undefined, subset)));
+}
+function eligibleIds(t: EndpointTable, service = 'orders'): string[] {
+  return t.service(service)!.eligible().map((e) => e.id);
+}
+
+test('applies reset, upsert and remove; unknown and emptied services are "no such service"', () => {
+  const t = table();
+  assert.equal(t.pick('orders', {}), 'no-such-service');
+  t.apply({ type: 'reset', index: 3, instances: [inst('a'), inst('b'), inst('x', { service: 'users' })] });
+  assert.equal(t.index, 3);
+  assert.deepEqual(pickIds(t, 4), ['a', 'b', 'a', 'b']);
+  t.apply({ type: 'upsert', index: 4, instance: inst('c') });
+  assert.deepEqual(eligibleIds(t), ['a', 'b', 'c']);
+  t.apply({ type: 'remove', index: 5, service: 'orders', id: 'a', reason: 'deregistered' });
+  assert.deepEqual(eligibleIds(t), ['b', 'c']);
+  // A reset drops what it does not list, in every service.
+  t.apply({ type: 'reset', index: 9, instances: [inst('c')] });
+  assert.deepEqual(eligibleIds(t), ['c']);
+  assert.equal(t.pick('users', {}), 'no-such-service');
+  assert.deepEqual(t.serviceNames(), ['orders']);
+  assert.equal(PICK_FAILURE_CODES['no-such-service'], 'MESH_ERR_NO_SUCH_SERVICE');
+});
+
+test('endpoint objects are stable: same key, same object, counters kept; removed ones finish but take no picks', () => {
+  const t = table();
+  t.apply({ type: 'reset', index: 1, instances: [inst('a'), inst('b')] });
+  const pool = t.service('orders')!;
+  const a = pool.endpoint('a')!;
+  pool.begin(a);
+  t.apply({ type: 'upsert', index: 2, instance: inst('a', { weight: 300, health: 'warning' }) });
+  t.apply({ type: 'reset', index: 3, instances: [inst('a', { weight: 300 }), inst('b')] });
+  assert.equal(pool.endpoint('a'), a);
+  assert.equal(a.inFlight, 1);
+  assert.equal(a.weight, 300);
+  assert.equal(t.service('orders'), pool, 'the pool object is stable too');
+  t.apply({ type: 'remove', index: 4, service: 'orders', id: 'a', reason: 'deregistered' });
+  assert.ok(a.removed);
+  assert.deepEqual(pickIds(t, 3), ['b', 'b', 'b']);
+  pool.finish(a, 5, 'success'); // the in-flight request to the removed endpoint completes
+  assert.equal(a.inFlight, 0);
+  // Re-registered later: a fresh object (its old in-flight bookkeeping stays with the old one).
+  t.apply({ type: 'upsert', index: 5, instance: inst('a') });
+  assert.notEqual(pool.endpoint('a'), a);
+});
+
+test('health filtering: passing always, warning by default and configurable, critical never', () => {
+  const t = table();
+  t.apply({ type: 'reset', index: 1, instances: [inst('p'), inst('w', { health: 'warning' }), inst('c', { health: 'critical' })] });
+  assert.deepEqual(eligibleIds(t), ['p', 'w']);
+  t.configure(() => ({ includeWarning: false }));
+  assert.deepEqual(eligibleIds(t), ['p']);
+  const snap = t.snapshot()[0]!;
+  assert.deepEqual(snap.endpoints.map((e) => [e.id, e.eligible, e.excludedBecause]), [['c', false, 'critical'], ['p', true, undefined], ['w', false, 'warning']]);
+  t.apply({ type: 'upsert', index: 2, instance: inst('p', { health: 'critical' }) });
+  assert.equal(t.pick('orders', {}), 'no-healthy-endpoint');
+  t.apply({ type: 'upsert', index: 3, instance: inst('c') });
+  assert.deepEqual(pickIds(t, 2), ['c', 'c']);
+});
+
+test('priority tiers: lowest healthy tier takes all traffic, fails over, and returns when the primary recovers', () => {
+  const t = table();
+  t.apply({ type: 'reset', index: 1, instances: [inst('p1'), inst('p2'), inst('b1', { priority: 1 }), inst('b2', { priority: 2 })] });
+  const pool = t.service('orders')!;
+  const steps: Array<{ change?: Instance; tier: number | null; picks: string[] }> = [
+    { tier: 0, picks: ['p1', 'p2', 'p1', 'p2'] },
+    { change: inst('p1', { health: 'critical' }), tier: 0, picks: ['p2', 'p2', 'p2', 'p2'] },
+    { change: inst('p2', { health: 'critical' }), tier: 1, picks: ['b1', 'b1', 'b1', 'b1'] },
+    { change: inst('b1', { health: 'critical', priority: 1 }), tier: 2, picks: ['b2', 'b2', 'b2', 'b2'] },
+    { change: inst('b2', { health: 'critical', priority: 2 }), tier: null, picks: ['no-healthy-endpoint', 'no-healthy-endpoint', 'no-healthy-endpoint', 'no-healthy-endpoint'] },
+    { change: inst('b2', { priority: 2 }), tier: 2, picks: ['b2', 'b2', 'b2', 'b2'] },
+    { change: inst('p2'), tier: 0, picks: ['p2', 'p2', 'p2', 'p2'] },
+    { change: inst('p1'), tier: 0, picks: ['p1', 'p2', 'p1', 'p2'] },
+  ];
+  let i = 10;
+  for (const step of steps) {
+    if (step.change) t.apply({ type: 'upsert', index: i++, instance: step.change });
+    assert.equal(pool.activeTier(), step.tier, JSON.stringify(step.change?.id));
+    assert.deepEqual(pickIds(t, 4), step.picks, JSON.stringify(step.change?.id));
+  }
+  const snap = pool.snapshot();
+  assert.equal(snap.activeTier, 0);
+  // Sorted by key: b1, b2, p1, p2. b1 is still critical; b2 is healthy but in a tier not taking traffic.
+  assert.deepEqual(snap.endpoints.map((e) => [e.id, e.eligible, e.excludedBecause]),
+    [['b1', false, 'critical'], ['b2', false, 'inactive-tier'], ['p1', true, undefined], ['p2', true, undefined]]);
+});
+
+test('subsets by tag: each subset has its own eligible set, tiers and policy state; no match is "no healthy endpoint"', () => {
+  const t = table();
+  t.apply({ type: 'reset', index: 1, instances: [
+    inst('v1a', { tags: { version: 'v1' } }), inst('v1b', { tags: { version: 'v1', zone: 'z' } }),
+    inst('v2a', { tags: { version: 'v2' } }), inst('v2b', { tags: { version: 'v2' }, priority: 1 }),
+  ] });
+  const v1 = { version: 'v1' };
+  const v2 = { version: 'v2' };
+  assert.deepEqual(pickIds(t, 4, v1), ['v1a', 'v1b', 'v1a', 'v1b']);
+  assert.deepEqual(pickIds(t, 2, v2), ['v2a', 'v2a']);
+  assert.deepEqual(pickIds(t, 2, { version: 'v1', zone: 'z' }), ['v1b', 'v1b']);
+  assert.deepEqual(pickIds(t, 1, { version: 'v3' }), ['no-healthy-endpoint']);
+  // The v2 subset fails over to its own backup tier while the service's tier 0 still has v1 endpoints.
+  t.apply({ type: 'upsert', index: 2, instance: inst('v2a', { tags: { version: 'v2' }, health: 'critical' }) });
+  assert.deepEqual(pickIds(t, 2, v2), ['v2b', 'v2b']);
+  assert.equal(t.service('orders')!.activeTier(v2), 1);
+  assert.equal(t.service('orders')!.activeTier(), 0);
+  // A tag change moves an endpoint between subsets.
+  t.apply({ type: 'upsert', index: 3, instance: inst('v1a', { tags: { version: 'v2' } }) });
+  assert.deepEqual(pickIds(t, 2, v1), ['v1b', 'v1b']);
+  assert.deepEqual(pickIds(t, 2, v2), ['v1a', 'v1a']);
+});
+
+test('policy state is rebuilt only when the eligible set changes, not per request or per unrelated update', () => {
+  const t = new EndpointTable({ clock: new ManualClock(), random: seededRandom(1) }, () => ({ policy: 'weighted' }));
+  t.apply({ type: 'reset', index: 1, instances: [inst('a', { weight: 5 }), inst('b', { weight: 1 }), inst('c', { weight: 1 })] });
+  const pool = t.service('orders')!;
+  assert.deepEqual(pickIds(t, 3), ['a', 'a', 'b']);
+  const before = pool.eligible();
+  // An update that changes nothing the balancer sees (same record, newer index) keeps the sequence going.
+  t.apply({ type: 'upsert', index: 2, instance: inst('a', { weight: 5 }) });
+  assert.deepEqual(pickIds(t, 4), ['a', 'c', 'a', 'a']);
+  assert.equal(pool.eligible(), before, 'same array: update() was not called');
+  // A weight change does reach the policy.
+  t.apply({ type: 'upsert', index: 3, instance: inst('a', { weight: 1 }) });
+  assert.deepEqual(pickIds(t, 3).sort(), ['a', 'b', 'c']);
+  assert.deepEqual(pool.chances(), new Map([['orders/a', 1 / 3], ['orders/b', 1 / 3], ['orders/c', 1 / 3]]));
+});
+
+test('outlier ejection through the pool: out after 5 failures, back after the ejection time, events emitted', () => {
+  const clock = new ManualClock();
+  const events: EjectionEvent[] = [];
+  const t = table(clock, events);
+  t.apply({ type: 'reset', index: 1, instances: [inst('a'), inst('b'), inst('c', { priority: 1 })] });
+  const pool = t.service('orders')!;
+  const a = pool.endpoint('a')!;
+  for (let i = 0; i < 4; i++) { pool.begin(a); pool.finish(a, 1, 'failure'); }
+  assert.deepEqual(eligibleIds(t), ['a', 'b']);
+  pool.begin(a); pool.finish(a, 1, 'failure');
+  assert.deepEqual(eligibleIds(t), ['b']);
+  assert.deepEqual(events.map((e) => [e.type, e.key, e.durationMs]), [['ejected', 'orders/a', 30_000]]);
+  const snap = pool.snapshot();
+  assert.equal(snap.endpoints[0]!.excludedBecause, 'ejected');
+  assert.equal(snap.endpoints[0]!.ejectedUntil, clock.now() + 30_000);
+  assert.equal(snap.endpoints[0]!.ejections, 1);
+  // 'aborted' outcomes (the client left) and removed endpoints say nothing about health.
+  const b = pool.endpoint('b')!;
+  for (let i = 0; i < 10; i++) { pool.begin(b); pool.finish(b, 1, 'aborted'); }
+  assert.equal(b.consecutiveFailures, 0);
+  clock.advance(29_999);
+  assert.deepEqual(eligibleIds(t), ['b']);
+  clock.advance(1);
+  assert.deepEqual(eligibleIds(t), ['a', 'b']);
+  assert.deepEqual(events.map((e) => e.type), ['ejected', 'returned']);
+});
+
+test('the last healthy endpoint of a tier can be ejected (traffic fails over), the only one of a service cannot', () => {
+  const clock = new ManualClock();
+  const t = table(clock);
+  t.apply({ type: 'reset', index: 1, instances: [inst('a'), inst('b', { priority: 1 })] });
+  const pool = t.service('orders')!;
+  const a = pool.endpoint('a')!;
+  for (let i = 0; i < 5; i++) { pool.begin(a); pool.finish(a, 1, 'failure'); }
+  assert.equal(pool.activeTier(), 1);
+  assert.deepEqual(pickIds(t, 2), ['b', 'b']);
+  const solo = table(clock);
+  solo.apply({ type: 'reset', index: 1, instances: [inst('only')] });
+  const p = solo.service('orders')!;
+  const o = p.endpoint('only')!;
+  for (let i = 0; i < 20; i++) { p.begin(o); p.finish(o, 1, 'failure'); }
+  assert.deepEqual(pickIds(solo, 1), ['only']);
+});
+
+test('policies per service from settings; snapshot carries policy, in-flight and limits', () => {
+  const t = new EndpointTable({ clock: new ManualClock(), random: seededRandom(1) }, (s) => (s === 'users' ? { policy: 'least-request' } : {}));
+  t.apply({ type: 'reset', index: 1, instances: [inst('a'), inst('u', { service: 'users' })] });
+  assert.equal(t.service('orders')!.policyName, 'round-robin');
+  assert.equal(t.service('users')!.policyName, 'least-request');
+  const pool = t.service('orders')!;
+  pool.begin(pool.endpoint('a')!);
+  const [orders, users] = t.snapshot((s) => (s === 'orders' ? { maxConcurrent: 10, rps: () => 2.5 } : {}));
+  assert.equal(orders!.policy, 'round-robin');
+  assert.equal(orders!.inFlight, 1);
+  assert.equal(orders!.maxConcurrent, 10);
+  assert.equal(orders!.endpoints[0]!.rps, 2.5);
+  assert.equal(users!.policy, 'least-request');
+  t.configure(() => ({ policy: 'consistent-hash' }));
+  assert.equal(t.service('users')!.policyName, 'consistent-hash');
+  assert.equal(id(t.pick('orders', { hashKey: 'k' })), 'a');
+});
