@@ -22,6 +22,8 @@ export interface SnapshotSource {
 
 export function snapshotPool(
   pool: SnapshotSource, eligible: readonly PoolEndpoint[], activeTier: number | null, clock: Clock, options: SnapshotOptions,
+  /** Peak-EWMA's current cost of an endpoint (decayed estimate × (inFlight + 1)), when that is the policy. */
+  ewmaCost?: (e: PoolEndpoint) => number,
 ): RoutesService {
   const eligibleSet = new Set(eligible);
   const mono = clock.monotonic();
@@ -45,7 +47,7 @@ export function snapshotPool(
     if (e.zone !== undefined) out.zone = e.zone;
     if (e.tlsPort !== undefined) out.tlsPort = e.tlsPort;
     if (e.ejectedUntil !== 0) out.ejectedUntil = Math.round(wall + (e.ejectedUntil - mono));
-    if (pool.policyName === 'peak-ewma' && e.ewmaStamp !== 0) out.ewmaMs = e.ewmaMs * (e.inFlight + 1);
+    if (ewmaCost !== undefined) out.ewmaMs = Math.round(ewmaCost(e) * 1000) / 1000;
     const why = excludedBecause(pool, e, activeTier, out.eligible);
     if (why !== undefined) out.excludedBecause = why;
     return out;

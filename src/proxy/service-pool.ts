@@ -6,6 +6,7 @@ import type { Clock, Random } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Instance } from '../core/types.js';
 import { createPolicy, DEFAULT_POLICY, type PolicyOptions } from './balancer/index.js';
+import { PeakEwmaPolicy } from './balancer/peak-ewma.js';
 import type { BalancerPolicy, PickContext, PolicyName } from './balancer/policy.js';
 import { OutlierDetector, type EjectionEvent, type OutlierOptions } from './outlier.js';
 import { PoolEndpoint } from './pool-endpoint.js';
@@ -182,7 +183,9 @@ export class ServicePool {
   /** The admin view of this service (GET /routes). */
   snapshot(options: SnapshotOptions = {}): ReturnType<typeof snapshotPool> {
     const view = this.current(undefined);
-    return snapshotPool(this, view.eligible, view.activeTier, this.deps.clock, options);
+    const policy = view.policy;
+    const cost = policy instanceof PeakEwmaPolicy ? (e: PoolEndpoint) => policy.estimate(e) * (e.inFlight + 1) : undefined;
+    return snapshotPool(this, view.eligible, view.activeTier, this.deps.clock, options, cost);
   }
 
   private current(subset: Subset | undefined): View {

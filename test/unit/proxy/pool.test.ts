@@ -206,3 +206,22 @@ test('policies per service from settings; snapshot carries policy, in-flight and
   assert.equal(t.service('users')!.policyName, 'consistent-hash');
   assert.equal(id(t.pick('orders', { hashKey: 'k' })), 'a');
 });
+
+test('peak-EWMA pools report each endpoint\'s cost in the snapshot; latencies reach the policy through finish()', () => {
+  const clock = new ManualClock();
+  const t = new EndpointTable({ clock, random: seededRandom(1) }, () => ({ policy: 'peak-ewma' }));
+  t.apply({ type: 'reset', index: 1, instances: [inst('a'), inst('b')] });
+  const pool = t.service('orders')!;
+  const [a, b] = [pool.endpoint('a')!, pool.endpoint('b')!];
+  pool.eligible(); // builds the view: endpoints start at the default 30 ms estimate
+  pool.begin(a); pool.finish(a, 200, 'success');
+  pool.begin(b); pool.finish(b, 5, 'failure');
+  pool.begin(b);
+  const snap = pool.snapshot();
+  assert.deepEqual(snap.endpoints.map((e) => e.ewmaMs), [200, 30 * 2]);
+  assert.ok(pool.chances().get('orders/b')! > 0.99);
+  assert.equal(t.snapshot()[0]!.endpoints[0]!.ewmaMs, 200);
+  const rr = table();
+  rr.apply({ type: 'reset', index: 1, instances: [inst('a')] });
+  assert.equal(rr.snapshot()[0]!.endpoints[0]!.ewmaMs, undefined, 'no estimate under other policies');
+});
