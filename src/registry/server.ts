@@ -44,6 +44,15 @@ export class RegistryServer {
       },
     };
     this.http = createServer({ noDelay: true, keepAlive: true }, (req, res) => this.dispatch(req, res));
+    // `Expect: 100-continue` (curl sends it for large bodies): refuse an oversized body before it is sent.
+    this.http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+        sendError(this.ctx.store, res, tooLarge(req, res));
+        return;
+      }
+      res.writeContinue();
+      this.dispatch(req, res);
+    });
     // Tight limits for ordinary calls: a client that trickles headers or a body cannot hold a socket for long.
     // Watch streams are long-lived responses, not long requests, so requestTimeout does not cut them.
     this.http.headersTimeout = 10_000;

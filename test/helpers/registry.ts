@@ -1,4 +1,5 @@
 // Starts a real `mesh registry start` on an ephemeral loopback port for integration tests.
+import type { WatchEvent } from '../../src/core/types.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { startMesh, tempDir, type Daemon } from './mesh.js';
 
@@ -27,4 +28,41 @@ export async function startRegistry(t: After, opts: { dataDir?: string } = {}): 
   const client = new RegistryClient({ url, timeoutMs: 5_000 });
   t.after(() => client.close());
   return { url, dataDir, daemon, client, stop: () => daemon.stop('SIGTERM') };
+}
+
+export interface EventLog {
+  events: { at: number; event: WatchEvent }[];
+  /** Resolves with the first event (past or future) matching pred; rejects after timeoutMs. */
+  next(pred: (e: WatchEvent) => boolean, timeoutMs?: number): Promise<{ at: number; event: WatchEvent }>;
+  close(): void;
+}
+
+/** Opens a real watch (RegistryClient.watch) and records every event with its arrival time (performance.now()). */
+export function recordWatch(t: After, client: RegistryClient, services?: string[]): EventLog {
+  const watcher = client.watch(services === undefined ? {} : { services });
+  t.after(() => watcher.close());
+  const events: { at: number; event: WatchEvent }[] = [];
+  const waiters = new Set<() => void>();
+  watcher.on('event', (event) => {
+    events.push({ at: performance.now(), event });
+    for (const w of [...waiters]) w();
+  });
+  return {
+    events,
+    close: () => watcher.close(),
+    next(pred, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = events.find((e) => pred(e.event));
+          if (hit) { waiters.delete(check); clearTimeout(timer); resolve(hit); }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no matching watch event within ${timeoutMs} ms; saw ${JSON.stringify(events.map((e) => e.event.type === 'upsert' ? [e.event.type, e.event.instance.id, e.event.instance.health] : [e.event.type]))}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+  };
 }
