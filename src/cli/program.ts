@@ -2,12 +2,16 @@
 import { Command } from 'commander';
 import type { Io } from './io.js';
 // -- command imports (one line each; keep sorted) --
+import { registerAuthzCommand } from './commands/authz.js';
+import { registerCertsCommand } from './commands/certs.js';
 import { registerDeregisterCommand } from './commands/deregister.js';
+import { registerProxyCommand } from './commands/proxy.js';
 import { registerRegisterCommand } from './commands/register.js';
 import { registerRegistryCommand } from './commands/registry.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServicesCommand } from './commands/services.js';
+import { registerTopCommand } from './commands/top.js';
 // -- end command imports --
 
 export interface CommandContext {
@@ -34,7 +38,11 @@ export function buildProgram(io: Io): Command {
   registerDeregisterCommand(program, ctx);
   registerServicesCommand(program, ctx);
   registerRunCommand(program, ctx);
+  registerCertsCommand(program, ctx);
+  registerAuthzCommand(program, ctx);
   registerRoutesCommand(program, ctx);
+  registerProxyCommand(program, ctx);
+  registerTopCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

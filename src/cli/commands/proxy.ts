@@ -1,0 +1,47 @@
+// `mesh proxy start`: the data plane in the foreground until SIGTERM/SIGINT (SIGHUP reloads --config).
+import { Option, type Command } from 'commander';
+import { DEFAULTS } from '../../core/types.js';
+import { addRegistryClientOptions, durationFlag, intFlag, type RegistryClientFlags } from '../common.js';
+import type { CommandContext } from '../program.js';
+
+interface ProxyStartFlags extends RegistryClientFlags {
+  listen: string;
+  admin: string;
+  workers: number;
+  config?: string;
+  drainTimeout: number;
+  metrics: boolean;
+}
+
+export function registerProxyCommand(program: Command, ctx: CommandContext): void {
+  const proxy = program
+    .command('proxy')
+    .description('Run the forwarding proxy: it routes requests for http://<service>/ to healthy instances from the registry.');
+
+  addRegistryClientOptions(
+    proxy
+      .command('start')
+      .description('Run the proxy in the foreground until SIGTERM or SIGINT. Clients reach a service by sending requests through it as an HTTP proxy (HTTP_PROXY=http://127.0.0.1:15001) or with "Host: <service>" or "Host: <service>.mesh". SIGHUP reloads the config file; so does saving it.')
+      .addOption(new Option('--listen <host:port>', 'The address clients send requests to; keep it on loopback unless every client on the network may use it.').env('MESH_PROXY_LISTEN').default(DEFAULTS.proxyListen))
+      .addOption(new Option('--admin <host:port>', 'The admin server\'s address: GET /routes, /healthz, /ready, /explain, /metrics and /stats.').env('MESH_PROXY_ADMIN').default(DEFAULTS.proxyAdmin))
+      .addOption(new Option('--workers <n>', 'How many processes share the listener (node:cluster), from 1 to 64; the admin server runs in worker 1.').env('MESH_PROXY_WORKERS').default(1).argParser(intFlag('--workers', 1, 64)))
+      .addOption(new Option('--config <file>', 'A JSON or YAML file with per-service settings and route rules (see PROXY in man mesh); reloaded when it changes, and an invalid version is refused with the old one kept.').env('MESH_PROXY_CONFIG'))
+      .addOption(new Option('--drain-timeout <duration>', 'How long SIGTERM waits for in-flight requests to finish before closing their connections.').default(10_000, '10s').argParser(durationFlag('--drain-timeout')))
+      .option('--no-metrics', 'Do not count requests (GET /metrics and /stats then answer 404).'),
+  )
+    .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  HTTP_PROXY=http://127.0.0.1:15001 curl http://orders/api\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
+    .action(async (opts: ProxyStartFlags) => {
+      // Loaded on demand: other commands should not pay for the proxy's code.
+      const { runProxy } = await import('../../proxy/cluster.js');
+      await runProxy({
+        listen: opts.listen,
+        admin: opts.admin,
+        workers: opts.workers,
+        registry: { url: opts.registry, ...(opts.token === undefined ? {} : { token: opts.token }), ...(opts.ca === undefined ? {} : { caFile: opts.ca }) },
+        configFile: opts.config,
+        drainTimeoutMs: opts.drainTimeout,
+        metrics: opts.metrics,
+        log: (line) => ctx.io.err(`${line}\n`),
+      });
+    });
+}

@@ -1,0 +1,98 @@
+// Running the proxy: one process, or `--workers N` processes under node:cluster sharing one listener.
+// The kernel spreads connections across workers (SCHED_NONE: no hand-off through the primary, which would
+// cost a round trip per connection). Each worker keeps its own route table from its own registry watch.
+// The admin server (/routes, /metrics, /stats, /ready) runs in worker 1 only, so what it reports is worker 1's
+// view: the tables are the same (same registry), the counters are that worker's share of the traffic.
+import cluster from 'node:cluster';
+import { MeshError } from '../core/errors.js';
+import { startProxy, type ProxyOptions } from './proxy.js';
+
+export interface RunProxyOptions extends ProxyOptions {
+  workers: number;
+}
+
+const WORKER_ENV = 'MESH_PROXY_WORKER';
+
+export async function runProxy(opts: RunProxyOptions): Promise<void> {
+  if (cluster.isWorker) return runWorker(opts);
+  if (opts.workers <= 1) return runSingle(opts);
+  return runPrimary(opts);
+}
+
+async function runSingle(opts: RunProxyOptions): Promise<void> {
+  const proxy = await startProxy(opts);
+  opts.log(`mesh proxy: listening on ${proxy.listen} (admin ${proxy.admin ?? 'off'}, registry ${opts.registry.url}, 1 worker, pid ${process.pid})`);
+  const signal = await untilSignal(() => { opts.log('mesh proxy: SIGHUP, reloading config'); void proxy.reload(); });
+  opts.log(`mesh proxy: ${signal}, draining in-flight requests (deadline ${opts.drainTimeoutMs} ms)`);
+  await proxy.stop();
+  opts.log('mesh proxy: stopped');
+}
+
+async function runWorker(opts: RunProxyOptions): Promise<void> {
+  const index = Number(process.env[WORKER_ENV] ?? '1');
+  const tag = `mesh proxy[worker ${index}]`;
+  const log = (line: string) => opts.log(line.startsWith('mesh proxy') ? line.replace('mesh proxy', tag) : `${tag}: ${line}`);
+  const proxy = await startProxy({ ...opts, admin: index === 1 ? opts.admin : undefined, log });
+  process.send?.({ type: 'listening', listen: proxy.listen, admin: proxy.admin });
+  await untilSignal(() => { void proxy.reload(); });
+  await proxy.stop();
+  cluster.worker?.disconnect();
+}
+
+async function runPrimary(opts: RunProxyOptions): Promise<void> {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  let stopping = false;
+  const fork = (index: number) => {
+    const worker = cluster.fork({ [WORKER_ENV]: String(index) });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      opts.log(`mesh proxy: worker ${index} (pid ${worker.process.pid}) exited (${signal ?? code}); starting a new one`);
+      setTimeout(() => fork(index), 500).unref();
+    });
+    return worker;
+  };
+  const ready = Array.from({ length: opts.workers }, (_, i) => {
+    const worker = fork(i + 1);
+    return new Promise<{ listen: string; admin?: string }>((resolve, reject) => {
+      worker.once('message', (m: { type?: string; listen: string; admin?: string }) => { if (m?.type === 'listening') resolve(m); });
+      worker.once('exit', (code) => reject(new MeshError('MESH_ERR_LISTEN', `proxy worker ${i + 1} exited (code ${code}) before it was listening`)));
+    });
+  });
+  let first: { listen: string; admin?: string };
+  try {
+    [first] = await Promise.all(ready) as [{ listen: string; admin?: string }];
+  } catch (err) {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    throw err;
+  }
+  opts.log(`mesh proxy: listening on ${first.listen} (admin ${first.admin ?? 'off'} in worker 1, registry ${opts.registry.url}, ${opts.workers} workers, pid ${process.pid})`);
+  const signal = await untilSignal(() => {
+    opts.log('mesh proxy: SIGHUP, reloading config in every worker');
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  });
+  stopping = true;
+  opts.log(`mesh proxy: ${signal}, draining in-flight requests in ${opts.workers} workers (deadline ${opts.drainTimeoutMs} ms)`);
+  const exits = Object.values(cluster.workers ?? {}).map((w) => new Promise<void>((r) => {
+    if (w === undefined || w.isDead()) return r();
+    w.once('exit', () => r());
+    w.process.kill('SIGTERM');
+  }));
+  await Promise.all(exits);
+  opts.log('mesh proxy: stopped');
+}
+
+/** Resolves with SIGTERM or SIGINT; calls onHup on every SIGHUP until then. */
+function untilSignal(onHup: () => void): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHup);
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onHup);
+  });
+}

@@ -1,0 +1,53 @@
+// The proxy's own answers: a status, a short JSON body and an `x-mesh-error` header naming the cause, so a
+// client (and `curl -i`) can tell a mesh failure from an upstream's own 5xx. Never a hang: when the response
+// has already started, the only honest signal left is to cut the connection.
+import type { ServerResponse } from 'node:http';
+import { ErrorCodes, type ErrorCode } from '../core/errors.js';
+
+/** The `x-mesh-error` values, one per cause. */
+export type MeshErrorCause =
+  | 'no-such-service'
+  | 'no-healthy-endpoint'
+  | 'circuit-open'
+  | 'upstream-timeout'
+  | 'upstream-connect'
+  | 'upstream-reset'
+  | 'bad-request'
+  | 'shutting-down';
+
+const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
+  'no-such-service': 'MESH_ERR_NO_SUCH_SERVICE',
+  'no-healthy-endpoint': 'MESH_ERR_NO_HEALTHY_ENDPOINT',
+  'circuit-open': 'MESH_ERR_CIRCUIT_OPEN',
+  'upstream-timeout': 'MESH_ERR_UPSTREAM_TIMEOUT',
+  'upstream-connect': 'MESH_ERR_UPSTREAM_CONNECT',
+  'upstream-reset': 'MESH_ERR_UPSTREAM_CONNECT',
+  'bad-request': 'MESH_ERR_BAD_REQUEST',
+  'shutting-down': 'MESH_ERR_NO_HEALTHY_ENDPOINT',
+};
+
+export function statusOf(cause: MeshErrorCause): number {
+  return cause === 'shutting-down' ? 503 : ErrorCodes[CODE_OF[cause]].status;
+}
+
+/** Answers with the mesh error for `cause`; if the response already started, aborts it instead. */
+export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, message: string): void {
+  if (res.headersSent || res.writableEnded) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code: CODE_OF[cause], message } });
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-mesh-error': cause,
+    'cache-control': 'no-store',
+  };
+  if (cause === 'bad-request' || cause === 'shutting-down') headers.connection = 'close';
+  try {
+    res.writeHead(statusOf(cause), headers);
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
+}

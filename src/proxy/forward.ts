@@ -1,0 +1,278 @@
+// Forwarding one client request to an upstream endpoint over undici's low-level dispatch handler API.
+// One Exchange object per client request is the whole per-request state: it is the undici handler for every
+// try (no closures per callback), streams bodies both ways with backpressure, and asks retry.ts whether a
+// failure before the response started may be retried on another endpoint.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
+import type { BalancerEndpoint } from './balancer/policy.js';
+import type { ServiceSettings } from './config.js';
+import { sendMeshError, type MeshErrorCause } from './errors-response.js';
+import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
+import type { RouteRule } from './router.js';
+
+/** What the forwarder needs from a service's endpoint pool (implemented in service-runtime.ts). */
+export interface ForwardService {
+  readonly name: string;
+  /** Picks an eligible endpoint (avoiding `exclude` when it can), or returns why there is none. */
+  pick(subset: Readonly<Record<string, string>> | undefined, hashKey: string | undefined, exclude: ReadonlySet<string> | undefined): BalancerEndpoint | MeshErrorCause;
+  /** A try started / ended; `ok` false for connect errors, resets, timeouts and 5xx (outlier detection). */
+  tryStarted(ep: BalancerEndpoint): void;
+  tryEnded(ep: BalancerEndpoint, ok: boolean, latencyMs: number, status: number): void;
+  /** Asks the retry budget for one retry; false = budget spent. */
+  takeRetry(): boolean;
+  /**
+   * The request is over (frees its concurrency slot, records metrics). `retried` = it took more than one try;
+   * `budgetRefused` = a retry was wanted but the retry budget was spent.
+   */
+  requestEnded(status: number, latencyMs: number, retried: boolean, cause: MeshErrorCause | undefined, budgetRefused?: boolean): void;
+}
+
+/** undici Pools, one per endpoint address, kept while the address is in some service's table. */
+export class UpstreamPools {
+  private readonly pools = new Map<string, Pool>();
+  constructor(private readonly connectTimeoutMs: number) {}
+
+  get(address: string): Pool {
+    let pool = this.pools.get(address);
+    if (pool === undefined) {
+      pool = new Pool(`http://${address}`, {
+        connections: 512,
+        pipelining: 1,
+        // Under Node's 5 s default server idle timeout, so we do not race the upstream closing idle sockets.
+        keepAliveTimeout: 3_000,
+        keepAliveTimeoutThreshold: 1_000,
+        headersTimeout: 15_000,
+        bodyTimeout: 30_000,
+        connect: { timeout: this.connectTimeoutMs },
+      });
+      this.pools.set(address, pool);
+    }
+    return pool;
+  }
+
+  /** Closes pools whose address is no longer in use; their in-flight requests finish first. */
+  retain(addresses: ReadonlySet<string>): void {
+    for (const [address, pool] of this.pools) {
+      if (!addresses.has(address)) {
+        this.pools.delete(address);
+        void pool.close().catch(() => undefined);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
+    this.pools.clear();
+  }
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Response headers that are hop-by-hop (RFC 9110 §7.6.1) or that Node sets itself. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  private ep: BalancerEndpoint | undefined = undefined;
+  private tried: Set<string> | undefined = undefined;
+  private tries = 0;
+  private readonly startedAt: number;
+  private tryStartedAt = 0;
+  private abortTry: ((err?: Error) => void) | undefined = undefined;
+  private retryPending = false;
+  private budgetRefused = false;
+  private responded = false;
+  private finished = false;
+  private status = 0;
+  private resumeUpstream: (() => void) | undefined = undefined;
+  private readonly idempotent: boolean;
+  private readonly deadline: number;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly svc: ForwardService,
+    private readonly pools: UpstreamPools,
+    private readonly settings: ServiceSettings,
+    private readonly route: RouteRule | undefined,
+    private readonly subset: Readonly<Record<string, string>> | undefined,
+    private readonly hashKey: string | undefined,
+    private readonly path: string,
+    private readonly headers: string[],
+    private readonly hasBody: boolean,
+  ) {
+    this.startedAt = performance.now();
+    this.deadline = this.startedAt + settings.timeoutMs;
+    this.idempotent = IDEMPOTENT.has(req.method!);
+    res.on('close', this.onClientClose);
+  }
+
+  start(): void {
+    const picked = this.svc.pick(this.subset, this.hashKey, this.tried);
+    if (typeof picked === 'string') {
+      this.fail(picked, picked === 'no-healthy-endpoint' ? `service "${this.svc.name}" has no healthy endpoint` : `service "${this.svc.name}": ${picked}`);
+      return;
+    }
+    this.ep = picked;
+    this.tries++;
+    this.retryPending = false;
+    this.abortTry = undefined;
+    this.tryStartedAt = performance.now();
+    this.svc.tryStarted(picked);
+    const remaining = Math.max(1, Math.round(this.deadline - this.tryStartedAt));
+    this.pools.get(picked.address).dispatch({
+      path: this.path,
+      method: this.req.method as Dispatcher.HttpMethod,
+      headers: this.headers,
+      body: this.hasBody ? this.req : null,
+      headersTimeout: Math.min(this.settings.perTryTimeoutMs, remaining),
+      bodyTimeout: this.settings.perTryTimeoutMs,
+      idempotent: this.idempotent && !this.hasBody,
+    }, this);
+  }
+
+  // --- undici handler (legacy callback API: no controller objects, raw header buffers) ---
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortTry = abort;
+    if (this.finished) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.finished) return false;
+    if (statusCode < 200) {
+      if (statusCode === 103) this.res.writeEarlyHints({ link: linksOf(rawHeaders) });
+      return true;
+    }
+    const ep = this.ep!;
+    if (statusCode === 503 && this.canRetry('status-503')) {
+      this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, statusCode);
+      this.retryPending = true;
+      this.abortTry?.(new RetryAbort());
+      return false;
+    }
+    this.svc.tryEnded(ep, statusCode < 500, performance.now() - this.tryStartedAt, statusCode);
+    this.status = statusCode;
+    this.responded = true;
+    this.resumeUpstream = resume;
+    try {
+      this.res.writeHead(statusCode, statusText || undefined, filterResponseHeaders(rawHeaders));
+    } catch {
+      this.res.destroy();
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    if (trailers !== null && trailers.length > 0) {
+      const t: Array<[string, string]> = [];
+      for (let i = 0; i < trailers.length; i += 2) t.push([String(trailers[i]), String(trailers[i + 1])]);
+      this.res.addTrailers(t);
+    }
+    this.res.end();
+    this.finish(this.status, undefined);
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    const ep = this.ep!;
+    if (this.retryPending) {
+      this.tried ??= new Set();
+      this.tried.add(ep.key);
+      this.start();
+      return;
+    }
+    const kind = classifyFailure(err);
+    if (!this.responded) this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
+    if (!this.responded && this.canRetry(kind)) {
+      this.tried ??= new Set();
+      this.tried.add(ep.key);
+      this.start();
+      return;
+    }
+    if (this.responded) {
+      // Mid-body: the status is out; cutting the connection is the only way to tell the client.
+      this.res.destroy();
+      this.finish(this.status, 'upstream-reset');
+      return;
+    }
+    const timeout = kind === 'timeout';
+    const cause: MeshErrorCause = timeout ? 'upstream-timeout' : kind === 'connect' ? 'upstream-connect' : 'upstream-reset';
+    const detail = (err as NodeJS.ErrnoException).code ?? err.message;
+    this.fail(cause, timeout
+      ? `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`
+      : `service "${this.svc.name}": ${kind === 'connect' ? 'cannot connect to' : 'connection reset by'} ${ep.address} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
+  }
+
+  // --- helpers ---
+
+  private canRetry(kind: FailureKind): boolean {
+    if (this.tries > this.settings.retries) return false;
+    if (performance.now() >= this.deadline) return false;
+    const bodyTouched = this.hasBody && (this.req.readableDidRead || this.req.destroyed);
+    if (!mayRetry(kind, this.idempotent, bodyTouched, this.route?.retryable === true)) return false;
+    if (this.svc.takeRetry()) return true;
+    this.budgetRefused = true;
+    return false;
+  }
+
+  private fail(cause: MeshErrorCause, message: string): void {
+    sendMeshError(this.res, cause, message);
+    this.finish(this.res.statusCode, cause);
+  }
+
+  private finish(status: number, cause: MeshErrorCause | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.res.off('close', this.onClientClose);
+    this.svc.requestEnded(status, performance.now() - this.startedAt, this.tries > 1, cause, this.budgetRefused);
+  }
+
+  private readonly onDrain = (): void => {
+    this.resumeUpstream?.();
+  };
+
+  /** The client went away: abort the upstream try so its socket is not left streaming to nobody. */
+  private readonly onClientClose = (): void => {
+    if (this.finished) return;
+    const ep = this.ep;
+    this.abortTry?.(new Error('client closed the connection'));
+    if (ep !== undefined && !this.responded && !this.retryPending) this.svc.tryEnded(ep, true, performance.now() - this.tryStartedAt, 499);
+    this.finished = true;
+    this.svc.requestEnded(499, performance.now() - this.startedAt, this.tries > 1, undefined);
+  };
+}
+
+/** Marks the abort we cause ourselves to drop a 503 and retry elsewhere. */
+class RetryAbort extends Error {
+  constructor() { super('retrying on another endpoint'); }
+}
+
+/** Filters hop-by-hop headers (and those the Connection header names) from a raw upstream header list. */
+export function filterResponseHeaders(raw: Buffer[]): string[] {
+  const out: string[] = [];
+  let named: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.length <= 19 ? name.toLowerCase() : name;
+    if (lower === 'connection') named = raw[i + 1]!.toString('latin1').toLowerCase().split(/\s*,\s*/);
+    if (HOP_BY_HOP.has(lower)) continue;
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (named === undefined) return out;
+  const keep: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!named.includes(out[i]!.toLowerCase())) keep.push(out[i]!, out[i + 1]!);
+  return keep;
+}
+
+function linksOf(raw: Buffer[]): string[] {
+  const links: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toString('latin1').toLowerCase() === 'link') links.push(raw[i + 1]!.toString('latin1'));
+  return links;
+}

@@ -1,0 +1,154 @@
+// Wires one proxy process: config (with live reload), registry discovery, the endpoint table, the listener,
+// the admin server and metrics; and shuts it down in order on SIGTERM: stop accepting, drain in-flight
+// requests up to a deadline, then close everything. `--workers N` runs N of these under cluster.ts.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock, systemRandom } from '../core/clock.js';
+import { MeshError, UsageError } from '../core/errors.js';
+import { parseHostPort } from '../core/validate.js';
+import { createMetricsAdmin, type MetricsAdmin } from '../metrics/admin-routes.js';
+import { ProxyMetrics } from '../metrics/recorder.js';
+import { NOOP_METRICS, type MeshMetrics } from '../metrics/types.js';
+import { RegistryClient } from '../registry/client.js';
+import { createAdminServer } from './admin.js';
+import { DEFAULT_CONFIG, loadConfig, type ProxyConfig } from './config.js';
+import { watchConfig } from './config-watch.js';
+import { Discovery } from './discovery.js';
+import { UpstreamPools } from './forward.js';
+import { createProxyServer } from './server.js';
+import { ServiceRuntimes } from './service-runtime.js';
+
+export interface ProxyOptions {
+  listen: string;
+  /** Admin listener address, or undefined for none (cluster workers other than the first). */
+  admin: string | undefined;
+  registry: { url: string; token?: string; caFile?: string };
+  configFile: string | undefined;
+  drainTimeoutMs: number;
+  metrics: boolean;
+  log: (line: string) => void;
+}
+
+export interface RunningProxy {
+  listen: string;
+  admin: string | undefined;
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
+  const log = opts.log;
+  let config: ProxyConfig = DEFAULT_CONFIG;
+  if (opts.configFile !== undefined) {
+    try {
+      config = await loadConfig(opts.configFile);
+    } catch (err) {
+      throw new UsageError(`--config: ${(err as Error).message}`);
+    }
+  }
+  const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;
+  metrics.start();
+  const pools = new UpstreamPools(config.defaults.connectTimeoutMs);
+  const runtimes = new ServiceRuntimes({ clock: systemClock, random: systemRandom, metrics, pools, config: () => config, log });
+  metrics.setStateProbe((service, id) => {
+    const e = runtimes.table.service(service)?.endpoint(id);
+    if (e === undefined) return undefined;
+    const ejectedUntil = e.ejectedUntil === 0 ? undefined : systemClock.now() + (e.ejectedUntil - systemClock.monotonic());
+    return { ewmaMs: e.ewmaMs, ...(ejectedUntil === undefined ? {} : { ejectedUntil }) };
+  });
+
+  const client = new RegistryClient({ url: opts.registry.url, token: opts.registry.token, caFile: opts.registry.caFile });
+  const discovery = new Discovery(client, (e) => runtimes.apply(e), log, () => runtimes.table.serviceNames().length);
+  discovery.start();
+  if (!(await discovery.ready(5_000))) log(`no route table from ${client.url} yet; answering 503 until it arrives`);
+
+  let draining = false;
+  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining });
+  const listenAddr = await listen(server, opts.listen, '--listen');
+
+  let admin: Server | undefined;
+  let metricsAdmin: MetricsAdmin | undefined;
+  let adminAddr: string | undefined;
+  if (opts.admin !== undefined) {
+    metricsAdmin = createMetricsAdmin(metrics);
+    admin = createAdminServer({
+      routes: () => {
+        const s = discovery.status();
+        return runtimes.snapshot({ url: s.url, connected: s.connected, ...(s.lastError === undefined ? {} : { lastError: s.lastError }) });
+      },
+      config: () => config,
+      ready: () => draining ? { ready: false, reason: 'draining' } : discovery.status().synced ? { ready: true } : { ready: false, reason: 'no route table from the registry yet' },
+    }, systemClock, metricsAdmin);
+    try {
+      adminAddr = await listen(admin, opts.admin, '--admin');
+    } catch (err) {
+      server.close();
+      discovery.close();
+      throw err;
+    }
+  }
+
+  const reload = async (why: string): Promise<void> => {
+    if (opts.configFile === undefined) return;
+    try {
+      config = await loadConfig(opts.configFile);
+      runtimes.reconfigure();
+      log(`config reloaded from ${opts.configFile} (${why})`);
+    } catch (err) {
+      log(`config ${opts.configFile} refused, keeping the previous one: ${(err as Error).message}`);
+    }
+  };
+  const unwatch = opts.configFile === undefined ? () => undefined : watchConfig(opts.configFile, () => { void reload('file changed'); });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      draining = true;
+      unwatch();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // Kept-alive connections that finish a response while draining are idle: close them as they get there.
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      const deadline = new Promise<boolean>((r) => setTimeout(() => r(false), opts.drainTimeoutMs).unref());
+      const drained = await Promise.race([closed.then(() => true), deadline]);
+      clearInterval(idle);
+      if (!drained) {
+        log(`drain deadline (${opts.drainTimeoutMs} ms) reached; closing the remaining connections`);
+        server.closeAllConnections();
+        await closed;
+      }
+      discovery.close();
+      metricsAdmin?.close();
+      metrics.close();
+      if (admin !== undefined) {
+        admin.closeAllConnections();
+        await new Promise<void>((r) => admin!.close(() => r()));
+      }
+      await pools.close();
+      await client.close();
+    })();
+    return stopping;
+  };
+
+  return { listen: listenAddr, admin: adminAddr, reload: () => reload('SIGHUP'), stop };
+}
+
+function listen(server: Server, address: string, flag: string): Promise<string> {
+  let host: string;
+  let port: number;
+  try {
+    ({ host, port } = /:0$/.test(address) ? { host: parseHostPort(address.replace(/:0$/, ':1'), flag).host, port: 0 } : parseHostPort(address, flag));
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(new MeshError('MESH_ERR_LISTEN', `cannot listen on ${address} (${flag}): ${err.code ?? err.message}`));
+    };
+    server.once('error', onError);
+    server.listen({ host, port, backlog: 1024 }, () => {
+      server.off('error', onError);
+      const a = server.address() as AddressInfo;
+      resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+    });
+  });
+}

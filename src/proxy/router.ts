@@ -1,0 +1,147 @@
+// Request → service + route rule. Pure: no sockets, no registry, randomness passed in.
+// The service comes from the registry's namespace only: an absolute-form URI or Host header names a service,
+// never an address to dial, so `GET http://evil:25/x` can only ever reach a registered `evil` service.
+import type { Random } from '../core/clock.js';
+
+/** A route rule after validation (see config.ts for the file format). */
+export interface RouteRule {
+  /** Normalised path prefix the request path must start with ("/" matches all). */
+  pathPrefix: string;
+  /** Lower-cased header name → exact value; all must match. */
+  headers: ReadonlyArray<readonly [string, string]>;
+  /** Weighted subsets by tag; empty = the whole service. Weights are relative. */
+  split: ReadonlyArray<{ tags: Readonly<Record<string, string>>; weight: number }>;
+  /** Sum of the split weights (precomputed). */
+  totalWeight: number;
+  /** Retry non-idempotent methods on this route too (when the body has not been sent). */
+  retryable: boolean;
+}
+
+export interface Target {
+  /** The service name, or null when the authority names no service (→ 503 no such service). */
+  service: string | null;
+  /** The authority as the client sent it (for X-Forwarded-Host). */
+  authority: string;
+  /** Normalised path plus the original query string. */
+  path: string;
+  /** Normalised path without query, for matching. */
+  matchPath: string;
+}
+
+const SERVICE_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** "orders", "orders.mesh", "Orders.Mesh:8080" → "orders"; anything else → null. */
+export function serviceFromAuthority(authority: string): string | null {
+  let host = authority;
+  if (host.charCodeAt(0) === 91 /* [ */) return null; // an IPv6 literal names no service
+  const colon = host.lastIndexOf(':');
+  if (colon >= 0) host = host.slice(0, colon);
+  host = host.toLowerCase();
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  if (host.endsWith('.mesh')) host = host.slice(0, -5);
+  return host.length <= 63 && SERVICE_LABEL.test(host) ? host : null;
+}
+
+/**
+ * Works out the target of a request from its request-target (`req.url`) and Host header. Returns a string
+ * naming what is wrong when the request is malformed (→ 400).
+ */
+export function targetOf(url: string, host: string | undefined): Target | string {
+  let authority: string;
+  let rest: string;
+  if (url.charCodeAt(0) === 47 /* / */) {
+    if (host === undefined || host === '') return 'the request has no Host header';
+    authority = host;
+    rest = url;
+  } else {
+    const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url);
+    if (m === null) return `unsupported request target "${url.slice(0, 100)}"`;
+    if (m[1]!.toLowerCase() !== 'http') return `only http:// absolute URIs can be proxied, not ${m[1]}://`;
+    authority = m[2]!.replace(/^.*@/, ''); // userinfo is never forwarded
+    rest = m[3] === '' ? '/' : m[3]!;
+    if (rest.charCodeAt(0) !== 47) rest = `/${rest}`;
+  }
+  const q = rest.indexOf('?');
+  const rawPath = q < 0 ? rest : rest.slice(0, q);
+  const matchPath = normalisePath(rawPath);
+  const path = q < 0 ? matchPath : matchPath + rest.slice(q);
+  return { service: serviceFromAuthority(authority), authority, path, matchPath };
+}
+
+/**
+ * Normalises a path so every spelling of it matches rules the same way: percent-encoded unreserved characters
+ * are decoded (so `%2e%2e` is `..`), hex in the remaining escapes is upper-cased (an encoded `/` stays `%2F`, as
+ * Envoy does by default), repeated slashes merge, and `.`/`..` segments are resolved (never above the root).
+ */
+export function normalisePath(raw: string): string {
+  let p = raw;
+  if (p.indexOf('%') >= 0) p = p.replace(/%([0-9a-fA-F]{2})/g, decodeUnreserved);
+  if (p.indexOf('//') < 0 && p.indexOf('/.') < 0 && p.charCodeAt(0) === 47) return p; // the common case
+  const out: string[] = [];
+  const parts = p.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const seg = parts[i]!;
+    if (seg === '' || seg === '.') {
+      if (i === parts.length - 1) out.push('');
+      continue;
+    }
+    if (seg === '..') {
+      out.pop();
+      if (i === parts.length - 1) out.push('');
+      continue;
+    }
+    out.push(seg);
+  }
+  return `/${out.join('/')}`;
+}
+
+function decodeUnreserved(_m: string, hex: string): string {
+  const c = parseInt(hex, 16);
+  const unreserved = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
+  return unreserved ? String.fromCharCode(c) : `%${hex.toUpperCase()}`;
+}
+
+/** Whether a normalised path is under a prefix, on a segment boundary when the prefix has no trailing slash. */
+export function pathHasPrefix(path: string, prefix: string): boolean {
+  if (prefix === '/' || path === prefix) return true;
+  if (!path.startsWith(prefix)) return false;
+  return prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47;
+}
+
+export interface RouteChoice {
+  rule: RouteRule | undefined;
+  /** Tags the chosen subset must carry; undefined = any endpoint of the service. */
+  subset: Readonly<Record<string, string>> | undefined;
+}
+
+const NO_RULE: RouteChoice = { rule: undefined, subset: undefined };
+
+/**
+ * The first rule whose path prefix and headers match, and the subset its weighted split lands on.
+ * `header(name)` returns the request's header value (lower-cased name).
+ */
+export function chooseRoute(rules: readonly RouteRule[], matchPath: string, header: (name: string) => string | undefined, random: Random): RouteChoice {
+  for (const rule of rules) {
+    if (!pathHasPrefix(matchPath, rule.pathPrefix)) continue;
+    let ok = true;
+    for (const [name, value] of rule.headers) {
+      if (header(name) !== value) { ok = false; break; }
+    }
+    if (!ok) continue;
+    if (rule.split.length === 0) return { rule, subset: undefined };
+    if (rule.split.length === 1) return { rule, subset: rule.split[0]!.tags };
+    let r = random() * rule.totalWeight;
+    for (const s of rule.split) {
+      r -= s.weight;
+      if (r < 0) return { rule, subset: s.tags };
+    }
+    return { rule, subset: rule.split[rule.split.length - 1]!.tags };
+  }
+  return NO_RULE;
+}
+
+/** Whether an endpoint's tags include every tag of a subset. */
+export function tagsMatch(tags: Readonly<Record<string, string>>, subset: Readonly<Record<string, string>>): boolean {
+  for (const k in subset) if (tags[k] !== subset[k]) return false;
+  return true;
+}

@@ -1,0 +1,157 @@
+// The proxy's listener: node:http in, routing by the registry's names, forwarding through Exchange.
+// Node's parser already refuses Content-Length with Transfer-Encoding, invalid header names, obs-fold and
+// oversized headers with 400/431; this file adds what it lets through: two Host headers, and requests that
+// name no service. Slowloris protection comes from the header and request timeouts set below.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Random } from '../core/clock.js';
+import { settingsFor, type ProxyConfig } from './config.js';
+import { sendMeshError } from './errors-response.js';
+import { Exchange, type ForwardService, type UpstreamPools } from './forward.js';
+import { chooseRoute, targetOf } from './router.js';
+import { handleUpgrade } from './websocket.js';
+
+/** Finds a service's runtime by name; undefined = the registry has never heard of it. */
+export interface ServiceDirectory {
+  get(service: string): (ForwardService & ServiceGate) | undefined;
+}
+
+/** The service-level gate in front of forwarding: the concurrency limit (circuit breaking). */
+export interface ServiceGate {
+  /** Takes a concurrency slot; false = at the limit (→ 503 circuit-open). requestEnded frees it. */
+  admit(maxConcurrent: number | undefined): boolean;
+  /** The request was refused before forwarding (for metrics). */
+  refused(cause: 'circuit-open' | 'no-such-service'): void;
+}
+
+export interface ProxyServerDeps {
+  directory: ServiceDirectory;
+  pools: UpstreamPools;
+  config: () => ProxyConfig;
+  random: Random;
+  /** Whether the proxy is draining: new requests on kept-alive connections get `connection: close`. */
+  draining: () => boolean;
+}
+
+export interface ProxyServerOptions {
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  maxHeaderSize?: number;
+}
+
+export function createProxyServer(deps: ProxyServerDeps, opts: ProxyServerOptions = {}): Server {
+  const server = createServer({
+    // Slowloris: a client gets this long to send its headers, and this long for the whole request.
+    headersTimeout: opts.headersTimeoutMs ?? 10_000,
+    requestTimeout: opts.requestTimeoutMs ?? 300_000,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
+    maxHeaderSize: opts.maxHeaderSize ?? 16_384,
+    noDelay: true,
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => handleRequest(deps, req, res));
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleUpgrade(deps, req, socket, head));
+  server.on('clientError', onClientError);
+  return server;
+}
+
+function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse): void {
+  if (deps.draining()) res.shouldKeepAlive = false;
+  const raw = req.rawHeaders;
+  const target = targetOf(req.url!, req.headers.host);
+  if (typeof target === 'string') {
+    sendMeshError(res, 'bad-request', target);
+    return;
+  }
+  const absolute = req.url!.charCodeAt(0) !== 47;
+  const headers = upstreamHeaders(raw, req.socket.remoteAddress, absolute ? target.authority : undefined);
+  if (typeof headers === 'string') {
+    sendMeshError(res, 'bad-request', headers);
+    return;
+  }
+  const service = target.service === null ? undefined : deps.directory.get(target.service);
+  if (service === undefined) {
+    sendMeshError(res, 'no-such-service', target.service === null
+      ? `"${target.authority}" does not name a service: use http://<service>/ or Host: <service>[.mesh]`
+      : `no service named "${target.service}" is registered`);
+    return;
+  }
+  const settings = settingsFor(deps.config(), service.name);
+  const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(req, n), deps.random);
+  if (!service.admit(settings.maxConcurrent)) {
+    service.refused('circuit-open');
+    sendMeshError(res, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`);
+    return;
+  }
+  let hashKey: string | undefined;
+  if (settings.policy === 'consistent-hash') {
+    hashKey = settings.hashHeader === undefined ? req.socket.remoteAddress : headerValue(req, settings.hashHeader) ?? req.socket.remoteAddress;
+  }
+  const te = req.headers['transfer-encoding'];
+  const cl = req.headers['content-length'];
+  const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
+  new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody).start();
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Request headers that are hop-by-hop, or that undici refuses and Node has already dealt with (expect). */
+const STRIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
+
+/**
+ * The headers to send upstream, as undici's flat array: hop-by-hop ones (and those Connection names) dropped,
+ * X-Forwarded-For appended, X-Forwarded-Proto/-Host set unless an earlier hop set them. For an absolute-form
+ * request the URI's authority replaces Host (RFC 9112 §3.2.2). Returns an error string for two Host headers.
+ */
+export function upstreamHeaders(raw: string[], clientAddress: string | undefined, absoluteAuthority: string | undefined): string[] | string {
+  const out: string[] = [];
+  let host: string | undefined;
+  let xff: string | undefined;
+  let proto = false;
+  let fwdHost = false;
+  let named: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (lower === 'host') {
+      if (host !== undefined) return 'the request has more than one Host header';
+      host = raw[i + 1]!;
+      continue;
+    }
+    if (lower === 'connection') { named = named === undefined ? raw[i + 1]! : `${named},${raw[i + 1]!}`; continue; }
+    if (STRIP.has(lower)) continue;
+    if (lower === 'x-forwarded-for') { xff = xff === undefined ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`; continue; }
+    if (lower === 'x-forwarded-proto') proto = true;
+    else if (lower === 'x-forwarded-host') fwdHost = true;
+    out.push(name, raw[i + 1]!);
+  }
+  const authority = absoluteAuthority ?? host ?? '';
+  out.push('host', authority);
+  const client = clientAddress ?? 'unknown';
+  out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
+  if (!proto) out.push('x-forwarded-proto', 'http');
+  if (!fwdHost) out.push('x-forwarded-host', authority);
+  if (named === undefined) return out;
+  const drop = named.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'host');
+  if (drop.length === 0) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!drop.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  return kept;
+}
+
+/** Parser errors (bad framing, bad header names, oversized headers): a JSON 400/431 instead of Node's bare one. */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = tooLarge ? '431 Request Header Fields Too Large' : timeout ? '408 Request Timeout' : '400 Bad Request';
+  const message = tooLarge ? 'request headers are too large' : timeout ? 'the request took too long to arrive' : `malformed request (${err.code ?? 'parse error'})`;
+  const body = JSON.stringify({ error: { code: 'MESH_ERR_BAD_REQUEST', message } });
+  socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mesh-error: bad-request\r\nconnection: close\r\n\r\n${body}`);
+}

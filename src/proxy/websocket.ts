@@ -1,0 +1,85 @@
+// Upgrade (WebSocket) pass-through. After routing and picking like any request, the proxy opens a raw TCP
+// connection to the endpoint, replays the request head with its Upgrade/Connection headers intact, and then
+// splices the two sockets: whatever the upstream answers (101 or a refusal) goes to the client byte for byte.
+import { connect, type Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { settingsFor } from './config.js';
+import { statusOf, type MeshErrorCause } from './errors-response.js';
+import { targetOf } from './router.js';
+import type { ProxyServerDeps } from './server.js';
+
+export function handleUpgrade(deps: ProxyServerDeps, req: IncomingMessage, client: Socket, head: Buffer): void {
+  client.on('error', () => client.destroy());
+  const target = targetOf(req.url!, req.headers.host);
+  if (typeof target === 'string') return refuse(client, 'bad-request', target);
+  const service = target.service === null ? undefined : deps.directory.get(target.service);
+  if (service === undefined) return refuse(client, 'no-such-service', `no service named "${target.service ?? target.authority}" is registered`);
+  const settings = settingsFor(deps.config(), service.name);
+  if (!service.admit(settings.maxConcurrent)) {
+    service.refused('circuit-open');
+    return refuse(client, 'circuit-open', `service "${service.name}" is at its concurrency limit`);
+  }
+  const started = performance.now();
+  const ep = service.pick(undefined, settings.policy === 'consistent-hash' ? req.socket.remoteAddress : undefined, undefined);
+  if (typeof ep === 'string') {
+    service.requestEnded(503, 0, false, ep);
+    return refuse(client, ep, `service "${service.name}" has no healthy endpoint`);
+  }
+  service.tryStarted(ep);
+  const [host, port] = splitAddress(ep.address);
+  const upstream = connect({ host, port, noDelay: true, timeout: settings.connectTimeoutMs });
+  let connected = false;
+  let ended = false;
+  const end = (ok: boolean, status: number) => {
+    if (ended) return;
+    ended = true;
+    service.tryEnded(ep, ok, performance.now() - started, status);
+    service.requestEnded(status, performance.now() - started, false, ok ? undefined : 'upstream-connect');
+  };
+  upstream.on('timeout', () => { if (!connected) upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })); });
+  upstream.on('error', (err: NodeJS.ErrnoException) => {
+    if (!connected) {
+      end(false, 502);
+      refuse(client, 'upstream-connect', `cannot connect to ${ep.address} (${err.code ?? err.message})`);
+    } else {
+      client.destroy();
+    }
+  });
+  upstream.on('connect', () => {
+    connected = true;
+    upstream.setTimeout(0);
+    let headText = `${req.method} ${target.path} HTTP/1.1\r\n`;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const lower = raw[i]!.toLowerCase();
+      if (lower === 'host' || lower === 'x-forwarded-for' || lower.startsWith('proxy-')) continue;
+      headText += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    }
+    const xff = req.headers['x-forwarded-for'];
+    headText += `host: ${target.authority}\r\nx-forwarded-for: ${xff ? `${String(xff)}, ` : ''}${req.socket.remoteAddress ?? 'unknown'}\r\n`;
+    if (req.headers['x-forwarded-proto'] === undefined) headText += 'x-forwarded-proto: http\r\n';
+    headText += '\r\n';
+    upstream.write(headText);
+    if (head.length > 0) upstream.write(head);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  });
+  upstream.on('close', () => { end(connected, 101); client.destroy(); });
+  client.on('close', () => upstream.destroy());
+}
+
+function refuse(socket: Socket, cause: MeshErrorCause, message: string): void {
+  const code = cause === 'no-such-service' ? 'MESH_ERR_NO_SUCH_SERVICE' : cause === 'circuit-open' ? 'MESH_ERR_CIRCUIT_OPEN'
+    : cause === 'no-healthy-endpoint' ? 'MESH_ERR_NO_HEALTHY_ENDPOINT' : cause === 'bad-request' ? 'MESH_ERR_BAD_REQUEST' : 'MESH_ERR_UPSTREAM_CONNECT';
+  const body = JSON.stringify({ error: { code, message } });
+  const status = statusOf(cause);
+  if (!socket.writable) { socket.destroy(); return; }
+  socket.end(`HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : status === 502 ? 'Bad Gateway' : 'Service Unavailable'}\r\n`
+    + `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mesh-error: ${cause}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+function splitAddress(address: string): [string, number] {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return [host, Number(address.slice(colon + 1))];
+}
