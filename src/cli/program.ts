@@ -12,7 +12,6 @@ import { registerRoutesCommand } from './commands/routes.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServicesCommand } from './commands/services.js';
 import { registerTopCommand } from './commands/top.js';
-import { registerTopCommand } from './commands/top.js';
 // -- end command imports --
 
 export interface CommandContext {
@@ -43,7 +42,6 @@ export function buildProgram(io: Io): Command {
   registerAuthzCommand(program, ctx);
   registerRoutesCommand(program, ctx);
   registerProxyCommand(program, ctx);
-  registerTopCommand(program, ctx);
   registerTopCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
