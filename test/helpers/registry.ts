@@ -37,8 +37,11 @@ export interface EventLog {
   close(): void;
 }
 
-/** Opens a real watch (RegistryClient.watch) and records every event with its arrival time (performance.now()). */
-export function recordWatch(t: After, client: RegistryClient, services?: string[]): EventLog {
+/**
+ * Opens a real watch (RegistryClient.watch) and records every event with its arrival time (performance.now()).
+ * Resolves once the initial `reset` has arrived, so later changes are sure to arrive as events.
+ */
+export async function recordWatch(t: After, client: RegistryClient, services?: string[]): Promise<EventLog> {
   const watcher = client.watch(services === undefined ? {} : { services });
   t.after(() => watcher.close());
   const events: { at: number; event: WatchEvent }[] = [];
@@ -47,7 +50,7 @@ export function recordWatch(t: After, client: RegistryClient, services?: string[
     events.push({ at: performance.now(), event });
     for (const w of [...waiters]) w();
   });
-  return {
+  const log: EventLog = {
     events,
     close: () => watcher.close(),
     next(pred, timeoutMs = 10_000) {
@@ -65,4 +68,6 @@ export function recordWatch(t: After, client: RegistryClient, services?: string[
       });
     },
   };
+  await log.next((e) => e.type === 'reset');
+  return log;
 }

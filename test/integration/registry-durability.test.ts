@@ -56,8 +56,7 @@ test('kill -9 mid-stream of registrations: every acknowledged one survives the r
 
 test('a watcher sees a registration as soon as it is acknowledged', { timeout: 30_000 }, async (t) => {
   const reg = await startRegistry(t);
-  const log = recordWatch(t, reg.client, ['fast']);
-  await log.next((e) => e.type === 'reset');
+  const log = await recordWatch(t, reg.client, ['fast']);
   const latencies: number[] = [];
   for (let n = 0; n < 20; n++) {
     const sent = performance.now();
@@ -77,7 +76,7 @@ test('a watcher sees a registration as soon as it is acknowledged', { timeout: 3
 test('a watcher resumes across a daemon restart without losing events', { timeout: 30_000 }, async (t) => {
   const reg = await startRegistry(t);
   for (let n = 0; n < 3; n++) await reg.client.register(spec('resume', n));
-  const log = recordWatch(t, reg.client, ['resume']);
+  const log = await recordWatch(t, reg.client, ['resume']);
   const reset = await log.next((e) => e.type === 'reset');
   assert.equal(reset.event.type === 'reset' && reset.event.instances.length, 3);
   assert.deepEqual(await reg.stop(), { code: 0, signal: null });
@@ -88,7 +87,8 @@ test('a watcher resumes across a daemon restart without losing events', { timeou
   t.after(() => cont.close());
   const seen: string[] = [];
   cont.on('event', (e) => seen.push(e.type === 'upsert' ? `upsert:${e.instance.id}` : e.type));
+  const sawI3 = new Promise<void>((resolve) => cont.on('event', (e) => { if (e.type === 'upsert' && e.instance.id === 'i3') resolve(); }));
   await again.client.register(spec('resume', 3));
-  await new Promise<void>((resolve) => cont.on('event', (e) => { if (e.type === 'upsert' && e.instance.id === 'i3') resolve(); }));
+  await sawI3;
   assert.deepEqual(seen, ['upsert:i3'], 'resumed from the old index: no reset, only the new event');
 });

@@ -10,7 +10,7 @@ import { recordWatch, startRegistry } from '../helpers/registry.js';
 
 test('a TTL instance that stops heartbeating turns critical, then is removed', { timeout: 30_000 }, async (t) => {
   const reg = await startRegistry(t);
-  const log = recordWatch(t, reg.client, ['ttl']);
+  const log = await recordWatch(t, reg.client, ['ttl']);
   const res = await runMesh(['register', 'ttl', '--address', '127.0.0.1:7001', '--id', 't1', '--ttl', '300ms', '--deregister-after', '500ms', '--registry', reg.url]);
   assert.equal(res.code, 0, res.stderr);
   const critical = await log.next((e) => e.type === 'upsert' && e.instance.id === 't1' && e.instance.health === 'critical');
@@ -30,7 +30,7 @@ test('an HTTP check against a server that starts failing turns the instance crit
   t.after(() => new Promise<void>((r) => { backend.closeAllConnections(); backend.close(() => r()); }));
   const port = (backend.address() as AddressInfo).port;
   const reg = await startRegistry(t);
-  const log = recordWatch(t, reg.client, ['web']);
+  const log = await recordWatch(t, reg.client, ['web']);
   const res = await runMesh(['register', 'web', '--address', `127.0.0.1:${port}`, '--id', 'w1',
     '--check-http', `http://127.0.0.1:${port}/healthz`, '--interval', '100ms', '--timeout', '1s', '--deregister-after', '1m', '--registry', reg.url]);
   assert.equal(res.code, 0, res.stderr);
@@ -46,7 +46,7 @@ test('an HTTP check against a server that starts failing turns the instance crit
 
 test('register --keep-alive heartbeats a TTL instance and deregisters it on SIGTERM', { timeout: 30_000 }, async (t) => {
   const reg = await startRegistry(t);
-  const log = recordWatch(t, reg.client, ['keeper']);
+  const log = await recordWatch(t, reg.client, ['keeper']);
   const keeper = startMesh(['register', 'keeper', '--address', '127.0.0.1:7002', '--id', 'k1', '--ttl', '300ms', '--deregister-after', '500ms', '--keep-alive', '--registry', reg.url]);
   t.after(async () => { await keeper.stop('SIGKILL'); });
   await keeper.waitFor(/heartbeating every 100ms/);

@@ -28,7 +28,7 @@ function childScript(t: { after(fn: () => void): void }): string {
 
 test('mesh run registers the child and deregisters it when it exits, with its exit code', { timeout: 30_000 }, async (t) => {
   const reg = await startRegistry(t);
-  const log = recordWatch(t, reg.client, ['app']);
+  const log = await recordWatch(t, reg.client, ['app']);
   const run = startMesh(['run', 'app', '--tag', 'version=v1', '--registry', reg.url, '--', process.execPath, childScript(t)]);
   t.after(async () => { await run.stop('SIGKILL'); });
   const [, pid, port] = await run.waitFor(/child pid (\d+) on (\d+)/);
@@ -51,7 +51,7 @@ test('mesh run registers the child and deregisters it when it exits, with its ex
 
 test('mesh run forwards SIGTERM to the child and deregisters', { timeout: 30_000 }, async (t) => {
   const reg = await startRegistry(t);
-  const log = recordWatch(t, reg.client, ['app']);
+  const log = await recordWatch(t, reg.client, ['app']);
   const run = startMesh(['run', 'app', '--registry', reg.url, '--', process.execPath, childScript(t)]);
   t.after(async () => { await run.stop('SIGKILL'); });
   await run.waitFor(/registered app\//);
@@ -63,7 +63,7 @@ test('mesh run forwards SIGTERM to the child and deregisters', { timeout: 30_000
 
 test('a child killed with kill -9 is deregistered, and mesh exits 137', { timeout: 30_000 }, async (t) => {
   const reg = await startRegistry(t);
-  const log = recordWatch(t, reg.client, ['app']);
+  const log = await recordWatch(t, reg.client, ['app']);
   const port = await freePort();
   const run = startMesh(['run', 'app', '--port', String(port), '--registry', reg.url, '--', process.execPath, childScript(t)]);
   t.after(async () => { await run.stop('SIGKILL'); });
