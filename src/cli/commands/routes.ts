@@ -24,19 +24,21 @@ export function registerRoutesCommand(program: Command, ctx: CommandContext): vo
       ctx.io.out(opts.json ? renderJson(snap) : renderRoutesTable(snap, { color: color(), now: Date.now() }));
     });
 
-  addJsonOption(addProxyOption(
-    routes.command('explain')
+  routes.command('explain')
       .description('Dry-run routing: which service and route rule a request would match, which endpoints are eligible (and why the others are not), and each one\'s chance of being picked.')
       .argument('<url>', 'The request\'s URL, as a client would send it through the proxy (http://orders/path).')
       .option('-X, --request <method>', 'The request method.', 'GET')
       .option('-H, --header <header>', 'A request header "Name: value" (repeatable); route rules may match on headers.', collect(parseHeader))
       .option('--config <file>', 'The proxy\'s config file, used only when the proxy is too old to answer /explain itself.')
-      .addHelpText('after', '\nExamples:\n  mesh routes explain http://orders/\n  mesh routes explain http://orders/checkout -X POST -H \'x-canary: 1\' --json\n'),
-  )).action(async (url: string, opts: ExplainFlags) => {
-    const input: ExplainInput = { url, method: opts.request.toUpperCase(), headers: opts.header ?? [] };
-    const result = await explain(opts.proxy, input, opts.config, (m) => ctx.io.err(m));
-    ctx.io.out(opts.json ? renderJson(result) : renderExplain(result, { color: color(), now: Date.now() }));
-  });
+      // --proxy and --json are the parent's options (commander lets them follow the subcommand too).
+      .configureHelp({ showGlobalOptions: true })
+      .addHelpText('after', '\nExamples:\n  mesh routes explain http://orders/\n  mesh routes explain http://orders/checkout -X POST -H \'x-canary: 1\' --json\n')
+    .action(async (url: string, _opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<ExplainFlags>();
+      const input: ExplainInput = { url, method: opts.request.toUpperCase(), headers: opts.header ?? [] };
+      const result = await explain(opts.proxy, input, opts.config, (m) => ctx.io.err(m));
+      ctx.io.out(opts.json ? renderJson(result) : renderExplain(result, { color: color(), now: Date.now() }));
+    });
 }
 
 /** Asks the proxy's /explain; a proxy without it gets the same computation done here over its /routes. */
