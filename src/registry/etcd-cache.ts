@@ -1,0 +1,170 @@
+// A daemon's in-memory copy of the registry's part of etcd, kept current by one watch on the prefix. Reads are
+// served from here (also while etcd is out of reach), and every change the watch delivers becomes exactly one
+// store event whose index is the etcd revision of that change.
+import type { Instance } from '../core/types.js';
+import { decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike } from './etcd-keys.js';
+import type { StoreEvent } from './store.js';
+
+/** The fields of an etcd watch event this cache reads. */
+export interface WatchEventLike { type: 'Put' | 'Delete' | string; kv: KeyValueLike }
+
+export class EtcdCache {
+  /** The newest revision whose changes have all been applied: the registry's index. */
+  revision = 0;
+  private readonly byKey = new Map<string, CachedInstance>();
+  private readonly byService = new Map<string, Map<string, Instance>>();
+  readonly members = new Set<string>();
+  private readonly listeners = new Set<(event: StoreEvent) => void>();
+  /** Why this daemon deleted a key, so the remove event carries the caller's reason. */
+  private readonly localReasons = new Map<string, string>();
+  private waiters: { revision: number; resolve: (caught: boolean) => void }[] = [];
+
+  constructor(private readonly prefix: string, private readonly onListenerError: (err: Error) => void = () => {}) {}
+
+  get size(): number { return this.byKey.size; }
+
+  entry(key: string): CachedInstance | undefined { return this.byKey.get(key); }
+
+  get(service: string, id: string): Instance | undefined { return this.byService.get(service)?.get(id); }
+
+  list(): Instance[] {
+    return [...this.byService.keys()].sort().flatMap((s) => this.listService(s));
+  }
+
+  listService(service: string): Instance[] {
+    const ids = this.byService.get(service);
+    if (!ids) return [];
+    return [...ids.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  noteLocalDelete(key: string, reason: string): void { this.localReasons.set(key, reason); }
+
+  /**
+   * Replaces the whole state with a range read taken at `revision`, emitting the difference as events (the
+   * store loads before anyone subscribes, so only a resync's difference reaches subscribers).
+   */
+  load(kvs: readonly KeyValueLike[], revision: number): void {
+    const next = new Map<string, CachedInstance>();
+    this.members.clear();
+    for (const kv of kvs) {
+      const key = kv.key.toString('utf8');
+      const parsed = parseKey(this.prefix, key);
+      if (parsed?.kind === 'member') this.members.add(parsed.member);
+      if (parsed?.kind !== 'instance') continue;
+      const cached = decodeInstance(kv, parsed.service, parsed.id);
+      if (cached) next.set(key, freezeCached(cached));
+    }
+    const events = diffSnapshots(this.byKey, next, revision);
+    this.byKey.clear();
+    this.byService.clear();
+    for (const [key, cached] of next) this.put(key, cached);
+    this.advance(revision);
+    for (const event of events) this.emit(event);
+  }
+
+  /** Applies one watch response's events (in revision order), then moves the index. */
+  applyWatch(events: readonly WatchEventLike[], headerRevision: number): void {
+    let newest = 0;
+    for (const ev of events) {
+      const key = ev.kv.key.toString('utf8');
+      const revision = Number(ev.kv.mod_revision);
+      newest = Math.max(newest, revision);
+      const parsed = parseKey(this.prefix, key);
+      if (parsed === undefined) continue;
+      if (parsed.kind === 'member') {
+        if (ev.type === 'Put') this.members.add(parsed.member);
+        else this.members.delete(parsed.member);
+        continue;
+      }
+      const was = this.byKey.get(key);
+      if (ev.type === 'Put') {
+        if (was && was.modRevision >= revision) continue; // already applied (a resumed watch replays)
+        const cached = decodeInstance(ev.kv, parsed.service, parsed.id);
+        if (!cached) continue;
+        const stored = freezeCached(cached);
+        this.put(key, stored);
+        this.emit({ type: 'upsert', index: revision, instance: stored.instance });
+      } else if (was) {
+        this.drop(key, was);
+        const reason = this.localReasons.get(key)
+          ?? (was.lease !== '0' ? 'TTL lease expired in etcd (or deregistered through another daemon)' : 'deregistered through another daemon');
+        this.localReasons.delete(key);
+        this.emit({ type: 'remove', index: revision, service: parsed.service, id: parsed.id, reason });
+      }
+    }
+    // An event-less response is a progress notification: nothing at or below its revision is still to come.
+    this.advance(events.length === 0 ? headerRevision : newest);
+  }
+
+  /** A change visible only to this daemon (a heartbeat time): no event, no index change. */
+  replaceLocally(key: string, instance: Instance): void {
+    const was = this.byKey.get(key);
+    if (was) this.put(key, { ...was, instance: Object.freeze(instance) });
+  }
+
+  /** Resolves true once the cache has applied `revision`, false after timeoutMs. */
+  waitFor(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.revision >= revision) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve: (caught: boolean) => { clearTimeout(timer); resolve(caught); } };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Releases every waiter (the store is closing). */
+  releaseWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.resolve(false);
+  }
+
+  private advance(revision: number): void {
+    if (revision <= this.revision) return;
+    this.revision = revision;
+    if (this.waiters.length === 0) return;
+    const done = this.waiters.filter((w) => w.revision <= revision);
+    this.waiters = this.waiters.filter((w) => w.revision > revision);
+    for (const w of done) w.resolve(true);
+  }
+
+  private put(key: string, cached: CachedInstance): void {
+    this.byKey.set(key, cached);
+    let ids = this.byService.get(cached.instance.service);
+    if (!ids) this.byService.set(cached.instance.service, (ids = new Map()));
+    ids.set(cached.instance.id, cached.instance);
+  }
+
+  private drop(key: string, cached: CachedInstance): void {
+    this.byKey.delete(key);
+    const ids = this.byService.get(cached.instance.service);
+    ids?.delete(cached.instance.id);
+    if (ids?.size === 0) this.byService.delete(cached.instance.service);
+  }
+
+  private emit(event: StoreEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.onListenerError(err as Error);
+      }
+    }
+  }
+}
+
+function freezeCached(cached: CachedInstance): CachedInstance {
+  const inst = cached.instance;
+  if (inst.tags) Object.freeze(inst.tags);
+  if (inst.check) Object.freeze(inst.check);
+  for (const k of Object.keys(inst) as (keyof Instance)[]) if (inst[k] === undefined) delete inst[k];
+  return { ...cached, instance: Object.freeze(inst) };
+}

@@ -1,0 +1,129 @@
+// The etcd connection: builds the etcd3 (gRPC) client from mesh's options and wraps the few raw calls the
+// store needs with deadlines, so that a partitioned etcd turns into an error instead of a hang.
+import { readFileSync } from 'node:fs';
+import {
+  ClientClosedError,
+  Etcd3,
+  EtcdAuthenticationFailedError,
+  EtcdPermissionDeniedError,
+  GRPCDeadlineExceededError,
+  GRPCUnavailableError,
+  isRecoverableError,
+  type IKeyValue,
+  type IOptions,
+} from 'etcd3';
+import { MeshError } from '../core/errors.js';
+import { prefixRangeEnd } from './etcd-keys.js';
+
+export interface EtcdConnectionOptions {
+  endpoints: string[];
+  auth?: { username: string; password: string };
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Deadline of each unary call (ms). */
+  callTimeoutMs?: number;
+}
+
+/** Builds the client; rejects unreadable TLS files with MESH_ERR_TLS. */
+export function createEtcdClient(opts: EtcdConnectionOptions): Etcd3 {
+  const callTimeoutMs = opts.callTimeoutMs ?? 5_000;
+  const options: IOptions = {
+    hosts: opts.endpoints,
+    dialTimeout: callTimeoutMs,
+    // Unary calls get a deadline; streams (watch, keepalive) stay open and are supervised by the store.
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    grpcOptions: {
+      // Detect a silently dead connection (partition) within seconds, not at the OS's TCP timeout.
+      'grpc.keepalive_time_ms': 5_000,
+      'grpc.keepalive_timeout_ms': 3_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    },
+  };
+  if (opts.auth) options.auth = { username: opts.auth.username, password: opts.auth.password };
+  if (opts.tls && (opts.tls.caFile || opts.tls.certFile || opts.tls.keyFile)) {
+    const read = (file: string, what: string): Buffer => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new MeshError('MESH_ERR_TLS', `cannot read etcd ${what} ${file}: ${(err as Error).message}`, { cause: err });
+      }
+    };
+    if ((opts.tls.certFile === undefined) !== (opts.tls.keyFile === undefined)) {
+      throw new MeshError('MESH_ERR_TLS', 'pass both --etcd-cert and --etcd-key for etcd client certificates, or neither');
+    }
+    if (!opts.tls.caFile) throw new MeshError('MESH_ERR_TLS', 'pass --etcd-ca with the CA that signed etcd\'s certificate');
+    options.credentials = {
+      rootCertificate: read(opts.tls.caFile, 'CA file'),
+      ...(opts.tls.keyFile ? { privateKey: read(opts.tls.keyFile, 'key file') } : {}),
+      ...(opts.tls.certFile ? { certChain: read(opts.tls.certFile, 'certificate file') } : {}),
+    };
+  }
+  return new Etcd3(options);
+}
+
+/** True for errors that mean "etcd is out of reach" (as opposed to "etcd said no"). */
+export function isConnectivityError(err: unknown): boolean {
+  if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError || err instanceof ClientClosedError) return true;
+  if (err instanceof Error && (err.name === 'BrokenCircuitError' || err.name === 'TaskCancelledError')) return true;
+  return err instanceof Error && isRecoverableError(err);
+}
+
+/** True when etcd refused our credentials or permissions: a configuration problem, not an outage. */
+export function isAuthError(err: unknown): boolean {
+  return err instanceof EtcdAuthenticationFailedError || err instanceof EtcdPermissionDeniedError;
+}
+
+/** A short reason for logs and status: the gRPC message without its status-code prefix. */
+export function describeEtcdError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/^\d+ [A-Z_]+: /, '').split('\n')[0] || 'unknown error';
+}
+
+/** Every key-value under a prefix, with the revision the read happened at. */
+export async function rangePrefix(client: Etcd3, prefix: string): Promise<{ revision: number; kvs: IKeyValue[] }> {
+  const res = await client.kv.range({ key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix) });
+  return { revision: Number(res.header.revision), kvs: res.kvs };
+}
+
+/** The current revision, read cheaply (count only, no values). Doubles as the liveness probe. */
+export async function currentRevision(client: Etcd3, prefix: string): Promise<number> {
+  const res = await client.kv.range({ key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix), count_only: true });
+  return Number(res.header.revision);
+}
+
+export async function grantLease(client: Etcd3, ttlSeconds: number): Promise<string> {
+  const res = await client.leaseClient.leaseGrant({ TTL: ttlSeconds });
+  return String(res.ID);
+}
+
+export async function revokeLease(client: Etcd3, id: string): Promise<void> {
+  try {
+    await client.leaseClient.leaseRevoke({ ID: id });
+  } catch (err) {
+    // An already expired lease is what revoking wanted anyway.
+    if (!/lease not found/i.test(describeEtcdError(err))) throw err;
+  }
+}
+
+/**
+ * Refreshes a lease once (a heartbeat). Resolves with the remaining TTL in seconds: 0 means the lease has
+ * expired, so the keys bound to it are gone. Bounded by timeoutMs, since keepalive is a stream.
+ */
+export async function keepAliveOnce(client: Etcd3, id: string, timeoutMs = 5_000): Promise<number> {
+  // At run time this is a gRPC duplex stream, an EventEmitter; etcd3's typing shows only on/write/end.
+  const stream = (await client.leaseClient.leaseKeepAlive()) as unknown as NodeJS.EventEmitter & { write(req: { ID: string }): void; end(): void };
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new GRPCDeadlineExceededError('lease keepalive timed out')), timeoutMs);
+      stream.once('data', (res: { TTL: string }) => { clearTimeout(timer); resolve(Number(res.TTL)); });
+      stream.once('error', (err: Error) => { clearTimeout(timer); reject(err); });
+      stream.once('end', () => { clearTimeout(timer); reject(new GRPCUnavailableError('lease keepalive stream ended')); });
+      stream.write({ ID: id });
+    });
+  } finally {
+    stream.end();
+    stream.removeAllListeners('data');
+    stream.on('error', () => {});
+  }
+}

@@ -1,0 +1,389 @@
+// The registry store on etcd, for a mesh that spans machines: every registry daemon pointed at the same etcd
+// prefix serves the same instances. Writes go to etcd and resolve once this daemon's watch has applied them
+// (so a caller reads its own write, and events stay in revision order); reads come from the watch-fed cache.
+//
+// Static stability: when etcd is out of reach the daemon keeps serving the cache read-only (status says so,
+// writes answer 503 MESH_ERR_REGISTRY_READ_ONLY), probes etcd, and on its return resumes the watch from the
+// last applied revision — or, if etcd compacted that revision away, re-reads everything and emits the
+// difference — so no registration is lost and proxies keep routing on the last known state throughout.
+//
+// TTL instances are bound to an etcd lease of their TTL: a heartbeat (through any daemon) refreshes the lease,
+// and when it runs out etcd deletes the key itself, with no daemon involved. Active checks run on one daemon
+// per service, chosen by rendezvous hashing over the live members (etcd-members.ts); `shouldCheck` says
+// whether this daemon is that one.
+import { MeshError } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { HealthCheckSpec, HealthState, Instance, InstanceSpec } from '../core/types.js';
+import { EtcdCache } from './etcd-cache.js';
+import {
+  createEtcdClient, currentRevision, describeEtcdError, grantLease, isAuthError, isConnectivityError,
+  keepAliveOnce, rangePrefix, revokeLease, type EtcdConnectionOptions,
+} from './etcd-client.js';
+import { checkerFor, DEFAULT_ETCD_PREFIX, encodeInstance, instanceKey, normalizePrefix, type StoredInstance } from './etcd-keys.js';
+import { Membership, newMemberId } from './etcd-members.js';
+import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
+import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
+
+export interface EtcdStoreOptions extends EtcdConnectionOptions {
+  prefix?: string;
+  log?: (line: string) => void;
+  clock?: Clock;
+  /** How long open() waits for etcd before giving up (ms). */
+  openTimeoutMs?: number;
+  /** Liveness probe interval while connected, retry interval while not (ms). */
+  probeIntervalMs?: number;
+  /** TTL of this daemon's membership lease (s): how long a dead daemon's checks stay unowned. */
+  memberTtlSeconds?: number;
+  memberId?: string;
+  /** Shown to other members (e.g. the daemon's listen address). */
+  memberInfo?: Record<string, string | number>;
+}
+
+const hasActiveCheck = (check?: HealthCheckSpec) => Boolean(check?.http || check?.tcp);
+const ttlSecondsOf = (check?: HealthCheckSpec) => (check?.ttlMs ? Math.max(1, Math.ceil(check.ttlMs / 1000)) : 0);
+
+export class EtcdStore implements RegistryStore {
+  readonly memberId: string;
+  private readonly prefix: string;
+  private readonly endpointsText: string;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  private readonly cache: EtcdCache;
+  private client: Etcd3 | undefined;
+  private membership: Membership | undefined;
+  private watcher: Watcher | undefined;
+  private watchGeneration = 0;
+  private available = false;
+  private reason: string | undefined;
+  private lostAt = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private lastResyncAt = -Infinity;
+  private closing = false;
+
+  constructor(private readonly opts: EtcdStoreOptions) {
+    this.prefix = normalizePrefix(opts.prefix ?? DEFAULT_ETCD_PREFIX);
+    this.endpointsText = opts.endpoints.join(',');
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? (() => {});
+    this.memberId = opts.memberId ?? newMemberId();
+    this.cache = new EtcdCache(this.prefix, (err) => this.log(`etcd store: a subscriber failed: ${err.message}`));
+  }
+
+  async open(): Promise<void> {
+    const client = createEtcdClient(this.opts);
+    this.client = client;
+    const timeoutMs = this.opts.openTimeoutMs ?? 4_000;
+    try {
+      await withTimeout((async () => {
+        const { revision, kvs } = await rangePrefix(client, `${this.prefix}/`);
+        this.cache.load(kvs, revision);
+        await this.startWatch(revision + 1, timeoutMs);
+      })(), timeoutMs, `no answer within ${timeoutMs} ms`);
+    } catch (err) {
+      this.watchGeneration++;
+      client.close();
+      const why = isAuthError(err) ? `refused the credentials: ${describeEtcdError(err)}` : `is unreachable: ${describeEtcdError(err)}`;
+      throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} ${why}`, { cause: err });
+    }
+    this.available = true;
+    this.membership = new Membership(client, this.prefix, this.memberId, this.opts.memberTtlSeconds ?? 5, this.opts.memberInfo ?? {});
+    await this.membership.join().catch((err: unknown) => this.lost(err));
+    this.scheduleProbe();
+    this.log(`etcd store: connected to ${this.endpointsText}, prefix ${this.prefix}/, ${this.cache.size} instances at revision ${this.cache.revision}, member ${this.memberId}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearTimeout(this.probeTimer);
+    this.cache.releaseWaiters();
+    const client = this.client;
+    if (!client) return;
+    this.watchGeneration++;
+    // Leaving hands this daemon's checks to the others at once; bounded, since etcd may be gone.
+    if (this.available) await withTimeout(this.membership?.leave() ?? Promise.resolve(), 2_000, '').catch(() => {});
+    await withTimeout(this.watcher?.cancel() ?? Promise.resolve(), 1_000, '').catch(() => {});
+    client.close();
+  }
+
+  status(): StoreStatus {
+    return {
+      kind: 'etcd',
+      index: this.cache.revision,
+      readOnly: !this.available,
+      ...(this.reason && !this.available ? { reason: this.reason } : {}),
+      details: {
+        etcdEndpoints: this.endpointsText,
+        etcdPrefix: `${this.prefix}/`,
+        revision: this.cache.revision,
+        connected: this.available,
+        instances: this.cache.size,
+        member: this.memberId,
+        members: this.cache.members.size,
+        ...(this.available ? {} : { unreachableForMs: Math.round(this.clock.monotonic() - this.lostAt) }),
+      },
+    };
+  }
+
+  currentIndex(): number { return this.cache.revision; }
+  list(): Instance[] { return this.cache.list(); }
+  listService(service: string): Instance[] { return this.cache.listService(service); }
+  get(service: string, id: string): Instance | undefined { return this.cache.get(service, id); }
+  subscribe(listener: (event: StoreEvent) => void): () => void { return this.cache.subscribe(listener); }
+
+  /** Whether this daemon runs the active checks of `service` (one live daemon per service does). */
+  shouldCheck(service: string): boolean {
+    return this.available && checkerFor(service, this.cache.members) === this.memberId;
+  }
+
+  async upsert(raw: InstanceSpec): Promise<Instance> {
+    const spec = specOf(raw);
+    const key = instanceKey(this.prefix, spec.service, spec.id);
+    this.writable();
+    const was = this.cache.entry(key);
+    const prev = was?.instance;
+    const ttl = ttlSecondsOf(spec.check);
+    if (prev && canonical(specOf(prev)) === canonical(spec)) {
+      // Idempotent re-registration: keep everything; for a TTL instance it also counts as a heartbeat.
+      if (ttl > 0 && was.lease !== '0') return (await this.heartbeat(spec.service, spec.id)) ?? this.upsertFresh(spec, key, undefined);
+      return prev;
+    }
+    return this.upsertFresh(spec, key, was);
+  }
+
+  async remove(service: string, id: string, reason: string): Promise<boolean> {
+    const client = this.writable();
+    const key = instanceKey(this.prefix, service, id);
+    const lease = this.cache.entry(key)?.lease ?? '0';
+    this.cache.noteLocalDelete(key, reason);
+    const res = await this.etcd('deregister', () => client.kv.deleteRange({ key: Buffer.from(key) }));
+    if (Number(res.deleted) === 0) return false;
+    if (lease !== '0') await revokeLease(client, lease).catch(() => {}); // the lease bound only this key
+    await this.cache.waitFor(Number(res.header.revision), 5_000);
+    return true;
+  }
+
+  setHealth(service: string, id: string, health: HealthState, output?: string): Promise<Instance | undefined> {
+    return this.changeHealth(service, id, health, output, health === 'passing');
+  }
+
+  async heartbeat(service: string, id: string, health?: HealthState, output?: string): Promise<Instance | undefined> {
+    const client = this.writable();
+    const key = instanceKey(this.prefix, service, id);
+    const was = this.cache.entry(key);
+    if (!was) return undefined;
+    if (was.lease !== '0') {
+      const ttl = await this.etcd('heartbeat', () => keepAliveOnce(client, was.lease));
+      if (ttl <= 0) return undefined; // the lease ran out: etcd has deleted (or is deleting) the instance
+    }
+    const inst = was.instance;
+    // A bare heartbeat renews a TTL; it does not override an active check's verdict.
+    const keep = health === undefined && hasActiveCheck(inst.check);
+    return this.changeHealth(service, id, keep ? inst.health : health ?? 'passing', keep ? inst.healthOutput : output, true);
+  }
+
+  private async upsertFresh(spec: InstanceSpec, key: string, was: ReturnType<EtcdCache['entry']>): Promise<Instance> {
+    const client = this.writable();
+    const prev = was?.instance;
+    const now = this.clock.now();
+    const keepHealth = prev !== undefined && canonical(prev.check) === canonical(spec.check);
+    const health: Pick<Instance, 'health' | 'healthOutput' | 'lastHeartbeat' | 'criticalSince'> = keepHealth
+      ? { health: prev.health, healthOutput: prev.healthOutput, lastHeartbeat: prev.lastHeartbeat, criticalSince: prev.criticalSince }
+      : hasActiveCheck(spec.check)
+        ? { health: 'critical', healthOutput: 'waiting for first check', criticalSince: now }
+        : { health: 'passing', lastHeartbeat: now };
+    const stored: StoredInstance = { ...spec, ...health, registeredAt: prev?.registeredAt ?? now };
+    const ttl = ttlSecondsOf(spec.check);
+    const lease = ttl > 0 ? await this.etcd('grant a TTL lease', () => grantLease(client, ttl)) : '0';
+    let res;
+    try {
+      res = await this.etcd('register', () => client.kv.put({ key: Buffer.from(key), value: encodeInstance(stored), lease }));
+    } catch (err) {
+      if (lease !== '0') void revokeLease(client, lease).catch(() => {});
+      throw err;
+    }
+    // The key has moved to the new lease (or to none), so the old lease binds nothing any more.
+    if (was && was.lease !== '0' && was.lease !== lease) void revokeLease(client, was.lease).catch(() => {});
+    return this.applied(key, Number(res.header.revision), stored, prev?.createIndex);
+  }
+
+  /** Writes a health change back with compare-and-swap on the key's mod revision, retrying on a race. */
+  private async changeHealth(service: string, id: string, health: HealthState, output: string | undefined, beat: boolean): Promise<Instance | undefined> {
+    const key = instanceKey(this.prefix, service, id);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const client = this.writable();
+      const was = this.cache.entry(key);
+      if (!was) return undefined;
+      const prev = was.instance;
+      const now = this.clock.now();
+      if (prev.health === health && prev.healthOutput === output) {
+        // Same verdict: only the heartbeat time moves, in this daemon's memory (no write, no event).
+        if (beat) this.cache.replaceLocally(key, { ...prev, lastHeartbeat: now });
+        return this.cache.get(service, id);
+      }
+      const { createIndex: _c, modifyIndex: _m, ...rest } = prev;
+      const stored: StoredInstance = {
+        ...rest, health, healthOutput: output,
+        lastHeartbeat: beat ? now : prev.lastHeartbeat,
+        criticalSince: health !== 'critical' ? undefined : prev.health === 'critical' ? prev.criticalSince : now,
+      };
+      const bkey = Buffer.from(key);
+      const res = await this.etcd('record health', () => client.kv.txn({
+        compare: [{ key: bkey, target: 'Mod', result: 'Equal', mod_revision: was.modRevision }],
+        success: [{ request_put: { key: bkey, value: encodeInstance(stored), lease: was.lease } }],
+      }));
+      if (res.succeeded) return this.applied(key, Number(res.header.revision), stored, prev.createIndex);
+      // Someone else changed it first: wait until our cache has their change, then decide again.
+      await this.cache.waitFor(Number(res.header.revision), 2_000);
+    }
+    throw new MeshError('MESH_ERR_INTERNAL', `health of ${service}/${id} kept changing under concurrent writers; try again`);
+  }
+
+  /** Waits for the watch to apply a write, so the caller reads its own write; falls back to the written value. */
+  private async applied(key: string, revision: number, stored: StoredInstance, createIndex: number | undefined): Promise<Instance> {
+    await this.cache.waitFor(revision, 5_000);
+    const cached = this.cache.entry(key);
+    if (cached && cached.modRevision >= revision) return cached.instance;
+    return { ...stored, createIndex: createIndex ?? revision, modifyIndex: revision } as Instance;
+  }
+
+  private writable(): Etcd3 {
+    if (this.closing || !this.client) throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', 'the registry is shutting down');
+    if (!this.available) {
+      throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', `the registry is read-only: ${this.reason ?? 'etcd is unreachable'}; writes resume when etcd returns`);
+    }
+    return this.client;
+  }
+
+  /** Runs one etcd call, turning its failure into the MeshError a caller should see. */
+  private async etcd<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (isConnectivityError(err)) {
+        this.lost(err);
+        throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', `the registry is read-only: ${this.reason}; writes resume when etcd returns`, { cause: err });
+      }
+      throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} refused to ${what}: ${describeEtcdError(err)}`, { cause: err });
+    }
+  }
+
+  /** Opens the watch on the whole prefix from `fromRevision`; resolves once etcd has accepted it. */
+  private startWatch(fromRevision: number, timeoutMs = 4_000): Promise<void> {
+    const client = this.client!;
+    const generation = ++this.watchGeneration;
+    const watcher = client.watch().prefix(`${this.prefix}/`).startRevision(String(fromRevision)).watcher();
+    this.watcher = watcher;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => fail(false)(new GRPCDeadlineExceededError(`the watch did not start within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (canceledByEtcd: boolean) => (err: unknown) => {
+        clearTimeout(timer);
+        void watcher.cancel().catch(() => {});
+        if (!settled) { settled = true; reject(err); return; }
+        if (generation !== this.watchGeneration) return;
+        // etcd cancels a watch whose start revision it has compacted away (right after accepting it).
+        if (canceledByEtcd) void this.resyncAll(err);
+        else this.lost(err);
+      };
+      watcher.on('connected', () => { clearTimeout(timer); if (!settled) { settled = true; resolve(); } });
+      watcher.on('data', (res) => {
+        if (generation === this.watchGeneration) this.cache.applyWatch(res.events, Number(res.header.revision));
+      });
+      watcher.on('disconnected', fail(false));
+      watcher.on('error', fail(true));
+    });
+  }
+
+  /** etcd is out of reach: serve read-only and keep probing until it returns. */
+  private lost(err: unknown): void {
+    if (this.closing) return;
+    this.watchGeneration++;
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    void watcher?.cancel().catch(() => {});
+    if (!this.available) return;
+    this.available = false;
+    this.lostAt = this.clock.monotonic();
+    this.reason = `etcd at ${this.endpointsText} is unreachable (${describeEtcdError(err)})`;
+    this.log(`etcd store: lost etcd: ${this.reason}; serving ${this.cache.size} instances read-only from revision ${this.cache.revision}`);
+    this.scheduleProbe(0);
+  }
+
+  private scheduleProbe(delayMs = this.opts.probeIntervalMs ?? 1_000): void {
+    if (this.closing) return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => { void this.probe(); }, delayMs);
+    this.probeTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || this.closing || !this.client) return;
+    this.probing = true;
+    try {
+      await currentRevision(this.client, `${this.prefix}/`);
+      if (!this.available) await this.recover();
+    } catch (err) {
+      if (this.available) this.lost(err);
+    } finally {
+      this.probing = false;
+      this.scheduleProbe();
+    }
+  }
+
+  /** Catches up by revision: resume the watch where the cache stopped (see resyncAll for a compacted one). */
+  private async recover(): Promise<void> {
+    const from = this.cache.revision + 1;
+    await this.startWatch(from);
+    await this.membership?.join();
+    this.available = true;
+    const outage = ((this.clock.monotonic() - this.lostAt) / 1000).toFixed(1);
+    this.reason = undefined;
+    this.log(`etcd store: etcd is back after ${outage} s: resumed the watch at revision ${from}; writes accepted again (${this.cache.size} instances)`);
+  }
+
+  /**
+   * The watch was canceled by etcd, which happens when the revision it must resume from has been compacted:
+   * re-read everything and emit the difference, then watch on from the read's revision. A watch canceled again
+   * at once is treated as an outage, so a persistent refusal cannot spin.
+   */
+  private async resyncAll(cause: unknown): Promise<void> {
+    this.watchGeneration++;
+    this.watcher = undefined;
+    const now = this.clock.monotonic();
+    if (now - this.lastResyncAt < 2_000) { this.lost(cause); return; }
+    this.lastResyncAt = now;
+    const from = this.cache.revision;
+    try {
+      const { revision, kvs } = await rangePrefix(this.client!, `${this.prefix}/`);
+      this.cache.load(kvs, revision);
+      await this.startWatch(revision + 1);
+      const why = describeEtcdError(cause).replace(/^Watcher canceled: ?$/, 'Watcher canceled: history compacted');
+      this.log(`etcd store: etcd canceled the watch at revision ${from} (${why}); re-read everything at revision ${revision} and sent the difference (${this.cache.size} instances)`);
+    } catch (err) {
+      this.lost(err);
+    }
+  }
+}
+
+function specOf(s: InstanceSpec): InstanceSpec {
+  const spec: InstanceSpec = { service: s.service, id: s.id, address: s.address, weight: s.weight, priority: s.priority, tags: { ...s.tags } };
+  if (s.zone !== undefined) spec.zone = s.zone;
+  if (s.tlsPort !== undefined) spec.tlsPort = s.tlsPort;
+  if (s.check !== undefined) spec.check = { ...s.check };
+  return spec;
+}
+
+/** Canonical text with sorted keys, to compare specs regardless of key order. */
+function canonical(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${k}:${canonical(o[k])}`).join(',')}}`;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,151 @@
+// The etcd store against a real etcd: two stores (as two daemons would hold) on one etcd prefix.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import { MeshError } from '../../src/core/errors.js';
+import type { InstanceSpec } from '../../src/core/types.js';
+import { EtcdStore } from '../../src/registry/etcd-store.js';
+import type { StoreEvent } from '../../src/registry/store.js';
+import { ETCD_SKIP, startEtcd, type EtcdProcess } from '../helpers/etcd.js';
+import { eventually, freePort } from '../helpers/mesh.js';
+
+let etcd: EtcdProcess | undefined;
+const stores: EtcdStore[] = [];
+let prefixCount = 0;
+
+before(async () => { if (!ETCD_SKIP) etcd = await startEtcd(); });
+after(async () => {
+  for (const s of stores) await s.close().catch(() => {});
+  await etcd?.destroy();
+});
+
+async function openStore(prefix: string, extra: Partial<ConstructorParameters<typeof EtcdStore>[0]> = {}): Promise<EtcdStore> {
+  const s = new EtcdStore({ endpoints: [etcd!.url], prefix, probeIntervalMs: 200, memberTtlSeconds: 2, ...extra });
+  stores.push(s);
+  await s.open();
+  return s;
+}
+
+const spec = (service: string, id: string, extra: Partial<InstanceSpec> = {}): InstanceSpec =>
+  ({ service, id, address: '127.0.0.1:9000', weight: 100, priority: 0, tags: {}, ...extra });
+
+test('a write through one store reaches the other through the watch, indexed by etcd revision', { skip: ETCD_SKIP, timeout: 30_000 }, async () => {
+  const prefix = `/t${++prefixCount}`;
+  const a = await openStore(prefix);
+  const b = await openStore(prefix);
+  const seen: StoreEvent[] = [];
+  b.subscribe((e) => seen.push(e));
+  const inst = await a.upsert(spec('web', 'w1', { tags: { version: 'v1' } }));
+  assert.equal(a.get('web', 'w1')?.address, '127.0.0.1:9000', 'A reads its own write');
+  assert.equal(inst.modifyIndex, a.currentIndex());
+  await eventually(() => seen.length === 1);
+  assert.equal(seen[0]!.type, 'upsert');
+  assert.equal(seen[0]!.index, inst.modifyIndex);
+  assert.deepEqual(b.listService('web').map((i) => i.id), ['w1']);
+
+  // Re-registering the same spec is a no-op; a changed spec is one new event.
+  const again = await a.upsert(spec('web', 'w1', { tags: { version: 'v1' } }));
+  assert.equal(again.modifyIndex, inst.modifyIndex);
+  await a.upsert(spec('web', 'w1', { weight: 5, tags: { version: 'v1' } }));
+  await eventually(() => seen.length === 2 && b.get('web', 'w1')?.weight === 5);
+
+  assert.equal(await a.remove('web', 'w1', 'test'), true);
+  assert.equal(await a.remove('web', 'w1', 'test'), false);
+  await eventually(() => seen.length === 3);
+  assert.equal(seen[2]!.type, 'remove');
+  assert.ok(seen[1]!.index < seen[2]!.index);
+  assert.equal(b.get('web', 'w1'), undefined);
+});
+
+test('a TTL instance lives on its lease: heartbeats keep it, expiry removes it with no daemon involved', { skip: ETCD_SKIP, timeout: 30_000 }, async () => {
+  const prefix = `/t${++prefixCount}`;
+  const a = await openStore(prefix);
+  const b = await openStore(prefix);
+  await a.upsert(spec('api', 'ttl1', { check: { ttlMs: 2_000 } }));
+  await a.upsert(spec('api', 'static1'));
+  await a.close();
+  // Heartbeat through the other daemon: any daemon can refresh any lease.
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 700));
+    assert.ok(await b.heartbeat('api', 'ttl1'), 'heartbeat through B finds the instance');
+  }
+  assert.ok(b.get('api', 'ttl1'));
+  const removed = new Promise<StoreEvent>((resolve) => b.subscribe((e) => { if (e.type === 'remove') resolve(e); }));
+  const ev = await removed;
+  assert.equal(ev.type === 'remove' && ev.id, 'ttl1');
+  assert.match(ev.type === 'remove' ? ev.reason : '', /lease/);
+  assert.ok(b.get('api', 'static1'), 'the static instance stays');
+});
+
+test('health changes are written back with compare-and-swap and seen everywhere', { skip: ETCD_SKIP, timeout: 30_000 }, async () => {
+  const prefix = `/t${++prefixCount}`;
+  const a = await openStore(prefix);
+  const b = await openStore(prefix);
+  const inst = await a.upsert(spec('db', 'd1', { check: { http: 'http://127.0.0.1:1/health', intervalMs: 1000 } }));
+  assert.equal(inst.health, 'critical');
+  await eventually(() => b.get('db', 'd1'));
+  const [x, y] = await Promise.all([a.setHealth('db', 'd1', 'passing'), b.setHealth('db', 'd1', 'warning', 'slow')]);
+  assert.ok(x && y);
+  await eventually(() => a.get('db', 'd1')?.modifyIndex === b.get('db', 'd1')?.modifyIndex);
+  assert.equal(a.get('db', 'd1')?.health, b.get('db', 'd1')?.health);
+  // Exactly one daemon checks each service.
+  await eventually(() => a.status().details.members === 2 && b.status().details.members === 2);
+  const owners = ['db', 'web', 'api', 'orders', 'cart'].map((s) => [a.shouldCheck(s), b.shouldCheck(s)].filter(Boolean).length);
+  assert.deepEqual(owners, [1, 1, 1, 1, 1]);
+});
+
+test('etcd down: read-only with the last state; back: catches up with no lost registrations', { skip: ETCD_SKIP, timeout: 45_000 }, async () => {
+  const prefix = `/t${++prefixCount}`;
+  const logs: string[] = [];
+  const a = await openStore(prefix, { log: (l) => logs.push(l) });
+  const b = await openStore(prefix);
+  for (let i = 0; i < 20; i++) await a.upsert(spec('pay', `p${i}`));
+  await eventually(() => b.listService('pay').length === 20);
+  await etcd!.stop();
+  await eventually(() => a.status().readOnly && b.status().readOnly, 10_000);
+  assert.match(a.status().reason ?? '', /unreachable/);
+  assert.equal(a.listService('pay').length, 20, 'reads serve the cache');
+  await assert.rejects(a.upsert(spec('pay', 'late')), (err: unknown) => err instanceof MeshError && err.code === 'MESH_ERR_REGISTRY_READ_ONLY' && err.status === 503);
+  await etcd!.start();
+  await eventually(() => !a.status().readOnly && !b.status().readOnly, 15_000);
+  assert.ok(logs.some((l) => /lost etcd/.test(l)) && logs.some((l) => /etcd is back/.test(l)), logs.join('\n'));
+  await a.upsert(spec('pay', 'p20'));
+  await eventually(() => b.listService('pay').length === 21);
+});
+
+test('a watch that cannot resume (compacted) resyncs and emits the difference', { skip: ETCD_SKIP, timeout: 45_000 }, async () => {
+  const prefix = `/t${++prefixCount}`;
+  // A slow probe keeps A from recovering before the history it needs is compacted away.
+  const logs: string[] = [];
+  const a = await openStore(prefix, { probeIntervalMs: 4_000, log: (l) => logs.push(l) });
+  await a.upsert(spec('inv', 'keep'));
+  await a.upsert(spec('inv', 'gone'));
+  const events: StoreEvent[] = [];
+  a.subscribe((e) => events.push(e));
+  await etcd!.stop();
+  await eventually(() => a.status().readOnly, 10_000);
+  await etcd!.start();
+  // While A is still probing, change etcd behind its back and compact the history away.
+  const raw = new Etcd3({ hosts: etcd!.url });
+  try {
+    await raw.delete().key(`${prefix}/services/inv/gone`);
+    await raw.put(`${prefix}/services/inv/new`).value(JSON.stringify({ ...spec('inv', 'new'), health: 'passing', registeredAt: 1 }));
+    const rev = Number((await raw.kv.range({ key: Buffer.from('x') })).header.revision);
+    await raw.kv.compact({ revision: rev, physical: true });
+  } finally {
+    raw.close();
+  }
+  await eventually(() => !a.status().readOnly && a.get('inv', 'new'), 15_000).catch((err: Error) => { throw new Error(`${err.message}\n${logs.join('\n')}`); });
+  assert.deepEqual(a.listService('inv').map((i) => i.id), ['keep', 'new']);
+  await eventually(() => logs.some((l) => /compacted/.test(l)));
+  assert.deepEqual(events.map((e) => `${e.type}:${e.type === 'upsert' ? e.instance.id : e.id}`).sort(), ['remove:gone', 'upsert:new']);
+});
+
+test('open() against an etcd nobody runs fails fast with a clear MeshError', { skip: ETCD_SKIP, timeout: 20_000 }, async () => {
+  const port = await freePort();
+  const s = new EtcdStore({ endpoints: [`http://127.0.0.1:${port}`], openTimeoutMs: 2_000 });
+  const started = Date.now();
+  await assert.rejects(s.open(), (err: unknown) => err instanceof MeshError && err.code === 'MESH_ERR_ETCD_UNAVAILABLE'
+    && err.message.startsWith(`etcd at http://127.0.0.1:${port} is unreachable`));
+  assert.ok(Date.now() - started < 10_000);
+});
