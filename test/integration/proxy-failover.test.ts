@@ -1,0 +1,125 @@
+// Failover through a real proxy: an instance killed with SIGKILL under load (retries + ejection hide it),
+// priority tiers (backups only when every primary is gone, and back), new instances picked up from the
+// watch, and routing on the last table while the registry is down.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { eventually, runMesh, startMesh, tempDir } from '../helpers/mesh.js';
+import { startRegistry } from '../helpers/registry.js';
+import { instanceOf, register, startBackend, startProxy, viaProxy, type Reply } from '../helpers/proxy.js';
+
+/** Sends `total` GETs with `concurrency` in flight; calls onProgress after each; returns every reply. */
+async function load(port: number, service: string, total: number, concurrency: number, onProgress?: (done: number) => Promise<void> | void): Promise<Array<Reply | Error>> {
+  const out: Array<Reply | Error> = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < total) {
+      next++;
+      out.push(await viaProxy(port, service, '/', { timeoutMs: 10_000 }).catch((e: Error) => e));
+      await onProgress?.(out.length);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return out;
+}
+
+test('a backend killed with SIGKILL under load costs no client request', { timeout: 60_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const backends = await Promise.all(['k-a', 'k-b', 'k-c'].map((n) => startBackend(t, n)));
+  for (const b of backends) await register(reg.url, 'orders', b);
+  const proxy = await startProxy(t, reg.url);
+  let killed = false;
+  const replies = await load(proxy.port, 'orders', 900, 8, async (done) => {
+    if (done >= 150 && !killed) { killed = true; await backends[1]!.kill('SIGKILL'); }
+  });
+  const failed = replies.filter((r) => r instanceof Error || r.status !== 200);
+  assert.equal(failed.length, 0, `failed requests: ${failed.slice(0, 3).map((f) => (f instanceof Error ? f.message : `${f.status} ${f.body}`)).join('; ')}`);
+  const after = replies.slice(400).filter((r): r is Reply => !(r instanceof Error));
+  assert.ok(after.every((r) => instanceOf(r) !== 'k-b'), 'the killed instance still answered');
+  assert.match(proxy.daemon.stderr(), /ejected orders\/k-b/);
+});
+
+test('backups serve only when every primary is gone, and traffic returns to the primaries', { timeout: 60_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const p1 = await startBackend(t, 'p1');
+  const p2 = await startBackend(t, 'p2');
+  const bk = await startBackend(t, 'backup');
+  const check = (b: { address: string }) => ['--check-tcp', b.address, '--interval', '200ms', '--timeout', '100ms'];
+  await register(reg.url, 'orders', p1, check(p1));
+  await register(reg.url, 'orders', p2, check(p2));
+  await register(reg.url, 'orders', bk, ['--priority', '1', ...check(bk)]);
+  // Outlier ejection outlives the registry's check here unless it is short: a restarted primary would wait
+  // out the default 30 s ejection.
+  const dir = tempDir();
+  t.after(dir.cleanup);
+  const config = join(dir.path, 'mesh.yaml');
+  writeFileSync(config, 'defaults:\n  outlier:\n    baseEjectionTime: 1s\n');
+  const proxy = await startProxy(t, reg.url, ['--config', config]);
+
+  const seen = async (n: number) => {
+    const s = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const r = await viaProxy(proxy.port, 'orders', '/');
+      if (r.status === 200) s.add(instanceOf(r));
+    }
+    return s;
+  };
+  await eventually(async () => { const s = await seen(10); return s.has('p1') && s.has('p2') && !s.has('backup'); }, 10_000);
+
+  await p1.kill('SIGKILL');
+  const s1 = await seen(20);
+  assert.ok(!s1.has('backup'), 'a backup took traffic while a primary was healthy');
+
+  await p2.kill('SIGKILL');
+  await eventually(async () => { const s = await seen(10); return s.size === 1 && s.has('backup'); }, 10_000);
+
+  const p1again = await startBackend(t, 'p1', p1.port);
+  void p1again;
+  await eventually(async () => { const s = await seen(10); return s.size === 1 && s.has('p1'); }, 10_000);
+});
+
+test('the table follows the registry, and survives its outage', { timeout: 60_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const a = await startBackend(t, 'w-a');
+  await register(reg.url, 'orders', a);
+  const proxy = await startProxy(t, reg.url);
+  assert.equal(instanceOf(await viaProxy(proxy.port, 'orders', '/')), 'w-a');
+
+  // A new instance takes traffic soon after it registers (the watch pushes it; we assert that, not the speed).
+  const b = await startBackend(t, 'w-b');
+  await register(reg.url, 'orders', b);
+  await eventually(async () => {
+    const s = new Set<string>();
+    for (let i = 0; i < 4; i++) s.add(instanceOf(await viaProxy(proxy.port, 'orders', '/')));
+    return s.has('w-b');
+  }, 5_000, 10);
+
+  // A deregistered one takes no new requests.
+  const r = await runMesh(['deregister', 'orders', 'w-a', '--registry', reg.url]);
+  assert.equal(r.code, 0, r.stderr);
+  await eventually(async () => {
+    const s = new Set<string>();
+    for (let i = 0; i < 6; i++) s.add(instanceOf(await viaProxy(proxy.port, 'orders', '/')));
+    return s.size === 1 && s.has('w-b');
+  }, 5_000);
+
+  // Registry down: the proxy says so once and keeps routing on its last table.
+  await reg.daemon.stop('SIGKILL');
+  await proxy.daemon.waitFor(/registry unreachable .*routing on the last table/);
+  for (let i = 0; i < 10; i++) assert.equal((await viaProxy(proxy.port, 'orders', '/')).status, 200);
+  assert.equal(proxy.daemon.stderr().match(/registry unreachable/g)?.length, 1, 'the outage should be logged once');
+
+  // The registry comes back (same address, same data): the watch resumes and new registrations flow again.
+  const again = startMesh(['registry', 'start', '--listen', reg.url.replace(/^http:\/\//, ''), '--data-dir', reg.dataDir]);
+  t.after(async () => { await again.stop('SIGKILL'); });
+  await again.waitFor(/listening on/);
+  await proxy.daemon.waitFor(/reachable again; watch resumed/, 15_000);
+  const c = await startBackend(t, 'w-c');
+  await register(reg.url, 'orders', c);
+  await eventually(async () => {
+    const s = new Set<string>();
+    for (let i = 0; i < 4; i++) s.add(instanceOf(await viaProxy(proxy.port, 'orders', '/')));
+    return s.has('w-c');
+  }, 5_000, 10);
+});
