@@ -13,7 +13,8 @@ export function renderRegistryStatus(s: RegistryStatusResponse, url: string): st
     ['services', String(s.services)],
     ['instances', String(s.instances)],
   ];
-  for (const [k, v] of Object.entries(s.details).sort(([a], [b]) => (a < b ? -1 : 1))) rows.push([k, String(v)]);
+  const shown = new Set(rows.map(([k]) => k));
+  for (const [k, v] of Object.entries(s.details).sort(([a], [b]) => (a < b ? -1 : 1))) if (!shown.has(k)) rows.push([k, String(v)]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}\n`).join('');
 }
