@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { runMesh, startMesh, tempDir } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 
-test('register, list, deregister; --json parses; SIGTERM exits 0', { timeout: 30_000 }, async (t) => {
+test('register, list, deregister; --json parses; SIGTERM exits 0', { timeout: 45_000 }, async (t) => {
   const reg = await startRegistry(t);
   const r = ['--registry', reg.url];
   const a = await runMesh(['register', 'orders', '--address', '127.0.0.1:8081', '--tag', 'version=v1', '--zone', 'eu-1a', ...r]);
@@ -59,7 +59,7 @@ test('register, list, deregister; --json parses; SIGTERM exits 0', { timeout: 30
   assert.match(reg.daemon.stderr(), /stopped after \d+ ms/);
 });
 
-test('bad input: one stderr line, exit 2, nothing registered', { timeout: 30_000 }, async (t) => {
+test('bad input: one stderr line, exit 2, nothing registered', { timeout: 45_000 }, async (t) => {
   const reg = await startRegistry(t);
   const r = ['--registry', reg.url];
   const cases: [string[], RegExp][] = [
@@ -80,8 +80,10 @@ test('bad input: one stderr line, exit 2, nothing registered', { timeout: 30_000
     [['deregister', 'orders'], /missing required argument 'id'/],
     [['services', 'Not A Service'], /invalid service name/],
   ];
-  for (const [args, re] of cases) {
-    const res = await runMesh([...args, ...r]);
+  // Independent cases, run side by side (each is a whole CLI start).
+  const results = await Promise.all(cases.map(([args]) => runMesh([...args, ...r])));
+  for (const [i, [args, re]] of cases.entries()) {
+    const res = results[i]!;
     assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
     assert.match(res.stderr, re, args.join(' '));
     assert.equal(res.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line, got ${JSON.stringify(res.stderr)}`);
