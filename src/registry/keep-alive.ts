@@ -2,7 +2,7 @@
 // be lost before the TTL runs out), re-registers if the registry forgot the instance (it expired, or the
 // registry was restarted on another data dir), and deregisters on stop.
 import { MeshError } from '../core/errors.js';
-import type { InstanceSpec } from '../core/types.js';
+import type { Instance, InstanceSpec } from '../core/types.js';
 import type { RegistryClient } from './client.js';
 
 export interface KeepAliveOptions {
@@ -28,10 +28,11 @@ export class KeepAlive {
   }
 
   /** Registers (and, for a TTL instance, sends the first heartbeat so it turns passing at once), then keeps it alive. */
-  async start(): Promise<void> {
-    await this.client.register(this.spec);
-    if (this.spec.check?.ttlMs !== undefined) await this.client.heartbeat(this.spec.service, this.spec.id);
+  async start(): Promise<{ index: number; instance: Instance }> {
+    let res = await this.client.register(this.spec);
+    if (this.spec.check?.ttlMs !== undefined) res = await this.client.heartbeat(this.spec.service, this.spec.id);
     this.schedule();
+    return res;
   }
 
   /** Stops heartbeating and deregisters; an instance the registry no longer has counts as deregistered. */

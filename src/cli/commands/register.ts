@@ -34,10 +34,9 @@ Examples:
           return;
         }
         const keeper = new KeepAlive(client, spec, { log: (line) => ctx.io.err(`${line}\n`) });
-        await keeper.start();
+        const res = await keeper.start();
         const every = spec.check?.ttlMs !== undefined ? `heartbeating every ${formatDuration(Math.floor(spec.check.ttlMs / 3))}` : 'holding the registration';
-        if (opts.json) ctx.io.out(`${JSON.stringify({ registered: spec }, null, 2)}\n`);
-        else ctx.io.out(`registered ${spec.service}/${spec.id} at ${spec.address}\n`);
+        ctx.io.out(opts.json ? `${JSON.stringify(res, null, 2)}\n` : `registered ${spec.service}/${spec.id} at ${spec.address} (index ${res.index})\n`);
         ctx.io.err(`mesh: ${every}; press Ctrl-C (or send SIGTERM) to deregister\n`);
         const signal = await untilSignal();
         await keeper.stop();
