@@ -73,7 +73,7 @@ export class RegistryDaemon {
     try {
       const addr = await server.listen(host, port);
       if (opts.healthChecks !== false) {
-        health = new HealthMonitor({ store, clock, log: storeLog });
+        health = new HealthMonitor({ store, clock, log: storeLog, ...store.healthPolicy?.() });
         health.start();
       }
       const url = `http://${formatHostPort(addr.address, addr.port)}`;

@@ -76,8 +76,10 @@ export function isAuthError(err: unknown): boolean {
 
 /** A short reason for logs and status: the gRPC message without its status-code prefix. */
 export function describeEtcdError(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/^\d+ [A-Z_]+: /, '').split('\n')[0] || 'unknown error';
+  const msg = (err instanceof Error ? err.message : String(err)).replace(/^\d+ [A-Z_]+: /, '').split('\n')[0] ?? '';
+  // grpc-js wraps the socket error in "No connection established. Last error: Error: connect … Resolution note: …".
+  const last = msg.match(/Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note:|$)/);
+  return (last?.[1] || msg) || 'unknown error';
 }
 
 /** Every key-value under a prefix, with the revision the read happened at. */

@@ -21,6 +21,7 @@ import {
 } from './etcd-client.js';
 import { checkerFor, DEFAULT_ETCD_PREFIX, encodeInstance, instanceKey, normalizePrefix, type StoredInstance } from './etcd-keys.js';
 import { Membership, newMemberId } from './etcd-members.js';
+import type { StoreFactory } from './daemon.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
 import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
 
@@ -37,6 +38,11 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   memberId?: string;
   /** Shown to other members (e.g. the daemon's listen address). */
   memberInfo?: Record<string, string | number>;
+}
+
+/** The daemon's store factory for `mesh registry start --store etcd`. */
+export function etcdStoreFactory(opts: EtcdStoreOptions): StoreFactory {
+  return ({ clock, log }) => new EtcdStore({ ...opts, clock, log });
 }
 
 const hasActiveCheck = (check?: HealthCheckSpec) => Boolean(check?.http || check?.tcp);
@@ -114,8 +120,8 @@ export class EtcdStore implements RegistryStore {
       readOnly: !this.available,
       ...(this.reason && !this.available ? { reason: this.reason } : {}),
       details: {
-        etcdEndpoints: this.endpointsText,
-        etcdPrefix: `${this.prefix}/`,
+        endpoints: this.endpointsText,
+        prefix: `${this.prefix}/`,
         revision: this.cache.revision,
         connected: this.available,
         instances: this.cache.size,
@@ -135,6 +141,11 @@ export class EtcdStore implements RegistryStore {
   /** Whether this daemon runs the active checks of `service` (one live daemon per service does). */
   shouldCheck(service: string): boolean {
     return this.available && checkerFor(service, this.cache.members) === this.memberId;
+  }
+
+  /** etcd expires TTL instances (leases); active checks run only where shouldCheck says so. */
+  healthPolicy(): { ttlByStore: boolean; shouldCheck: (service: string) => boolean } {
+    return { ttlByStore: true, shouldCheck: (service) => this.shouldCheck(service) };
   }
 
   async upsert(raw: InstanceSpec): Promise<Instance> {

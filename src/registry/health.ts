@@ -19,6 +19,13 @@ export interface HealthMonitorOptions {
    * stored before the restart, so a registry that was down does not expire everything at once (default true).
    */
   ttlGraceOnStart?: boolean;
+  /** The store expires TTL instances itself (etcd leases), so the monitor must not. */
+  ttlByStore?: boolean;
+  /**
+   * Whether this daemon runs the active checks (and deregister-after removals) of a service. Stores shared by
+   * several daemons (etcd) give one daemon per service; by default this daemon checks everything.
+   */
+  shouldCheck?: (service: string) => boolean;
 }
 
 interface Tracked {
@@ -44,6 +51,8 @@ export class HealthMonitor {
   private readonly clock: Clock;
   private readonly log: (line: string) => void;
   private readonly grace: boolean;
+  private readonly ttlByStore: boolean;
+  private readonly shouldCheck: (service: string) => boolean;
   private readonly tracked = new Map<string, Tracked>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
@@ -56,6 +65,8 @@ export class HealthMonitor {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});
     this.grace = opts.ttlGraceOnStart ?? true;
+    this.ttlByStore = opts.ttlByStore ?? false;
+    this.shouldCheck = opts.shouldCheck ?? (() => true);
   }
 
   start(): void {
@@ -117,7 +128,7 @@ export class HealthMonitor {
       const after = inst.check?.deregisterAfterMs ?? DEFAULTS.deregisterAfterMs;
       return Math.max(inst.criticalSince ?? this.startedAt, floor) + after;
     }
-    if (inst.check?.ttlMs !== undefined && !isActive(inst.check)) {
+    if (inst.check?.ttlMs !== undefined && !isActive(inst.check) && !this.ttlByStore) {
       return Math.max(inst.lastHeartbeat ?? inst.registeredAt, floor) + inst.check.ttlMs;
     }
     return undefined;
@@ -140,6 +151,12 @@ export class HealthMonitor {
     if (at === undefined) return;
     if (this.clock.now() < at) { this.armDeadline(t, inst); return; }
     if (inst.health === 'critical') {
+      if (!this.shouldCheck(inst.service)) {
+        // Another daemon owns this service's removals; look again later in case ownership moves here.
+        t.deadline = setTimeout(() => { void this.evaluate(t); }, RETRY_MS);
+        t.deadline.unref();
+        return;
+      }
       t.removing = true;
       this.untrack(t);
       this.log(`health: removing ${inst.service}/${inst.id}: critical for longer than deregister-after (${inst.healthOutput ?? 'no output'})`);
@@ -168,6 +185,11 @@ export class HealthMonitor {
   private async runProbe(t: Tracked): Promise<void> {
     const inst = this.store.get(t.service, t.id);
     if (!inst || t.removing || t.probing || !inst.check || !this.agent) return;
+    if (!this.shouldCheck(inst.service)) {
+      // Not this daemon's service to check (now): keep the loop ticking so it picks up if ownership moves here.
+      this.scheduleProbe(t, inst.check.intervalMs ?? DEFAULTS.checkIntervalMs);
+      return;
+    }
     t.probing = true;
     const timeoutMs = inst.check.timeoutMs ?? DEFAULTS.checkTimeoutMs;
     let result: ProbeResult;

@@ -42,4 +42,9 @@ export interface RegistryStore {
   heartbeat(service: string, id: string, health?: HealthState, output?: string): Promise<Instance | undefined>;
   /** Subscribes to changes after the current index. Returns the unsubscribe function. */
   subscribe(listener: (event: StoreEvent) => void): () => void;
+  /**
+   * How the daemon's health monitor should share work with other daemons on the same store (etcd): whether the
+   * store expires TTLs itself, and which services this daemon checks. Absent: the monitor does everything.
+   */
+  healthPolicy?(): { ttlByStore: boolean; shouldCheck: (service: string) => boolean };
 }

@@ -4,7 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { delimiter, join } from 'node:path';
-import { freePort, tempDir } from './mesh.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { freePort, startMesh, tempDir } from './mesh.js';
+import type { TestRegistry } from './registry.js';
 
 /** The etcd binary, or undefined when it is not installed (the etcd tests then skip, saying why). */
 export function findEtcd(): string | undefined {
@@ -100,4 +102,21 @@ function healthy(url: string): Promise<boolean> {
     req.on('timeout', () => { req.destroy(); resolve(false); });
     req.end();
   });
+}
+
+/** A real `mesh registry start --store etcd` on an ephemeral loopback port. */
+export async function startEtcdRegistry(
+  t: { after(fn: () => Promise<void> | void): void },
+  etcdUrl: string,
+  prefix: string,
+): Promise<TestRegistry> {
+  const dir = tempDir('mesh-registry-etcd-');
+  t.after(dir.cleanup);
+  const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--store', 'etcd', '--etcd-endpoints', etcdUrl, '--etcd-prefix', prefix]);
+  t.after(async () => { await daemon.stop('SIGKILL'); });
+  const m = await daemon.waitFor(/listening on (http:\/\/[\d.:]+)/);
+  const url = m[1]!;
+  const client = new RegistryClient({ url, timeoutMs: 5_000 });
+  t.after(() => client.close());
+  return { url, dataDir: dir.path, daemon, client, stop: () => daemon.stop('SIGTERM') };
 }

@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../../core/types.js';
 import { defaultDataDir } from '../../registry/data-dir.js';
 import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } from '../common.js';
+import { addEtcdOptions, etcdOptionsFromFlags, type EtcdFlags } from '../etcd-flags.js';
 import type { CommandContext } from '../program.js';
 import { registryClient } from '../registry-flags.js';
 import { renderRegistryStatus } from '../render/registry-status.js';
@@ -12,19 +13,22 @@ export function registerRegistryCommand(program: Command, ctx: CommandContext): 
     .command('registry')
     .description('Run the registry daemon, or ask a running one how it is doing.');
 
-  registry
+  addEtcdOptions(registry
     .command('start')
-    .description('Run the registry daemon in the foreground until SIGTERM or SIGINT. It keeps every acknowledged registration in a durable journal in the data dir, runs health checks, and serves the /v1 HTTP API.')
+    .description('Run the registry daemon in the foreground until SIGTERM or SIGINT. It keeps every acknowledged registration in a durable journal in the data dir (or, with --store etcd, in etcd, shared with the other daemons on the same prefix), runs health checks, and serves the /v1 HTTP API.')
     .addOption(new Option('--listen <host:port>', 'The address the API listens on; keep it on loopback unless the API is protected.').env('MESH_REGISTRY_LISTEN').default(DEFAULTS.registryListen))
-    .addOption(new Option('--data-dir <dir>', 'Where the journal and snapshot live (default: $XDG_STATE_HOME/mesh/registry, else ~/.local/state/mesh/registry). Two daemons never share one.').env('MESH_REGISTRY_DATA_DIR'))
-    .addHelpText('after', '\nExample:\n  mesh registry start --listen 127.0.0.1:8500 --data-dir /var/lib/mesh/registry\n')
-    .action(async (opts: { listen: string; dataDir?: string }) => {
+    .addOption(new Option('--data-dir <dir>', 'Where the journal and snapshot live (default: $XDG_STATE_HOME/mesh/registry, else ~/.local/state/mesh/registry). Two daemons never share one.').env('MESH_REGISTRY_DATA_DIR')))
+    .addHelpText('after', '\nExamples:\n  mesh registry start --listen 127.0.0.1:8500 --data-dir /var/lib/mesh/registry\n  mesh registry start --store etcd --etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379\n')
+    .action(async (opts: { listen: string; dataDir?: string } & EtcdFlags) => {
+      const etcd = etcdOptionsFromFlags(opts);
       // Loaded on demand: client commands should not pay for (or depend on) the daemon's code.
       const { runRegistryDaemon } = await import('../../registry/daemon.js');
+      const storeFactory = etcd === undefined ? undefined : (await import('../../registry/etcd-store.js')).etcdStoreFactory(etcd);
       await runRegistryDaemon({
         listen: opts.listen,
         dataDir: opts.dataDir ?? defaultDataDir(ctx.io.env),
         log: (line) => ctx.io.err(`${line}\n`),
+        ...(storeFactory ? { storeFactory } : {}),
       });
     });
 

@@ -1,0 +1,134 @@
+// The registry across machines: real `mesh registry start --store etcd` daemons on one real etcd.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { MeshError } from '../../src/core/errors.js';
+import type { InstanceSpec } from '../../src/core/types.js';
+import { ETCD_SKIP, startEtcd, startEtcdRegistry, type EtcdProcess } from '../helpers/etcd.js';
+import { eventually, freePort, runMesh } from '../helpers/mesh.js';
+import { recordWatch } from '../helpers/registry.js';
+
+let etcd: EtcdProcess | undefined;
+let prefixes = 0;
+before(async () => { if (!ETCD_SKIP) etcd = await startEtcd(); });
+after(async () => { await etcd?.destroy(); });
+
+const spec = (service: string, id: string, extra: Partial<InstanceSpec> = {}): InstanceSpec =>
+  ({ service, id, address: '127.0.0.1:9000', weight: 100, priority: 0, tags: {}, ...extra });
+
+test('register through daemon A, a watcher on daemon B sees it', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
+  const prefix = `/it${++prefixes}`;
+  const a = await startEtcdRegistry(t, etcd!.url, prefix);
+  const b = await startEtcdRegistry(t, etcd!.url, prefix);
+  const watch = await recordWatch(t, b.client, ['web']);
+  const latencies: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const { instance } = await a.client.register(spec('web', `w${i}`));
+    const seen = await watch.next((e) => e.type === 'upsert' && e.instance.id === `w${i}`, 5_000);
+    assert.equal(seen.event.index, instance.modifyIndex, 'both daemons speak in etcd revisions');
+    latencies.push(seen.at - t0);
+  }
+  t.diagnostic(`register on A -> watch event on B: ${latencies.map((l) => `${l.toFixed(1)} ms`).join(', ')}`);
+
+  const list = await runMesh(['services', 'web', '--json', '--registry', b.url]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.deepEqual(JSON.parse(list.stdout).instances.map((i: { id: string }) => i.id), ['w0', 'w1', 'w2', 'w3', 'w4']);
+  const status = JSON.parse((await runMesh(['registry', 'status', '--json', '--registry', b.url])).stdout);
+  assert.equal(status.kind, 'etcd');
+  assert.equal(status.readOnly, false);
+  assert.equal(status.details.endpoints, etcd!.url);
+  assert.equal(status.index, (await a.client.status()).index);
+  const text = await runMesh(['registry', 'status', '--registry', a.url]);
+  assert.match(text.stdout, /store:\s+etcd\n/);
+  assert.match(text.stdout, new RegExp(`endpoints:\\s+${etcd!.url.replace(/[.]/g, '\\.')}\n`));
+
+  const del = await runMesh(['deregister', 'web', 'w0', '--registry', b.url]);
+  assert.equal(del.code, 0, del.stderr);
+  await watch.next((e) => e.type === 'remove' && e.id === 'w0', 5_000);
+  assert.equal((await a.client.service('web')).instances.length, 4);
+});
+
+test('a TTL instance expires through its etcd lease', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
+  const prefix = `/it${++prefixes}`;
+  const a = await startEtcdRegistry(t, etcd!.url, prefix);
+  const b = await startEtcdRegistry(t, etcd!.url, prefix);
+  const watch = await recordWatch(t, b.client, ['api']);
+  const reg = await runMesh(['register', 'api', '--address', '127.0.0.1:9100', '--id', 'api-ttl', '--ttl', '2s', '--registry', a.url]);
+  assert.equal(reg.code, 0, reg.stderr);
+  const up = await watch.next((e) => e.type === 'upsert' && e.instance.id === 'api-ttl');
+  const gone = await watch.next((e) => e.type === 'remove' && e.id === 'api-ttl', 10_000);
+  assert.ok(gone.at - up.at >= 1_500, `removed after ${gone.at - up.at} ms, before its TTL`);
+  assert.match(gone.event.type === 'remove' ? gone.event.reason : '', /lease/);
+});
+
+test('kill -9 a daemon: its TTL instances expire, its static ones stay', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
+  const prefix = `/it${++prefixes}`;
+  const a = await startEtcdRegistry(t, etcd!.url, prefix);
+  const b = await startEtcdRegistry(t, etcd!.url, prefix);
+  const watch = await recordWatch(t, b.client, ['inv']);
+  await a.client.register(spec('inv', 'static'));
+  await a.client.register(spec('inv', 'ttl', { check: { ttlMs: 2_000 } }));
+  await watch.next((e) => e.type === 'upsert' && e.instance.id === 'ttl');
+  assert.deepEqual(await a.daemon.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
+  await watch.next((e) => e.type === 'remove' && e.id === 'ttl', 10_000);
+  assert.deepEqual((await b.client.service('inv')).instances.map((i) => i.id), ['static']);
+  // The dead daemon drops out of the checker membership when its session lease runs out.
+  await eventually(async () => (await b.client.status()).details.members === 1, 15_000);
+});
+
+test('etcd down: daemons serve read-only and refuse writes with 503; back: they catch up, nothing lost', { skip: ETCD_SKIP, timeout: 60_000 }, async (t) => {
+  const prefix = `/it${++prefixes}`;
+  const a = await startEtcdRegistry(t, etcd!.url, prefix);
+  const b = await startEtcdRegistry(t, etcd!.url, prefix);
+  for (let i = 0; i < 10; i++) await (i % 2 ? a : b).client.register(spec('pay', `p${i}`));
+  await eventually(async () => (await b.client.service('pay')).instances.length === 10);
+  const watch = await recordWatch(t, a.client, ['pay']);
+
+  await etcd!.stop();
+  for (const d of [a, b]) {
+    await eventually(async () => (await d.client.status()).readOnly, 10_000);
+    await d.daemon.waitFor(/lost etcd/);
+  }
+  const status = await runMesh(['registry', 'status', '--registry', a.url]);
+  assert.match(status.stdout, /store:\s+etcd \(read-only: etcd at .* is unreachable/);
+  assert.equal((await a.client.service('pay')).instances.length, 10, 'reads serve the last known state');
+  await assert.rejects(b.client.register(spec('pay', 'late')), (err: unknown) =>
+    err instanceof MeshError && err.code === 'MESH_ERR_REGISTRY_READ_ONLY' && err.status === 503);
+  const cli = await runMesh(['register', 'pay', '--address', '127.0.0.1:9999', '--registry', a.url]);
+  assert.equal(cli.code, 1);
+  assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr);
+  assert.match(cli.stderr, /read-only/);
+
+  await etcd!.start();
+  for (const d of [a, b]) {
+    await eventually(async () => !(await d.client.status()).readOnly, 20_000);
+    await d.daemon.waitFor(/etcd is back/);
+  }
+  for (const d of [a, b]) assert.equal((await d.client.service('pay')).instances.length, 10, 'no registration lost');
+  await b.client.register(spec('pay', 'p10'));
+  await watch.next((e) => e.type === 'upsert' && e.instance.id === 'p10', 5_000);
+});
+
+test('etcd unreachable at start: one clear line, exit 1', { skip: ETCD_SKIP, timeout: 20_000 }, async () => {
+  const port = await freePort();
+  const r = await runMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--store', 'etcd', '--etcd-endpoints', `http://127.0.0.1:${port}`]);
+  assert.equal(r.code, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, new RegExp(`^mesh: etcd at http://127\\.0\\.0\\.1:${port} is unreachable: .*ECONNREFUSED`));
+});
+
+test('bad etcd flags: one line, exit 2', { timeout: 20_000 }, async () => {
+  for (const [args, re] of [
+    [['--store', 'etcd'], /--store etcd needs --etcd-endpoints/],
+    [['--etcd-endpoints', 'http://127.0.0.1:2379'], /--etcd-endpoints needs --store etcd/],
+    [['--store', 'etcd', '--etcd-endpoints', 'ftp://x'], /invalid URL "ftp:\/\/x"/],
+    [['--store', 'etcd', '--etcd-endpoints', 'http://127.0.0.1:2379', '--etcd-username', 'u'], /needs a password/],
+    [['--store', 'zk'], /--store/],
+  ] as const) {
+    const r = await runMesh(['registry', 'start', '--listen', '127.0.0.1:0', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, re);
+  }
+});
