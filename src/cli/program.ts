@@ -4,6 +4,7 @@ import type { Io } from './io.js';
 // -- command imports (one line each; keep sorted) --
 import { registerAuthzCommand } from './commands/authz.js';
 import { registerCertsCommand } from './commands/certs.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerDeregisterCommand } from './commands/deregister.js';
 import { registerProxyCommand } from './commands/proxy.js';
 import { registerRegisterCommand } from './commands/register.js';
@@ -43,6 +44,7 @@ export function buildProgram(io: Io): Command {
   registerRoutesCommand(program, ctx);
   registerProxyCommand(program, ctx);
   registerTopCommand(program, ctx);
+  registerDemoCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

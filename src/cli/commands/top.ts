@@ -15,6 +15,8 @@ export interface TopOptions {
   /** For `mesh demo`: stdin/stdout to draw on (the process's own by default). */
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
+  /** Closes the dashboard from outside (the demo's deadline or a signal). */
+  signal?: AbortSignal;
 }
 
 /** Runs the dashboard until the user quits; resolves when the terminal has been restored. */
@@ -29,11 +31,14 @@ export async function runTop(opts: TopOptions): Promise<void> {
   const stop = () => app.unmount();
   process.once('SIGTERM', stop);
   process.once('SIGHUP', stop);
+  if (opts.signal?.aborted) stop();
+  opts.signal?.addEventListener('abort', stop, { once: true });
   try {
     await app.waitUntilExit();
   } finally {
     process.removeListener('SIGTERM', stop);
     process.removeListener('SIGHUP', stop);
+    opts.signal?.removeEventListener('abort', stop);
     stdout.write('\x1b[?1049l\x1b[?25h'); // leave the alternate screen, show the cursor
   }
 }
