@@ -8,6 +8,7 @@ import { DEFAULTS, type InstanceSpec } from '../../src/core/types.js';
 import { RegistryClient, type Watcher } from '../../src/registry/client.js';
 import { EmbeddedStore } from '../../src/registry/embedded-store.js';
 import { encodeRecord } from '../../src/registry/journal.js';
+import { ETCD_SKIP, startEtcd } from '../helpers/etcd.js';
 import { startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
 
 const SERVICES = 100;
@@ -157,7 +158,81 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
+// ==== etcd store ====================================================================================
+// The same load through `mesh registry start --store etcd`, beside the embedded numbers above: two daemons on
+// one temporary etcd (started as in test/helpers/etcd.ts), the 10,000 registrations through daemon A and the
+// 100 watchers on daemon B, so the latency is what a proxy on another machine would see. Each registration is
+// a lease grant (the instances have a TTL) plus a put, acknowledged once A's watch has applied it.
+
+async function benchEtcd(): Promise<void> {
+  if (ETCD_SKIP) { console.log(`registry bench (etcd store): skipped: ${ETCD_SKIP}`); return; }
+  const guard = setTimeout(() => { console.error('bench (etcd): deadline passed, aborting'); process.exit(1); }, DEADLINE_MS);
+  const etcd = await startEtcd();
+  const daemons: Daemon[] = [];
+  const watchers: Watcher[] = [];
+  const clients: RegistryClient[] = [];
+  try {
+    const start = async () => {
+      const d = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--store', 'etcd', '--etcd-endpoints', etcd.url, '--etcd-prefix', '/bench']);
+      daemons.push(d);
+      return { daemon: d, url: (await d.waitFor(/listening on (http:\/\/\S+)/, 30_000))[1]! };
+    };
+    const a = await start();
+    const b = await start();
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    let connected = 0;
+    await new Promise<void>((resolve, reject) => {
+      for (let s = 0; s < SERVICES; s++) {
+        const client = new RegistryClient({ url: b.url });
+        clients.push(client);
+        const w = client.watch({ services: [`svc-${String(s).padStart(3, '0')}`] });
+        watchers.push(w);
+        let ready = false;
+        w.on('event', (e) => {
+          if (!ready && e.type === 'reset') { ready = true; if (++connected === SERVICES) resolve(); return; }
+          if (e.type !== 'upsert') return;
+          const key = `${e.instance.service}/${e.instance.id}`;
+          const t = sentAt.get(key);
+          if (t !== undefined) { latencies.push(performance.now() - t); sentAt.delete(key); }
+        });
+        w.on('disconnected', (err) => { if (!ready) reject(err); });
+      }
+    });
+    const writers = Array.from({ length: CLIENTS }, () => new RegistryClient({ url: a.url }));
+    clients.push(...writers);
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, lane) => {
+      const client = writers[lane % CLIENTS]!;
+      while (next < INSTANCES) {
+        const spec = specOf(next++);
+        sentAt.set(`${spec.service}/${spec.id}`, performance.now());
+        await client.register(spec);
+      }
+    }));
+    const registerSecs = (performance.now() - t0) / 1000;
+    const settleDeadline = performance.now() + 10_000;
+    while (latencies.length < INSTANCES && performance.now() < settleDeadline) await new Promise((r) => setTimeout(r, 10));
+    const rssA = await rssMiB(a.daemon.child.pid!);
+    const rssB = await rssMiB(b.daemon.child.pid!);
+    const status = await writers[0]!.status();
+    const sorted = latencies.sort((x, y) => x - y);
+    console.log(`registry bench (etcd store, ${etcd.url}): same load, registrations through daemon A, the ${SERVICES} watchers on daemon B`);
+    console.log(`  registrations/s (acknowledged by etcd)    ${fmt(INSTANCES / registerSecs, 0)}`);
+    console.log(`  watch latency A -> etcd -> B p50 / p99 / max (ms) ${fmt(pct(sorted, 50), 2)} / ${fmt(pct(sorted, 99), 2)} / ${fmt(sorted.at(-1) ?? NaN, 2)}   (${sorted.length} of ${INSTANCES} seen)`);
+    console.log(`  daemon RSS after load A / B (MiB)         ${fmt(rssA)} / ${fmt(rssB)}`);
+    console.log(`  etcd revision after load                  ${status.index}`);
+  } finally {
+    clearTimeout(guard);
+    for (const w of watchers) w.close();
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    for (const d of daemons) await d.stop('SIGTERM');
+    await etcd.destroy();
+  }
+}
+
+main().then(() => (process.exitCode ? undefined : benchEtcd())).catch((err: unknown) => {
   console.error(`registry bench failed: ${(err as Error).stack ?? String(err)}`);
   process.exitCode = 1;
 });
