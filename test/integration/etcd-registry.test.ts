@@ -1,5 +1,7 @@
 // The registry across machines: real `mesh registry start --store etcd` daemons on one real etcd.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { MeshError } from '../../src/core/errors.js';
 import type { InstanceSpec } from '../../src/core/types.js';
@@ -74,6 +76,32 @@ test('kill -9 a daemon: its TTL instances expire, its static ones stay', { skip:
   assert.deepEqual((await b.client.service('inv')).instances.map((i) => i.id), ['static']);
   // The dead daemon drops out of the checker membership when its session lease runs out.
   await eventually(async () => (await b.client.status()).details.members === 1, 15_000);
+});
+
+test('active checks run on one daemon per service; when it dies, another takes over', { skip: ETCD_SKIP, timeout: 40_000 }, async (t) => {
+  let healthy = true;
+  const backend = createServer((_req, res) => { res.writeHead(healthy ? 200 : 500).end(); });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  t.after(() => { backend.closeAllConnections(); backend.close(); });
+  const url = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/health`;
+  const prefix = `/it${++prefixes}`;
+  const a = await startEtcdRegistry(t, etcd!.url, prefix);
+  const b = await startEtcdRegistry(t, etcd!.url, prefix);
+  await eventually(async () => (await a.client.status()).details.members === 2);
+  const watch = await recordWatch(t, b.client, ['chk']);
+  await a.client.register(spec('chk', 'c1', { check: { http: url, intervalMs: 200, timeoutMs: 1_000 } }));
+  await watch.next((e) => e.type === 'upsert' && e.instance.health === 'passing', 10_000);
+  const line = /health: chk\/c1 critical -> passing/;
+  const checkers = [a, b].filter((d) => line.test(d.daemon.stderr()));
+  assert.equal(checkers.length, 1, `exactly one daemon checks chk:\nA: ${a.daemon.stderr()}\nB: ${b.daemon.stderr()}`);
+  const [checker, other] = checkers[0] === a ? [a, b] : [b, a];
+
+  await checker.daemon.stop('SIGKILL');
+  healthy = false;
+  // The survivor owns every service once the dead daemon's member lease (5 s) runs out.
+  const otherWatch = await recordWatch(t, other.client, ['chk']);
+  await otherWatch.next((e) => e.type === 'upsert' && e.instance.health === 'critical', 20_000);
+  assert.match(other.daemon.stderr(), /health: chk\/c1 passing -> critical/);
 });
 
 test('etcd down: daemons serve read-only and refuse writes with 503; back: they catch up, nothing lost', { skip: ETCD_SKIP, timeout: 60_000 }, async (t) => {
