@@ -4,6 +4,7 @@ import type { Io } from './io.js';
 // -- command imports (one line each; keep sorted) --
 import { registerAuthzCommand } from './commands/authz.js';
 import { registerCertsCommand } from './commands/certs.js';
+import { registerCheckCommand } from './commands/check.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDeregisterCommand } from './commands/deregister.js';
 import { registerProxyCommand } from './commands/proxy.js';
@@ -45,6 +46,7 @@ export function buildProgram(io: Io): Command {
   registerProxyCommand(program, ctx);
   registerTopCommand(program, ctx);
   registerDemoCommand(program, ctx);
+  registerCheckCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

@@ -1,0 +1,114 @@
+// `mesh check`: diagnostics in the spirit of `linkerd check`. Each check is independent, never throws, and
+// says what it found and — when it fails — what to do about it. Registry and proxy are always checked; the
+// CA, certificates, config and policy only when named.
+import { X509Certificate } from 'node:crypto';
+import { isMeshError } from '../core/errors.js';
+import type { RoutesSnapshot } from '../core/admin-types.js';
+import { loadPolicyFile } from '../authz/load.js';
+import { adminGet, parseAdminJson } from '../metrics/admin-client.js';
+import { loadConfig } from '../proxy/config.js';
+import { RegistryClient } from '../registry/client.js';
+import { caPaths, loadCa } from '../tls/ca.js';
+import { readCertificates } from '../tls/files.js';
+import { formatSeconds, inspectCertificateFile } from '../tls/inspect.js';
+
+export interface CheckResult {
+  check: string;
+  ok: boolean;
+  detail: string;
+  /** How to fix it (failures only). */
+  hint?: string;
+}
+
+export interface CheckOptions {
+  registry: string;
+  token?: string;
+  ca?: string;
+  proxy: string;
+  caDir?: string;
+  certs: string[];
+  config?: string;
+  policy?: string;
+  now?: number;
+}
+
+async function attempt(check: string, fn: () => Promise<Omit<CheckResult, 'check'>> | Omit<CheckResult, 'check'>): Promise<CheckResult> {
+  try {
+    return { check, ...(await fn()) };
+  } catch (err) {
+    const hint = isMeshError(err) ? err.hint : undefined;
+    return { check, ok: false, detail: (err as Error).message, ...(hint ? { hint } : {}) };
+  }
+}
+
+export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
+  const now = o.now ?? Date.now();
+  const results: CheckResult[] = [];
+  results.push(await attempt('registry', async () => {
+    const client = new RegistryClient({ url: o.registry, timeoutMs: 5_000, ...(o.token ? { token: o.token } : {}), ...(o.ca ? { caFile: o.ca } : {}) });
+    try {
+      const s = await client.status();
+      if (s.readOnly) return { ok: false, detail: `registry at ${o.registry} is read-only${s.reason ? `: ${s.reason}` : ''}`, hint: 'check its backing store (etcd) and its data dir' };
+      return { ok: true, detail: `registry at ${o.registry} is reachable (${s.kind} store, ${s.services} services, ${s.instances} instances)` };
+    } finally {
+      await client.close();
+    }
+  }));
+  results.push(await attempt('proxy', async () => {
+    const health = await adminGet(o.proxy, '/healthz');
+    if (health.status !== 200) return { ok: false, detail: `proxy admin at ${o.proxy} answered /healthz with ${health.status}`, hint: 'is --proxy the proxy\'s --admin address?' };
+    const ready = await adminGet(o.proxy, '/ready');
+    if (ready.status !== 200) {
+      const reason = (() => { try { return (JSON.parse(ready.body) as { reason?: string }).reason; } catch { return undefined; } })();
+      return { ok: false, detail: `proxy at ${o.proxy} is not ready${reason ? `: ${reason}` : ''}`, hint: 'check that its registry is reachable: mesh routes --proxy ' + o.proxy };
+    }
+    const routes = parseAdminJson<RoutesSnapshot>(o.proxy, '/routes', await adminGet(o.proxy, '/routes'));
+    if (!routes.registry.connected) {
+      return { ok: false, detail: `proxy at ${o.proxy} has lost its registry ${routes.registry.url}${routes.registry.lastError ? ` (${routes.registry.lastError})` : ''}; it routes with its last table`, hint: 'start the registry or fix the proxy\'s --registry' };
+    }
+    return { ok: true, detail: `proxy at ${o.proxy} is ready (${routes.services.length} services, registry ${routes.registry.url} connected)` };
+  }));
+  let caCert: X509Certificate | undefined;
+  if (o.caDir !== undefined) {
+    results.push(await attempt('ca', () => {
+      const ca = loadCa(o.caDir!);
+      caCert = ca.cert;
+      return certVerdict(`CA in ${ca.dir} (trust domain ${ca.trustDomain})`, inspectCertificateFile(caPaths(ca.dir).certPath, now), 'create a new CA with `mesh certs ca init --force` and reissue the certificates');
+    }));
+  }
+  for (const file of o.certs) {
+    results.push(await attempt(`cert ${file}`, () => {
+      const report = inspectCertificateFile(file, now);
+      if (caCert) {
+        const [cert] = readCertificates(file);
+        if (!cert!.checkIssued(caCert) || !cert!.verify(caCert.publicKey)) {
+          return { ok: false, detail: `${file} (${report.spiffeId ?? report.subject}) was not issued by the CA in ${o.caDir}`, hint: 'reissue it with `mesh certs gen` from this CA' };
+        }
+      }
+      return certVerdict(`${file} (${report.spiffeId ?? report.subject})`, report, 'reissue it with `mesh certs gen`');
+    }));
+  }
+  if (o.config !== undefined) {
+    results.push(await attempt('config', async () => {
+      const c = await loadConfig(o.config!);
+      return { ok: true, detail: `proxy config ${o.config} is valid (${c.services.size} services configured, default policy ${c.defaults.policy})` };
+    }));
+  }
+  if (o.policy !== undefined) {
+    results.push(await attempt('policy', () => {
+      const p = loadPolicyFile(o.policy!);
+      return { ok: true, detail: `policy ${o.policy} is valid (${Object.keys(p.services).length} services, default ${p.defaultAction})` };
+    }));
+  }
+  return results;
+}
+
+function certVerdict(what: string, r: ReturnType<typeof inspectCertificateFile>, fix: string): Omit<CheckResult, 'check'> {
+  const left = formatSeconds(Math.max(0, r.remainingSeconds));
+  switch (r.status) {
+    case 'valid': return { ok: true, detail: `${what} is valid for ${left} more` };
+    case 'expiring': return { ok: false, detail: `${what} expires in ${left} (less than a third of its lifetime left)`, hint: fix };
+    case 'expired': return { ok: false, detail: `${what} expired on ${r.notAfter}`, hint: fix };
+    default: return { ok: false, detail: `${what} is not valid before ${r.notBefore}`, hint: 'check the clock of the machine that issued it' };
+  }
+}
