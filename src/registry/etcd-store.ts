@@ -151,14 +151,15 @@ export class EtcdStore implements RegistryStore {
   async upsert(raw: InstanceSpec): Promise<Instance> {
     const spec = specOf(raw);
     const key = instanceKey(this.prefix, spec.service, spec.id);
-    this.writable();
+    const client = this.writable();
     const was = this.cache.entry(key);
     const prev = was?.instance;
-    const ttl = ttlSecondsOf(spec.check);
     if (prev && canonical(specOf(prev)) === canonical(spec)) {
-      // Idempotent re-registration: keep everything; for a TTL instance it also counts as a heartbeat.
-      if (ttl > 0 && was.lease !== '0') return (await this.heartbeat(spec.service, spec.id)) ?? this.upsertFresh(spec, key, undefined);
-      return prev;
+      // Idempotent re-registration: no write, no event, health kept; it does renew a TTL instance's lease.
+      if (was.lease === '0') return prev;
+      const ttl = await this.etcd('renew the TTL lease', () => keepAliveOnce(client, was.lease));
+      if (ttl > 0) return prev;
+      return this.upsertFresh(spec, key, undefined); // the lease ran out just now: register it anew
     }
     return this.upsertFresh(spec, key, was);
   }
