@@ -9,6 +9,7 @@ import type { ServiceSettings } from './config.js';
 import { sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
+import { tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
 
 /** What the forwarder needs from a service's endpoint pool (implemented in service-runtime.ts). */
 export interface ForwardService {
@@ -30,9 +31,22 @@ export interface ForwardService {
 /** undici Pools, one per endpoint address, kept while the address is in some service's table. */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
+  private tls: OutboundTlsProvider | undefined;
   constructor(private readonly connectTimeoutMs: number) {}
 
-  get(address: string): Pool {
+  /** Turns on mTLS to endpoints that registered a mesh TLS port; a certificate rotation rebuilds those pools. */
+  setTls(tls: OutboundTlsProvider): void {
+    this.tls = tls;
+    tls.onReload(() => {
+      for (const [key, pool] of this.pools) {
+        if (key.includes('|')) { this.pools.delete(key); void pool.close().catch(() => undefined); }
+      }
+    });
+  }
+
+  /** The pool for an endpoint; mTLS to its tlsPort (checking `service`'s SPIFFE ID) when TLS is on. */
+  get(address: string, service?: string, tlsPort?: number): Pool {
+    if (this.tls !== undefined && tlsPort !== undefined && service !== undefined) return this.getTls(address, service, tlsPort);
     let pool = this.pools.get(address);
     if (pool === undefined) {
       pool = new Pool(`http://${address}`, {
@@ -50,11 +64,30 @@ export class UpstreamPools {
     return pool;
   }
 
+  private getTls(address: string, service: string, tlsPort: number): Pool {
+    const key = `${address}|${service}|${tlsPort}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = new Pool(`https://${tlsAddress(address, tlsPort)}`, {
+        connections: 512,
+        pipelining: 1,
+        keepAliveTimeout: 3_000,
+        keepAliveTimeoutThreshold: 1_000,
+        headersTimeout: 15_000,
+        bodyTimeout: 30_000,
+        connect: { timeout: this.connectTimeoutMs, ...this.tls!.connectOptions(service) },
+      });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
   /** Closes pools whose address is no longer in use; their in-flight requests finish first. */
   retain(addresses: ReadonlySet<string>): void {
-    for (const [address, pool] of this.pools) {
+    for (const [key, pool] of this.pools) {
+      const address = key.includes('|') ? key.slice(0, key.indexOf('|')) : key;
       if (!addresses.has(address)) {
-        this.pools.delete(address);
+        this.pools.delete(key);
         void pool.close().catch(() => undefined);
       }
     }
@@ -119,7 +152,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.tryStartedAt = performance.now();
     this.svc.tryStarted(picked);
     const remaining = Math.max(1, Math.round(this.deadline - this.tryStartedAt));
-    this.pools.get(picked.address).dispatch({
+    this.pools.get(picked.address, this.svc.name, (picked as { tlsPort?: number }).tlsPort).dispatch({
       path: this.path,
       method: this.req.method as Dispatcher.HttpMethod,
       headers: this.headers,

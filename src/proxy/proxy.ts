@@ -15,6 +15,7 @@ import { DEFAULT_CONFIG, loadConfig, type ProxyConfig } from './config.js';
 import { watchConfig } from './config-watch.js';
 import { Discovery } from './discovery.js';
 import { UpstreamPools } from './forward.js';
+import type { OutboundTlsProvider } from './outbound-tls.js';
 import { createProxyServer } from './server.js';
 import { ServiceRuntimes } from './service-runtime.js';
 
@@ -27,6 +28,8 @@ export interface ProxyOptions {
   drainTimeoutMs: number;
   metrics: boolean;
   log: (line: string) => void;
+  /** mTLS to endpoints with a mesh TLS port (set when the proxy has a service certificate). */
+  outboundTls?: OutboundTlsProvider;
 }
 
 export interface RunningProxy {
@@ -49,6 +52,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;
   metrics.start();
   const pools = new UpstreamPools(config.defaults.connectTimeoutMs);
+  if (opts.outboundTls !== undefined) pools.setTls(opts.outboundTls);
   const runtimes = new ServiceRuntimes({ clock: systemClock, random: systemRandom, metrics, pools, config: () => config, log });
   metrics.setStateProbe((service, id) => {
     const e = runtimes.table.service(service)?.endpoint(id);

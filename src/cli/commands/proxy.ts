@@ -11,6 +11,13 @@ interface ProxyStartFlags extends RegistryClientFlags {
   config?: string;
   drainTimeout: number;
   metrics: boolean;
+  inbound?: string;
+  app?: string;
+  service?: string;
+  cert?: string;
+  key?: string;
+  policy?: string;
+  permissive?: boolean;
 }
 
 export function registerProxyCommand(program: Command, ctx: CommandContext): void {
@@ -29,8 +36,21 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
       .addOption(new Option('--drain-timeout <duration>', 'How long SIGTERM waits for in-flight requests to finish before closing their connections.').default(10_000, '10s').argParser(durationFlag('--drain-timeout')))
       .option('--no-metrics', 'Do not count requests (GET /metrics and /stats then answer 404).'),
   )
+    .addOption(new Option('--inbound <host:port>', 'Run the inbound mTLS sidecar on this address in front of --app (needs --service, --cert, --key, --ca). With --inbound the outbound listener runs only when --listen is given.').env('MESH_PROXY_INBOUND'))
+    .addOption(new Option('--app <host:port>', 'The local app the inbound sidecar forwards to, e.g. 127.0.0.1:7001.'))
+    .addOption(new Option('--service <name>', 'The service this proxy speaks for; its certificate must carry spiffe://<trust-domain>/service/<name>.'))
+    .addOption(new Option('--cert <file>', 'This service\'s certificate (from `mesh certs gen`); turns on mTLS. Rotated files are picked up without a restart.').env('MESH_CERT'))
+    .addOption(new Option('--key <file>', 'The private key of --cert.').env('MESH_KEY'))
+    .addOption(new Option('--policy <file>', 'Authorization policy (YAML or JSON) the inbound sidecar enforces; reloaded when it changes. Without one every authenticated caller is allowed.').env('MESH_POLICY'))
+    .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS).')
     .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  HTTP_PROXY=http://127.0.0.1:15001 curl http://orders/api\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
-    .action(async (opts: ProxyStartFlags) => {
+    .action(async (opts: ProxyStartFlags, cmd: Command) => {
+      if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined) {
+        const { meshProxyOptions } = await import('./proxy-mtls.js');
+        const { runMeshProxy } = await import('../../proxy/mesh-run.js');
+        await runMeshProxy(meshProxyOptions(opts, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`)));
+        return;
+      }
       // Loaded on demand: other commands should not pay for the proxy's code.
       const { runProxy } = await import('../../proxy/cluster.js');
       await runProxy({

@@ -1,0 +1,38 @@
+// Flag checks for `mesh proxy start` with a service certificate (--inbound/--cert/--key): every mTLS flag
+// must come with its partners, so a half-configured sidecar never starts in plaintext by mistake.
+import { UsageError } from '../../core/errors.js';
+import { validateServiceName } from '../../core/validate.js';
+import type { MeshProxyOptions } from '../../proxy/mesh-run.js';
+
+export interface MtlsFlags {
+  listen: string; admin: string; workers: number; config?: string; drainTimeout: number; metrics: boolean;
+  registry: string; token?: string; ca?: string;
+  inbound?: string; app?: string; service?: string; cert?: string; key?: string; policy?: string; permissive?: boolean;
+}
+
+export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (line: string) => void): MeshProxyOptions {
+  if (opts.cert === undefined || opts.key === undefined || opts.ca === undefined) {
+    throw new UsageError('mTLS needs --cert, --key and --ca (the mesh CA): issue them with `mesh certs gen <service>`');
+  }
+  if (opts.workers > 1) throw new UsageError('--workers: the mTLS sidecar runs as one process; drop --workers');
+  if (opts.service !== undefined) validateServiceName(opts.service);
+  if (opts.inbound === undefined && (opts.app !== undefined || opts.permissive || opts.policy !== undefined)) {
+    throw new UsageError('--app, --policy and --permissive belong to the inbound sidecar: add --inbound <host:port>');
+  }
+  return {
+    listen: opts.listen,
+    admin: opts.admin,
+    registry: { url: opts.registry, ...(opts.token === undefined ? {} : { token: opts.token }), caFile: opts.ca },
+    configFile: opts.config,
+    drainTimeoutMs: opts.drainTimeout,
+    metrics: opts.metrics,
+    log,
+    outbound: opts.inbound === undefined || listenGiven,
+    inbound: opts.inbound,
+    app: opts.app,
+    service: opts.service,
+    tls: { cert: opts.cert, key: opts.key, ca: opts.ca },
+    policyFile: opts.policy,
+    permissive: opts.permissive === true,
+  };
+}

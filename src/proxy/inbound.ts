@@ -1,0 +1,165 @@
+// The inbound sidecar: terminates mTLS in front of one local app. A client certificate chained to the mesh CA
+// is required at the handshake; the caller's SPIFFE ID is read once per connection, the authorization policy
+// decides each request (403 naming the rule), and the request goes to the app with `x-mesh-client-id` set from
+// the certificate — a copy sent by the caller is always stripped. With --permissive, plaintext callers are
+// accepted on the same port (first byte 0x16 = TLS) and treated as unauthenticated.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { evaluate } from '../authz/policy.js';
+import type { PolicyHolder } from '../authz/load.js';
+import { ErrorCodes } from '../core/errors.js';
+import { BUILTIN_DEFAULTS, type ServiceSettings } from './config.js';
+import { Exchange, UpstreamPools, type ForwardService } from './forward.js';
+import type { BalancerEndpoint } from './balancer/policy.js';
+import { upstreamHeaders } from './server.js';
+import { serverTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
+import { parseSpiffeId, peerSpiffeId } from '../tls/spiffe.js';
+import type { MeshErrorCause } from './errors-response.js';
+import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
+
+export const CLIENT_ID_HEADER = 'x-mesh-client-id';
+
+export interface InboundOptions {
+  service: string;
+  /** The local app, host:port. */
+  app: string;
+  tls: ReloadingTlsContext;
+  policy: PolicyHolder | undefined;
+  permissive: boolean;
+  log: (line: string) => void;
+}
+
+export interface InboundStats { mtlsRequests: number; plaintextRequests: number; denied: number; handshakesRefused: number }
+
+/** A caller: its SPIFFE ID (null = unauthenticated) and the name the policy knows it by. */
+interface Caller { id: string | null; from: string | null }
+const UNAUTHENTICATED: Caller = { id: null, from: null };
+
+export class InboundSidecar {
+  readonly stats: InboundStats = { mtlsRequests: 0, plaintextRequests: 0, denied: 0, handshakesRefused: 0 };
+  readonly https: HttpsServer;
+  readonly plain: HttpServer | undefined;
+  /** What listens: the HTTPS server itself, or (permissive) a TCP front that sniffs TLS from plaintext. */
+  readonly listener: NetServer;
+  readonly #callers = new WeakMap<object, Caller>();
+  readonly #pools = new UpstreamPools(BUILTIN_DEFAULTS.connectTimeoutMs);
+  readonly #app: ForwardService;
+  readonly #settings: ServiceSettings = { ...BUILTIN_DEFAULTS, retries: 0 };
+  readonly #trustDomain: string;
+  readonly #seenPlaintext = new Set<string>();
+  #lastRefusalLog = 0;
+  #suppressed = 0;
+  draining = false;
+
+  constructor(private readonly opts: InboundOptions) {
+    this.#trustDomain = parseSpiffeId(opts.tls.material.spiffeId!).trustDomain;
+    this.#app = appService(opts.service, opts.app, this.stats);
+    const timeouts = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 };
+    this.https = createHttpsServer({ ...serverTlsOptions(opts.tls.material), ...timeouts });
+    opts.tls.attachServer(this.https);
+    this.https.on('secureConnection', (s: TLSSocket) => this.#callers.set(s, this.#callerOf(s)));
+    this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#refused(err, s));
+    this.https.on('request', (req, res) => this.#handle(req, res));
+    if (!opts.permissive) {
+      this.plain = undefined;
+      this.listener = this.https;
+      return;
+    }
+    this.plain = createHttpServer(timeouts, (req, res) => this.#handle(req, res));
+    this.listener = createNetServer((socket) => this.#sniff(socket));
+  }
+
+  #callerOf(s: TLSSocket): Caller {
+    const id = peerSpiffeId(s);
+    if (id === null) return UNAUTHENTICATED;
+    const parsed = parseSpiffeId(id);
+    // Another trust domain's identity cannot name one of our services; the policy sees its full ID.
+    return { id, from: parsed.trustDomain === this.#trustDomain && parsed.service !== null ? parsed.service : id };
+  }
+
+  #sniff(socket: Socket): void {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      if (chunk[0] === TLS_HANDSHAKE) this.https.emit('connection', new PrefixedSocket(socket, chunk));
+      else {
+        socket.unshift(chunk);
+        const addr = socket.remoteAddress ?? 'unknown';
+        if (!this.#seenPlaintext.has(addr) && this.#seenPlaintext.size < 1000) {
+          this.#seenPlaintext.add(addr);
+          this.opts.log(`mesh inbound: plaintext caller from ${addr}, treated as unauthenticated (--permissive)`);
+        }
+        this.plain!.emit('connection', socket);
+      }
+      socket.resume();
+    });
+    socket.on('error', () => socket.destroy());
+  }
+
+  /** A refused handshake: no certificate, another CA, expired... One log line per second at most. */
+  #refused(err: Error, s: TLSSocket): void {
+    this.stats.handshakesRefused++;
+    const now = Date.now();
+    if (now - this.#lastRefusalLog < 1000) { this.#suppressed++; return; }
+    const more = this.#suppressed > 0 ? ` (and ${this.#suppressed} more since the last report)` : '';
+    this.#lastRefusalLog = now;
+    this.#suppressed = 0;
+    const reason = s.authorizationError ? String(s.authorizationError) : (err as NodeJS.ErrnoException).code ?? err.message;
+    this.opts.log(`mesh inbound: refused TLS client ${remoteAddressOf(s) ?? 'unknown'}: ${reason}${more}`);
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.draining) res.shouldKeepAlive = false;
+    const caller = this.#callers.get(req.socket) ?? UNAUTHENTICATED;
+    if (caller.id === null) this.stats.plaintextRequests++; else this.stats.mtlsRequests++;
+    const url = req.url!;
+    if (url.charCodeAt(0) !== 47) return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', 'the inbound sidecar takes origin-form request targets (/path)');
+    const policy = this.opts.policy?.policy ?? null;
+    if (policy !== null) {
+      const d = evaluate(policy, { from: caller.from, to: this.opts.service, method: req.method!, path: url });
+      if (!d.allowed) {
+        this.stats.denied++;
+        return reply(res, 403, 'MESH_ERR_FORBIDDEN', 'forbidden', `${caller.from ?? 'an unauthenticated caller'} may not ${req.method} ${d.path ?? url} on ${this.opts.service}`, d.rule);
+      }
+    }
+    const headers = upstreamHeaders(req.rawHeaders, remoteAddressOf(req.socket), undefined);
+    if (typeof headers === 'string') return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', headers);
+    const out = withClientId(headers, caller.id);
+    const te = req.headers['transfer-encoding'];
+    const cl = req.headers['content-length'];
+    const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
+    new Exchange(req, res, this.#app, this.#pools, this.#settings, undefined, undefined, undefined, url, out, hasBody).start();
+  }
+
+  async close(): Promise<void> {
+    await this.#pools.close();
+  }
+}
+
+/** Drops every caller-sent x-mesh-client-id (any case) and sets ours; unauthenticated callers get none. */
+export function withClientId(headers: string[], id: string | null): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== CLIENT_ID_HEADER) out.push(headers[i]!, headers[i + 1]!);
+  if (id !== null) out.push(CLIENT_ID_HEADER, id);
+  return out;
+}
+
+function reply(res: ServerResponse, status: number, code: keyof typeof ErrorCodes, cause: MeshErrorCause | 'forbidden', message: string, rule?: string): void {
+  const body = JSON.stringify({ error: { code, message, ...(rule === undefined ? {} : { rule }) } });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-mesh-error': cause, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/** The local app as a one-endpoint service for Exchange: no balancing, no retries (the caller's proxy retries). */
+function appService(service: string, address: string, _stats: InboundStats): ForwardService {
+  const ep: BalancerEndpoint = { key: `${service}/app`, address, weight: 1, inFlight: 0, ewmaMs: 0, ewmaStamp: 0 };
+  return {
+    name: service,
+    pick: () => ep,
+    tryStarted: () => { ep.inFlight++; },
+    tryEnded: () => { ep.inFlight--; },
+    takeRetry: () => false,
+    requestEnded: () => undefined,
+  };
+}

@@ -1,0 +1,122 @@
+// `mesh proxy start` with a service certificate: the inbound sidecar (--inbound, in front of --app) and/or the
+// outbound proxy with mTLS to endpoints that registered a mesh TLS port. One process; the certificate, key, CA
+// and policy files are watched and swapped without a restart.
+import type { AddressInfo } from 'node:net';
+import { PolicyHolder } from '../authz/load.js';
+import { MeshError, UsageError } from '../core/errors.js';
+import { parseHostPort } from '../core/validate.js';
+import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths } from '../tls/context.js';
+import { parseSpiffeId } from '../tls/spiffe.js';
+import { InboundSidecar } from './inbound.js';
+import { OutboundTls } from './outbound-tls.js';
+import { startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
+
+export interface MeshProxyOptions extends ProxyOptions {
+  /** Run the outbound listener too (with --inbound it runs only when --listen was given). */
+  outbound: boolean;
+  inbound: string | undefined;
+  app: string | undefined;
+  service: string | undefined;
+  tls: TlsFilePaths;
+  policyFile: string | undefined;
+  permissive: boolean;
+}
+
+export interface RunningMeshProxy { inbound: string | undefined; outbound: RunningProxy | undefined; sidecar: InboundSidecar | undefined; stop(): Promise<void> }
+
+export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMeshProxy> {
+  const log = opts.log;
+  // The identity is the certificate's; --service, when given, must agree with it.
+  const first = loadTlsMaterial(opts.tls);
+  if (first.spiffeId === null) throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" carries no SPIFFE ID`, { hint: 'issue it with `mesh certs gen <service>`' });
+  const own = parseSpiffeId(first.spiffeId);
+  if (opts.service !== undefined && own.service !== opts.service) {
+    throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" is for ${first.spiffeId}, not service ${opts.service}`, { hint: `issue one with \`mesh certs gen ${opts.service}\`` });
+  }
+  for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
+  const tls = new ReloadingTlsContext(opts.tls, { expectSpiffeId: first.spiffeId, log });
+  let policy: PolicyHolder | undefined;
+  let sidecar: InboundSidecar | undefined;
+  let inboundAddr: string | undefined;
+  let outbound: RunningProxy | undefined;
+  try {
+    if (opts.policyFile !== undefined) policy = new PolicyHolder(opts.policyFile, { log });
+    if (opts.inbound !== undefined) {
+      if (opts.app === undefined) throw new UsageError('--inbound needs --app <host:port>, the local app to forward to');
+      if (opts.service === undefined) throw new UsageError('--inbound needs --service <name>, the service this sidecar fronts');
+      parseHostPort(opts.app, '--app');
+      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, log });
+      inboundAddr = await listenOn(sidecar.listener, opts.inbound, '--inbound');
+      log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : 'no policy: every authenticated caller is allowed'})`);
+    }
+    if (opts.outbound) {
+      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain) });
+      log(`mesh proxy: outbound ${outbound.listen} (admin ${outbound.admin ?? 'off'}, registry ${opts.registry.url}), mTLS as ${first.spiffeId} to endpoints with a mesh TLS port`);
+    }
+  } catch (err) {
+    tls.close();
+    policy?.close();
+    sidecar?.listener.close();
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => stopping ??= (async () => {
+    tls.close();
+    policy?.close();
+    const drains: Promise<unknown>[] = [];
+    if (outbound) drains.push(outbound.stop());
+    if (sidecar) {
+      sidecar.draining = true;
+      const s = sidecar;
+      drains.push((async () => {
+        const closed = new Promise<void>((r) => s.listener.close(() => r()));
+        const idle = setInterval(() => { s.https.closeIdleConnections(); s.plain?.closeIdleConnections(); }, 100);
+        const deadline = new Promise<boolean>((r) => setTimeout(() => r(false), opts.drainTimeoutMs).unref());
+        if (!(await Promise.race([closed.then(() => true), deadline]))) {
+          s.https.closeAllConnections();
+          s.plain?.closeAllConnections();
+        }
+        clearInterval(idle);
+        await s.close();
+        const st = s.stats;
+        log(`mesh proxy: inbound served ${st.mtlsRequests} mTLS and ${st.plaintextRequests} unauthenticated requests, denied ${st.denied}, refused ${st.handshakesRefused} handshakes`);
+      })());
+    }
+    await Promise.all(drains);
+  })();
+  return { inbound: inboundAddr, outbound, sidecar, stop };
+}
+
+/** Runs until SIGTERM/SIGINT, then drains. */
+export async function runMeshProxy(opts: MeshProxyOptions): Promise<void> {
+  const running = await startMeshProxy(opts);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals) => { process.off('SIGTERM', on); process.off('SIGINT', on); resolve(s); };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+  opts.log(`mesh proxy: ${signal}, draining (deadline ${opts.drainTimeoutMs} ms)`);
+  await running.stop();
+  opts.log('mesh proxy: stopped');
+}
+
+
+function listenOn(server: import('node:net').Server, address: string, flag: string): Promise<string> {
+  let host: string;
+  let port: number;
+  try {
+    ({ host, port } = /:0$/.test(address) ? { host: parseHostPort(address.replace(/:0$/, ':1'), flag).host, port: 0 } : parseHostPort(address, flag));
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(new MeshError('MESH_ERR_LISTEN', `cannot listen on ${address} (${flag}): ${err.code ?? err.message}`));
+    server.once('error', onError);
+    server.listen({ host, port, backlog: 1024 }, () => {
+      server.off('error', onError);
+      const a = server.address() as AddressInfo;
+      resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+    });
+  });
+}

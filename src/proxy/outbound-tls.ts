@@ -1,0 +1,33 @@
+// Outbound mTLS: when an endpoint registered a mesh TLS port and this proxy has a service certificate, the
+// upstream connection is TLS with our certificate, verified against the mesh CA, and accepted only if the
+// server's certificate carries exactly the destination service's SPIFFE ID — a valid mesh certificate of
+// another service is refused. Undici pools are built with these options; a certificate rotation replaces them
+// (connections already open finish their requests on the old ones).
+import type { ConnectionOptions } from 'node:tls';
+import { clientTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
+import { formatServiceId } from '../tls/spiffe.js';
+
+export interface OutboundTlsProvider {
+  /** TLS connect options for a mesh connection to `service`. */
+  connectOptions(service: string): ConnectionOptions;
+  /** Called after our certificate or CA changed, so pools built with the old options can be replaced. */
+  onReload(listener: () => void): () => void;
+}
+
+export class OutboundTls implements OutboundTlsProvider {
+  constructor(private readonly ctx: ReloadingTlsContext, private readonly trustDomain: string) {}
+
+  connectOptions(service: string): ConnectionOptions {
+    return clientTlsOptions(this.ctx.material, formatServiceId(this.trustDomain, service));
+  }
+
+  onReload(listener: () => void): () => void {
+    return this.ctx.onReload(() => listener());
+  }
+}
+
+/** "host:port" or "[v6]:port" with its port replaced by the mesh TLS port. */
+export function tlsAddress(address: string, tlsPort: number): string {
+  const colon = address.lastIndexOf(':');
+  return `${address.slice(0, colon)}:${tlsPort}`;
+}

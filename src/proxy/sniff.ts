@@ -1,0 +1,48 @@
+// Permissive mode serves TLS and plaintext on one port by looking at the first byte (0x16 opens a TLS
+// handshake). Node has no peek: the first chunk has been read by then, and a TLSSocket built on a native
+// socket reads from the handle, not from the JS buffer, so unshift() would lose it. The TLS side therefore gets
+// this small Duplex that replays the first chunk and then relays the socket (Node wraps it in a JS stream).
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+
+export const TLS_HANDSHAKE = 0x16;
+
+export class PrefixedSocket extends Duplex {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+
+  constructor(private readonly socket: Socket, first: Buffer) {
+    super();
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.push(first);
+    socket.on('data', (d: Buffer) => { if (!this.push(d)) socket.pause(); });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.socket.write(chunk, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.socket.end(() => cb());
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    cb(err);
+  }
+}
+
+/** The client address of a TLS socket built on a PrefixedSocket (whose own remoteAddress is unknown). */
+export function remoteAddressOf(s: Socket): string | undefined {
+  if (s.remoteAddress !== undefined) return s.remoteAddress;
+  const parent = (s as unknown as { _parent?: unknown })._parent;
+  return parent instanceof PrefixedSocket ? parent.remoteAddress : undefined;
+}
