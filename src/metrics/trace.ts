@@ -10,20 +10,19 @@
 // UUID object per request.
 import { randomFillSync } from 'node:crypto';
 
-const HEX: string[] = [];
-for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'));
-
 const POOL_SIZE = 4096;
 const pool = Buffer.alloc(POOL_SIZE);
+let poolHex = '';
 let poolOffset = POOL_SIZE;
 
+/** n random bytes as hex: a slice of the pool's hex string, which is made once per 4 KiB of randomness. */
 function hexBytes(n: number): string {
   if (poolOffset + n > POOL_SIZE) {
     randomFillSync(pool);
+    poolHex = pool.toString('hex');
     poolOffset = 0;
   }
-  let s = '';
-  for (let i = 0; i < n; i++) s += HEX[pool[poolOffset + i]!];
+  const s = poolHex.slice(poolOffset * 2, (poolOffset + n) * 2);
   poolOffset += n;
   return s;
 }
@@ -61,7 +60,7 @@ export function continueTrace(header: string | string[] | undefined): TraceConte
   const parent = parseTraceparent(header);
   if (parent) {
     // We speak version 00: keep only the sampled bit of unknown future flags.
-    const flags = parent.version === '00' ? parent.flags : HEX[parseInt(parent.flags, 16) & 1]!;
+    const flags = parent.version === '00' ? parent.flags : (parseInt(parent.flags, 16) & 1 ? '01' : '00');
     return { traceparent: `00-${parent.traceId}-${spanId}-${flags}`, traceId: parent.traceId, spanId, parentSpanId: parent.spanId, continued: true };
   }
   const traceId = hexBytes(16);
@@ -79,6 +78,6 @@ export function ensureRequestId(header: string | string[] | undefined): string {
 /** A random UUID v4 from the pool. */
 export function newRequestId(): string {
   const h = hexBytes(16);
-  const variant = HEX[(parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80]!;
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+  const variant = '89ab'[parseInt(h[16]!, 16) & 3]!;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
