@@ -81,3 +81,38 @@ export function newRequestId(): string {
   const variant = '89ab'[parseInt(h[16]!, 16) & 3]!;
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
+
+/**
+ * Applies trace context to the headers going upstream, in place, as undici's flat `[name, value, …]` array:
+ * `traceparent` continued (or started), `tracestate` kept only with a continued trace, `x-request-id` kept
+ * or added. One pass over the array; returns the ids for the access log.
+ *
+ *   const headers = upstreamHeaders(...);            // src/proxy/server.ts
+ *   const ids = applyTraceContext(headers);          // then hand ids.requestId / ids.traceId to the access log
+ */
+export function applyTraceContext(headers: string[]): { requestId: string; traceId: string } {
+  let tp = -1;
+  let ts = -1;
+  let rid = -1;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const len = name.length;
+    if (len === 11 && tp < 0 && name.toLowerCase() === 'traceparent') tp = i;
+    else if (len === 10 && ts < 0 && name.toLowerCase() === 'tracestate') ts = i;
+    else if (len === 12 && rid < 0 && name.toLowerCase() === 'x-request-id') rid = i;
+  }
+  const trace = continueTrace(tp < 0 ? undefined : headers[tp + 1]);
+  if (tp < 0) headers.push('traceparent', trace.traceparent);
+  else headers[tp + 1] = trace.traceparent;
+  let requestId: string;
+  if (rid < 0) {
+    requestId = newRequestId();
+    headers.push('x-request-id', requestId);
+  } else {
+    requestId = ensureRequestId(headers[rid + 1]);
+    headers[rid + 1] = requestId;
+  }
+  // A tracestate belongs to the trace it came with; without that trace it must go (W3C Trace Context §3.3).
+  if (ts >= 0 && !trace.continued) headers.splice(ts, 2);
+  return { requestId, traceId: trace.traceId };
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { continueTrace, ensureRequestId, newRequestId, parseTraceparent } from '../../../src/metrics/trace.js';
+import { applyTraceContext, continueTrace, ensureRequestId, newRequestId, parseTraceparent } from '../../../src/metrics/trace.js';
 
 const INCOMING = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
@@ -39,4 +39,19 @@ test('request ids: kept when sane, else a fresh UUID v4; ids do not repeat', () 
   const seen = new Set<string>();
   for (let i = 0; i < 2000; i++) seen.add(newRequestId()); // crosses several pool refills
   assert.equal(seen.size, 2000);
+});
+
+test('applyTraceContext rewrites an upstream header array in place', () => {
+  const h = ['Host', 'orders', 'TraceParent', INCOMING, 'tracestate', 'k=v', 'X-Request-Id', 'abc'];
+  const ids = applyTraceContext(h);
+  assert.equal(ids.requestId, 'abc');
+  assert.equal(ids.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+  assert.match(h[3]!, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+  assert.deepEqual(h.filter((_, i) => i % 2 === 0), ['Host', 'TraceParent', 'tracestate', 'X-Request-Id']);
+
+  const bare = ['host', 'orders', 'tracestate', 'k=v', 'traceparent', 'nonsense'];
+  const fresh = applyTraceContext(bare);
+  assert.deepEqual(bare.filter((_, i) => i % 2 === 0), ['host', 'traceparent', 'x-request-id']);
+  assert.equal(bare[3], `00-${fresh.traceId}-${bare[3]!.slice(36, 52)}-01`);
+  assert.equal(bare[5], fresh.requestId);
 });
