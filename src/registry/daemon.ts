@@ -33,6 +33,8 @@ export interface RegistryDaemonOptions {
   authorize?: (req: IncomingMessage) => void;
   /** Whether the store runs its own health checks (etcd elects a checker); default: the daemon runs them. */
   healthChecks?: boolean;
+  /** PEM certificate and key: serve the API over HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 export const VERSION: string = (() => {
@@ -68,7 +70,7 @@ export class RegistryDaemon {
     await store.open();
     const replayMs = performance.now() - t0;
     const hub = new WatchHub(store);
-    const server = new RegistryServer({ store, hub, version: VERSION, clock, ...(opts.authorize ? { authorize: opts.authorize } : {}) });
+    const server = new RegistryServer({ store, hub, version: VERSION, clock, ...(opts.authorize ? { authorize: opts.authorize } : {}), ...(opts.tls ? { tls: opts.tls } : {}) });
     let health: HealthMonitor | undefined;
     try {
       const addr = await server.listen(host, port);
@@ -76,7 +78,7 @@ export class RegistryDaemon {
         health = new HealthMonitor({ store, clock, log: storeLog, ...store.healthPolicy?.() });
         health.start();
       }
-      const url = `http://${formatHostPort(addr.address, addr.port)}`;
+      const url = `${opts.tls ? 'https' : 'http'}://${formatHostPort(addr.address, addr.port)}`;
       const count = store.list().length;
       for (const line of held) log(`mesh registry: ${line}`);
       held = undefined;

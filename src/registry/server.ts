@@ -1,6 +1,7 @@
 // The registry's HTTP server: lifecycle (listen, drain, close), bounded body reading and JSON/error replies.
 // The routes themselves live in api-routes.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { isMeshError, MeshError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -19,6 +20,8 @@ export interface RegistryServerOptions {
   authorize?: (req: IncomingMessage) => void;
   /** Interval of the `: keepalive` comment on watch streams (ms). */
   keepaliveMs?: number;
+  /** PEM certificate and key: serve the API over HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 export class RegistryServer {
@@ -43,7 +46,10 @@ export class RegistryServer {
         socket.once('close', () => this.watchSockets.delete(socket));
       },
     };
-    this.http = createServer({ noDelay: true, keepAlive: true }, (req, res) => this.dispatch(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.dispatch(req, res);
+    this.http = opts.tls === undefined
+      ? createServer({ noDelay: true, keepAlive: true }, handler)
+      : createHttpsServer({ ...opts.tls, minVersion: 'TLSv1.2', noDelay: true, keepAlive: true }, handler) as unknown as Server;
     // `Expect: 100-continue` (curl sends it for large bodies): refuse an oversized body before it is sent.
     this.http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {

@@ -7,20 +7,22 @@ import { addEtcdOptions, etcdOptionsFromFlags, type EtcdFlags } from '../etcd-fl
 import type { CommandContext } from '../program.js';
 import { registryClient } from '../registry-flags.js';
 import { renderRegistryStatus } from '../render/registry-status.js';
+import { addRegistrySecurityOptions, registrySecurity, type RegistrySecurityFlags } from '../registry-security.js';
 
 export function registerRegistryCommand(program: Command, ctx: CommandContext): void {
   const registry = program
     .command('registry')
     .description('Run the registry daemon, or ask a running one how it is doing.');
 
-  addEtcdOptions(registry
+  addRegistrySecurityOptions(addEtcdOptions(registry
     .command('start')
     .description('Run the registry daemon in the foreground until SIGTERM or SIGINT. It keeps every acknowledged registration in a durable journal in the data dir (or, with --store etcd, in etcd, shared with the other daemons on the same prefix), runs health checks, and serves the /v1 HTTP API.')
     .addOption(new Option('--listen <host:port>', 'The address the API listens on; keep it on loopback unless the API is protected.').env('MESH_REGISTRY_LISTEN').default(DEFAULTS.registryListen))
-    .addOption(new Option('--data-dir <dir>', 'Where the journal and snapshot live (default: $XDG_STATE_HOME/mesh/registry, else ~/.local/state/mesh/registry). Two daemons never share one.').env('MESH_REGISTRY_DATA_DIR')))
+    .addOption(new Option('--data-dir <dir>', 'Where the journal and snapshot live (default: $XDG_STATE_HOME/mesh/registry, else ~/.local/state/mesh/registry). Two daemons never share one.').env('MESH_REGISTRY_DATA_DIR'))))
     .addHelpText('after', '\nExamples:\n  mesh registry start --listen 127.0.0.1:8500 --data-dir /var/lib/mesh/registry\n  mesh registry start --store etcd --etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379\n')
-    .action(async (opts: { listen: string; dataDir?: string } & EtcdFlags) => {
+    .action(async (opts: { listen: string; dataDir?: string } & EtcdFlags & RegistrySecurityFlags) => {
       const etcd = etcdOptionsFromFlags(opts);
+      const security = registrySecurity(opts, opts.listen, ctx.io.env, (line) => ctx.io.err(`${line}\n`));
       // Loaded on demand: client commands should not pay for (or depend on) the daemon's code.
       const { runRegistryDaemon } = await import('../../registry/daemon.js');
       const storeFactory = etcd === undefined ? undefined : (await import('../../registry/etcd-store.js')).etcdStoreFactory(etcd);
@@ -29,6 +31,7 @@ export function registerRegistryCommand(program: Command, ctx: CommandContext): 
         dataDir: opts.dataDir ?? defaultDataDir(ctx.io.env),
         log: (line) => ctx.io.err(`${line}\n`),
         ...(storeFactory ? { storeFactory } : {}),
+        ...security,
       });
     });
 
