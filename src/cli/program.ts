@@ -5,6 +5,7 @@ import type { Io } from './io.js';
 import { registerAuthzCommand } from './commands/authz.js';
 import { registerCertsCommand } from './commands/certs.js';
 import { registerCheckCommand } from './commands/check.js';
+import { registerCurlCommand } from './commands/curl.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDeregisterCommand } from './commands/deregister.js';
 import { registerProxyCommand } from './commands/proxy.js';
@@ -42,6 +43,7 @@ export function buildProgram(io: Io): Command {
   registerRunCommand(program, ctx);
   registerCertsCommand(program, ctx);
   registerAuthzCommand(program, ctx);
+  registerCurlCommand(program, ctx);
   registerRoutesCommand(program, ctx);
   registerProxyCommand(program, ctx);
   registerTopCommand(program, ctx);

@@ -182,6 +182,33 @@ test('outbound mTLS: the proxy dials an endpoint\'s mesh TLS port and checks its
   assert.equal(stopped.code, 0);
 });
 
+test('mesh curl --as: through the registry to the service\'s sidecar, or straight to a sidecar; the policy sees the identity', { timeout: 45_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const { port } = await sidecar(t, ['--policy', policy]);
+  const appPort = Number(appAddr.split(':')[1]);
+  assert.equal((await runMesh(['register', 'orders', '--id', 'o1', '--address', `127.0.0.1:${appPort}`, '--tls-port', String(port), '--registry', reg.url])).code, 0);
+  assert.equal((await runMesh(['register', 'payments', '--id', 'p1', '--address', `127.0.0.1:${appPort}`, '--tls-port', String(port), '--registry', reg.url])).code, 0);
+  const certDir = join(pki.dir, 'mesh-leaves');
+  const base = ['curl', '--cert-dir', certDir, '--ca', pki.caPath, '--registry', reg.url];
+  const web = await runMesh([...base, '--as', 'web', '-H', `x-mesh-client-id: ${ID('admin')}`, 'http://orders/orders/3']);
+  assert.equal(web.code, 0, web.stderr);
+  assert.deepEqual(JSON.parse(web.stdout), { url: '/orders/3', client: ID('web'), spoofCount: 1 });
+  const billing = await runMesh([...base, '--as', 'billing', '--json', '--fail', `https://127.0.0.1:${port}/orders`]);
+  assert.equal(billing.code, 1, 'with --fail a 403 exits 1');
+  const res = JSON.parse(billing.stdout);
+  assert.equal(res.status, 403);
+  assert.equal(res.serverId, ID('orders'));
+  assert.equal(JSON.parse(res.body).error.rule, 'default-deny for orders');
+  const post = await runMesh([...base, '--as', 'web', '-i', '-d', '{"qty":1}', 'http://orders/orders']);
+  assert.match(post.stdout, /^HTTP\/1.1 200 OK\n/);
+  const wrong = await runMesh([...base, '--as', 'web', 'http://payments/x']);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr.trim(), /^mesh: mTLS handshake with 127.0.0.1:\d+ failed: server identity spiffe:\/\/mesh.local\/service\/orders is not the expected spiffe:\/\/mesh.local\/service\/payments/);
+  const missing = await runMesh([...base, '--as', 'nobody', 'http://orders/']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read certificate ".*nobody.pem"/);
+});
+
 test('bad sidecar flags and files: one line, exit 2 for usage, exit 1 for unusable certificates', { timeout: 30_000 }, async () => {
   const base = ['proxy', 'start', '--inbound', '127.0.0.1:0', '--service', 'orders', '--ca', pki.caPath];
   const cases: [string[], number, RegExp][] = [
