@@ -20,10 +20,10 @@ export const DEMO_TOPOLOGY: readonly DemoInstance[] = [
   { service: 'web', id: 'web-1', delayMs: 3, zone: 'a' },
   { service: 'web', id: 'web-2', delayMs: 3, zone: 'b' },
   { service: 'orders', id: 'orders-1', delayMs: 6, zone: 'a' },
-  { service: 'orders', id: 'orders-2', delayMs: 60, zone: 'b' },          // the slow one
-  { service: 'orders', id: 'orders-3', delayMs: 6, zone: 'a', failRate: 0.5 }, // fails half its requests: gets ejected
+  { service: 'orders', id: 'orders-2', delayMs: 6, zone: 'b' },
+  { service: 'orders', id: 'orders-3', delayMs: 6, zone: 'a', failRate: 0.5 }, // fails half its requests: retried, then ejected
   { service: 'users', id: 'users-1', delayMs: 4, zone: 'a' },
-  { service: 'users', id: 'users-2', delayMs: 4, zone: 'b' },
+  { service: 'users', id: 'users-2', delayMs: 60, zone: 'b' },            // the slow one: peak-EWMA steers around it
   { service: 'users', id: 'users-backup', delayMs: 8, zone: 'c', priority: 1 }, // backup tier: idle while the primaries are up
 ];
 

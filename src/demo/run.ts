@@ -30,12 +30,15 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
-/** Per-service proxy settings that make the demo's story visible: EWMA avoids the slow instance, outlier detection ejects the flaky one. */
+/**
+ * Per-service proxy settings that make the demo's story visible: retries and outlier detection turn the flaky
+ * orders-3 into "ok after retry" and an ejection; peak-EWMA sends users' traffic around the slow users-2.
+ */
 const DEMO_CONFIG = {
   services: {
-    orders: { policy: 'peak-ewma', retries: 2, outlier: { consecutiveFailures: 3, baseEjectionTime: '10s' } },
-    users: { policy: 'least-request' },
-    web: { policy: 'round-robin' },
+    orders: { policy: 'round-robin', retries: 2, outlier: { consecutiveFailures: 3, baseEjectionTime: '10s' } },
+    users: { policy: 'peak-ewma' },
+    web: { policy: 'least-request' },
   },
 };
 

@@ -21,7 +21,7 @@ export function EndpointTable({ endpoints, now, width }: EndpointTableProps): Re
     { key: 'p50', title: 'P50', width: 8, align: 'right', cell: (e) => fmtMs(e.p50) },
     { key: 'p99', title: 'P99', width: 8, align: 'right', essential: true, cell: (e) => fmtMs(e.p99) },
     { key: 'inflight', title: 'INFLIGHT', width: 8, align: 'right', cell: (e) => String(e.inFlight) },
-    { key: 'ewma', title: 'EWMA', width: 8, align: 'right', cell: (e) => fmtMs(e.ewmaMs) },
+    { key: 'ewma', title: 'EWMA', width: 8, align: 'right', cell: (e) => (e.ewmaMs ? fmtMs(e.ewmaMs) : '-') },
     { key: 'ejected', title: 'EJECTED', width: 10, essential: true, cell: (e) => (ejected(e) ? `for ${fmtUntil(e.ejectedUntil, now)}` : '-'), color: (e) => (ejected(e) ? 'red' : undefined) },
   ];
   return <Table columns={columns} rows={endpoints} width={width} rowKey={(e) => e.id} />;

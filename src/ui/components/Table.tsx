@@ -16,13 +16,16 @@ export interface TableProps<Row> {
 }
 
 export function Table<Row>({ columns, rows, width, selected, sortKey, rowKey }: TableProps<Row>): ReactElement {
-  const cols = fitColumns(columns, width);
-  const head = cols.map((c) => padCell(c.key === sortKey ? `${c.title}▼` : c.title, c.width, c.align)).join(' ');
+  // A selectable table marks the selected row with "›" as well as inverse video (which a copy of the screen loses).
+  const marker = selected === undefined ? 0 : 2;
+  const cols = fitColumns(columns, width - marker);
+  const head = ' '.repeat(marker) + cols.map((c) => padCell(c.key === sortKey ? `${c.title}▼` : c.title, c.width, c.align)).join(' ');
   return (
     <Box flexDirection="column">
       <Text bold wrap="truncate-end">{head}</Text>
       {rows.map((row, i) => (
         <Text key={rowKey(row)} inverse={i === selected} wrap="truncate-end">
+          {marker > 0 ? (i === selected ? '› ' : '  ') : ''}
           {cols.map((c, j) => (
             <Text key={c.key} color={c.color?.(row)}>{(j > 0 ? ' ' : '') + padCell(c.cell(row), c.width, c.align)}</Text>
           ))}

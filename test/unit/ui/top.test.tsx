@@ -52,6 +52,7 @@ test('after a frame the table shows every service with its numbers, busiest firs
   assert.match(out, /payments\s+40\.0\s+90\.00%.*250ms/);
   const order = ['users', 'orders', 'payments'].map((s) => out.indexOf(s));
   assert.deepEqual([...order].sort((x, y) => x - y), order, out);
+  assert.match(out, /^› users\s/m); // the first row is selected
   assert.match(out, /fates\s+ok 3000\s+ok after retry 3\s+timeout 1/); // the selected (first) service's fates
 });
 
@@ -69,7 +70,8 @@ test('s and arrows change the sort column; selection and Enter open the endpoint
   out = await until(app.lastFrame, /P99▼/);
   assert.ok(out.indexOf('payments') < out.indexOf('users'), out);
   app.stdin.write(ARROW_DOWN); // select the second row under p99 sort: orders or users (both 12.5ms → by name: orders)
-  await new Promise((r) => setTimeout(r, 50));
+  out = await until(app.lastFrame, /^› orders\s/m);
+  assert.match(out, /fates\s+ok 1200/);
   app.stdin.write(ENTER);
   out = await until(app.lastFrame, /ENDPOINT/);
   assert.match(out, /orders-1\s+127\.0\.0\.1:9001\s+60\.0\s+100\.00%/);
