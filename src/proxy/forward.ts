@@ -237,7 +237,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const timeout = kind === 'timeout';
     const cause: MeshErrorCause = timeout ? 'upstream-timeout' : kind === 'connect' ? 'upstream-connect' : 'upstream-reset';
-    const detail = (err as NodeJS.ErrnoException).code ?? err.message;
+    const code = (err as NodeJS.ErrnoException).code;
+    // A mesh identity mismatch is worth its whole message: it names both SPIFFE IDs.
+    const detail = code === 'ERR_MESH_SPIFFE_MISMATCH' ? err.message : code ?? err.message;
     this.fail(cause, timeout
       ? `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`
       : `service "${this.svc.name}": ${kind === 'connect' ? 'cannot connect to' : 'connection reset by'} ${ep.address} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
