@@ -21,16 +21,28 @@ export function normaliseAdminUrl(url: string): string {
 
 export interface AdminResponse { status: number; contentType: string; body: string }
 
-/** GET base+path; throws MESH_ERR_PROXY_UNREACHABLE when the proxy cannot be reached. */
-export async function adminGet(base: string, path: string, timeoutMs = TIMEOUT_MS): Promise<AdminResponse> {
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-    throw new MeshError('MESH_ERR_PROXY_UNREACHABLE', `proxy admin at ${base} is unreachable (${cause})`);
-  }
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: await res.text() };
+/**
+ * GET base+path; throws MESH_ERR_PROXY_UNREACHABLE when the proxy cannot be reached. (node:http, not fetch:
+ * fetch refuses the "bad ports" of the Fetch standard, and an admin port may well be one of them.)
+ */
+export function adminGet(base: string, path: string, timeoutMs = TIMEOUT_MS): Promise<AdminResponse> {
+  return new Promise((resolve, reject) => {
+    const unreachable = (why: string) => reject(new MeshError('MESH_ERR_PROXY_UNREACHABLE', `proxy admin at ${base} is unreachable (${why})`));
+    const req = httpRequest(`${base}${path}`, { headers: { accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > 64 * 1024 * 1024) { req.destroy(new Error('answer larger than 64 MiB')); return; }
+        chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (err) => unreachable(err.message));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => unreachable(err.code ?? err.message));
+    req.end();
+  });
 }
 
 /** GET a JSON document; non-2xx answers become MeshErrors with the proxy's code and message. */

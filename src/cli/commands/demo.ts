@@ -1,6 +1,7 @@
 // `mesh demo`: a small mesh with live traffic and the dashboard on it — the README's first line. q or Ctrl-C
 // stops everything; --no-ui runs headless for --duration and prints a summary.
 import { Option, type Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
 import { startDemo } from '../../demo/run.js';
 import { collectSummary } from '../../demo/summary.js';
 import { addJsonOption, durationFlag, intFlag } from '../common.js';
@@ -22,6 +23,9 @@ export function registerDemoCommand(program: Command, ctx: CommandContext): void
   )
     .addHelpText('after', '\nExamples:\n  npx mesh demo\n  mesh demo --no-ui --duration 10s\n  mesh demo --no-ui --duration 5s --rps 100 --json\n')
     .action(async (opts: DemoFlags) => {
+      if (opts.ui && (!process.stdin.isTTY || !process.stdout.isTTY)) {
+        throw new UsageError('mesh demo draws a dashboard and needs an interactive terminal: use --no-ui for a headless run with a summary');
+      }
       const durationMs = opts.duration ?? (opts.ui ? 30 * 60_000 : 10_000);
       const log = (line: string) => ctx.io.err(`mesh demo: ${line}\n`);
       const demo = await startDemo({ rps: opts.rps, maxRequests: Math.ceil((opts.rps * 3 * durationMs) / 1000) + 100, log });

@@ -24,7 +24,7 @@ export async function runTop(opts: TopOptions): Promise<void> {
   const stdin = opts.stdin ?? process.stdin;
   const stdout = opts.stdout ?? process.stdout;
   if (!stdin.isTTY || !stdout.isTTY) {
-    throw new UsageError('mesh top needs an interactive terminal', 'use `mesh routes` or `curl <admin>/stats` when piping');
+    throw new UsageError('mesh top needs an interactive terminal: use `mesh routes` or `curl <admin>/stats` when piping');
   }
   stdout.write('\x1b[?1049h\x1b[H'); // alternate screen: the shell's scrollback is untouched
   const app = render(createElement(TopApp, { proxies: opts.proxies, connect: subscribeStats }), { stdin, stdout, exitOnCtrlC: true, patchConsole: false });
