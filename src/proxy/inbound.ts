@@ -18,6 +18,7 @@ import { serverTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
 import { parseSpiffeId, peerSpiffeId } from '../tls/spiffe.js';
 import type { MeshErrorCause } from './errors-response.js';
 import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
+import type { InboundMetrics } from './inbound-metrics.js';
 
 export const CLIENT_ID_HEADER = 'x-mesh-client-id';
 
@@ -28,14 +29,14 @@ export interface InboundOptions {
   tls: ReloadingTlsContext;
   policy: PolicyHolder | undefined;
   permissive: boolean;
+  metrics: InboundMetrics;
   log: (line: string) => void;
 }
 
 export interface InboundStats { mtlsRequests: number; plaintextRequests: number; denied: number; handshakesRefused: number }
 
-/** A caller: its SPIFFE ID (null = unauthenticated) and the name the policy knows it by. */
-interface Caller { id: string | null; from: string | null }
-const UNAUTHENTICATED: Caller = { id: null, from: null };
+/** A caller: its SPIFFE ID (null = unauthenticated), the name the policy knows it by, and its counters. */
+interface Caller { id: string | null; from: string | null; counts: { allowed: number; denied: number } }
 
 export class InboundSidecar {
   readonly stats: InboundStats = { mtlsRequests: 0, plaintextRequests: 0, denied: 0, handshakesRefused: 0 };
@@ -51,11 +52,13 @@ export class InboundSidecar {
   readonly #seenPlaintext = new Set<string>();
   #lastRefusalLog = 0;
   #suppressed = 0;
+  readonly #unauthenticated: Caller;
   draining = false;
 
   constructor(private readonly opts: InboundOptions) {
     this.#trustDomain = parseSpiffeId(opts.tls.material.spiffeId!).trustDomain;
     this.#app = appService(opts.service, opts.app, this.stats);
+    this.#unauthenticated = { id: null, from: null, counts: opts.metrics.caller(null) };
     const timeouts = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 };
     this.https = createHttpsServer({ ...serverTlsOptions(opts.tls.material), ...timeouts });
     opts.tls.attachServer(this.https);
@@ -73,10 +76,11 @@ export class InboundSidecar {
 
   #callerOf(s: TLSSocket): Caller {
     const id = peerSpiffeId(s);
-    if (id === null) return UNAUTHENTICATED;
+    if (id === null) return this.#unauthenticated;
     const parsed = parseSpiffeId(id);
     // Another trust domain's identity cannot name one of our services; the policy sees its full ID.
-    return { id, from: parsed.trustDomain === this.#trustDomain && parsed.service !== null ? parsed.service : id };
+    const from = parsed.trustDomain === this.#trustDomain && parsed.service !== null ? parsed.service : id;
+    return { id, from, counts: this.opts.metrics.caller(from) };
   }
 
   #sniff(socket: Socket): void {
@@ -100,18 +104,19 @@ export class InboundSidecar {
   /** A refused handshake: no certificate, another CA, expired... One log line per second at most. */
   #refused(err: Error, s: TLSSocket): void {
     this.stats.handshakesRefused++;
+    const reason = s.authorizationError ? String(s.authorizationError) : (err as NodeJS.ErrnoException).code ?? err.message;
+    this.opts.metrics.handshakeFailure(reason);
     const now = Date.now();
     if (now - this.#lastRefusalLog < 1000) { this.#suppressed++; return; }
     const more = this.#suppressed > 0 ? ` (and ${this.#suppressed} more since the last report)` : '';
     this.#lastRefusalLog = now;
     this.#suppressed = 0;
-    const reason = s.authorizationError ? String(s.authorizationError) : (err as NodeJS.ErrnoException).code ?? err.message;
     this.opts.log(`mesh inbound: refused TLS client ${remoteAddressOf(s) ?? 'unknown'}: ${reason}${more}`);
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     if (this.draining) res.shouldKeepAlive = false;
-    const caller = this.#callers.get(req.socket) ?? UNAUTHENTICATED;
+    const caller = this.#callers.get(req.socket) ?? this.#unauthenticated;
     if (caller.id === null) this.stats.plaintextRequests++; else this.stats.mtlsRequests++;
     const url = req.url!;
     if (url.charCodeAt(0) !== 47) return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', 'the inbound sidecar takes origin-form request targets (/path)');
@@ -120,9 +125,11 @@ export class InboundSidecar {
       const d = evaluate(policy, { from: caller.from, to: this.opts.service, method: req.method!, path: url });
       if (!d.allowed) {
         this.stats.denied++;
+        caller.counts.denied++;
         return reply(res, 403, 'MESH_ERR_FORBIDDEN', 'forbidden', `${caller.from ?? 'an unauthenticated caller'} may not ${req.method} ${d.path ?? url} on ${this.opts.service}`, d.rule);
       }
     }
+    caller.counts.allowed++;
     const headers = upstreamHeaders(req.rawHeaders, remoteAddressOf(req.socket), undefined);
     if (typeof headers === 'string') return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', headers);
     const out = withClientId(headers, caller.id);

@@ -8,6 +8,7 @@ import { parseHostPort } from '../core/validate.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths } from '../tls/context.js';
 import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
+import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
 import { OutboundTls } from './outbound-tls.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
 
@@ -20,6 +21,8 @@ export interface MeshProxyOptions extends ProxyOptions {
   tls: TlsFilePaths;
   policyFile: string | undefined;
   permissive: boolean;
+  /** Where the inbound sidecar serves GET /metrics; undefined = nowhere. */
+  inboundAdmin: string | undefined;
 }
 
 export interface RunningMeshProxy { inbound: string | undefined; outbound: RunningProxy | undefined; sidecar: InboundSidecar | undefined; stop(): Promise<void> }
@@ -39,13 +42,19 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   let sidecar: InboundSidecar | undefined;
   let inboundAddr: string | undefined;
   let outbound: RunningProxy | undefined;
+  let inboundAdmin: import('node:http').Server | undefined;
   try {
     if (opts.policyFile !== undefined) policy = new PolicyHolder(opts.policyFile, { log });
     if (opts.inbound !== undefined) {
       if (opts.app === undefined) throw new UsageError('--inbound needs --app <host:port>, the local app to forward to');
       if (opts.service === undefined) throw new UsageError('--inbound needs --service <name>, the service this sidecar fronts');
       parseHostPort(opts.app, '--app');
-      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, log });
+      const metrics = new InboundMetrics(opts.service);
+      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, log });
+      if (opts.inboundAdmin !== undefined) {
+        inboundAdmin = createInboundAdmin(metrics);
+        log(`mesh proxy: inbound metrics on http://${await listenOn(inboundAdmin, opts.inboundAdmin, '--inbound-admin')}/metrics`);
+      }
       inboundAddr = await listenOn(sidecar.listener, opts.inbound, '--inbound');
       log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : 'no policy: every authenticated caller is allowed'})`);
     }
@@ -57,6 +66,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
     tls.close();
     policy?.close();
     sidecar?.listener.close();
+    inboundAdmin?.close();
     throw err;
   }
 
@@ -84,6 +94,10 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       })());
     }
     await Promise.all(drains);
+    if (inboundAdmin) {
+      inboundAdmin.closeAllConnections();
+      await new Promise<void>((r) => inboundAdmin!.close(() => r()));
+    }
   })();
   return { inbound: inboundAddr, outbound, sidecar, stop };
 }

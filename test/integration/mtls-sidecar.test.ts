@@ -105,11 +105,12 @@ test('the policy: a caller it does not allow gets 403 naming the rule; path spel
 });
 
 test('refused at the handshake: no certificate, another CA, an expired certificate', { timeout: 30_000 }, async (t) => {
-  const { d, port } = await sidecar(t);
+  const { d, port } = await sidecar(t, ['--inbound-admin', '127.0.0.1:0']);
+  const admin = (await d.waitFor(/inbound metrics on (http:\/\/[\d.:]+)\/metrics/))[1]!;
   const none = await curl(['--cacert', pki.caPath, `https://localhost:${port}/orders`]);
   assert.notEqual(none.code, 0);
   assert.match(none.stderr, /certificate required|alert/i);
-  const s = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.caPath], { input: 'GET / HTTP/1.0\r\n\r\n', encoding: 'utf8', timeout: 10_000 });
+  const s = spawnSync('openssl', ['s_client', '-ign_eof', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.caPath], { input: 'GET / HTTP/1.0\r\n\r\n', encoding: 'utf8', timeout: 10_000 });
   assert.match(s.stdout + s.stderr, /alert certificate required/);
   assert.doesNotMatch(s.stdout, /"client"/, 'no response from the app');
   const foreign = await curl(['--cert', certs.otherWeb!.cert, '--key', certs.otherWeb!.key, '--cacert', pki.caPath, `https://localhost:${port}/orders`]);
@@ -117,10 +118,16 @@ test('refused at the handshake: no certificate, another CA, an expired certifica
   const expired = await curl([...as(certs.expiredWeb!), `https://localhost:${port}/orders`]);
   assert.notEqual(expired.code, 0, 'an expired certificate is refused');
   await d.waitFor(/refused TLS client 127\.0\.0\.1: /);
+  const metrics = await eventually(async () => { const m = (await curl([`${admin}/metrics`])).body; return /CERT_HAS_EXPIRED/.test(m) ? m : undefined; });
+  for (const reason of ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'CERT_HAS_EXPIRED']) {
+    assert.match(metrics!, new RegExp(`^mesh_inbound_tls_handshake_failures_total\\{service="orders",reason="${reason}"\\} \\d+$`, 'm'));
+  }
+  assert.match(metrics!, /reason="(UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_SIGNATURE_FAILURE)"/);
 });
 
 test('--permissive: plaintext callers are unauthenticated, mTLS callers keep their identity on the same port', { timeout: 30_000 }, async (t) => {
-  const { d, port } = await sidecar(t, ['--policy', policy, '--permissive']);
+  const { d, port } = await sidecar(t, ['--policy', policy, '--permissive', '--inbound-admin', '127.0.0.1:0']);
+  const admin = (await d.waitFor(/inbound metrics on (http:\/\/[\d.:]+)\/metrics/))[1]!;
   const health = await curl(['-H', `x-mesh-client-id: ${ID('web')}`, `http://127.0.0.1:${port}/health`]);
   assert.equal(health.status, 200, health.body);
   assert.deepEqual(JSON.parse(health.body), { url: '/health', client: null, spoofCount: 0 });
@@ -130,6 +137,13 @@ test('--permissive: plaintext callers are unauthenticated, mTLS callers keep the
   const mtls = await curl([...as(certs.web!), `https://localhost:${port}/orders`]);
   assert.equal(JSON.parse(mtls.body).client, ID('web'));
   await d.waitFor(/plaintext caller from 127\.0\.0\.1, treated as unauthenticated/);
+  // the metrics report plaintext callers as unauthenticated
+  const metrics = (await curl([`${admin}/metrics`])).body;
+  assert.match(metrics, /^mesh_inbound_requests_total\{service="orders",caller="unauthenticated",auth="none",decision="allow"\} 1$/m);
+  assert.match(metrics, /^mesh_inbound_requests_total\{service="orders",caller="unauthenticated",auth="none",decision="deny"\} 1$/m);
+  assert.match(metrics, /^mesh_inbound_requests_total\{service="orders",caller="web",auth="mtls",decision="allow"\} 1$/m);
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+  assert.equal(lint.status, 0, `promtool: ${lint.stdout}${lint.stderr}`);
 });
 
 function serialOf(port: number, c: TlsFilePaths): Promise<string> {

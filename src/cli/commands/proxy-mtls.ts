@@ -7,7 +7,7 @@ import type { MeshProxyOptions } from '../../proxy/mesh-run.js';
 export interface MtlsFlags {
   listen: string; admin: string; workers: number; config?: string; drainTimeout: number; metrics: boolean;
   registry: string; token?: string; ca?: string;
-  inbound?: string; app?: string; service?: string; cert?: string; key?: string; policy?: string; permissive?: boolean;
+  inbound?: string; app?: string; service?: string; cert?: string; key?: string; policy?: string; permissive?: boolean; inboundAdmin?: string;
 }
 
 export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (line: string) => void): MeshProxyOptions {
@@ -16,8 +16,8 @@ export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (li
   }
   if (opts.workers > 1) throw new UsageError('--workers: the mTLS sidecar runs as one process; drop --workers');
   if (opts.service !== undefined) validateServiceName(opts.service);
-  if (opts.inbound === undefined && (opts.app !== undefined || opts.permissive || opts.policy !== undefined)) {
-    throw new UsageError('--app, --policy and --permissive belong to the inbound sidecar: add --inbound <host:port>');
+  if (opts.inbound === undefined && (opts.app !== undefined || opts.permissive || opts.policy !== undefined || opts.inboundAdmin !== undefined)) {
+    throw new UsageError('--app, --policy, --permissive and --inbound-admin belong to the inbound sidecar: add --inbound <host:port>');
   }
   return {
     listen: opts.listen,
@@ -34,5 +34,6 @@ export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (li
     tls: { cert: opts.cert, key: opts.key, ca: opts.ca },
     policyFile: opts.policy,
     permissive: opts.permissive === true,
+    inboundAdmin: opts.inboundAdmin,
   };
 }

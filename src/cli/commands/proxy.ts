@@ -18,6 +18,7 @@ interface ProxyStartFlags extends RegistryClientFlags {
   key?: string;
   policy?: string;
   permissive?: boolean;
+  inboundAdmin?: string;
 }
 
 export function registerProxyCommand(program: Command, ctx: CommandContext): void {
@@ -43,6 +44,7 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--key <file>', 'The private key of --cert.').env('MESH_KEY'))
     .addOption(new Option('--policy <file>', 'Authorization policy (YAML or JSON) the inbound sidecar enforces; reloaded when it changes. Without one every authenticated caller is allowed.').env('MESH_POLICY'))
     .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS).')
+    .option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.')
     .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  HTTP_PROXY=http://127.0.0.1:15001 curl http://orders/api\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
     .action(async (opts: ProxyStartFlags, cmd: Command) => {
       if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined) {
