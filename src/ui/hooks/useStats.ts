@@ -52,7 +52,8 @@ export function useStats(urls: readonly string[], opts: UseStatsOptions): StatsV
       slot.status = { ...slot.status, state: 'connecting' };
       try {
         slot.sub = o.connect(slot.status.url, {
-          onOpen: () => { slot.status = { ...slot.status, state: 'connected', lastError: undefined }; },
+          // Opening counts as a sign of life, so a stream that never sends a frame also goes stale.
+          onOpen: () => { slot.status = { url: slot.status.url, state: 'connected', lastFrameAt: now() }; },
           onFrame: (frame) => {
             slot.frame = frame;
             slot.backoff = base;
