@@ -14,6 +14,9 @@ export interface OutboundTlsProvider {
   onReload(listener: () => void): () => void;
 }
 
+// Node skips checkServerIdentity on a resumed TLS session, so a session must never be offered to a server
+// whose identity was checked for another service: UpstreamPools keeps one pool (and so one undici session
+// cache) per address *and* destination service, which keeps every resumed session bound to one identity.
 export class OutboundTls implements OutboundTlsProvider {
   constructor(private readonly ctx: ReloadingTlsContext, private readonly trustDomain: string) {}
 

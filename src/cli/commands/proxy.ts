@@ -46,6 +46,7 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS).')
     .option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.')
     .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  HTTP_PROXY=http://127.0.0.1:15001 curl http://orders/api\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
+    .addHelpText('after', 'With mTLS (see SECURITY in man mesh):\n  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml\n  mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem\n')
     .action(async (opts: ProxyStartFlags, cmd: Command) => {
       if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined) {
         const { meshProxyOptions } = await import('./proxy-mtls.js');
