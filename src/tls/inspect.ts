@@ -110,7 +110,8 @@ export function formatSeconds(seconds: number): string {
   const d = Math.floor(s / 86_400); s -= d * 86_400;
   const h = Math.floor(s / 3600); s -= h * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
-  if (d > 0) return `${sign}${d}d${h}h`;
+  if (d >= 2) return `${sign}${d}d${h}h`;
+  if (d > 0) return `${sign}${d * 24 + h}h${m}m`; // a 24 h certificate reads as "24h0m", not "1d0h"
   if (h > 0) return `${sign}${h}h${m}m`;
   if (m > 0) return `${sign}${m}m${s}s`;
   return `${sign}${s}s`;
