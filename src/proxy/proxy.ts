@@ -2,7 +2,7 @@
 // the admin server and metrics; and shuts it down in order on SIGTERM: stop accepting, drain in-flight
 // requests up to a deadline, then close everything. `--workers N` runs N of these under cluster.ts.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { systemClock, systemRandom } from '../core/clock.js';
 import { MeshError, UsageError } from '../core/errors.js';
 import { parseHostPort } from '../core/validate.js';
@@ -67,7 +67,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   if (!(await discovery.ready(5_000))) log(`no route table from ${client.url} yet; answering 503 until it arrives`);
 
   let draining = false;
-  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining });
+  const tunnels = new Set<Socket>();
+  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels });
   const listenAddr = await listen(server, opts.listen, '--listen');
 
   let admin: Server | undefined;
@@ -116,8 +117,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const drained = await Promise.race([closed.then(() => true), deadline]);
       clearInterval(idle);
       if (!drained) {
-        log(`drain deadline (${opts.drainTimeoutMs} ms) reached; closing the remaining connections`);
+        log(`drain deadline (${opts.drainTimeoutMs} ms) reached; closing the remaining connections and ${tunnels.size} tunnels`);
         server.closeAllConnections();
+        for (const s of tunnels) s.destroy();
         await closed;
       }
       discovery.close();

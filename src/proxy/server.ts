@@ -31,6 +31,8 @@ export interface ProxyServerDeps {
   random: Random;
   /** Whether the proxy is draining: new requests on kept-alive connections get `connection: close`. */
   draining: () => boolean;
+  /** Client sockets of open Upgrade tunnels (the HTTP server no longer tracks them; shutdown must). */
+  tunnels: Set<Socket>;
 }
 
 export interface ProxyServerOptions {

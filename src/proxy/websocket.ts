@@ -10,6 +10,8 @@ import type { ProxyServerDeps } from './server.js';
 
 export function handleUpgrade(deps: ProxyServerDeps, req: IncomingMessage, client: Socket, head: Buffer): void {
   client.on('error', () => client.destroy());
+  deps.tunnels.add(client);
+  client.once('close', () => deps.tunnels.delete(client));
   const target = targetOf(req.url!, req.headers.host);
   if (typeof target === 'string') return refuse(client, 'bad-request', target);
   const service = target.service === null ? undefined : deps.directory.get(target.service);
