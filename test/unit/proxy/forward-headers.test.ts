@@ -1,0 +1,35 @@
+// Header handling on both sides of the proxy (pure functions of raw header lists).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { filterResponseHeaders } from '../../../src/proxy/forward.js';
+import { classifyFailure, mayRetry } from '../../../src/proxy/retry.js';
+import { upstreamHeaders } from '../../../src/proxy/server.js';
+
+test('request headers: hop-by-hop and Connection-named dropped, X-Forwarded-* set, one Host', () => {
+  const out = upstreamHeaders(['Host', 'orders', 'Connection', 'keep-alive, X-Private', 'X-Private', 's', 'Keep-Alive', '5', 'TE', 'trailers',
+    'Transfer-Encoding', 'chunked', 'Proxy-Authorization', 'x', 'Expect', '100-continue', 'Accept', '*/*', 'X-Forwarded-For', '1.2.3.4'], '127.0.0.1', undefined);
+  assert.deepEqual(out, ['Accept', '*/*', 'host', 'orders', 'x-forwarded-for', '1.2.3.4, 127.0.0.1', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'orders']);
+  assert.equal(upstreamHeaders(['Host', 'a', 'host', 'b'], '127.0.0.1', undefined), 'the request has more than one Host header');
+  const abs = upstreamHeaders(['Host', 'evil', 'X-Forwarded-Proto', 'https'], '10.0.0.1', 'orders');
+  assert.deepEqual(abs, ['X-Forwarded-Proto', 'https', 'host', 'orders', 'x-forwarded-for', '10.0.0.1', 'x-forwarded-host', 'orders']);
+});
+
+test('response headers: hop-by-hop and Connection-named dropped, the rest kept in order', () => {
+  const raw = ['Content-Type', 'text/plain', 'Connection', 'X-Secret', 'X-Secret', '1', 'Transfer-Encoding', 'chunked', 'Keep-Alive', 'timeout=5', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'].map((s) => Buffer.from(s));
+  assert.deepEqual(filterResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+});
+
+test('retry decisions', () => {
+  const err = (code: string) => Object.assign(new Error(code), { code });
+  assert.equal(classifyFailure(err('ECONNREFUSED')), 'connect');
+  assert.equal(classifyFailure(err('UND_ERR_SOCKET')), 'reset');
+  assert.equal(classifyFailure(err('UND_ERR_HEADERS_TIMEOUT')), 'timeout');
+  assert.equal(classifyFailure(Object.assign(new Error('x'), { cause: err('ECONNRESET') })), 'reset');
+  assert.equal(mayRetry('connect', false, false, false), true);
+  assert.equal(mayRetry('connect', true, true, false), false);
+  assert.equal(mayRetry('reset', true, false, false), true);
+  assert.equal(mayRetry('reset', false, false, false), false);
+  assert.equal(mayRetry('reset', false, false, true), true);
+  assert.equal(mayRetry('status-503', true, true, true), false);
+  assert.equal(mayRetry('timeout', true, false, true), false);
+});
