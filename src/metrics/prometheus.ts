@@ -2,6 +2,7 @@
 // counters in a collect() callback at scrape time, so requests never call prom-client. Node's default
 // metrics are left out on purpose: some of them fail `promtool check metrics` (see FIELD-NOTES).
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { counterView, type EndpointCounters } from './merged-view.js';
 import { CODE_CLASS_LABELS, DURATION_BUCKETS_S, type ProxyMetrics } from './recorder.js';
 import { FATE_NAMES } from './types.js';
 
@@ -17,9 +18,8 @@ type Extra = (registry: Registry) => void;
 export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Registry {
   const registry = new Registry();
   const registers = [registry];
-  const eachEndpoint = function* () {
-    for (const svc of metrics.services.values()) for (const ep of svc.endpoints.values()) yield ep;
-  };
+  const eachEndpoint = (): EndpointCounters[] => counterView(metrics).endpoints;
+  const eachService = () => counterView(metrics).services;
 
   new Counter({
     name: 'mesh_requests_total', help: 'Requests sent to upstream endpoints, by status class (error = no response).',
@@ -70,7 +70,7 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
     name: 'mesh_retries_total', help: 'Retries sent, per service.', labelNames: ['service'] as const, registers,
     collect() {
       this.reset();
-      for (const svc of metrics.services.values()) this.inc({ service: svc.name }, svc.retries);
+      for (const svc of eachService()) this.inc({ service: svc.name }, svc.retries);
     },
   });
   new Counter({
@@ -78,7 +78,7 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
     labelNames: ['service'] as const, registers,
     collect() {
       this.reset();
-      for (const svc of metrics.services.values()) this.inc({ service: svc.name }, svc.policyDenials);
+      for (const svc of eachService()) this.inc({ service: svc.name }, svc.policyDenials);
     },
   });
   new Counter({
@@ -86,7 +86,7 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
     labelNames: ['direction', 'service', 'endpoint'] as const, registers,
     collect() {
       this.reset();
-      this.inc({ direction: 'inbound', service: '', endpoint: '' }, metrics.inboundTlsFailures);
+      this.inc({ direction: 'inbound', service: '', endpoint: '' }, counterView(metrics).inboundTlsFailures);
       for (const ep of eachEndpoint()) this.inc({ direction: 'outbound', service: ep.service, endpoint: ep.id }, ep.tlsFailures);
     },
   });
@@ -95,7 +95,7 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
     labelNames: ['service', 'fate'] as const, registers,
     collect() {
       this.reset();
-      for (const svc of metrics.services.values()) {
+      for (const svc of eachService()) {
         FATE_NAMES.forEach((name, i) => this.inc({ service: svc.name, fate: FATE_LABELS[name]! }, svc.fates[i]!));
       }
     },
@@ -105,7 +105,7 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
     labelNames: ['service'] as const, registers,
     collect() {
       this.reset();
-      for (const svc of metrics.services.values()) this.set({ service: svc.name }, svc.inFlight);
+      for (const svc of eachService()) this.set({ service: svc.name }, svc.inFlight);
     },
   });
   extra?.(registry);
@@ -115,7 +115,7 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
 function endpointCounter(
   registry: Registry, name: string, help: string,
   read: (ep: { bytesIn: number; bytesOut: number; ejections: number }) => number,
-  eachEndpoint: () => Iterable<{ service: string; id: string; bytesIn: number; bytesOut: number; ejections: number }>,
+  eachEndpoint: () => Iterable<EndpointCounters>,
 ): void {
   new Counter({
     name, help, labelNames: ['service', 'endpoint'] as const, registers: [registry],

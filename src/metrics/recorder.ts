@@ -2,6 +2,7 @@
 // sliding window for the golden signals. Readers (the Prometheus collector, the stats frame) walk these
 // objects on demand; the request path only adds to numbers. See ./types.ts for how the proxy calls it.
 import { systemClock, type Clock } from '../core/clock.js';
+import { exportWindow, importState, PEER_STALE_MS, type MetricsState, type PeerState } from './peers.js';
 import { SlidingWindow, type Ticker } from './window.js';
 import { Fate, type EndpointStateProbe, type EndpointStats, type MeshMetrics, type ServiceStats } from './types.js';
 
@@ -121,6 +122,7 @@ export class ProxyMetrics implements MeshMetrics {
   readonly clock: Clock;
   inboundTlsFailures = 0;
   probe: EndpointStateProbe | undefined;
+  private readonly peers = new Map<number, PeerState>();
   private timer: NodeJS.Timeout | undefined;
   private readonly closers = new Set<() => void>();
 
@@ -144,6 +146,39 @@ export class ProxyMetrics implements MeshMetrics {
 
   setStateProbe(probe: EndpointStateProbe): void {
     this.probe = probe;
+  }
+
+  /** This worker's numbers as plain JSON, for the worker that serves /metrics and /stats (see ./peers.ts). */
+  exportState(worker: number): MetricsState {
+    return {
+      worker,
+      time: this.clock.now(),
+      inboundTlsFailures: this.inboundTlsFailures,
+      services: [...this.services.values()].map((svc) => ({
+        name: svc.name, inFlight: svc.inFlight, fates: [...svc.fates], retries: svc.retries, policyDenials: svc.policyDenials,
+        window: exportWindow(svc.window),
+        endpoints: [...svc.endpoints.values()].map((ep) => ({
+          id: ep.id, address: ep.address, inFlight: ep.inFlight, byClass: [...ep.byClass], buckets: [...ep.buckets], durationSumS: ep.durationSumS,
+          bytesIn: ep.bytesIn, bytesOut: ep.bytesOut, ejections: ep.ejections, tlsFailures: ep.tlsFailures, window: exportWindow(ep.window),
+        })),
+      })),
+    };
+  }
+
+  /** Another worker's latest numbers; they are added to this worker's in /metrics and /stats. */
+  setPeerState(state: MetricsState): void {
+    this.peers.set(state.worker, importState(state, this.clock.now()));
+  }
+
+  /** Peers heard from within the last 3 s (a worker that died stops counting). */
+  livePeers(): PeerState[] {
+    const now = this.clock.now();
+    const live: PeerState[] = [];
+    for (const [worker, p] of this.peers) {
+      if (now - p.receivedAt <= PEER_STALE_MS) live.push(p);
+      else this.peers.delete(worker);
+    }
+    return live;
   }
 
   /** Advances the window by one second (the timer calls it; tests call it by hand). */

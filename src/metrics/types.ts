@@ -16,6 +16,7 @@
 //   // elsewhere: ep.ejection(), ep.tlsHandshakeFailure(), svc.policyDenial(), svc.removeEndpoint(id)
 //
 // Every method is a handful of number operations: no allocation, no strings built, no I/O.
+import type { MetricsState } from './peers.js';
 
 /** Why a client request ended as it did. Numeric so counting is an array index. */
 export const Fate = {
@@ -74,6 +75,10 @@ export interface MeshMetrics {
   inboundTlsHandshakeFailure(): void;
   /** Lets /stats show the balancer's EWMA cost and ejection deadline per endpoint. */
   setStateProbe(probe: EndpointStateProbe): void;
+  /** This worker's numbers for the admin worker (`--workers N`; see ./peers.ts); undefined when disabled. */
+  exportState(worker: number): MetricsState | undefined;
+  /** Another worker's numbers, added to this one's in /metrics and /stats. */
+  setPeerState(state: MetricsState): void;
   /** Starts the once-a-second window tick. */
   start(): void;
   /** Stops timers and ends /stats streams. */
@@ -105,6 +110,8 @@ export const NOOP_METRICS: MeshMetrics = {
   service: () => noopService,
   inboundTlsHandshakeFailure() {},
   setStateProbe() {},
+  exportState: () => undefined,
+  setPeerState() {},
   start() {},
   close() {},
 };

@@ -15,6 +15,12 @@ export function newLatencyHistogram(): Histogram {
   return build({ bitBucketSize: 32, autoResize: false, lowestDiscernibleValue: 1, highestTrackableValue: MAX_US, numberOfSignificantValueDigits: 2 });
 }
 
+/** p50/p95/p99 in ms of a histogram of microseconds; null when it holds no requests. */
+export function percentiles(h: Histogram, requests: number): { p50: number | null; p95: number | null; p99: number | null } {
+  if (requests === 0) return { p50: null, p95: null, p99: null };
+  return { p50: h.getValueAtPercentile(50) / 1000, p95: h.getValueAtPercentile(95) / 1000, p99: h.getValueAtPercentile(99) / 1000 };
+}
+
 export interface WindowSignals {
   requests: number;
   errors: number;
@@ -67,18 +73,23 @@ export class SlidingWindow {
 
   /** Sums the completed slots; `scratch` is a histogram the caller reuses between frames. */
   signals(scratch: Histogram): WindowSignals {
-    if (this.lastTick !== this.ticker.tick) this.rotate();
     scratch.reset();
+    const { requests, errors, seconds } = this.accumulate(scratch);
+    return { requests, errors, seconds, ...percentiles(scratch, requests) };
+  }
+
+  /** Adds the completed slots' latencies into `into` (not reset first) and returns their counts. */
+  accumulate(into: Histogram): { requests: number; errors: number; seconds: number } {
+    if (this.lastTick !== this.ticker.tick) this.rotate();
     let requests = 0;
     let errors = 0;
     for (let i = 0; i < this.counts.length; i++) {
       if (i === this.cur || this.counts[i] === 0) continue;
       requests += this.counts[i]!;
       errors += this.errors[i]!;
-      scratch.add(this.hists[i]!);
+      into.add(this.hists[i]!);
     }
-    const pct = (p: number) => (requests === 0 ? null : scratch.getValueAtPercentile(p) / 1000);
-    return { requests, errors, seconds: this.coveredSeconds(), p50: pct(50), p95: pct(95), p99: pct(99) };
+    return { requests, errors, seconds: this.coveredSeconds() };
   }
 
   private coveredSeconds(): number {

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { ManualClock } from '../../../src/core/clock.js';
+import { prometheusRegistry } from '../../../src/metrics/prometheus.js';
+import { ProxyMetrics } from '../../../src/metrics/recorder.js';
+import { StatsFrameBuilder } from '../../../src/metrics/stats-frame.js';
+import { Fate, NOOP_METRICS } from '../../../src/metrics/types.js';
+
+function worker(clock: ManualClock, n: number, latencyMs: number, endpoints: string[]) {
+  const m = new ProxyMetrics({ clock });
+  const svc = m.service('orders');
+  for (let i = 0; i < n; i++) {
+    const ep = svc.endpoint(endpoints[i % endpoints.length]!, '127.0.0.1:9000');
+    svc.requestStarted(); ep.requestStarted();
+    ep.requestEnded(200, latencyMs, 10, 20);
+    svc.requestEnded(Fate.ok, 200, latencyMs);
+  }
+  m.tick();
+  return m;
+}
+
+test('the admin worker adds its peers\' counters, windows and percentiles', async () => {
+  const clock = new ManualClock();
+  const one = worker(clock, 100, 1, ['a']);
+  const two = worker(clock, 300, 100, ['a', 'b']);
+  one.setPeerState(JSON.parse(JSON.stringify(two.exportState(2))));
+  const f = new StatsFrameBuilder(one).frame().services[0]!;
+  assert.equal(f.requests, 400);
+  assert.equal(f.rps, 400);
+  assert.equal(f.fates.ok, 400);
+  assert.ok(Math.abs(f.p50! - 100) < 2, `p50 ${f.p50}`); // 300 of 400 requests took 100 ms
+  assert.ok(f.p99! >= 99);
+  assert.deepEqual(f.endpoints.map((e) => [e.id, e.requests]), [['a', 250], ['b', 150]]);
+
+  const text = await prometheusRegistry(one).metrics();
+  assert.match(text, /^mesh_requests_total\{service="orders",endpoint="a",code_class="2xx"\} 250$/m);
+  assert.match(text, /^mesh_request_fates_total\{service="orders",fate="ok"\} 400$/m);
+  assert.match(text, /^mesh_request_duration_seconds_count\{service="orders",endpoint="b"\} 150$/m);
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+
+  clock.advance(3_001); // the peer went quiet (died): it no longer counts
+  assert.equal(new StatsFrameBuilder(one).frame().services[0]!.fates.ok, 100);
+  assert.equal(NOOP_METRICS.exportState(3), undefined);
+});
