@@ -21,7 +21,7 @@ export function registerCheckCommand(program: Command, ctx: CommandContext): voi
       .option('--config <file>', 'Check this proxy config file (JSON or YAML).')
       .option('--policy <file>', 'Check this authorization policy file.'),
   )))
-    .addHelpText('after', '\nExamples:\n  mesh check\n  mesh check --ca-dir ~/.mesh/ca --cert certs/orders.crt --config mesh.yaml --policy policy.yaml\n  mesh check --json\n')
+    .addHelpText('after', '\nExamples:\n  mesh check\n  mesh check --ca-dir mesh-ca --cert certs/orders.pem --config mesh.yaml --policy policy.yaml\n  mesh check --json\n')
     .action(async (opts: CheckFlags) => {
       const results = await runChecks({
         registry: opts.registry, ...(opts.token ? { token: opts.token } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
