@@ -1,0 +1,198 @@
+// `npm run bench:proxy`: the proxy against its baselines, in one run, on one fast backend.
+//   direct        — load straight at the backend
+//   mesh 1 worker — through `mesh proxy start --workers 1`, pinned to its own core (taskset) when possible
+//   mesh 2 workers— through `--workers 2` (both cores: shares them with the load generator and backend)
+//   nginx         — through nginx as a reverse proxy with upstream keep-alive, pinned like mesh 1 worker
+// For each: saturated req/s and p50/p99 (wrk when installed, else autocannon, each in its own process),
+// p50/p99 at a fixed 1,000 req/s (paced-client.js, corrected for coordinated omission), peak RSS of the
+// proxy, and ratios to direct and to nginx. The backend is nginx serving a fixed body when nginx is
+// installed (so the backend is not the bottleneck), else a node:http server. Not a test: prints numbers.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, runMesh, startMesh, REPO_ROOT, type Daemon } from '../helpers/mesh.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const PACED = fileURLToPath(new URL('./paced-client.js', import.meta.url));
+const AUTOCANNON = join(REPO_ROOT, 'node_modules', 'autocannon', 'autocannon.js');
+const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? (has('nginx') ? 'nginx' : undefined);
+const WRK = has('wrk');
+const TASKSET = has('taskset') && cpus().length >= 2;
+const LOAD_CPU = '0';
+const PROXY_CPU = String(cpus().length - 1);
+
+interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: number; pacedP99: number; rssMiB: number | null }
+
+const children: ChildProcess[] = [];
+const daemons: Daemon[] = [];
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); for (const d of daemons) d.child.kill('SIGKILL'); });
+
+function pinned(cpu: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return TASKSET && cpu !== undefined ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
+}
+
+function nginxConf(dir: string, name: string, body: string): string {
+  const file = join(dir, `${name}.conf`);
+  mkdirSync(join(dir, name), { recursive: true });
+  writeFileSync(file, `worker_processes 1;\npid ${dir}/${name}/nginx.pid;\nerror_log ${dir}/${name}/error.log;\ndaemon off;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n`
+    + `  client_body_temp_path ${dir}/${name}/b; proxy_temp_path ${dir}/${name}/p; fastcgi_temp_path ${dir}/${name}/f; uwsgi_temp_path ${dir}/${name}/u; scgi_temp_path ${dir}/${name}/s;\n`
+    + `  keepalive_requests 1000000; keepalive_timeout 65s;\n${body}\n}\n`);
+  return file;
+}
+
+async function startNginx(conf: string, cpu: string | undefined): Promise<ChildProcess> {
+  const [cmd, args] = pinned(cpu, NGINX!, ['-c', conf, '-e', 'stderr']);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  await new Promise((r) => setTimeout(r, 300));
+  return child;
+}
+
+async function startNodeBackend(port: number): Promise<ChildProcess> {
+  const code = `require('http').createServer((q,r)=>{r.writeHead(200,{'content-type':'text/plain','content-length':2});r.end('ok')}).listen(${port},'127.0.0.1',()=>console.log('up'))`;
+  const [cmd, args] = pinned(LOAD_CPU, process.execPath, ['-e', code]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  await new Promise((r) => child.stdout!.once('data', r));
+  return child;
+}
+
+function saturate(url: string, host: string | undefined): { rps: number; p50: number; p99: number } {
+  if (WRK) {
+    const [cmd, args] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]);
+    const out = spawnSync(cmd, args, { encoding: 'utf8' }).stdout;
+    const ms = (re: RegExp) => {
+      const m = re.exec(out);
+      if (!m) return NaN;
+      const v = Number(m[1]);
+      return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+    };
+    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/) };
+  }
+  const [cmd, args] = pinned(LOAD_CPU, process.execPath, [AUTOCANNON, '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS), ...(host ? ['-H', `host=${host}`] : []), url]);
+  const j = JSON.parse(spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 }).stdout) as { requests: { average: number }; latency: { p50: number; p99: number } };
+  return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99 };
+}
+
+function paced(url: string, host: string | undefined): { p50: number; p99: number } {
+  const [cmd, args] = pinned(LOAD_CPU, process.execPath, [PACED, url, host ?? '-', '1000', String(SECONDS)]);
+  const out = spawnSync(cmd, args, { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+  const j = JSON.parse(out) as { p50: number; p99: number; errors: number };
+  if (j.errors > 0) console.error(`  (paced run to ${url} saw ${j.errors} errors)`);
+  return j;
+}
+
+function rssMiB(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total = Math.max(total, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    } catch { /* gone */ }
+  }
+  return total;
+}
+
+function childPids(pid: number): number[] {
+  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}
+
+function measure(name: string, url: string, host: string | undefined, pids: () => number[]): Row {
+  // The load runs in a blocking child (spawnSync), so RSS is read when each run ends: RSS rarely shrinks, so
+  // this is close to the peak.
+  const sat = saturate(url, host);
+  let peak = rssMiB(pids());
+  const p = paced(url, host);
+  peak = Math.max(peak, rssMiB(pids()));
+  const row: Row = { name, rps: sat.rps, p50: sat.p50, p99: sat.p99, pacedP50: p.p50, pacedP99: p.p99, rssMiB: pids().length ? peak : null };
+  console.error(`  ${name}: ${Math.round(row.rps)} req/s`);
+  return row;
+}
+
+async function startMeshProxy(registry: string, workers: number, cpu: string | undefined): Promise<{ daemon: Daemon; url: string }> {
+  const port = await freePort();
+  const admin = await freePort();
+  const args = ['proxy', 'start', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--registry', registry, '--workers', String(workers)];
+  const daemon = startMesh(args);
+  daemons.push(daemon);
+  if (TASKSET && cpu !== undefined) spawnSync('taskset', ['-a', '-p', '-c', cpu, String(daemon.child.pid)]);
+  await daemon.waitFor(/mesh proxy: listening on/, 20_000);
+  return { daemon, url: `http://127.0.0.1:${port}/` };
+}
+
+export async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-bench-proxy-'));
+  try {
+    console.log(`mesh proxy benchmark: ${SECONDS}s per run, ${CONNECTIONS} connections, load by ${WRK ? 'wrk' : 'autocannon'}, `
+      + `${TASKSET ? `proxy pinned to CPU ${PROXY_CPU}, load and backend on CPU ${LOAD_CPU}` : 'no taskset: nothing pinned'}; ${cpus().length} CPUs`);
+    if (!NGINX) console.log('nginx is not installed: the nginx baseline is skipped and the backend is a node:http server');
+    const bePort = await freePort();
+    if (NGINX) await startNginx(nginxConf(dir, 'backend', `  server { listen 127.0.0.1:${bePort}; location / { return 200 "ok"; } }`), LOAD_CPU);
+    else await startNodeBackend(bePort);
+    console.log(`backend: ${NGINX ? 'nginx returning a fixed 2-byte body' : 'node:http hello'} on 127.0.0.1:${bePort}`);
+
+    const regPort = await freePort();
+    const reg = startMesh(['registry', 'start', '--listen', `127.0.0.1:${regPort}`, '--data-dir', join(dir, 'registry')]);
+    daemons.push(reg);
+    await reg.waitFor(/listening on/);
+    const registry = `http://127.0.0.1:${regPort}`;
+    const r = await runMesh(['register', 'bench', '--address', `127.0.0.1:${bePort}`, '--registry', registry]);
+    if (r.code !== 0) throw new Error(r.stderr);
+
+    const rows: Row[] = [];
+    rows.push(measure('direct', `http://127.0.0.1:${bePort}/`, undefined, () => []));
+
+    const one = await startMeshProxy(registry, 1, PROXY_CPU);
+    rows.push(measure('mesh --workers 1', one.url, 'bench', () => [one.daemon.child.pid!]));
+    await one.daemon.stop('SIGTERM');
+
+    const two = await startMeshProxy(registry, 2, undefined);
+    rows.push(measure('mesh --workers 2', two.url, 'bench', () => childPids(two.daemon.child.pid!)));
+    await two.daemon.stop('SIGTERM');
+
+    if (NGINX) {
+      const ngPort = await freePort();
+      const ng = await startNginx(nginxConf(dir, 'proxy', `  upstream be { server 127.0.0.1:${bePort}; keepalive 128; }\n  server { listen 127.0.0.1:${ngPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), PROXY_CPU);
+      rows.push(measure('nginx (reverse proxy)', `http://127.0.0.1:${ngPort}/`, undefined, () => [ng.pid!]));
+      ng.kill('SIGTERM');
+    }
+    await reg.stop('SIGTERM');
+    printTable(rows);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(rows: Row[]): void {
+  const direct = rows.find((r) => r.name === 'direct')!;
+  const nginx = rows.find((r) => r.name.startsWith('nginx'));
+  const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  console.log('');
+  console.log(['', 'req/s', 'p50 ms', 'p99 ms', '@1k p50', '@1k p99', '+p99 @1k', 'RSS MiB', 'vs direct', 'vs nginx'].map((h, i) => (i === 0 ? h.padEnd(24) : h.padStart(9))).join(' '));
+  for (const r of rows) {
+    console.log([
+      r.name.padEnd(24), f(r.rps, 0).padStart(9), f(r.p50).padStart(9), f(r.p99).padStart(9), f(r.pacedP50, 3).padStart(9), f(r.pacedP99, 3).padStart(9),
+      f(r.pacedP99 - direct.pacedP99, 3).padStart(9), (r.rssMiB === null ? '-' : f(r.rssMiB, 0)).padStart(9),
+      `${f((r.rps / direct.rps) * 100, 0)}%`.padStart(9), nginx ? `${f((r.rps / nginx.rps) * 100, 0)}%`.padStart(9) : '-'.padStart(9),
+    ].join(' '));
+  }
+  console.log('\ntargets: mesh --workers 1 ≥ 40% of nginx req/s; added p99 at 1k req/s ≤ 0.5 ms; RSS ≤ 120 MiB per worker');
+}
+
+const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) {
+  await main();
+  if (process.env.BENCH_SKIP_METRICS_COST !== '1') {
+    try {
+      const { runMetricsCostBench } = await import('./metrics-cost.js');
+      console.log('');
+      await runMetricsCostBench();
+    } catch (err) {
+      console.error(`metrics cost section failed: ${(err as Error).message}`);
+    }
+  }
+  process.exit(0);
+}
