@@ -3,7 +3,9 @@
 // cost a round trip per connection). Each worker keeps its own route table from its own registry watch.
 // The admin server (/routes, /metrics, /stats, /ready) runs in worker 1 only, so what it reports is worker 1's
 // view: the tables are the same (same registry), the counters are that worker's share of the traffic.
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
+import { ProxyMetrics } from '../metrics/recorder.js';
+import type { MetricsState } from '../metrics/peers.js';
 import { MeshError } from '../core/errors.js';
 import { startProxy, type ProxyOptions } from './proxy.js';
 
@@ -34,7 +36,18 @@ async function runWorker(opts: RunProxyOptions): Promise<void> {
   const log = (line: string) => opts.log(line.startsWith('mesh proxy') ? line.replace('mesh proxy', tag) : `${tag}: ${line}`);
   const proxy = await startProxy({ ...opts, admin: index === 1 ? opts.admin : undefined, log });
   process.send?.({ type: 'listening', listen: proxy.listen, admin: proxy.admin });
+  // Worker 1 serves /metrics and /stats for all: the others send it their numbers once a second (via the primary).
+  const metrics = proxy.metrics instanceof ProxyMetrics ? proxy.metrics : undefined;
+  let ship: NodeJS.Timeout | undefined;
+  const onPeer = (m: { type?: string; state?: MetricsState }) => { if (m?.type === 'metrics' && m.state) metrics?.setPeerState(m.state); };
+  if (metrics !== undefined && index === 1) process.on('message', onPeer);
+  if (metrics !== undefined && index !== 1) {
+    ship = setInterval(() => { process.send?.({ type: 'metrics', state: metrics.exportState(index) }); }, 1000);
+    ship.unref();
+  }
   await untilSignal(() => { void proxy.reload(); });
+  if (ship !== undefined) clearInterval(ship);
+  process.off('message', onPeer);
   await proxy.stop();
   cluster.worker?.disconnect();
 }
@@ -42,8 +55,12 @@ async function runWorker(opts: RunProxyOptions): Promise<void> {
 async function runPrimary(opts: RunProxyOptions): Promise<void> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
+  const byIndex = new Map<number, Worker>();
   const fork = (index: number) => {
     const worker = cluster.fork({ [WORKER_ENV]: String(index) });
+    byIndex.set(index, worker);
+    // Metrics from workers 2..N go to worker 1, which serves /metrics and /stats.
+    worker.on('message', (m: { type?: string }) => { if (m?.type === 'metrics') { const w1 = byIndex.get(1); if (w1?.isConnected()) w1.send(m); } });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       opts.log(`mesh proxy: worker ${index} (pid ${worker.process.pid}) exited (${signal ?? code}); starting a new one`);

@@ -9,6 +9,7 @@ import type { ServiceSettings } from './config.js';
 import { sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
+import type { AccessLog } from '../metrics/access-log.js';
 import { tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
 
 /** What the forwarder needs from a service's endpoint pool (implemented in service-runtime.ts). */
@@ -99,6 +100,14 @@ export class UpstreamPools {
   }
 }
 
+/** What an access-log line needs beyond the exchange's own state (only built when the log is on). */
+export interface AccessContext {
+  log: AccessLog;
+  authority: string;
+  requestId: string;
+  traceId: string;
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /** Response headers that are hop-by-hop (RFC 9110 §7.6.1) or that Node sets itself. */
@@ -119,6 +128,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private resumeUpstream: (() => void) | undefined = undefined;
   private readonly idempotent: boolean;
   private readonly deadline: number;
+  private bytesOut = 0;
+  private bytesIn = 0;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -132,11 +143,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly path: string,
     private readonly headers: string[],
     private readonly hasBody: boolean,
+    private readonly access: AccessContext | undefined = undefined,
   ) {
     this.startedAt = performance.now();
     this.deadline = this.startedAt + settings.timeoutMs;
     this.idempotent = IDEMPOTENT.has(req.method!);
     res.on('close', this.onClientClose);
+    if (access !== undefined && hasBody) req.on('data', (c: Buffer) => { this.bytesIn += c.length; });
   }
 
   start(): void {
@@ -197,6 +210,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.onDrain);
     return false;
@@ -266,7 +280,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.finished = true;
     this.res.off('close', this.onClientClose);
-    this.svc.requestEnded(status, performance.now() - this.startedAt, this.tries > 1, cause, this.budgetRefused);
+    const durationMs = performance.now() - this.startedAt;
+    this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
+    if (this.access !== undefined) this.logAccess(status, durationMs);
+  }
+
+  private logAccess(status: number, durationMs: number): void {
+    const a = this.access!;
+    a.log.record({
+      method: this.req.method!, authority: a.authority, path: this.path, status, durationMs,
+      upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut, requestId: a.requestId, traceId: a.traceId,
+    });
   }
 
   private readonly onDrain = (): void => {
@@ -280,7 +304,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.abortTry?.(new Error('client closed the connection'));
     if (ep !== undefined && !this.responded && !this.retryPending) this.svc.tryEnded(ep, true, performance.now() - this.tryStartedAt, 499);
     this.finished = true;
-    this.svc.requestEnded(499, performance.now() - this.startedAt, this.tries > 1, undefined);
+    const durationMs = performance.now() - this.startedAt;
+    this.svc.requestEnded(499, durationMs, this.tries > 1, undefined);
+    if (this.access !== undefined) this.logAccess(0, durationMs);
   };
 }
 

@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { systemClock, systemRandom } from '../core/clock.js';
 import { MeshError, UsageError } from '../core/errors.js';
 import { parseHostPort } from '../core/validate.js';
+import { AccessLog } from '../metrics/access-log.js';
 import { createMetricsAdmin, type MetricsAdmin } from '../metrics/admin-routes.js';
 import { ProxyMetrics } from '../metrics/recorder.js';
 import { NOOP_METRICS, type MeshMetrics } from '../metrics/types.js';
@@ -28,6 +29,8 @@ export interface ProxyOptions {
   drainTimeoutMs: number;
   metrics: boolean;
   log: (line: string) => void;
+  /** Where to write one JSON line per request (`-` for stdout); off when undefined. */
+  accessLog?: string;
   /** mTLS to endpoints with a mesh TLS port (set when the proxy has a service certificate). */
   outboundTls?: OutboundTlsProvider;
 }
@@ -35,6 +38,8 @@ export interface ProxyOptions {
 export interface RunningProxy {
   listen: string;
   admin: string | undefined;
+  /** The metrics this process records (cluster.ts ships them to the admin worker). */
+  metrics: MeshMetrics;
   reload(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -49,6 +54,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       throw new UsageError(`--config: ${(err as Error).message}`);
     }
   }
+  const accessLog = opts.accessLog === undefined ? undefined
+    : await AccessLog.open(opts.accessLog, { onError: (err) => log(`access log ${opts.accessLog} failed, no more lines will be written: ${err.message}`) });
   const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;
   metrics.start();
   const pools = new UpstreamPools(config.defaults.connectTimeoutMs);
@@ -68,14 +75,14 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   let draining = false;
   const tunnels = new Set<Socket>();
-  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels });
+  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, accessLog });
   const listenAddr = await listen(server, opts.listen, '--listen');
 
   let admin: Server | undefined;
   let metricsAdmin: MetricsAdmin | undefined;
   let adminAddr: string | undefined;
   if (opts.admin !== undefined) {
-    metricsAdmin = createMetricsAdmin(metrics);
+    metricsAdmin = createMetricsAdmin(metrics, accessLog === undefined ? {} : { accessLog });
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();
@@ -131,11 +138,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       }
       await pools.close();
       await client.close();
+      await accessLog?.close();
     })();
     return stopping;
   };
 
-  return { listen: listenAddr, admin: adminAddr, reload: () => reload('SIGHUP'), stop };
+  return { listen: listenAddr, admin: adminAddr, metrics, reload: () => reload('SIGHUP'), stop };
 }
 
 function listen(server: Server, address: string, flag: string): Promise<string> {

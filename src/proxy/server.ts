@@ -7,6 +7,8 @@ import type { Socket } from 'node:net';
 import type { Random } from '../core/clock.js';
 import { settingsFor, type ProxyConfig } from './config.js';
 import { sendMeshError } from './errors-response.js';
+import { applyTraceContext } from '../metrics/trace.js';
+import type { AccessLog } from '../metrics/access-log.js';
 import { Exchange, type ForwardService, type UpstreamPools } from './forward.js';
 import { chooseRoute, targetOf } from './router.js';
 import { handleUpgrade } from './websocket.js';
@@ -33,6 +35,8 @@ export interface ProxyServerDeps {
   draining: () => boolean;
   /** Client sockets of open Upgrade tunnels (the HTTP server no longer tracks them; shutdown must). */
   tunnels: Set<Socket>;
+  /** The access log (--access-log), when on. */
+  accessLog?: AccessLog | undefined;
 }
 
 export interface ProxyServerOptions {
@@ -71,6 +75,8 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
     sendMeshError(res, 'bad-request', headers);
     return;
   }
+  // W3C trace context and x-request-id travel upstream on every request (continued or started here).
+  const ids = applyTraceContext(headers);
   const service = target.service === null ? undefined : deps.directory.get(target.service);
   if (service === undefined) {
     sendMeshError(res, 'no-such-service', target.service === null
@@ -92,7 +98,8 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
   const te = req.headers['transfer-encoding'];
   const cl = req.headers['content-length'];
   const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
-  new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody).start();
+  const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
+  new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody, access).start();
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -11,6 +11,7 @@ interface ProxyStartFlags extends RegistryClientFlags {
   config?: string;
   drainTimeout: number;
   metrics: boolean;
+  accessLog?: string;
   inbound?: string;
   app?: string;
   service?: string;
@@ -35,7 +36,8 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
       .addOption(new Option('--workers <n>', 'How many processes share the listener (node:cluster), from 1 to 64; the admin server runs in worker 1.').env('MESH_PROXY_WORKERS').default(1).argParser(intFlag('--workers', 1, 64)))
       .addOption(new Option('--config <file>', 'A JSON or YAML file with per-service settings and route rules (see PROXY in man mesh); reloaded when it changes, and an invalid version is refused with the old one kept.').env('MESH_PROXY_CONFIG'))
       .addOption(new Option('--drain-timeout <duration>', 'How long SIGTERM waits for in-flight requests to finish before closing their connections.').default(10_000, '10s').argParser(durationFlag('--drain-timeout')))
-      .option('--no-metrics', 'Do not count requests (GET /metrics and /stats then answer 404).'),
+      .option('--no-metrics', 'Do not count requests (GET /metrics and /stats then answer 404).')
+      .addOption(new Option('--access-log <file>', 'Write one JSON line per request to this file (appended), or to standard output with -; off by default.').env('MESH_PROXY_ACCESS_LOG')),
   )
     .addOption(new Option('--inbound <host:port>', 'Run the inbound mTLS sidecar on this address in front of --app (needs --service, --cert, --key, --ca). With --inbound the outbound listener runs only when --listen is given.').env('MESH_PROXY_INBOUND'))
     .addOption(new Option('--app <host:port>', 'The local app the inbound sidecar forwards to, e.g. 127.0.0.1:7001.'))
@@ -64,6 +66,7 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
         configFile: opts.config,
         drainTimeoutMs: opts.drainTimeout,
         metrics: opts.metrics,
+        ...(opts.accessLog === undefined ? {} : { accessLog: opts.accessLog }),
         log: (line) => ctx.io.err(`${line}\n`),
       });
     });
