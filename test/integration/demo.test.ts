@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { DemoSummary } from '../../src/demo/summary.js';
 import { eventually, MESH_BIN, runMesh, tempDir } from '../helpers/mesh.js';
@@ -46,9 +47,9 @@ test('mesh demo --no-ui runs for --duration, prints a summary and cleans up', { 
 test('mesh demo with the dashboard in tmux: services appear, q stops everything', { timeout: 45_000 }, async (t) => {
   const tmp = tempDir('mesh-demo-test-');
   t.after(tmp.cleanup);
-  const socket = `mesh-demo-test-${process.pid}`;
-  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-  t.after(() => { tmux('kill-server'); });
+  const sockets = tempDir('mesh-tmux-');
+  const tmux = (...args: string[]) => spawnSync('tmux', ['-S', join(sockets.path, 'sock'), ...args], { encoding: 'utf8' });
+  t.after(() => { tmux('kill-server'); sockets.cleanup(); });
   const started = tmux('new-session', '-d', '-s', 'demo', '-x', '110', '-y', '35', '-e', `TMPDIR=${tmp.path}`, '-e', 'NO_COLOR=1',
     `${process.execPath} ${MESH_BIN} demo --duration 60s`);
   assert.equal(started.status, 0, started.stderr);

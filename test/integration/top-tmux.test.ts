@@ -4,12 +4,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
-import { eventually, MESH_BIN } from '../helpers/mesh.js';
+import { join } from 'node:path';
+import { eventually, MESH_BIN, tempDir } from '../helpers/mesh.js';
 import { getJson, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 import { startRegistry } from '../helpers/registry.js';
 
-const SOCKET = `mesh-top-test-${process.pid}`;
-const tmux = (...args: string[]) => spawnSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
+// A private tmux server whose socket lives in a temporary directory the test removes.
+const SOCKET_DIR = tempDir('mesh-tmux-');
+const tmux = (...args: string[]) => spawnSync('tmux', ['-S', join(SOCKET_DIR.path, 'sock'), ...args], { encoding: 'utf8' });
 let lastScreen = '';
 const screen = () => (lastScreen = tmux('capture-pane', '-p', '-t', 'top').stdout);
 
@@ -44,7 +46,7 @@ test('mesh top in tmux shows live services from a real proxy; Enter, Esc and q w
       await new Promise((r) => setTimeout(r, 2));
     }
   }));
-  t.after(() => { stop = true; tmux('kill-server'); });
+  t.after(() => { stop = true; tmux('kill-server'); SOCKET_DIR.cleanup(); });
 
   const started = tmux('new-session', '-d', '-s', 'top', '-x', '120', '-y', '40', '-e', 'NO_COLOR=1', `${process.execPath} ${MESH_BIN} top --proxy ${proxy.admin}`);
   assert.equal(started.status, 0, started.stderr);
