@@ -12,8 +12,7 @@ export type MeshErrorCause =
   | 'upstream-timeout'
   | 'upstream-connect'
   | 'upstream-reset'
-  | 'bad-request'
-  | 'shutting-down';
+  | 'bad-request';
 
 const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
   'no-such-service': 'MESH_ERR_NO_SUCH_SERVICE',
@@ -23,11 +22,10 @@ const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
   'upstream-connect': 'MESH_ERR_UPSTREAM_CONNECT',
   'upstream-reset': 'MESH_ERR_UPSTREAM_CONNECT',
   'bad-request': 'MESH_ERR_BAD_REQUEST',
-  'shutting-down': 'MESH_ERR_NO_HEALTHY_ENDPOINT',
 };
 
 export function statusOf(cause: MeshErrorCause): number {
-  return cause === 'shutting-down' ? 503 : ErrorCodes[CODE_OF[cause]].status;
+  return cause === 'upstream-reset' ? 502 : ErrorCodes[CODE_OF[cause]].status;
 }
 
 /** Answers with the mesh error for `cause`; if the response already started, aborts it instead. */
@@ -43,7 +41,8 @@ export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, messag
     'x-mesh-error': cause,
     'cache-control': 'no-store',
   };
-  if (cause === 'bad-request' || cause === 'shutting-down') headers.connection = 'close';
+  // After a malformed request the connection's framing cannot be trusted.
+  if (cause === 'bad-request') headers.connection = 'close';
   try {
     res.writeHead(statusOf(cause), headers);
     res.end(body);
