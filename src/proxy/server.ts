@@ -53,6 +53,8 @@ export function createProxyServer(deps: ProxyServerDeps, opts: ProxyServerOption
     requestTimeout: opts.requestTimeoutMs ?? 300_000,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
     maxHeaderSize: opts.maxHeaderSize ?? 16_384,
+    // Node checks those timeouts on this period (30 s by default), which would let a slow client linger.
+    connectionsCheckingInterval: 1_000,
     noDelay: true,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handleRequest(deps, req, res));
