@@ -4,6 +4,7 @@
 // The admin server (/routes, /metrics, /stats, /ready) runs in worker 1 only, so what it reports is worker 1's
 // view: the tables are the same (same registry), the counters are that worker's share of the traffic.
 import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import { ProxyMetrics } from '../metrics/recorder.js';
 import type { MetricsState } from '../metrics/peers.js';
 import { MeshError } from '../core/errors.js';
@@ -14,6 +15,8 @@ export interface RunProxyOptions extends ProxyOptions {
 }
 
 const WORKER_ENV = 'MESH_PROXY_WORKER';
+/** The environment variable that carries a worker's options (JSON) from the primary to worker-main.ts. */
+export const WORKER_OPTIONS_ENV = 'MESH_PROXY_WORKER_OPTIONS';
 
 export async function runProxy(opts: RunProxyOptions): Promise<void> {
   if (cluster.isWorker) return runWorker(opts);
@@ -54,10 +57,14 @@ async function runWorker(opts: RunProxyOptions): Promise<void> {
 
 async function runPrimary(opts: RunProxyOptions): Promise<void> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // Workers start from worker-main.js, not the CLI: they load the proxy's modules only.
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
+  const { log: _log, outboundTls: _tls, ...serializable } = opts;
+  const optionsJson = JSON.stringify(serializable);
   let stopping = false;
   const byIndex = new Map<number, Worker>();
   const fork = (index: number) => {
-    const worker = cluster.fork({ [WORKER_ENV]: String(index) });
+    const worker = cluster.fork({ [WORKER_ENV]: String(index), [WORKER_OPTIONS_ENV]: optionsJson });
     byIndex.set(index, worker);
     // Metrics from workers 2..N go to worker 1, which serves /metrics and /stats.
     worker.on('message', (m: { type?: string }) => { if (m?.type === 'metrics') { const w1 = byIndex.get(1); if (w1?.isConnected()) w1.send(m); } });
