@@ -116,7 +116,7 @@ export async function runMetricsCostBench(opts: { seconds?: number } = {}): Prom
       let off: Load | undefined;
       let on: Load | undefined;
       let logged: Load | undefined;
-      for (let round = 0; round < 2; round++) {
+      for (let round = 0; round < 3; round++) {
         off = best(off, await proxyRun(url, ['--no-metrics'], seconds));
         on = best(on, await proxyRun(url, [], seconds));
         if (hasAccessLog) logged = best(logged, await proxyRun(url, ['--access-log', join(dir, 'access.log')], seconds));
@@ -124,7 +124,7 @@ export async function runMetricsCostBench(opts: { seconds?: number } = {}): Prom
       if (!off || !on) throw new Error('no load results');
       const base = off;
       const row = (name: string, r: Load) => `${name.padEnd(26)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  ${(r.rps / base.rps).toFixed(3)}× of metrics off`;
-      console.log(`\nthrough mesh proxy (1 worker, 50 connections, ${seconds}s each, best of 2 interleaved rounds):`);
+      console.log(`\nthrough mesh proxy (1 worker, 50 connections, ${seconds}s each, best of 3 interleaved rounds):`);
       console.log(row('metrics off (--no-metrics)', off));
       console.log(row('metrics on (default)', on));
       console.log(logged ? row('metrics + --access-log', logged) : 'metrics + access log: skipped (this proxy has no --access-log flag)');
