@@ -1,12 +1,8 @@
 // `mesh top`: a live dashboard of one or more proxies' /stats streams (ink). Quits on q or Ctrl-C and
 // gives the terminal back as it was (the dashboard draws on the alternate screen).
 import { Option, type Command } from 'commander';
-import { createElement } from 'react';
-import { render } from 'ink';
 import { UsageError } from '../../core/errors.js';
 import { DEFAULTS } from '../../core/types.js';
-import { subscribeStats } from '../../metrics/admin-client.js';
-import { TopApp } from '../../ui/components/Top.js';
 import type { CommandContext } from '../program.js';
 import { proxyUrlFlag } from '../proxy-flags.js';
 
@@ -26,6 +22,10 @@ export async function runTop(opts: TopOptions): Promise<void> {
   if (!stdin.isTTY || !stdout.isTTY) {
     throw new UsageError('mesh top needs an interactive terminal: use `mesh routes` or `curl <admin>/stats` when piping');
   }
+  // React and ink are loaded only when the dashboard runs, so every other command starts fast.
+  const [{ createElement }, { render }, { subscribeStats }, { TopApp }] = await Promise.all([
+    import('react'), import('ink'), import('../../metrics/admin-client.js'), import('../../ui/components/Top.js'),
+  ]);
   stdout.write('\x1b[?1049h\x1b[H'); // alternate screen: the shell's scrollback is untouched
   const app = render(createElement(TopApp, { proxies: opts.proxies, connect: subscribeStats }), { stdin, stdout, exitOnCtrlC: true, patchConsole: false });
   const stop = () => app.unmount();
