@@ -32,11 +32,12 @@ test('an HTTP check against a server that starts failing turns the instance crit
   const reg = await startRegistry(t);
   const log = await recordWatch(t, reg.client, ['web']);
   const res = await runMesh(['register', 'web', '--address', `127.0.0.1:${port}`, '--id', 'w1',
-    '--check-http', `http://127.0.0.1:${port}/healthz`, '--interval', '100ms', '--timeout', '1s', '--deregister-after', '1m', '--registry', reg.url]);
+    '--check-http', `http://127.0.0.1:${port}/healthz`, '--interval', '200ms', '--timeout', '200ms', '--deregister-after', '1m', '--registry', reg.url]);
   assert.equal(res.code, 0, res.stderr);
   await log.next((e) => e.type === 'upsert' && e.instance.health === 'passing');
   status = 500;
-  const critical = await log.next((e) => e.type === 'upsert' && e.instance.health === 'critical' && e.index > 0 && e.instance.healthOutput !== 'waiting for first check');
+  // On a loaded machine a check can also time out (critical for another reason); wait for the 500 verdict.
+  const critical = await log.next((e) => e.type === 'upsert' && e.instance.health === 'critical' && /500/.test(e.instance.healthOutput ?? ''));
   assert.match((critical.event.type === 'upsert' && critical.event.instance.healthOutput) || '', /500/);
   const table = await runMesh(['services', 'web', '--registry', reg.url]);
   assert.match(table.stdout, /\nw1\s+127\.0\.0\.1:\d+\s+100\s+0\s+-\s+-\s+critical/);
