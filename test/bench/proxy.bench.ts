@@ -31,7 +31,15 @@ interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: n
 
 const children: ChildProcess[] = [];
 const daemons: Daemon[] = [];
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); for (const d of daemons) d.child.kill('SIGKILL'); });
+// nginx's master stops its workers on SIGTERM; SIGKILL would orphan them.
+process.on('exit', () => { for (const c of children) c.kill('SIGTERM'); for (const d of daemons) d.child.kill('SIGKILL'); });
+
+async function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  await exited;
+}
 
 function pinned(cpu: string | undefined, cmd: string, args: string[]): [string, string[]] {
   return TASKSET && cpu !== undefined ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
@@ -40,7 +48,9 @@ function pinned(cpu: string | undefined, cmd: string, args: string[]): [string, 
 function nginxConf(dir: string, name: string, body: string): string {
   const file = join(dir, `${name}.conf`);
   mkdirSync(join(dir, name), { recursive: true });
-  writeFileSync(file, `worker_processes 1;\npid ${dir}/${name}/nginx.pid;\nerror_log ${dir}/${name}/error.log;\ndaemon off;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n`
+  // Run as the current user: as root, nginx would otherwise hand its worker to "nobody".
+  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+  writeFileSync(file, `${user}worker_processes 1;\npid ${dir}/${name}/nginx.pid;\nerror_log ${dir}/${name}/error.log;\ndaemon off;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n`
     + `  client_body_temp_path ${dir}/${name}/b; proxy_temp_path ${dir}/${name}/p; fastcgi_temp_path ${dir}/${name}/f; uwsgi_temp_path ${dir}/${name}/u; scgi_temp_path ${dir}/${name}/s;\n`
     + `  keepalive_requests 1000000; keepalive_timeout 65s;\n${body}\n}\n`);
   return file;
@@ -167,9 +177,10 @@ export async function main(): Promise<void> {
       const ngPort = await freePort();
       const ng = await startNginx(nginxConf(dir, 'proxy', `  upstream be { server 127.0.0.1:${bePort}; keepalive 128; }\n  server { listen 127.0.0.1:${ngPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), PROXY_CPU);
       rows.push(measure('nginx (reverse proxy)', `http://127.0.0.1:${ngPort}/`, undefined, () => [ng.pid!]));
-      ng.kill('SIGTERM');
+      await stopChild(ng);
     }
     await reg.stop('SIGTERM');
+    for (const c of children) await stopChild(c);
     printTable(rows);
   } finally {
     rmSync(dir, { recursive: true, force: true });
