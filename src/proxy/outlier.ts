@@ -123,6 +123,17 @@ export class OutlierDetector {
     return returned;
   }
 
+  /**
+   * Ends an ejection early because the registry's health check says the endpoint recovered; returns whether
+   * it was ejected. Its ejection level is kept, so a relapse is ejected for longer.
+   */
+  reinstate(target: OutlierTarget): boolean {
+    if (target.ejectedUntil === 0) return false;
+    this.restore(target, this.clock.monotonic());
+    this.onEvent?.({ type: 'returned', service: this.service, key: target.key, address: target.address, durationMs: 0, ejections: target.ejections });
+    return true;
+  }
+
   /** Takes over an ejection made by a previous detector of the same service (after a settings change). */
   adopt(target: OutlierTarget): void {
     if (target.ejectedUntil !== 0) this.ejected++;

@@ -11,6 +11,7 @@ import type { BalancerPolicy, PickContext, PolicyName } from './balancer/policy.
 import { OutlierDetector, type EjectionEvent, type OutlierOptions } from './outlier.js';
 import { PoolEndpoint } from './pool-endpoint.js';
 import { snapshotPool, type SnapshotOptions } from './pool-snapshot.js';
+import { pickFromNextTier, triedAll } from './tier-fallback.js';
 
 export type { PoolEndpoint } from './pool-endpoint.js';
 
@@ -108,8 +109,11 @@ export class ServicePool {
     const existing = this.byId.get(instance.id);
     if (existing !== undefined) {
       const weight = existing.weight;
+      const health = existing.health;
       if (existing.refresh(instance)) {
         if (existing.weight !== weight) this.weightEpoch++;
+        // An active check passing again is fresher news than the failures that ejected it (Envoy does the same).
+        if (health !== 'passing' && existing.health === 'passing') this.outlier.reinstate(existing);
         this.changed();
       }
       return;
@@ -134,12 +138,17 @@ export class ServicePool {
   /**
    * Picks the endpoint for the next try. `exclude` holds keys already tried (a retry goes elsewhere when it
    * can); `subset` restricts to endpoints carrying those tags — pass the same object each time (the route's
-   * config object): its eligible set and policy state are cached by identity.
+   * config object): its eligible set and policy state are cached by identity. A retry that has tried the
+   * whole active tier goes to the next tier with an untried endpoint (see tier-fallback.ts).
    */
   pick(ctx: PickContext, exclude?: ReadonlySet<string>, subset?: Subset): PoolEndpoint | PickFailure {
     if (this.all.length === 0) return 'no-such-service';
     const view = this.current(subset);
     if (view.eligible.length === 0) return 'no-healthy-endpoint';
+    if (exclude !== undefined && exclude.size >= view.eligible.length && triedAll(view.eligible, exclude)) {
+      const next = pickFromNextTier(this.all, view.activeTier!, exclude, (e) => this.usable(e, view.subset), this.deps.random);
+      if (next !== undefined) return next;
+    }
     return view.policy.pick(view.eligible, ctx, exclude) as PoolEndpoint;
   }
 
@@ -173,6 +182,11 @@ export class ServicePool {
     if (view.eligible.length === 0) return new Map();
     if (view.policy.chances !== undefined) return view.policy.chances(view.eligible);
     return new Map(view.eligible.map((e) => [e.key, 1 / view.eligible.length]));
+  }
+
+  /** Whether an endpoint may take traffic in some tier: registry-healthy, not ejected, in the subset. */
+  private usable(e: PoolEndpoint, subset: Subset | undefined): boolean {
+    return e.ejectedUntil === 0 && this.healthy(e) && e.matches(subset);
   }
 
   /** Whether an endpoint passes the registry-health filter. */

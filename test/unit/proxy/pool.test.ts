@@ -225,3 +225,63 @@ test('peak-EWMA pools report each endpoint\'s cost in the snapshot; latencies re
   rr.apply({ type: 'reset', index: 1, instances: [inst('a')] });
   assert.equal(rr.snapshot()[0]!.endpoints[0]!.ewmaMs, undefined, 'no estimate under other policies');
 });
+
+test('a retry that has tried the whole active tier goes to the next tier with an untried endpoint', () => {
+  const t = table();
+  t.apply({ type: 'reset', index: 1, instances: [
+    inst('p1'), inst('p2'), inst('b1', { priority: 1, tags: { version: 'v2' } }), inst('c1', { priority: 2 }), inst('c2', { priority: 2 }),
+  ] });
+  const pick = (exclude: string[], subset?: Record<string, string>) => id(t.pick('orders', {}, new Set(exclude.map((x) => `orders/${x}`)), subset));
+  // Part of the tier tried: the retry stays in the tier.
+  assert.equal(pick(['p1']), 'p2');
+  // The whole tier tried (p1 and p2 both refused or answered 503): the backup, not a failed primary.
+  assert.equal(pick(['p1', 'p2']), 'b1');
+  // The backup tried too: the tier after it.
+  assert.ok(['c1', 'c2'].includes(pick(['p1', 'p2', 'b1'])));
+  assert.equal(pick(['p1', 'p2', 'b1', 'c1']), 'c2');
+  // Everything tried: back to the active tier's policy (a retry never turns into "no healthy endpoint").
+  assert.ok(['p1', 'p2'].includes(pick(['p1', 'p2', 'b1', 'c1', 'c2'])));
+  // Only endpoints that may take traffic: a critical backup or one outside the route's subset is skipped.
+  t.apply({ type: 'upsert', index: 2, instance: inst('b1', { priority: 1, tags: { version: 'v2' }, health: 'critical' }) });
+  assert.ok(['c1', 'c2'].includes(pick(['p1', 'p2'])));
+  t.apply({ type: 'upsert', index: 3, instance: inst('b1', { priority: 1, tags: { version: 'v2' } }) });
+  const sub = table();
+  sub.apply({ type: 'reset', index: 1, instances: [
+    inst('p', { tags: { version: 'v1' } }), inst('b', { priority: 1, tags: { version: 'v2' } }), inst('c', { priority: 2, tags: { version: 'v1' } }),
+  ] });
+  assert.equal(id(sub.pick('orders', {}, new Set(['orders/p']), { version: 'v1' })), 'c');
+  // The first try of a request is untouched: tier 0 only.
+  assert.deepEqual(pickIds(t, 4), ['p1', 'p2', 'p1', 'p2']);
+});
+
+test('an ejected endpoint whose registry health check passes again is back at once', () => {
+  const clock = new ManualClock();
+  const events: EjectionEvent[] = [];
+  const t = table(clock, events);
+  t.apply({ type: 'reset', index: 1, instances: [inst('a'), inst('b'), inst('c')] });
+  const pool = t.service('orders')!;
+  const a = pool.endpoint('a')!;
+  for (let i = 0; i < 5; i++) { pool.begin(a); pool.finish(a, 1, 'failure'); }
+  assert.deepEqual(eligibleIds(t), ['b', 'c']);
+  // An update that does not change health (still passing) keeps the ejection: passive detection saw failures.
+  t.apply({ type: 'upsert', index: 2, instance: inst('a', { weight: 50 }) });
+  assert.deepEqual(eligibleIds(t), ['b', 'c']);
+  // The check fails, then passes again: the ejection ends, 30 s early.
+  t.apply({ type: 'upsert', index: 3, instance: inst('a', { health: 'critical' }) });
+  assert.deepEqual(eligibleIds(t), ['b', 'c']);
+  t.apply({ type: 'upsert', index: 4, instance: inst('a') });
+  assert.deepEqual(eligibleIds(t), ['a', 'b', 'c']);
+  assert.equal(a.ejectedUntil, 0);
+  assert.deepEqual(events.map((e) => [e.type, e.key]), [['ejected', 'orders/a'], ['returned', 'orders/a']]);
+  // warning → passing counts as recovery too; the freed slot lets another endpoint be ejected.
+  const b = pool.endpoint('b')!;
+  for (let i = 0; i < 5; i++) { pool.begin(b); pool.finish(b, 1, 'failure'); }
+  assert.deepEqual(eligibleIds(t), ['a', 'c']);
+  t.apply({ type: 'upsert', index: 5, instance: inst('b', { health: 'warning' }) });
+  t.apply({ type: 'upsert', index: 6, instance: inst('b') });
+  assert.deepEqual(eligibleIds(t), ['a', 'b', 'c']);
+  // The expiry that was scheduled for a's ejection finds nothing to return and breaks nothing.
+  clock.advance(60_000);
+  assert.deepEqual(eligibleIds(t), ['a', 'b', 'c']);
+  assert.equal(events.filter((e) => e.type === 'returned').length, 2);
+});
