@@ -14,13 +14,13 @@ export interface RegistryClientFlags {
 /** --registry, --token and --ca, with defaults from MESH_REGISTRY, MESH_TOKEN and MESH_CA. */
 export function addRegistryClientOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--registry <url>', 'registry API URL').env('MESH_REGISTRY').default(DEFAULTS.registryUrl))
-    .addOption(new Option('--token <token>', 'bearer token for mutating registry calls').env('MESH_TOKEN'))
-    .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust when the registry serves TLS').env('MESH_CA'));
+    .addOption(new Option('--registry <url>', 'The registry API URL (http:// or https://).').env('MESH_REGISTRY').default(DEFAULTS.registryUrl))
+    .addOption(new Option('--token <token>', 'The bearer token that mutating registry calls carry (prefer MESH_TOKEN, which ps does not show).').env('MESH_TOKEN'))
+    .addOption(new Option('--ca <file>', 'The CA certificate (PEM) to trust when the registry serves TLS.').env('MESH_CA'));
 }
 
 export function addJsonOption(cmd: Command): Command {
-  return cmd.option('--json', 'print JSON instead of a table');
+  return cmd.option('--json', 'Print JSON instead of a table.');
 }
 
 /** Wraps a value parser so a validation failure becomes a usage error naming the flag. */

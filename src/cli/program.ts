@@ -25,7 +25,7 @@ export function buildProgram(io: Io): Command {
   const program = new Command('mesh')
     .description('A service mesh in one command-line tool: discovery, load-balancing proxy, mTLS and monitoring.')
     .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
-    .option('--debug', 'print stack traces for errors')
+    .option('--debug', 'Print stack traces with errors (same as MESH_DEBUG=1).')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({

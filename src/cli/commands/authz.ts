@@ -14,7 +14,8 @@ import { authzTestView, renderAuthzTest, renderJson } from '../render/authz.js';
 const METHOD = /^[A-Za-z]+$/;
 
 export function registerAuthzCommand(program: Command, ctx: CommandContext): void {
-  const authz = program.command('authz').description('Work with the authorization policy that inbound sidecars enforce.');
+  const authz = program.command('authz').description('Work with the authorization policy that inbound sidecars enforce.')
+    .addHelpText('after', '\nExample:\n  mesh authz test --policy policy.yaml --from web --to orders GET /orders/42\n');
   addJsonOption(authz
     .command('test')
     .description('Print whether the policy allows a call from one service to another, and the rule that decides it. Sends no traffic.')

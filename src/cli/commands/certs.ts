@@ -19,7 +19,8 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
     .description('Create the mesh CA, issue short-lived service certificates with SPIFFE identities, and inspect certificates.')
     .addHelpText('after', '\nExamples:\n  mesh certs ca init --dir ./mesh-ca\n  mesh certs gen orders --ca-dir ./mesh-ca --out ./certs\n  mesh certs inspect ./certs/orders.pem\n');
 
-  const ca = certs.command('ca').description('Manage the mesh root certificate authority.');
+  const ca = certs.command('ca').description('Manage the mesh root certificate authority.')
+    .addHelpText('after', '\nExample:\n  mesh certs ca init --dir ./mesh-ca --trust-domain mesh.local\n');
   addJsonOption(ca
     .command('init')
     .description('Create the mesh root CA: ca.pem (share it), ca-key.pem (mode 0600, keep it secret) and ca.json.')

@@ -12,7 +12,8 @@ import { addRegistrySecurityOptions, registrySecurity, type RegistrySecurityFlag
 export function registerRegistryCommand(program: Command, ctx: CommandContext): void {
   const registry = program
     .command('registry')
-    .description('Run the registry daemon, or ask a running one how it is doing.');
+    .description('Run the registry daemon, or ask a running one how it is doing.')
+    .addHelpText('after', '\nExamples:\n  mesh registry start --data-dir /tmp/mesh-reg\n  mesh registry status --json\n');
 
   addRegistrySecurityOptions(addEtcdOptions(registry
     .command('start')

@@ -1,0 +1,53 @@
+// CLI conventions every command keeps: --json where data is printed, an example in --help, and flag help in
+// full sentences.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { commandTree, helpOf } from './command-tree.js';
+
+/** Commands that print data (a table or a document) on stdout; each must offer --json. */
+const DATA_COMMANDS = [
+  'registry status', 'register', 'deregister', 'services',
+  'certs ca init', 'certs gen', 'certs inspect', 'authz test', 'curl',
+  'routes', 'routes explain', 'demo', 'check',
+];
+/** Commands that run until stopped or draw a dashboard: no data document to print. */
+const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top'];
+
+test('every command is classified as printing data or not', () => {
+  const { nodes } = commandTree();
+  const unclassified = nodes.map((n) => n.path).filter((p) => !DATA_COMMANDS.includes(p) && !NO_DATA_COMMANDS.includes(p));
+  assert.deepEqual(unclassified, [], 'add new commands to DATA_COMMANDS (and give them --json) or NO_DATA_COMMANDS');
+});
+
+test('every command that prints data offers --json', () => {
+  const { nodes } = commandTree();
+  for (const path of DATA_COMMANDS) {
+    const node = nodes.find((n) => n.path === path);
+    assert.ok(node, `mesh ${path} exists`);
+    assert.ok(node.acceptedFlags.includes('--json'), `mesh ${path} offers --json`);
+  }
+});
+
+/**
+ * Known gaps, each owned elsewhere: `mesh proxy` (the group) lives in src/cli/commands/proxy.ts, which the
+ * proxy work owns. Remove an entry once it has an example; the test then holds the line.
+ */
+const EXAMPLE_PENDING = ['proxy'];
+
+test('every command\'s --help ends with an example', () => {
+  const { nodes } = commandTree();
+  const without = nodes.filter((n) => !/Examples?:\n\s+(npx )?mesh /.test(helpOf(n.cmd))).map((n) => n.path);
+  assert.deepEqual(without.filter((p) => !EXAMPLE_PENDING.includes(p)).map((p) => `mesh ${p}`), []);
+});
+
+test('flag help is written in full sentences', () => {
+  const { program, nodes } = commandTree();
+  const bad: string[] = [];
+  for (const { path, cmd } of [{ path: '', cmd: program }, ...nodes]) {
+    for (const o of cmd.options) {
+      if (o.long === '--version' || o.long === '--help') continue;
+      if (!/^[A-Z0-9"'`(-].*[.)]$/s.test(o.description)) bad.push(`mesh ${path} ${o.flags}: "${o.description}"`.replace('  ', ' '));
+    }
+  }
+  assert.deepEqual(bad, []);
+});
