@@ -112,7 +112,7 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 /** A temporary directory removed by the returned cleanup. */
 export function tempDir(prefix = 'mesh-test-'): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }) };
 }
 
 /** Polls fn until it returns a truthy value (bounded by timeoutMs); for state that has no event to await. */

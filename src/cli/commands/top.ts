@@ -23,9 +23,9 @@ export async function runTop(opts: TopOptions): Promise<void> {
     throw new UsageError('mesh top needs an interactive terminal: use `mesh routes` or `curl <admin>/stats` when piping');
   }
   // React and ink are loaded only when the dashboard runs, so every other command starts fast.
-  const [{ createElement }, { render }, { subscribeStats }, { TopApp }] = await Promise.all([
+  const [{ createElement }, { render }, { subscribeStats }, { TopApp }] = await withoutCiDetection(() => Promise.all([
     import('react'), import('ink'), import('../../metrics/admin-client.js'), import('../../ui/components/Top.js'),
-  ]);
+  ]));
   stdout.write('\x1b[?1049h\x1b[H'); // alternate screen: the shell's scrollback is untouched
   const app = render(createElement(TopApp, { proxies: opts.proxies, connect: subscribeStats }), { stdin, stdout, exitOnCtrlC: true, patchConsole: false });
   const stop = () => app.unmount();
@@ -40,6 +40,26 @@ export async function runTop(opts: TopOptions): Promise<void> {
     process.removeListener('SIGHUP', stop);
     opts.signal?.removeEventListener('abort', stop);
     stdout.write('\x1b[?1049l\x1b[?25h'); // leave the alternate screen, show the cursor
+  }
+}
+
+/**
+ * ink decides at import time (is-in-ci) that a CI environment gets only a final frame and no live redraws.
+ * `mesh top` has already checked that it owns a terminal, so a dashboard started inside a CI job's terminal
+ * (a tmux session, say) must still draw live: hide the CI variables while ink loads, then restore them.
+ */
+async function withoutCiDetection<T>(load: () => Promise<T>): Promise<T> {
+  const saved: Record<string, string> = {};
+  for (const key of Object.keys(process.env)) {
+    if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) {
+      saved[key] = process.env[key]!;
+      delete process.env[key];
+    }
+  }
+  try {
+    return await load();
+  } finally {
+    Object.assign(process.env, saved);
   }
 }
 
