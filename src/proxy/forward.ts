@@ -282,13 +282,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.res.off('close', this.onClientClose);
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
-    if (this.access !== undefined) this.logAccess(status, durationMs);
+    if (this.access !== undefined) this.logAccess(status, durationMs, cause);
   }
 
-  private logAccess(status: number, durationMs: number): void {
+  private logAccess(status: number, durationMs: number, cause: MeshErrorCause | undefined): void {
     const a = this.access!;
     a.log.record({
-      method: this.req.method!, authority: a.authority, path: this.path, status, durationMs,
+      method: this.req.method!, authority: a.authority, path: this.path, status, error: cause ?? null, durationMs,
       upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut, requestId: a.requestId, traceId: a.traceId,
     });
   }
@@ -306,7 +306,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.finished = true;
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(499, durationMs, this.tries > 1, undefined);
-    if (this.access !== undefined) this.logAccess(0, durationMs);
+    if (this.access !== undefined) this.logAccess(0, durationMs, undefined);
   };
 }
 

@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Random } from '../core/clock.js';
 import { settingsFor, type ProxyConfig } from './config.js';
-import { sendMeshError } from './errors-response.js';
-import { applyTraceContext } from '../metrics/trace.js';
+import { sendMeshError, type MeshErrorCause } from './errors-response.js';
+import { applyTraceContext, continueTrace, ensureRequestId, newRequestId } from '../metrics/trace.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import { Exchange, type ForwardService, type UpstreamPools } from './forward.js';
 import { chooseRoute, targetOf } from './router.js';
@@ -59,7 +59,7 @@ export function createProxyServer(deps: ProxyServerDeps, opts: ProxyServerOption
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handleRequest(deps, req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleUpgrade(deps, req, socket, head));
-  server.on('clientError', onClientError);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, deps.accessLog));
   return server;
 }
 
@@ -68,29 +68,29 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
   const raw = req.rawHeaders;
   const target = targetOf(req.url!, req.headers.host);
   if (typeof target === 'string') {
-    sendMeshError(res, 'bad-request', target);
+    refuse(deps, req, res, 'bad-request', target, req.headers.host ?? '', req.url!, undefined);
     return;
   }
   const absolute = req.url!.charCodeAt(0) !== 47;
   const headers = upstreamHeaders(raw, req.socket.remoteAddress, absolute ? target.authority : undefined);
   if (typeof headers === 'string') {
-    sendMeshError(res, 'bad-request', headers);
+    refuse(deps, req, res, 'bad-request', headers, target.authority, target.path, undefined);
     return;
   }
   // W3C trace context and x-request-id travel upstream on every request (continued or started here).
   const ids = applyTraceContext(headers);
   const service = target.service === null ? undefined : deps.directory.get(target.service);
   if (service === undefined) {
-    sendMeshError(res, 'no-such-service', target.service === null
+    refuse(deps, req, res, 'no-such-service', target.service === null
       ? `"${target.authority}" does not name a service: use http://<service>/ or Host: <service>[.mesh]`
-      : `no service named "${target.service}" is registered`);
+      : `no service named "${target.service}" is registered`, target.authority, target.path, ids);
     return;
   }
   const settings = settingsFor(deps.config(), service.name);
   const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(req, n), deps.random);
   if (!service.admit(settings.maxConcurrent)) {
     service.refused('circuit-open');
-    sendMeshError(res, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`);
+    refuse(deps, req, res, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`, target.authority, target.path, ids);
     return;
   }
   let hashKey: string | undefined;
@@ -102,6 +102,21 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
   const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
   new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody, access).start();
+}
+
+/**
+ * Answers a request the proxy refuses before forwarding anything, and gives it its access-log line (with
+ * the cause and the request/trace ids the client sent, or new ones), so refusals are as visible as the rest.
+ */
+function refuse(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, cause: MeshErrorCause, message: string,
+  authority: string, path: string, ids: { requestId: string; traceId: string } | undefined): void {
+  sendMeshError(res, cause, message);
+  const log = deps.accessLog;
+  if (log === undefined) return;
+  log.record({
+    method: req.method ?? '', authority, path, status: res.statusCode, error: cause, durationMs: 0, upstream: null, bytesIn: 0, bytesOut: 0,
+    requestId: ids?.requestId ?? ensureRequestId(req.headers['x-request-id']), traceId: ids?.traceId ?? continueTrace(req.headers.traceparent).traceId,
+  });
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {
@@ -153,8 +168,11 @@ export function upstreamHeaders(raw: string[], clientAddress: string | undefined
   return kept;
 }
 
-/** Parser errors (bad framing, bad header names, oversized headers): a JSON 400/431 instead of Node's bare one. */
-function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+/**
+ * Parser errors (bad framing, bad header names, oversized headers): a JSON 400/431 instead of Node's bare one.
+ * Logged with empty method/authority/path: the parser gave up before those were known.
+ */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket, accessLog: AccessLog | undefined): void {
   if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') {
     socket.destroy();
     return;
@@ -164,5 +182,9 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   const status = tooLarge ? '431 Request Header Fields Too Large' : timeout ? '408 Request Timeout' : '400 Bad Request';
   const message = tooLarge ? 'request headers are too large' : timeout ? 'the request took too long to arrive' : `malformed request (${err.code ?? 'parse error'})`;
   const body = JSON.stringify({ error: { code: 'MESH_ERR_BAD_REQUEST', message } });
+  accessLog?.record({
+    method: '', authority: '', path: '', status: Number(status.slice(0, 3)), error: 'bad-request', durationMs: 0, upstream: null,
+    bytesIn: 0, bytesOut: 0, requestId: newRequestId(), traceId: continueTrace(undefined).traceId,
+  });
   socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mesh-error: bad-request\r\nconnection: close\r\n\r\n${body}`);
 }

@@ -45,7 +45,7 @@ async function accessLogNs(dir: string): Promise<number> {
   const n = 200_000;
   const t = performance.now();
   for (let i = 0; i < n; i++) {
-    log.record({ method: 'GET', authority: 'orders', path: '/api/items?page=2', status: 200, durationMs: 1.234, upstream: '127.0.0.1:9001', bytesIn: 0, bytesOut: 512, requestId: 'c0ffee00-0000-4000-8000-000000000000', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
+    log.record({ method: 'GET', authority: 'orders', path: '/api/items?page=2', status: 200, error: null, durationMs: 1.234, upstream: '127.0.0.1:9001', bytesIn: 0, bytesOut: 512, requestId: 'c0ffee00-0000-4000-8000-000000000000', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
     if (i % 1000 === 0) await new Promise((r) => setImmediate(r)); // let the writer run, as the event loop would
   }
   const ns = ((performance.now() - t) * 1e6) / n;

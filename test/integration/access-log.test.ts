@@ -2,7 +2,8 @@
 // the W3C traceparent kept (same trace, new span whose parent is the caller's), x-request-id set when absent
 // and kept when present, and the ids in the log match what the upstream saw.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventually, tempDir } from '../helpers/mesh.js';
@@ -19,7 +20,9 @@ test('access log lines and trace context from a real proxy', { timeout: 45_000 }
   const reg = await startRegistry(t);
   const b = await startBackend(t, 'orders-a');
   await register(reg.url, 'orders', b);
-  const proxy = await startProxy(t, reg.url, ['--access-log', log]);
+  const config = join(dir.path, 'mesh.json');
+  writeFileSync(config, JSON.stringify({ services: { orders: { maxConcurrent: 1 } } }));
+  const proxy = await startProxy(t, reg.url, ['--access-log', log, '--config', config]);
   await eventually(async () => (await viaProxy(proxy.port, 'orders', '/warm')).status === 200, 10_000);
 
   const traced = await viaProxy(proxy.port, 'orders', '/a?x=1', { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'vendor=1', 'x-request-id': 'req-123' } });
@@ -42,7 +45,8 @@ test('access log lines and trace context from a real proxy', { timeout: 45_000 }
     return parsed.some((l) => l.path === '/b') ? parsed : undefined;
   }, 5_000) as Record<string, unknown>[];
   const a = lines.find((l) => l.path === '/a?x=1')!;
-  assert.deepEqual(Object.keys(a).sort(), ['authority', 'bytes_in', 'bytes_out', 'duration_ms', 'method', 'path', 'request_id', 'status', 'time', 'trace_id', 'upstream'].sort());
+  assert.deepEqual(Object.keys(a).sort(), ['authority', 'bytes_in', 'bytes_out', 'duration_ms', 'error', 'method', 'path', 'request_id', 'status', 'time', 'trace_id', 'upstream'].sort());
+  assert.equal(a.error, null);
   assert.equal(a.method, 'GET');
   assert.equal(a.authority, 'orders');
   assert.equal(a.status, 200);
@@ -57,6 +61,32 @@ test('access log lines and trace context from a real proxy', { timeout: 45_000 }
   assert.equal(post.bytes_in, 5);
   assert.equal(post.request_id, seen2['x-request-id']);
   assert.equal(post.trace_id, /^00-([0-9a-f]{32})/.exec(seen2.traceparent!)![1]);
+
+  // Requests the proxy refuses before forwarding get their line too, with the cause and the ids.
+  const unknown = await viaProxy(proxy.port, 'nosuch', '/x', { headers: { 'x-request-id': 'req-nosuch', traceparent: `00-${TRACE}-${PARENT}-01` } });
+  assert.equal(unknown.status, 503);
+  const slow = viaProxy(proxy.port, 'orders', '/slow?ms=1500');
+  const busy = await eventually(async () => { const r = await viaProxy(proxy.port, 'orders', '/busy'); return r.status === 503 ? r : undefined; }, 5_000, 20);
+  assert.equal(busy!.headers['x-mesh-error'], 'circuit-open');
+  assert.equal((await slow).status, 200);
+  const raw = (request: string) => new Promise<string>((resolve, reject) => {
+    const s = connect(proxy.port, '127.0.0.1', () => s.end(request));
+    let out = '';
+    s.setEncoding('utf8').on('data', (d: string) => { out += d; }).on('end', () => resolve(out)).on('error', reject);
+  });
+  assert.match(await raw('GET /twohosts HTTP/1.1\r\nHost: orders\r\nHost: users\r\nx-request-id: req-twohosts\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400/);
+  assert.match(await raw('POST /framing HTTP/1.1\r\nHost: orders\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'), /^HTTP\/1\.1 400/);
+  const refused = await eventually(() => {
+    const parsed = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const byPath = (p: string) => parsed.find((l) => l.path === p);
+    const parser = parsed.find((l) => l.path === '' && l.status === 400);
+    return byPath('/x') && byPath('/busy') && byPath('/twohosts') && parser ? { x: byPath('/x')!, busy: byPath('/busy')!, two: byPath('/twohosts')!, parser } : undefined;
+  }, 5_000) as Record<string, Record<string, unknown>>;
+  assert.deepEqual([refused.x!.authority, refused.x!.status, refused.x!.error, refused.x!.request_id, refused.x!.trace_id, refused.x!.upstream], ['nosuch', 503, 'no-such-service', 'req-nosuch', TRACE, null]);
+  assert.deepEqual([refused.busy!.status, refused.busy!.error], [503, 'circuit-open']);
+  assert.match(refused.busy!.request_id as string, /^[0-9a-f-]{36}$/);
+  assert.deepEqual([refused.two!.status, refused.two!.error, refused.two!.request_id], [400, 'bad-request', 'req-twohosts']);
+  assert.equal(refused.parser!.error, 'bad-request');
 
   // --access-log - writes the same lines to the proxy's standard output.
   const toStdout = await startProxy(t, reg.url, ['--access-log', '-']);

@@ -6,7 +6,7 @@ import { AccessLog, type AccessLogEntry } from '../../../src/metrics/access-log.
 import { tempDir } from '../../helpers/mesh.js';
 
 const entry = (i: number): AccessLogEntry => ({
-  method: 'GET', authority: 'orders', path: `/x?i=${i}&q="quoted"`, status: 200, durationMs: 1.23456, upstream: '127.0.0.1:9001',
+  method: 'GET', authority: 'orders', path: `/x?i=${i}&q="quoted"`, status: 200, error: null, durationMs: 1.23456, upstream: '127.0.0.1:9001',
   bytesIn: 0, bytesOut: 42, requestId: `req-${i}`, traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
 });
 
@@ -16,15 +16,16 @@ test('writes one JSON line per request with the documented fields', { timeout: 1
   const file = join(dir.path, 'access.log');
   const log = await AccessLog.open(file, { now: () => Date.UTC(2026, 0, 2, 3, 4, 5, 6) });
   for (let i = 0; i < 100; i++) log.record(entry(i));
-  log.record({ ...entry(100), upstream: null, status: 503 });
+  log.record({ ...entry(100), upstream: null, status: 503, error: 'no-healthy-endpoint' });
   await log.close();
   const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, 101);
   assert.deepEqual(lines[7], {
-    time: '2026-01-02T03:04:05.006Z', method: 'GET', authority: 'orders', path: '/x?i=7&q="quoted"', status: 200, duration_ms: 1.235,
+    time: '2026-01-02T03:04:05.006Z', method: 'GET', authority: 'orders', path: '/x?i=7&q="quoted"', status: 200, error: null, duration_ms: 1.235,
     upstream: '127.0.0.1:9001', bytes_in: 0, bytes_out: 42, request_id: 'req-7', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
   });
   assert.equal(lines[100].upstream, null);
+  assert.equal(lines[100].error, 'no-healthy-endpoint');
   assert.equal(statSync(file).mode & 0o777, 0o640);
   assert.equal(log.dropped, 0);
 });
