@@ -9,6 +9,7 @@ import { ensureDataDir } from './data-dir.js';
 import { Journal } from './journal.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
+import { sameCheck, sameSpec, specOf } from './instance-spec.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
 
 export interface EmbeddedStoreOptions {
@@ -30,21 +31,6 @@ interface Staged { inst: Instance | undefined; durable: Promise<unknown> }
 const DONE = Promise.resolve();
 const keyOf = (service: string, id: string) => `${service}/${id}`;
 const hasActiveCheck = (check?: HealthCheckSpec) => Boolean(check?.http || check?.tcp);
-
-/** A canonical text of a value with object keys sorted, to compare specs regardless of key order. */
-function canonical(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${k}:${canonical(o[k])}`).join(',')}}`;
-}
-
-function specOf(s: InstanceSpec): InstanceSpec {
-  const spec: InstanceSpec = { service: s.service, id: s.id, address: s.address, weight: s.weight, priority: s.priority, tags: { ...s.tags } };
-  if (s.zone !== undefined) spec.zone = s.zone;
-  if (s.tlsPort !== undefined) spec.tlsPort = s.tlsPort;
-  if (s.check !== undefined) spec.check = { ...s.check };
-  return spec;
-}
 
 /** Instances are immutable values: a change makes a new object, so handing them out never leaks mutation. */
 function freeze(inst: Instance): Instance {
@@ -163,10 +149,10 @@ export class EmbeddedStore implements RegistryStore {
     const spec = specOf(raw);
     const cur = this.view(spec.service, spec.id);
     const prev = cur.inst;
-    if (prev && canonical(specOf(prev)) === canonical(spec)) return cur.durable.then(() => this.get(spec.service, spec.id) ?? prev);
+    if (prev && sameSpec(prev, spec)) return cur.durable.then(() => this.get(spec.service, spec.id) ?? prev);
     const index = ++this.nextIndex;
     const now = this.clock.now();
-    const keepHealth = prev !== undefined && canonical(prev.check) === canonical(spec.check);
+    const keepHealth = prev !== undefined && sameCheck(prev.check, spec.check);
     const health: Pick<Instance, 'health' | 'healthOutput' | 'lastHeartbeat' | 'criticalSince'> = keepHealth
       ? { health: prev.health, healthOutput: prev.healthOutput, lastHeartbeat: prev.lastHeartbeat, criticalSince: prev.criticalSince }
       : hasActiveCheck(spec.check)

@@ -9,6 +9,7 @@
 // Registry indexes are etcd revisions: an instance's createIndex is its key's create_revision, its modifyIndex
 // the key's mod_revision, and a remove event carries the revision of the delete. Service names and instance
 // ids cannot contain '/', so the key splits unambiguously.
+import { hashString } from '../core/hash.js';
 import type { Instance } from '../core/types.js';
 import type { StoreEvent } from './store.js';
 
@@ -141,24 +142,11 @@ export function checkerFor(service: string, members: Iterable<string>): string |
   let best: string | undefined;
   let bestScore = -1;
   for (const m of members) {
-    const score = fnv1a(`${m}\u0000${service}`);
+    const score = hashString(`${m}\u0000${service}`);
     if (score > bestScore || (score === bestScore && best !== undefined && m < best)) {
       best = m;
       bestScore = score;
     }
   }
   return best;
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // A final avalanche, so IDs that differ in one character still spread.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
 }

@@ -22,6 +22,7 @@ import {
 import { checkerFor, DEFAULT_ETCD_PREFIX, encodeInstance, instanceKey, normalizePrefix, type StoredInstance } from './etcd-keys.js';
 import { Membership, newMemberId } from './etcd-members.js';
 import type { StoreFactory } from './daemon.js';
+import { sameCheck, sameSpec, specOf } from './instance-spec.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
 import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
 
@@ -154,7 +155,7 @@ export class EtcdStore implements RegistryStore {
     const client = this.writable();
     const was = this.cache.entry(key);
     const prev = was?.instance;
-    if (prev && canonical(specOf(prev)) === canonical(spec)) {
+    if (prev && sameSpec(prev, spec)) {
       // Idempotent re-registration: no write, no event, health kept; it does renew a TTL instance's lease.
       if (was.lease === '0') return prev;
       const ttl = await this.etcd('renew the TTL lease', () => keepAliveOnce(client, was.lease));
@@ -199,7 +200,7 @@ export class EtcdStore implements RegistryStore {
     const client = this.writable();
     const prev = was?.instance;
     const now = this.clock.now();
-    const keepHealth = prev !== undefined && canonical(prev.check) === canonical(spec.check);
+    const keepHealth = prev !== undefined && sameCheck(prev.check, spec.check);
     const health: Pick<Instance, 'health' | 'healthOutput' | 'lastHeartbeat' | 'criticalSince'> = keepHealth
       ? { health: prev.health, healthOutput: prev.healthOutput, lastHeartbeat: prev.lastHeartbeat, criticalSince: prev.criticalSince }
       : hasActiveCheck(spec.check)
@@ -377,21 +378,6 @@ export class EtcdStore implements RegistryStore {
       this.lost(err);
     }
   }
-}
-
-function specOf(s: InstanceSpec): InstanceSpec {
-  const spec: InstanceSpec = { service: s.service, id: s.id, address: s.address, weight: s.weight, priority: s.priority, tags: { ...s.tags } };
-  if (s.zone !== undefined) spec.zone = s.zone;
-  if (s.tlsPort !== undefined) spec.tlsPort = s.tlsPort;
-  if (s.check !== undefined) spec.check = { ...s.check };
-  return spec;
-}
-
-/** Canonical text with sorted keys, to compare specs regardless of key order. */
-function canonical(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${k}:${canonical(o[k])}`).join(',')}}`;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

@@ -1,7 +1,7 @@
 // The table `mesh demo --no-ui` prints (its --json prints the same DemoSummary).
 import type { DemoSummary } from '../../demo/summary.js';
 import { fmtMs, fmtRate, fmtRps } from '../../ui/format.js';
-import { plainTable } from './routes.js';
+import { plainTable } from './table.js';
 
 export function renderDemoSummary(s: DemoSummary): string {
   let out = `mesh demo ran for ${(s.durationMs / 1000).toFixed(1)}s: ${s.load.sent} requests sent, ${s.load.ok} answered below 500, ${s.load.failed} failed\n\n`;

@@ -1,6 +1,6 @@
 // Pure renderers for `mesh routes` and `mesh routes explain`: tables from the same values --json prints.
 import { Chalk, type ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
+import { plainTable } from './table.js';
 import type { RoutesSnapshot } from '../../core/admin-types.js';
 import type { HealthState } from '../../core/types.js';
 import type { ExplainResult } from '../../proxy/explain.js';
@@ -91,18 +91,4 @@ export function renderExplain(r: ExplainResult, opts: RenderOptions): string {
 
 function pct(v: number): string {
   return `${(v * 100).toFixed(1)}%`;
-}
-
-/** A borderless, left-aligned table (kubectl style), as `mesh services` prints. */
-export function plainTable(head: string[], rows: string[][]): string {
-  const table = new Table({
-    head,
-    chars: {
-      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
-    },
-    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [] },
-  });
-  table.push(...rows);
-  return `${table.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
 }

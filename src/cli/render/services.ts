@@ -1,7 +1,7 @@
 // Pure renderers for `mesh services`: the table and the --json text come from the same value, so the two can
 // never disagree. Tested against golden files (test/unit/cli/golden/).
 import { Chalk } from 'chalk';
-import Table from 'cli-table3';
+import { plainTable } from './table.js';
 import type { HealthState, Instance, ServiceSummary } from '../../core/types.js';
 
 export interface ServicesView { index: number; services: ServiceSummary[] }
@@ -51,16 +51,3 @@ export function ago(ms: number): string {
   return `${Math.floor(ms / 86_400_000)}d ago`;
 }
 
-/** A borderless, left-aligned table (kubectl style): easy to read and to grep. */
-function plainTable(head: string[], rows: string[][]): string {
-  const table = new Table({
-    head,
-    chars: {
-      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
-    },
-    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [] },
-  });
-  table.push(...rows);
-  return `${table.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
-}

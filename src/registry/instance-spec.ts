@@ -1,0 +1,29 @@
+// What both stores need to decide whether a registration changes anything: the spec part of an instance, and
+// comparisons that ignore key order (a re-registration with the same fields is a no-op, not a new index).
+import type { HealthCheckSpec, InstanceSpec } from '../core/types.js';
+
+/** The client-supplied part of an instance (no registry-maintained state), as a fresh object. */
+export function specOf(s: InstanceSpec): InstanceSpec {
+  const spec: InstanceSpec = { service: s.service, id: s.id, address: s.address, weight: s.weight, priority: s.priority, tags: { ...s.tags } };
+  if (s.zone !== undefined) spec.zone = s.zone;
+  if (s.tlsPort !== undefined) spec.tlsPort = s.tlsPort;
+  if (s.check !== undefined) spec.check = { ...s.check };
+  return spec;
+}
+
+/** Whether registering `spec` over `prev` would change nothing (an idempotent PUT). */
+export function sameSpec(prev: InstanceSpec, spec: InstanceSpec): boolean {
+  return canonical(specOf(prev)) === canonical(spec);
+}
+
+/** Whether two health-check specs are the same, so the instance keeps its health state across a re-register. */
+export function sameCheck(a: HealthCheckSpec | undefined, b: HealthCheckSpec | undefined): boolean {
+  return canonical(a) === canonical(b);
+}
+
+/** A canonical text of a value with object keys sorted (undefined fields dropped). */
+function canonical(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${k}:${canonical(o[k])}`).join(',')}}`;
+}
