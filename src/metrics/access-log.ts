@@ -19,8 +19,8 @@ export interface AccessLogEntry {
   path: string;
   /** Status sent to the client (0 when the client went away before one was sent). */
   status: number;
-  /** The proxy's own cause (the `x-mesh-error` value: no-such-service, circuit-open, …), null when the upstream answered. */
-  error: string | null;
+  /** The proxy's own cause (the `x-mesh-error` value: no-such-service, circuit-open, …), null (or left out) when the upstream answered. */
+  error?: string | null;
   durationMs: number;
   /** Address of the endpoint that answered (the last try), or null when none was reached. */
   upstream: string | null;
@@ -83,7 +83,7 @@ export class AccessLog {
       this.dropped++;
       return;
     }
-    const line = `{"time":"${this.isoNow()}","method":${JSON.stringify(e.method)},"authority":${JSON.stringify(e.authority)},"path":${JSON.stringify(e.path)},"status":${e.status},"error":${e.error === null ? 'null' : JSON.stringify(e.error)},"duration_ms":${Math.round(e.durationMs * 1000) / 1000},"upstream":${e.upstream === null ? 'null' : JSON.stringify(e.upstream)},"bytes_in":${e.bytesIn},"bytes_out":${e.bytesOut},"request_id":${JSON.stringify(e.requestId)},"trace_id":${JSON.stringify(e.traceId)}}\n`;
+    const line = `{"time":"${this.isoNow()}","method":${JSON.stringify(e.method)},"authority":${JSON.stringify(e.authority)},"path":${JSON.stringify(e.path)},"status":${e.status},"error":${e.error == null ? 'null' : JSON.stringify(e.error)},"duration_ms":${Math.round(e.durationMs * 1000) / 1000},"upstream":${e.upstream === null ? 'null' : JSON.stringify(e.upstream)},"bytes_in":${e.bytesIn},"bytes_out":${e.bytesOut},"request_id":${JSON.stringify(e.requestId)},"trace_id":${JSON.stringify(e.traceId)}}\n`;
     this.pending.push(line);
     this.pendingBytes += line.length;
     this.written++;

@@ -58,6 +58,11 @@ export class EndpointTable {
     return this.pools.get(name);
   }
 
+  /** Every service the table has a pool for, emptied ones included. */
+  names(): IterableIterator<string> {
+    return this.pools.keys();
+  }
+
   /** Services that have at least one registered endpoint, sorted by name. */
   serviceNames(): string[] {
     return [...this.pools.values()].filter((p) => p.size > 0).map((p) => p.service).sort();

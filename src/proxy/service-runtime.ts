@@ -49,10 +49,16 @@ export class ServiceRuntimes implements ServiceDirectory {
     return rt;
   }
 
-  /** Applies a registry watch event, then lets go of upstream connection pools nobody routes to any more. */
+  /**
+   * Applies a registry watch event, keeps each endpoint's stats object in step with the table (made when an
+   * endpoint appears, so an idle one — a backup — is listed in /stats and /metrics before its first request;
+   * dropped when it goes), then lets go of upstream connection pools nobody routes to any more.
+   */
   apply(event: WatchEvent): void {
     this.table.apply(event);
     if (event.type === 'remove') this.runtimes.get(event.service)?.forgetEndpoint(event.id);
+    else if (event.type === 'upsert') this.get(event.instance.service)?.track(event.instance.id);
+    else for (const name of this.table.names()) this.get(name)?.trackAll();
     const live = new Set<string>();
     for (const name of this.table.serviceNames()) for (const e of this.table.service(name)!.endpoints()) live.add(e.address);
     this.deps.pools.retain(live);
@@ -148,6 +154,19 @@ export class ServiceRuntime implements ForwardService, ServiceGate {
     else if (budgetRefused) fate = Fate.retryBudgetExhausted;
     else fate = Fate.failed;
     this.stats.requestEnded(fate, status, latencyMs);
+  }
+
+  /** Makes (or, after an address change, remakes) the stats object of a registered endpoint. */
+  track(id: string): void {
+    const e = this.pool.endpoint(id);
+    if (e !== undefined) this.epStats.set(e, this.stats.endpoint(e.id, e.address));
+  }
+
+  /** After a reset: stats for every registered endpoint, none for endpoints that left. */
+  trackAll(): void {
+    const live = new Set<string>();
+    for (const e of this.pool.endpoints()) { live.add(e.id); this.track(e.id); }
+    for (const e of [...this.epStats.keys()]) if (!live.has(e.id)) this.forgetEndpoint(e.id);
   }
 
   endpointStats(e: PoolEndpoint): EndpointStats {
