@@ -10,7 +10,8 @@ import { sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 import type { AccessLog } from '../metrics/access-log.js';
-import { tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
+import { isTlsHandshakeFailure, tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
+import { H2Sessions } from './h2-sessions.js';
 
 /** What the forwarder needs from a service's endpoint pool (implemented in service-runtime.ts). */
 export interface ForwardService {
@@ -20,6 +21,8 @@ export interface ForwardService {
   /** A try started / ended; `ok` false for connect errors, resets, timeouts and 5xx (outlier detection). */
   tryStarted(ep: BalancerEndpoint): void;
   tryEnded(ep: BalancerEndpoint, ok: boolean, latencyMs: number, status: number): void;
+  /** A TLS handshake to a mesh TLS endpoint failed (bad certificate, wrong SPIFFE ID): counted per endpoint. */
+  tlsHandshakeFailed?(ep: BalancerEndpoint): void;
   /** Asks the retry budget for one retry; false = budget spent. */
   takeRetry(): boolean;
   /**
@@ -29,11 +32,20 @@ export interface ForwardService {
   requestEnded(status: number, latencyMs: number, retried: boolean, cause: MeshErrorCause | undefined, budgetRefused?: boolean): void;
 }
 
-/** undici Pools, one per endpoint address, kept while the address is in some service's table. */
+/** undici Pools, one per endpoint address, kept while the address is in some service's table; h2c sessions too. */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
   private tls: OutboundTlsProvider | undefined;
-  constructor(private readonly connectTimeoutMs: number) {}
+  /** HTTP/2 cleartext sessions for h2/gRPC clients (h2-forward.ts). */
+  readonly h2: H2Sessions;
+  constructor(private readonly connectTimeoutMs: number) {
+    this.h2 = new H2Sessions(connectTimeoutMs);
+  }
+
+  /** Whether endpoints with a mesh TLS port are reached over mTLS. */
+  get mtls(): boolean {
+    return this.tls !== undefined;
+  }
 
   /** Turns on mTLS to endpoints that registered a mesh TLS port; a certificate rotation rebuilds those pools. */
   setTls(tls: OutboundTlsProvider): void {
@@ -85,6 +97,7 @@ export class UpstreamPools {
 
   /** Closes pools whose address is no longer in use; their in-flight requests finish first. */
   retain(addresses: ReadonlySet<string>): void {
+    this.h2.retain(addresses);
     for (const [key, pool] of this.pools) {
       const address = key.includes('|') ? key.slice(0, key.indexOf('|')) : key;
       if (!addresses.has(address)) {
@@ -95,7 +108,7 @@ export class UpstreamPools {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
+    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)).concat(this.h2.close()));
     this.pools.clear();
   }
 }
@@ -236,7 +249,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const kind = classifyFailure(err);
-    if (!this.responded) this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
+    if (!this.responded) {
+      this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
+      if ((ep as { tlsPort?: number }).tlsPort !== undefined && isTlsHandshakeFailure(err)) this.svc.tlsHandshakeFailed?.(ep);
+    }
     if (!this.responded && this.canRetry(kind)) {
       this.tried ??= new Set();
       this.tried.add(ep.key);

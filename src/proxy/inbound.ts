@@ -133,6 +133,7 @@ export class InboundSidecar {
     const headers = upstreamHeaders(req.rawHeaders, remoteAddressOf(req.socket), undefined);
     if (typeof headers === 'string') return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', headers);
     const out = withClientId(headers, caller.id);
+    if ((req.socket as TLSSocket).encrypted === true) markHttps(out);
     const te = req.headers['transfer-encoding'];
     const cl = req.headers['content-length'];
     const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
@@ -150,6 +151,21 @@ export function withClientId(headers: string[], id: string | null): string[] {
   for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== CLIENT_ID_HEADER) out.push(headers[i]!, headers[i + 1]!);
   if (id !== null) out.push(CLIENT_ID_HEADER, id);
   return out;
+}
+
+/**
+ * The app behind a TLS caller was reached over TLS: `x-forwarded-proto: https`, whatever the caller's proxy
+ * said about its own client (upstreamHeaders adds `http` when no hop set it). Every copy is replaced, in place.
+ */
+export function markHttps(headers: string[]): void {
+  let seen = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.length !== 17 || headers[i]!.toLowerCase() !== 'x-forwarded-proto') continue;
+    if (seen) { headers.splice(i, 2); i -= 2; continue; }
+    headers[i + 1] = 'https';
+    seen = true;
+  }
+  if (!seen) headers.push('x-forwarded-proto', 'https');
 }
 
 function reply(res: ServerResponse, status: number, code: keyof typeof ErrorCodes, cause: MeshErrorCause | 'forbidden', message: string, rule?: string): void {

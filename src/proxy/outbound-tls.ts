@@ -34,3 +34,18 @@ export function tlsAddress(address: string, tlsPort: number): string {
   const colon = address.lastIndexOf(':');
   return `${address.slice(0, colon)}:${tlsPort}`;
 }
+
+/** Certificate verification results OpenSSL reports as error codes (node:tls passes them through). */
+const CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE', 'INVALID_CA', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_MESH_SPIFFE_MISMATCH',
+]);
+
+/** Whether a failed connection failed in the TLS handshake: a refused certificate, a wrong identity, an alert. */
+export function isTlsHandshakeFailure(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== undefined && (CERT_CODES.has(code) || code.startsWith('ERR_SSL_') || code === 'ERR_TLS_HANDSHAKE_TIMEOUT')) return true;
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error && cause !== err && isTlsHandshakeFailure(cause);
+}

@@ -126,6 +126,10 @@ export class ServiceRuntime implements ForwardService, ServiceGate {
     this.endpointStats(ep as PoolEndpoint).requestEnded(status === 499 ? 0 : status, latencyMs, 0, 0);
   }
 
+  tlsHandshakeFailed(ep: BalancerEndpoint): void {
+    this.endpointStats(ep as PoolEndpoint).tlsHandshakeFailure();
+  }
+
   takeRetry(): boolean {
     if (this.budget.tryRetry()) { this.stats.retry(); return true; }
     this.budgetRefusals++;

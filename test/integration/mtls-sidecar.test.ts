@@ -39,7 +39,7 @@ before(async () => {
   // The app echoes what it was told about the caller.
   app = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ url: req.url, client: req.headers['x-mesh-client-id'] ?? null, spoofCount: req.rawHeaders.filter((h) => h.toLowerCase() === 'x-mesh-client-id').length }));
+    res.end(JSON.stringify({ url: req.url, client: req.headers['x-mesh-client-id'] ?? null, spoofCount: req.rawHeaders.filter((h) => h.toLowerCase() === 'x-mesh-client-id').length, proto: req.headers['x-forwarded-proto'] ?? null }));
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   appAddr = `127.0.0.1:${(app.address() as { port: number }).port}`;
@@ -87,7 +87,7 @@ test('curl with a mesh certificate gets through; the app sees the caller identit
   const r = await curl([...as(certs.web!), '-H', `X-Mesh-Client-Id: ${ID('admin')}`, '-H', `x-mesh-client-id: ${ID('billing')}`, `https://localhost:${port}/orders/1?x=1`]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.status, 200);
-  assert.deepEqual(JSON.parse(r.body), { url: '/orders/1?x=1', client: ID('web'), spoofCount: 1 });
+  assert.deepEqual(JSON.parse(r.body), { url: '/orders/1?x=1', client: ID('web'), spoofCount: 1, proto: 'https' });
 });
 
 test('the policy: a caller it does not allow gets 403 naming the rule; path spellings cannot dodge a deny', { timeout: 30_000 }, async (t) => {
@@ -130,7 +130,7 @@ test('--permissive: plaintext callers are unauthenticated, mTLS callers keep the
   const admin = (await d.waitFor(/inbound metrics on (http:\/\/[\d.:]+)\/metrics/))[1]!;
   const health = await curl(['-H', `x-mesh-client-id: ${ID('web')}`, `http://127.0.0.1:${port}/health`]);
   assert.equal(health.status, 200, health.body);
-  assert.deepEqual(JSON.parse(health.body), { url: '/health', client: null, spoofCount: 0 });
+  assert.deepEqual(JSON.parse(health.body), { url: '/health', client: null, spoofCount: 0, proto: 'http' });
   const orders = await curl([`http://127.0.0.1:${port}/orders`]);
   assert.equal(orders.status, 403);
   assert.equal(JSON.parse(orders.body).error.message, 'an unauthenticated caller may not GET /orders on orders');
@@ -188,10 +188,16 @@ test('outbound mTLS: the proxy dials an endpoint\'s mesh TLS port and checks its
   const m = await proxy.waitFor(/outbound (127\.0\.0\.1:\d+)/);
   const via = (url: string) => curl(['-x', `http://${m[1]}`, url]);
   const ok = (await eventually(async () => { const r = await via('http://orders/orders/7'); return r.status === 200 ? r : undefined; }, 10_000))!;
-  assert.deepEqual(JSON.parse(ok.body), { url: '/orders/7', client: ID('web'), spoofCount: 1 });
+  assert.deepEqual(JSON.parse(ok.body), { url: '/orders/7', client: ID('web'), spoofCount: 1, proto: 'https' });
   const wrong = (await eventually(async () => { const r = await via('http://payments/x'); return r.status >= 500 ? r : undefined; }, 10_000))!;
   assert.equal(wrong.status, 502);
   assert.match(JSON.parse(wrong.body).error.message, /server identity spiffe:\/\/mesh.local\/service\/orders is not the expected spiffe:\/\/mesh.local\/service\/payments/);
+  // The refused identity is a TLS handshake failure of that endpoint in the outbound proxy's scrape.
+  const admin = /\(admin (127\.0\.0\.1:\d+)/.exec(proxy.stderr())![1];
+  const scrape = await curl([`http://${admin}/metrics`]);
+  const failures = /^mesh_tls_handshake_failures_total\{direction="outbound",service="payments",endpoint="payments-1"\} (\d+)$/m.exec(scrape.body);
+  assert.ok(failures && Number(failures[1]) >= 1, scrape.body.split('\n').filter((l) => l.includes('tls')).join('\n'));
+  assert.doesNotMatch(scrape.body, /^mesh_tls_handshake_failures_total\{direction="outbound",service="orders".*\} [1-9]/m);
   const stopped = await proxy.stop('SIGTERM');
   assert.equal(stopped.code, 0);
 });
@@ -206,7 +212,7 @@ test('mesh curl --as: through the registry to the service\'s sidecar, or straigh
   const base = ['curl', '--cert-dir', certDir, '--ca', pki.caPath, '--registry', reg.url];
   const web = await runMesh([...base, '--as', 'web', '-H', `x-mesh-client-id: ${ID('admin')}`, 'http://orders/orders/3']);
   assert.equal(web.code, 0, web.stderr);
-  assert.deepEqual(JSON.parse(web.stdout), { url: '/orders/3', client: ID('web'), spoofCount: 1 });
+  assert.deepEqual(JSON.parse(web.stdout), { url: '/orders/3', client: ID('web'), spoofCount: 1, proto: 'https' });
   const billing = await runMesh([...base, '--as', 'billing', '--json', '--fail', `https://127.0.0.1:${port}/orders`]);
   assert.equal(billing.code, 1, 'with --fail a 403 exits 1');
   const res = JSON.parse(billing.stdout);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withClientId } from '../../../src/proxy/inbound.js';
+import { markHttps, withClientId } from '../../../src/proxy/inbound.js';
+import { isTlsHandshakeFailure } from '../../../src/proxy/outbound-tls.js';
 import { InboundMetrics } from '../../../src/proxy/inbound-metrics.js';
 
 test('every caller-sent x-mesh-client-id is dropped, whatever its case; ours is set only for authenticated callers', () => {
@@ -20,4 +21,22 @@ test('inbound metrics: callers by identity, plaintext as unauthenticated, handsh
   assert.match(text, /^mesh_inbound_requests_total\{service="orders",caller="unauthenticated",auth="none",decision="deny"\} 1$/m);
   assert.match(text, /^mesh_inbound_tls_handshake_failures_total\{service="orders",reason="CERT_HAS_EXPIRED"\} 1$/m);
   assert.match(text, /reason="OTHER"\} 1$/m);
+});
+
+test('TLS callers: x-forwarded-proto becomes https, every copy replaced (the caller\'s proxy said http)', () => {
+  const h = ['host', 'orders', 'X-Forwarded-Proto', 'http', 'accept', '*/*', 'x-forwarded-proto', 'http'];
+  markHttps(h);
+  assert.deepEqual(h, ['host', 'orders', 'X-Forwarded-Proto', 'https', 'accept', '*/*']);
+  const none = ['host', 'orders'];
+  markHttps(none);
+  assert.deepEqual(none, ['host', 'orders', 'x-forwarded-proto', 'https']);
+});
+
+test('outbound TLS failures are told apart from other connection errors', () => {
+  const withCode = (code: string, cause?: Error) => Object.assign(new Error(code), { code, ...(cause ? { cause } : {}) });
+  for (const code of ['ERR_MESH_SPIFFE_MISMATCH', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
+    assert.equal(isTlsHandshakeFailure(withCode(code)), true, code);
+  }
+  assert.equal(isTlsHandshakeFailure(withCode('UND_ERR_SOCKET', withCode('ERR_MESH_SPIFFE_MISMATCH'))), true);
+  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_HEADERS_TIMEOUT']) assert.equal(isTlsHandshakeFailure(withCode(code)), false, code);
 });
