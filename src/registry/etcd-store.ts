@@ -10,21 +10,21 @@
 // TTL instances are bound to an etcd lease of their TTL: a heartbeat (through any daemon) refreshes the lease,
 // and when it runs out etcd deletes the key itself, with no daemon involved. Active checks run on one daemon
 // per service, chosen by rendezvous hashing over the live members (etcd-members.ts); `shouldCheck` says
-// whether this daemon is that one.
+// whether this daemon is that one. The watch, outage detection and catch-up live in etcd-connection.ts.
 import { MeshError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { HealthCheckSpec, HealthState, Instance, InstanceSpec } from '../core/types.js';
 import { EtcdCache } from './etcd-cache.js';
 import {
-  createEtcdClient, currentRevision, describeEtcdError, grantLease, isAuthError, isConnectivityError,
-  keepAliveOnce, rangePrefix, revokeLease, type EtcdConnectionOptions,
+  describeEtcdError, grantLease, isConnectivityError, keepAliveOnce, revokeLease, type EtcdConnectionOptions,
 } from './etcd-client.js';
+import { EtcdConnection } from './etcd-connection.js';
 import { checkerFor, DEFAULT_ETCD_PREFIX, encodeInstance, instanceKey, normalizePrefix, type StoredInstance } from './etcd-keys.js';
-import { Membership, newMemberId } from './etcd-members.js';
+import { newMemberId } from './etcd-members.js';
 import type { StoreFactory } from './daemon.js';
 import { sameCheck, sameSpec, specOf } from './instance-spec.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
-import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {
   prefix?: string;
@@ -56,17 +56,7 @@ export class EtcdStore implements RegistryStore {
   private readonly clock: Clock;
   private readonly log: (line: string) => void;
   private readonly cache: EtcdCache;
-  private client: Etcd3 | undefined;
-  private membership: Membership | undefined;
-  private watcher: Watcher | undefined;
-  private watchGeneration = 0;
-  private available = false;
-  private reason: string | undefined;
-  private lostAt = 0;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private probing = false;
-  private lastResyncAt = -Infinity;
-  private closing = false;
+  private readonly link: EtcdConnection;
 
   constructor(private readonly opts: EtcdStoreOptions) {
     this.prefix = normalizePrefix(opts.prefix ?? DEFAULT_ETCD_PREFIX);
@@ -75,43 +65,24 @@ export class EtcdStore implements RegistryStore {
     this.log = opts.log ?? (() => {});
     this.memberId = opts.memberId ?? newMemberId();
     this.cache = new EtcdCache(this.prefix, (err) => this.log(`etcd store: a subscriber failed: ${err.message}`));
+    this.link = new EtcdConnection({
+      connection: opts, prefix: this.prefix, cache: this.cache, clock: this.clock, log: this.log,
+      memberId: this.memberId, memberInfo: opts.memberInfo ?? {}, memberTtlSeconds: opts.memberTtlSeconds ?? 5,
+      openTimeoutMs: opts.openTimeoutMs ?? 4_000, probeIntervalMs: opts.probeIntervalMs ?? 1_000,
+    });
   }
 
+  private get available(): boolean { return this.link.available; }
+
   async open(): Promise<void> {
-    const client = createEtcdClient(this.opts);
-    this.client = client;
-    const timeoutMs = this.opts.openTimeoutMs ?? 4_000;
-    try {
-      await withTimeout((async () => {
-        const { revision, kvs } = await rangePrefix(client, `${this.prefix}/`);
-        this.cache.load(kvs, revision);
-        await this.startWatch(revision + 1, timeoutMs);
-      })(), timeoutMs, `no answer within ${timeoutMs} ms`);
-    } catch (err) {
-      this.watchGeneration++;
-      client.close();
-      const why = isAuthError(err) ? `refused the credentials: ${describeEtcdError(err)}` : `is unreachable: ${describeEtcdError(err)}`;
-      throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} ${why}`, { cause: err });
-    }
-    this.available = true;
-    this.membership = new Membership(client, this.prefix, this.memberId, this.opts.memberTtlSeconds ?? 5, this.opts.memberInfo ?? {});
-    await this.membership.join().catch((err: unknown) => this.lost(err));
-    this.scheduleProbe();
+    await this.link.open();
     this.log(`etcd store: connected to ${this.endpointsText}, prefix ${this.prefix}/, ${this.cache.size} instances at revision ${this.cache.revision}, member ${this.memberId}`);
   }
 
   async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    clearTimeout(this.probeTimer);
+    if (this.link.isClosing) return;
     this.cache.releaseWaiters();
-    const client = this.client;
-    if (!client) return;
-    this.watchGeneration++;
-    // Leaving hands this daemon's checks to the others at once; bounded, since etcd may be gone.
-    if (this.available) await withTimeout(this.membership?.leave() ?? Promise.resolve(), 2_000, '').catch(() => {});
-    await withTimeout(this.watcher?.cancel() ?? Promise.resolve(), 1_000, '').catch(() => {});
-    client.close();
+    await this.link.close();
   }
 
   status(): StoreStatus {
@@ -119,7 +90,7 @@ export class EtcdStore implements RegistryStore {
       kind: 'etcd',
       index: this.cache.revision,
       readOnly: !this.available,
-      ...(this.reason && !this.available ? { reason: this.reason } : {}),
+      ...(this.link.reason && !this.available ? { reason: this.link.reason } : {}),
       details: {
         endpoints: this.endpointsText,
         prefix: `${this.prefix}/`,
@@ -128,7 +99,7 @@ export class EtcdStore implements RegistryStore {
         instances: this.cache.size,
         member: this.memberId,
         members: this.cache.members.size,
-        ...(this.available ? {} : { unreachableForMs: Math.round(this.clock.monotonic() - this.lostAt) }),
+        ...(this.available ? {} : { unreachableForMs: Math.round(this.clock.monotonic() - this.link.lostAt) }),
       },
     };
   }
@@ -262,11 +233,11 @@ export class EtcdStore implements RegistryStore {
   }
 
   private writable(): Etcd3 {
-    if (this.closing || !this.client) throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', 'the registry is shutting down');
+    if (this.link.isClosing || !this.link.client) throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', 'the registry is shutting down');
     if (!this.available) {
-      throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', `the registry is read-only: ${this.reason ?? 'etcd is unreachable'}; writes resume when etcd returns`);
+      throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', `the registry is read-only: ${this.link.reason ?? 'etcd is unreachable'}; writes resume when etcd returns`);
     }
-    return this.client;
+    return this.link.client;
   }
 
   /** Runs one etcd call, turning its failure into the MeshError a caller should see. */
@@ -275,113 +246,10 @@ export class EtcdStore implements RegistryStore {
       return await call();
     } catch (err) {
       if (isConnectivityError(err)) {
-        this.lost(err);
-        throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', `the registry is read-only: ${this.reason}; writes resume when etcd returns`, { cause: err });
+        this.link.lost(err);
+        throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', `the registry is read-only: ${this.link.reason}; writes resume when etcd returns`, { cause: err });
       }
       throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} refused to ${what}: ${describeEtcdError(err)}`, { cause: err });
     }
   }
-
-  /** Opens the watch on the whole prefix from `fromRevision`; resolves once etcd has accepted it. */
-  private startWatch(fromRevision: number, timeoutMs = 4_000): Promise<void> {
-    const client = this.client!;
-    const generation = ++this.watchGeneration;
-    const watcher = client.watch().prefix(`${this.prefix}/`).startRevision(String(fromRevision)).watcher();
-    this.watcher = watcher;
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => fail(false)(new GRPCDeadlineExceededError(`the watch did not start within ${timeoutMs} ms`)), timeoutMs);
-      const fail = (canceledByEtcd: boolean) => (err: unknown) => {
-        clearTimeout(timer);
-        void watcher.cancel().catch(() => {});
-        if (!settled) { settled = true; reject(err); return; }
-        if (generation !== this.watchGeneration) return;
-        // etcd cancels a watch whose start revision it has compacted away (right after accepting it).
-        if (canceledByEtcd) void this.resyncAll(err);
-        else this.lost(err);
-      };
-      watcher.on('connected', () => { clearTimeout(timer); if (!settled) { settled = true; resolve(); } });
-      watcher.on('data', (res) => {
-        if (generation === this.watchGeneration) this.cache.applyWatch(res.events, Number(res.header.revision));
-      });
-      watcher.on('disconnected', fail(false));
-      watcher.on('error', fail(true));
-    });
-  }
-
-  /** etcd is out of reach: serve read-only and keep probing until it returns. */
-  private lost(err: unknown): void {
-    if (this.closing) return;
-    this.watchGeneration++;
-    const watcher = this.watcher;
-    this.watcher = undefined;
-    void watcher?.cancel().catch(() => {});
-    if (!this.available) return;
-    this.available = false;
-    this.lostAt = this.clock.monotonic();
-    this.reason = `etcd at ${this.endpointsText} is unreachable (${describeEtcdError(err)})`;
-    this.log(`etcd store: lost etcd: ${this.reason}; serving ${this.cache.size} instances read-only from revision ${this.cache.revision}`);
-    this.scheduleProbe(0);
-  }
-
-  private scheduleProbe(delayMs = this.opts.probeIntervalMs ?? 1_000): void {
-    if (this.closing) return;
-    clearTimeout(this.probeTimer);
-    this.probeTimer = setTimeout(() => { void this.probe(); }, delayMs);
-    this.probeTimer.unref();
-  }
-
-  private async probe(): Promise<void> {
-    if (this.probing || this.closing || !this.client) return;
-    this.probing = true;
-    try {
-      await currentRevision(this.client, `${this.prefix}/`);
-      if (!this.available) await this.recover();
-    } catch (err) {
-      if (this.available) this.lost(err);
-    } finally {
-      this.probing = false;
-      this.scheduleProbe();
-    }
-  }
-
-  /** Catches up by revision: resume the watch where the cache stopped (see resyncAll for a compacted one). */
-  private async recover(): Promise<void> {
-    const from = this.cache.revision + 1;
-    await this.startWatch(from);
-    await this.membership?.join();
-    this.available = true;
-    const outage = ((this.clock.monotonic() - this.lostAt) / 1000).toFixed(1);
-    this.reason = undefined;
-    this.log(`etcd store: etcd is back after ${outage} s: resumed the watch at revision ${from}; writes accepted again (${this.cache.size} instances)`);
-  }
-
-  /**
-   * The watch was canceled by etcd, which happens when the revision it must resume from has been compacted:
-   * re-read everything and emit the difference, then watch on from the read's revision. A watch canceled again
-   * at once is treated as an outage, so a persistent refusal cannot spin.
-   */
-  private async resyncAll(cause: unknown): Promise<void> {
-    this.watchGeneration++;
-    this.watcher = undefined;
-    const now = this.clock.monotonic();
-    if (now - this.lastResyncAt < 2_000) { this.lost(cause); return; }
-    this.lastResyncAt = now;
-    const from = this.cache.revision;
-    try {
-      const { revision, kvs } = await rangePrefix(this.client!, `${this.prefix}/`);
-      this.cache.load(kvs, revision);
-      await this.startWatch(revision + 1);
-      const why = describeEtcdError(cause).replace(/^Watcher canceled: ?$/, 'Watcher canceled: history compacted');
-      this.log(`etcd store: etcd canceled the watch at revision ${from} (${why}); re-read everything at revision ${revision} and sent the difference (${this.cache.size} instances)`);
-    } catch (err) {
-      this.lost(err);
-    }
-  }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

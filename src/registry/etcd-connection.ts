@@ -1,0 +1,198 @@
+// The etcd store's link to etcd: the first load, the watch that feeds the cache, and static stability —
+// noticing an outage, serving read-only while probing, catching up by revision when etcd returns, and
+// re-reading everything when etcd has compacted the revision the watch must resume from. Kept apart from
+// etcd-store.ts so the store reads as "what a registry write does" and this as "how the cache stays current".
+import { MeshError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { EtcdCache } from './etcd-cache.js';
+import {
+  createEtcdClient, currentRevision, describeEtcdError, isAuthError, rangePrefix, type EtcdConnectionOptions,
+} from './etcd-client.js';
+import { Membership } from './etcd-members.js';
+import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
+
+export interface EtcdConnectionSettings {
+  connection: EtcdConnectionOptions;
+  prefix: string;
+  cache: EtcdCache;
+  clock: Clock;
+  log: (line: string) => void;
+  memberId: string;
+  memberInfo: Record<string, string | number>;
+  memberTtlSeconds: number;
+  openTimeoutMs: number;
+  probeIntervalMs: number;
+}
+
+export class EtcdConnection {
+  /** The client, once open() has been called. */
+  client: Etcd3 | undefined;
+  /** Whether etcd answers: writes are accepted only then. */
+  available = false;
+  /** Why the registry is read-only, while it is. */
+  reason: string | undefined;
+  /** When (monotonic ms) etcd was lost. */
+  lostAt = 0;
+  private membership: Membership | undefined;
+  private watcher: Watcher | undefined;
+  private watchGeneration = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private lastResyncAt = -Infinity;
+  private closing = false;
+  private readonly endpointsText: string;
+  private readonly prefix: string;
+  private readonly cache: EtcdCache;
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: EtcdConnectionSettings) {
+    this.endpointsText = opts.connection.endpoints.join(',');
+    this.prefix = opts.prefix;
+    this.cache = opts.cache;
+    this.clock = opts.clock;
+    this.log = opts.log;
+  }
+
+  get isClosing(): boolean { return this.closing; }
+
+  /** Loads the prefix into the cache and starts the watch, or fails with one clear MeshError. */
+  async open(): Promise<void> {
+    const client = createEtcdClient(this.opts.connection);
+    this.client = client;
+    const timeoutMs = this.opts.openTimeoutMs;
+    try {
+      await withTimeout((async () => {
+        const { revision, kvs } = await rangePrefix(client, `${this.prefix}/`);
+        this.cache.load(kvs, revision);
+        await this.startWatch(revision + 1, timeoutMs);
+      })(), timeoutMs, `no answer within ${timeoutMs} ms`);
+    } catch (err) {
+      this.watchGeneration++;
+      client.close();
+      const why = isAuthError(err) ? `refused the credentials: ${describeEtcdError(err)}` : `is unreachable: ${describeEtcdError(err)}`;
+      throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} ${why}`, { cause: err });
+    }
+    this.available = true;
+    this.membership = new Membership(client, this.prefix, this.opts.memberId, this.opts.memberTtlSeconds, this.opts.memberInfo);
+    await this.membership.join().catch((err: unknown) => this.lost(err));
+    this.scheduleProbe();
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearTimeout(this.probeTimer);
+    const client = this.client;
+    if (!client) return;
+    this.watchGeneration++;
+    // Leaving hands this daemon's checks to the others at once; bounded, since etcd may be gone.
+    if (this.available) await withTimeout(this.membership?.leave() ?? Promise.resolve(), 2_000, '').catch(() => {});
+    await withTimeout(this.watcher?.cancel() ?? Promise.resolve(), 1_000, '').catch(() => {});
+    client.close();
+  }
+
+  /** Opens the watch on the whole prefix from `fromRevision`; resolves once etcd has accepted it. */
+  private startWatch(fromRevision: number, timeoutMs = 4_000): Promise<void> {
+    const client = this.client!;
+    const generation = ++this.watchGeneration;
+    const watcher = client.watch().prefix(`${this.prefix}/`).startRevision(String(fromRevision)).watcher();
+    this.watcher = watcher;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => fail(false)(new GRPCDeadlineExceededError(`the watch did not start within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (canceledByEtcd: boolean) => (err: unknown) => {
+        clearTimeout(timer);
+        void watcher.cancel().catch(() => {});
+        if (!settled) { settled = true; reject(err); return; }
+        if (generation !== this.watchGeneration) return;
+        // etcd cancels a watch whose start revision it has compacted away (right after accepting it).
+        if (canceledByEtcd) void this.resyncAll(err);
+        else this.lost(err);
+      };
+      watcher.on('connected', () => { clearTimeout(timer); if (!settled) { settled = true; resolve(); } });
+      watcher.on('data', (res) => {
+        if (generation === this.watchGeneration) this.cache.applyWatch(res.events, Number(res.header.revision));
+      });
+      watcher.on('disconnected', fail(false));
+      watcher.on('error', fail(true));
+    });
+  }
+
+  /** etcd is out of reach: serve read-only and keep probing until it returns. */
+  lost(err: unknown): void {
+    if (this.closing) return;
+    this.watchGeneration++;
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    void watcher?.cancel().catch(() => {});
+    if (!this.available) return;
+    this.available = false;
+    this.lostAt = this.clock.monotonic();
+    this.reason = `etcd at ${this.endpointsText} is unreachable (${describeEtcdError(err)})`;
+    this.log(`etcd store: lost etcd: ${this.reason}; serving ${this.cache.size} instances read-only from revision ${this.cache.revision}`);
+    this.scheduleProbe(0);
+  }
+
+  private scheduleProbe(delayMs = this.opts.probeIntervalMs): void {
+    if (this.closing) return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => { void this.probe(); }, delayMs);
+    this.probeTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || this.closing || !this.client) return;
+    this.probing = true;
+    try {
+      await currentRevision(this.client, `${this.prefix}/`);
+      if (!this.available) await this.recover();
+    } catch (err) {
+      if (this.available) this.lost(err);
+    } finally {
+      this.probing = false;
+      this.scheduleProbe();
+    }
+  }
+
+  /** Catches up by revision: resume the watch where the cache stopped (see resyncAll for a compacted one). */
+  private async recover(): Promise<void> {
+    const from = this.cache.revision + 1;
+    await this.startWatch(from);
+    await this.membership?.join();
+    this.available = true;
+    const outage = ((this.clock.monotonic() - this.lostAt) / 1000).toFixed(1);
+    this.reason = undefined;
+    this.log(`etcd store: etcd is back after ${outage} s: resumed the watch at revision ${from}; writes accepted again (${this.cache.size} instances)`);
+  }
+
+  /**
+   * The watch was canceled by etcd, which happens when the revision it must resume from has been compacted:
+   * re-read everything and emit the difference, then watch on from the read's revision. A watch canceled again
+   * at once is treated as an outage, so a persistent refusal cannot spin.
+   */
+  private async resyncAll(cause: unknown): Promise<void> {
+    this.watchGeneration++;
+    this.watcher = undefined;
+    const now = this.clock.monotonic();
+    if (now - this.lastResyncAt < 2_000) { this.lost(cause); return; }
+    this.lastResyncAt = now;
+    const from = this.cache.revision;
+    try {
+      const { revision, kvs } = await rangePrefix(this.client!, `${this.prefix}/`);
+      this.cache.load(kvs, revision);
+      await this.startWatch(revision + 1);
+      const why = describeEtcdError(cause).replace(/^Watcher canceled: ?$/, 'Watcher canceled: history compacted');
+      this.log(`etcd store: etcd canceled the watch at revision ${from} (${why}); re-read everything at revision ${revision} and sent the difference (${this.cache.size} instances)`);
+    } catch (err) {
+      this.lost(err);
+    }
+  }
+
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
