@@ -1,7 +1,8 @@
 // `mesh proxy start`: the data plane in the foreground until SIGTERM/SIGINT (SIGHUP reloads --config).
 import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../../core/types.js';
-import { addRegistryClientOptions, durationFlag, intFlag, type RegistryClientFlags } from '../common.js';
+import { parseHostPort } from '../../core/validate.js';
+import { addRegistryClientOptions, durationFlag, flagParser, intFlag, type RegistryClientFlags } from '../common.js';
 import type { CommandContext } from '../program.js';
 
 interface ProxyStartFlags extends RegistryClientFlags {
@@ -22,32 +23,36 @@ interface ProxyStartFlags extends RegistryClientFlags {
   inboundAdmin?: string;
 }
 
+/** Validates a host:port flag up front (exit 2, one line) and keeps the text as given. */
+const addressFlag = (flag: string) => flagParser(flag, (value: string) => { parseHostPort(value, flag.replace(/^--/, '')); return value; });
+
 export function registerProxyCommand(program: Command, ctx: CommandContext): void {
   const proxy = program
     .command('proxy')
-    .description('Run the forwarding proxy: it routes requests for http://<service>/ to healthy instances from the registry.');
+    .description('Run the forwarding proxy: it routes requests for http://<service>/ to healthy instances from the registry.')
+    .addHelpText('after', '\nExample:\n  mesh proxy start --registry http://127.0.0.1:8500 && curl -x http://127.0.0.1:15001 http://orders/\n');
 
   addRegistryClientOptions(
     proxy
       .command('start')
       .description('Run the proxy in the foreground until SIGTERM or SIGINT. Clients reach a service by sending requests through it as an HTTP proxy (HTTP_PROXY=http://127.0.0.1:15001) or with "Host: <service>" or "Host: <service>.mesh". SIGHUP reloads the config file; so does saving it.')
-      .addOption(new Option('--listen <host:port>', 'The address clients send requests to; keep it on loopback unless every client on the network may use it.').env('MESH_PROXY_LISTEN').default(DEFAULTS.proxyListen))
-      .addOption(new Option('--admin <host:port>', 'The admin server\'s address: GET /routes, /healthz, /ready, /explain, /metrics and /stats.').env('MESH_PROXY_ADMIN').default(DEFAULTS.proxyAdmin))
+      .addOption(new Option('--listen <host:port>', 'The address clients send requests to; keep it on loopback unless every client on the network may use it.').env('MESH_PROXY_LISTEN').default(DEFAULTS.proxyListen).argParser(addressFlag('--listen')))
+      .addOption(new Option('--admin <host:port>', 'The admin server\'s address: GET /routes, /healthz, /ready, /explain, /metrics and /stats.').env('MESH_PROXY_ADMIN').default(DEFAULTS.proxyAdmin).argParser(addressFlag('--admin')))
       .addOption(new Option('--workers <n>', 'How many processes share the listener (node:cluster), from 1 to 64; the admin server runs in worker 1.').env('MESH_PROXY_WORKERS').default(1).argParser(intFlag('--workers', 1, 64)))
       .addOption(new Option('--config <file>', 'A JSON or YAML file with per-service settings and route rules (see PROXY in man mesh); reloaded when it changes, and an invalid version is refused with the old one kept.').env('MESH_PROXY_CONFIG'))
       .addOption(new Option('--drain-timeout <duration>', 'How long SIGTERM waits for in-flight requests to finish before closing their connections.').default(10_000, '10s').argParser(durationFlag('--drain-timeout')))
       .option('--no-metrics', 'Do not count requests (GET /metrics and /stats then answer 404).')
       .addOption(new Option('--access-log <file>', 'Write one JSON line per request to this file (appended), or to standard output with -; off by default.').env('MESH_PROXY_ACCESS_LOG')),
   )
-    .addOption(new Option('--inbound <host:port>', 'Run the inbound mTLS sidecar on this address in front of --app (needs --service, --cert, --key, --ca). With --inbound the outbound listener runs only when --listen is given.').env('MESH_PROXY_INBOUND'))
-    .addOption(new Option('--app <host:port>', 'The local app the inbound sidecar forwards to, e.g. 127.0.0.1:7001.'))
+    .addOption(new Option('--inbound <host:port>', 'Run the inbound mTLS sidecar on this address in front of --app (needs --service, --cert, --key, --ca). With --inbound the outbound listener runs only when --listen is given.').env('MESH_PROXY_INBOUND').argParser(addressFlag('--inbound')))
+    .addOption(new Option('--app <host:port>', 'The local app the inbound sidecar forwards to, e.g. 127.0.0.1:7001.').argParser(addressFlag('--app')))
     .addOption(new Option('--service <name>', 'The service this proxy speaks for; its certificate must carry spiffe://<trust-domain>/service/<name>.'))
     .addOption(new Option('--cert <file>', 'This service\'s certificate (from `mesh certs gen`); turns on mTLS. Rotated files are picked up without a restart.').env('MESH_CERT'))
     .addOption(new Option('--key <file>', 'The private key of --cert.').env('MESH_KEY'))
     .addOption(new Option('--policy <file>', 'Authorization policy (YAML or JSON) the inbound sidecar enforces; reloaded when it changes. Without one every authenticated caller is allowed.').env('MESH_POLICY'))
     .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS).')
-    .option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.')
-    .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  HTTP_PROXY=http://127.0.0.1:15001 curl http://orders/api\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
+    .addOption(new Option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.').argParser(addressFlag('--inbound-admin')))
+    .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  curl -x http://127.0.0.1:15001 http://orders/api        # as an HTTP proxy (curl reads lowercase http_proxy too)\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
     .addHelpText('after', 'With mTLS (see SECURITY in man mesh):\n  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml\n  mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem\n')
     .action(async (opts: ProxyStartFlags, cmd: Command) => {
       if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined) {
