@@ -12,6 +12,7 @@
 // a request without one is balanced round robin.
 import { RoundRobinPolicy } from './round-robin.js';
 import type { BalancerEndpoint, BalancerPolicy, PickContext } from './policy.js';
+import { hashString } from '../../core/hash.js';
 
 export interface ConsistentHashOptions {
   /** Virtual nodes per unit of weight (default 1.6: 160 points for weight 100). At least 4 per endpoint. */
@@ -89,20 +90,3 @@ function firstPointAtOrAfter(points: Uint32Array, h: number): number {
   return lo === points.length ? 0 : lo;
 }
 
-/**
- * 32-bit FNV-1a over UTF-16 code units, then murmur3's fmix32 finaliser: FNV alone clusters similar strings
- * ("k#1", "k#2"), the finaliser spreads them over the ring. Reads the string in place: no allocation per pick.
- */
-export function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
