@@ -22,6 +22,7 @@ export const ErrorCodes = {
   MESH_ERR_UPSTREAM_TIMEOUT: { status: 504, hint: 'the upstream did not answer in time; raise the timeout or fix the instance' },
   MESH_ERR_UPSTREAM_CONNECT: { status: 502, hint: 'the upstream refused or reset the connection' },
   MESH_ERR_BAD_REQUEST: { status: 400, hint: 'the request is malformed' },
+  MESH_ERR_PROTOCOL_UNSUPPORTED: { status: 502, hint: 'HTTP/2 and gRPC reach plaintext (h2c) endpoints only; call mTLS endpoints over HTTP/1.1' },
   MESH_ERR_CONFIG_INVALID: { status: 400, hint: 'fix the file; the previous configuration stays in force' },
   MESH_ERR_TLS: { status: 500, hint: 'check the certificate, key and CA files with `mesh certs inspect`' },
   MESH_ERR_CA_EXISTS: { status: 409, hint: 'pass --force to replace the existing CA' },

@@ -12,7 +12,8 @@ export type MeshErrorCause =
   | 'upstream-timeout'
   | 'upstream-connect'
   | 'upstream-reset'
-  | 'bad-request';
+  | 'bad-request'
+  | 'protocol-unsupported';
 
 const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
   'no-such-service': 'MESH_ERR_NO_SUCH_SERVICE',
@@ -22,7 +23,12 @@ const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
   'upstream-connect': 'MESH_ERR_UPSTREAM_CONNECT',
   'upstream-reset': 'MESH_ERR_UPSTREAM_CONNECT',
   'bad-request': 'MESH_ERR_BAD_REQUEST',
+  'protocol-unsupported': 'MESH_ERR_PROTOCOL_UNSUPPORTED',
 };
+
+export function codeOf(cause: MeshErrorCause): ErrorCode {
+  return CODE_OF[cause];
+}
 
 export function statusOf(cause: MeshErrorCause): number {
   return cause === 'upstream-reset' ? 502 : ErrorCodes[CODE_OF[cause]].status;

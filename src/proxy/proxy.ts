@@ -2,6 +2,7 @@
 // the admin server and metrics; and shuts it down in order on SIGTERM: stop accepting, drain in-flight
 // requests up to a deadline, then close everything. `--workers N` runs N of these under cluster.ts.
 import type { Server } from 'node:http';
+import type { ServerHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { systemClock, systemRandom } from '../core/clock.js';
 import { MeshError, UsageError } from '../core/errors.js';
@@ -75,7 +76,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   let draining = false;
   const tunnels = new Set<Socket>();
-  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, accessLog });
+  const h2Sessions = new Set<ServerHttp2Session>();
+  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog });
   const listenAddr = await listen(server, opts.listen, '--listen');
 
   let admin: Server | undefined;
@@ -118,6 +120,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       draining = true;
       unwatch();
       const closed = new Promise<void>((r) => server.close(() => r()));
+      // h2c clients get GOAWAY: their streams in flight finish, new ones go elsewhere.
+      for (const s of h2Sessions) s.close();
       // Kept-alive connections that finish a response while draining are idle: close them as they get there.
       const idle = setInterval(() => server.closeIdleConnections(), 100);
       const deadline = new Promise<boolean>((r) => setTimeout(() => r(false), opts.drainTimeoutMs).unref());
@@ -127,6 +131,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         log(`drain deadline (${opts.drainTimeoutMs} ms) reached; closing the remaining connections and ${tunnels.size} tunnels`);
         server.closeAllConnections();
         for (const s of tunnels) s.destroy();
+        for (const s of h2Sessions) s.destroy();
         await closed;
       }
       discovery.close();

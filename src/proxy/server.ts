@@ -3,6 +3,7 @@
 // oversized headers with 400/431; this file adds what it lets through: two Host headers, and requests that
 // name no service. Slowloris protection comes from the header and request timeouts set below.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Random } from '../core/clock.js';
 import { settingsFor, type ProxyConfig } from './config.js';
@@ -10,6 +11,8 @@ import { sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { applyTraceContext, continueTrace, ensureRequestId, newRequestId } from '../metrics/trace.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import { Exchange, type ForwardService, type UpstreamPools } from './forward.js';
+import { createH2Front } from './h2-server.js';
+import { sniffH2c } from './h2-sniff.js';
 import { chooseRoute, targetOf } from './router.js';
 import { handleUpgrade } from './websocket.js';
 
@@ -33,8 +36,13 @@ export interface ProxyServerDeps {
   random: Random;
   /** Whether the proxy is draining: new requests on kept-alive connections get `connection: close`. */
   draining: () => boolean;
-  /** Client sockets of open Upgrade tunnels (the HTTP server no longer tracks them; shutdown must). */
+  /**
+   * Client sockets the HTTP server does not track, which shutdown must close: open Upgrade tunnels, and
+   * connections whose first bytes have not arrived yet (h2-sniff.ts).
+   */
   tunnels: Set<Socket>;
+  /** HTTP/2 (h2c) client sessions; shutdown sends them GOAWAY, then destroys what is left at the deadline. */
+  h2Sessions?: Set<ServerHttp2Session>;
   /** The access log (--access-log), when on. */
   accessLog?: AccessLog | undefined;
 }
@@ -60,6 +68,9 @@ export function createProxyServer(deps: ProxyServerDeps, opts: ProxyServerOption
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handleRequest(deps, req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleUpgrade(deps, req, socket, head));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, deps.accessLog));
+  // h2c with prior knowledge (gRPC) on the same port: the connection's first bytes pick the server.
+  const h2 = createH2Front(deps, deps.h2Sessions ?? new Set());
+  sniffH2c(server, { onH2: h2.accept, firstByteTimeoutMs: opts.headersTimeoutMs ?? 10_000, pending: deps.tunnels });
   return server;
 }
 

@@ -1,0 +1,67 @@
+// The proxy's own answers on HTTP/2 streams. Plain h2 gets what HTTP/1.1 gets (status, JSON body,
+// x-mesh-error). A gRPC client cannot read a JSON 503: it expects HTTP 200 and a grpc-status, so gRPC calls
+// get a trailers-only response with the gRPC code an Envoy/Linkerd user would see for the same cause.
+import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { codeOf, statusOf, type MeshErrorCause } from './errors-response.js';
+
+/** gRPC status codes (grpc/doc/statuscodes.md) for each cause. */
+export const GRPC_STATUS: Readonly<Record<MeshErrorCause, number>> = {
+  'no-such-service': 14, // UNAVAILABLE
+  'no-healthy-endpoint': 14,
+  'circuit-open': 14,
+  'upstream-timeout': 4, // DEADLINE_EXCEEDED
+  'upstream-connect': 14,
+  'upstream-reset': 14,
+  'bad-request': 13, // INTERNAL, as gRPC maps an HTTP 400
+  'protocol-unsupported': 12, // UNIMPLEMENTED
+};
+
+/** Answers `cause` on the stream (or resets it when the response already started); returns the status to record. */
+export function sendH2Error(stream: ServerHttp2Stream, grpc: boolean, cause: MeshErrorCause, message: string): number {
+  const status = statusOf(cause);
+  if (stream.destroyed || stream.closed) return status;
+  if (stream.headersSent) {
+    stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    return status;
+  }
+  try {
+    if (grpc) {
+      stream.respond({
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-status': String(GRPC_STATUS[cause]),
+        'grpc-message': grpcMessage(message),
+        'x-mesh-error': cause,
+      }, { endStream: true });
+      return status;
+    }
+    const body = JSON.stringify({ error: { code: codeOf(cause), message } });
+    const headers: OutgoingHttpHeaders = {
+      ':status': status,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-mesh-error': cause,
+      'cache-control': 'no-store',
+    };
+    stream.respond(headers);
+    stream.end(body);
+  } catch {
+    stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+  return status;
+}
+
+/** grpc-message is percent-encoded: every byte outside printable ASCII, and "%" itself (gRPC over HTTP2 spec). */
+export function grpcMessage(message: string): string {
+  let plain = true;
+  for (let i = 0; i < message.length; i++) {
+    const c = message.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x25) { plain = false; break; }
+  }
+  if (plain) return message;
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out += byte < 0x20 || byte > 0x7e || byte === 0x25 ? `%${byte.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(byte);
+  }
+  return out;
+}

@@ -1,0 +1,276 @@
+// Forwarding one HTTP/2 (or gRPC) client stream to an upstream endpoint over an h2c session: the same
+// service runtime as HTTP/1.1 (balancer pick, outlier finish, metrics, retry budget), bodies piped with
+// backpressure both ways, response trailers relayed (gRPC's grpc-status lives there), and RST_STREAM passed
+// through in both directions. Retries happen only before any response header arrived, and only while the
+// request body is untouched; for gRPC only when the call never reached the server (connect failure,
+// REFUSED_STREAM), since a gRPC method is not known to be idempotent.
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { BalancerEndpoint } from './balancer/policy.js';
+import type { ServiceSettings } from './config.js';
+import type { MeshErrorCause } from './errors-response.js';
+import type { AccessContext, ForwardService } from './forward.js';
+import { sendH2Error } from './h2-errors.js';
+import type { H2Sessions } from './h2-sessions.js';
+import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
+import type { RouteRule } from './router.js';
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Connection-specific fields, which HTTP/2 forbids (RFC 9113 §8.2.2); Node throws on most of them. */
+export const H2_CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
+
+export interface H2Request {
+  method: string;
+  path: string;
+  /** Upstream request headers, pseudo-headers included. */
+  headers: OutgoingHttpHeaders;
+  hasBody: boolean;
+  grpc: boolean;
+}
+
+export class H2Exchange {
+  private ep: BalancerEndpoint | undefined;
+  private up: ClientHttp2Stream | undefined;
+  private tried: Set<string> | undefined;
+  private tries = 0;
+  private readonly startedAt = performance.now();
+  private tryStartedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timedOut = false;
+  private ready = false;
+  private responded = false;
+  private finished = false;
+  private status = 0;
+  private trailers: OutgoingHttpHeaders | undefined;
+  private upError: Error | undefined;
+  private budgetRefused = false;
+  private readonly deadline: number;
+
+  constructor(
+    private readonly client: ServerHttp2Stream,
+    private readonly req: H2Request,
+    private readonly svc: ForwardService,
+    private readonly sessions: H2Sessions,
+    private readonly settings: ServiceSettings,
+    private readonly route: RouteRule | undefined,
+    private readonly subset: Readonly<Record<string, string>> | undefined,
+    private readonly hashKey: string | undefined,
+    /** Whether endpoints with a mesh TLS port are reached over mTLS (which h2 does not do yet). */
+    private readonly mtls: boolean,
+    private readonly access: AccessContext | undefined,
+  ) {
+    this.deadline = this.startedAt + settings.timeoutMs;
+    client.on('close', this.onClientClose);
+  }
+
+  start(): void {
+    const picked = this.svc.pick(this.subset, this.hashKey, this.tried);
+    if (typeof picked === 'string') {
+      this.fail(picked, picked === 'no-healthy-endpoint' ? `service "${this.svc.name}" has no healthy endpoint` : `service "${this.svc.name}": ${picked}`);
+      return;
+    }
+    this.ep = picked;
+    if (this.mtls && (picked as { tlsPort?: number }).tlsPort !== undefined) {
+      this.fail('protocol-unsupported', `service "${this.svc.name}": endpoint ${picked.address} takes mesh mTLS, and HTTP/2 and gRPC to mTLS endpoints are not supported yet; call it over HTTP/1.1`);
+      return;
+    }
+    if (this.sessions.speaksOnlyHttp1(picked.address)) {
+      this.fail('protocol-unsupported', `service "${this.svc.name}": endpoint ${picked.address} does not speak HTTP/2 cleartext (h2c); call it over HTTP/1.1`);
+      return;
+    }
+    this.tries++;
+    this.ready = false;
+    this.timedOut = false;
+    this.upError = undefined;
+    this.tryStartedAt = performance.now();
+    this.svc.tryStarted(picked);
+    this.timer = setTimeout(this.onTimeout, Math.max(1, Math.min(this.settings.perTryTimeoutMs, Math.round(this.deadline - this.tryStartedAt))));
+    let up: ClientHttp2Stream;
+    try {
+      up = this.sessions.get(picked.address).request(this.req.headers, { endStream: !this.req.hasBody });
+    } catch (err) {
+      // A session that is closing refuses new streams synchronously: nothing was sent.
+      this.upError = err as Error;
+      this.tryFailed('connect');
+      return;
+    }
+    this.up = up;
+    // On a session that is already connected the stream gets its id (and 'ready') inside request().
+    if (up.pending) up.once('ready', this.onReady); else this.onReady();
+    up.on('response', this.onResponse);
+    up.on('trailers', this.onTrailers);
+    up.on('error', this.onUpError);
+    up.on('close', this.onUpClose);
+  }
+
+  private readonly onReady = (): void => {
+    this.ready = true;
+    // The body is read only once the stream exists upstream, so a failed connect leaves it retryable.
+    if (this.req.hasBody) this.client.pipe(this.up!);
+  };
+
+  private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
+    clearTimeout(this.timer);
+    if (this.finished) return;
+    const ep = this.ep!;
+    const status = Number(headers[':status']);
+    if (status === 503 && !this.req.grpc && this.canRetry('status-503')) {
+      this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, status);
+      this.detachUpstream().close(NGHTTP2_CANCEL);
+      this.retry();
+      return;
+    }
+    this.svc.tryEnded(ep, status < 500, performance.now() - this.tryStartedAt, status);
+    this.status = status;
+    this.responded = true;
+    const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+    try {
+      // A trailers-only answer (gRPC errors) must stay one HEADERS frame with END_STREAM.
+      this.client.respond(filterH2Headers(headers, true), endStream ? { endStream: true } : { waitForTrailers: true });
+    } catch {
+      this.client.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    if (endStream) return;
+    this.client.on('wantTrailers', this.onWantTrailers);
+    if (!this.req.grpc) this.up!.setTimeout(this.settings.perTryTimeoutMs, this.onIdle);
+    this.up!.pipe(this.client);
+  };
+
+  private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
+    this.trailers = filterH2Headers(trailers, false);
+  };
+
+  private readonly onWantTrailers = (): void => {
+    this.client.sendTrailers(this.trailers ?? {});
+  };
+
+  private readonly onUpError = (err: Error): void => {
+    this.upError = err;
+  };
+
+  private readonly onUpClose = (): void => {
+    clearTimeout(this.timer);
+    const up = this.up!;
+    if (this.finished) return;
+    if (this.responded) {
+      // A clean end was relayed by pipe() and sendTrailers(); a reset is passed on with its code.
+      if (up.rstCode !== undefined && up.rstCode !== NGHTTP2_NO_ERROR) {
+        this.client.close(up.rstCode);
+        this.finish(this.status, 'upstream-reset');
+      } else {
+        this.finish(this.status, undefined);
+      }
+      return;
+    }
+    const refused = up.rstCode === NGHTTP2_REFUSED_STREAM || !this.ready;
+    const kind: FailureKind = this.timedOut ? 'timeout' : refused ? 'connect' : this.upError === undefined ? 'reset' : classifyFailure(this.upError);
+    this.tryFailed(kind === 'other' ? 'reset' : kind);
+  };
+
+  private tryFailed(kind: FailureKind): void {
+    const ep = this.ep!;
+    clearTimeout(this.timer);
+    if (this.sessions.speaksOnlyHttp1(ep.address)) {
+      // A protocol mismatch is not the endpoint failing: it serves HTTP/1.1 clients fine, so no ejection.
+      this.svc.tryEnded(ep, true, performance.now() - this.tryStartedAt, 499);
+      this.fail('protocol-unsupported', `service "${this.svc.name}": endpoint ${ep.address} does not speak HTTP/2 cleartext (h2c); call it over HTTP/1.1`);
+      return;
+    }
+    this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
+    if (this.canRetry(kind)) { this.retry(); return; }
+    if (kind === 'timeout') {
+      this.fail('upstream-timeout', `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`);
+      return;
+    }
+    const err = this.upError as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;
+    const detail = err?.cause?.code ?? err?.code ?? (this.up?.rstCode !== undefined ? `RST_STREAM ${this.up.rstCode}` : 'closed');
+    const connectFailed = kind === 'connect';
+    this.fail(connectFailed ? 'upstream-connect' : 'upstream-reset',
+      `service "${this.svc.name}": ${connectFailed ? 'cannot connect to' : 'stream reset by'} ${ep.address} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
+  }
+
+  private retry(): void {
+    this.tried ??= new Set();
+    this.tried.add(this.ep!.key);
+    this.up = undefined;
+    this.start();
+  }
+
+  private canRetry(kind: FailureKind): boolean {
+    if (this.tries > this.settings.retries || performance.now() >= this.deadline) return false;
+    const bodyTouched = this.req.hasBody && (this.client.readableDidRead || this.client.destroyed);
+    const allowed = this.req.grpc
+      ? kind === 'connect' && !bodyTouched
+      : mayRetry(kind, IDEMPOTENT.has(this.req.method), bodyTouched, this.route?.retryable === true);
+    if (!allowed) return false;
+    if (this.svc.takeRetry()) return true;
+    this.budgetRefused = true;
+    return false;
+  }
+
+  private detachUpstream(): ClientHttp2Stream {
+    const up = this.up!;
+    up.off('close', this.onUpClose);
+    up.off('response', this.onResponse);
+    up.on('error', noop);
+    return up;
+  }
+
+  private readonly onTimeout = (): void => {
+    this.timedOut = true;
+    this.up?.close(NGHTTP2_CANCEL);
+  };
+
+  /** No upstream data for a per-try timeout after the response started (plain h2 only, as for HTTP/1.1). */
+  private readonly onIdle = (): void => {
+    this.up?.close(NGHTTP2_CANCEL);
+  };
+
+  private fail(cause: MeshErrorCause, message: string): void {
+    const status = sendH2Error(this.client, this.req.grpc, cause, message);
+    this.finish(status, cause);
+  }
+
+  private finish(status: number, cause: MeshErrorCause | undefined): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.client.off('close', this.onClientClose);
+    const durationMs = performance.now() - this.startedAt;
+    this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
+    const a = this.access;
+    if (a !== undefined) {
+      a.log.record({
+        method: this.req.method, authority: a.authority, path: this.req.path, status, error: cause ?? null, durationMs,
+        upstream: this.ep?.address ?? null, bytesIn: 0, bytesOut: 0, requestId: a.requestId, traceId: a.traceId,
+      });
+    }
+  }
+
+  /** The client reset or went away: cancel the upstream stream with the client's code. */
+  private readonly onClientClose = (): void => {
+    if (this.finished) return;
+    clearTimeout(this.timer);
+    const up = this.up;
+    const code = this.client.rstCode !== undefined && this.client.rstCode !== NGHTTP2_NO_ERROR ? this.client.rstCode : NGHTTP2_CANCEL;
+    if (up !== undefined && !up.closed) this.detachUpstream().close(code);
+    if (this.ep !== undefined && !this.responded && this.tries > 0) this.svc.tryEnded(this.ep, true, performance.now() - this.tryStartedAt, 499);
+    this.finish(499, undefined);
+  };
+}
+
+function noop(): void {}
+
+/** Upstream headers or trailers for the client: no pseudo-headers but `:status`, no connection-specific ones. */
+export function filterH2Headers(headers: IncomingHttpHeaders, response: boolean): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (response && name === ':status') out[name] = headers[name];
+      continue;
+    }
+    if (H2_CONNECTION_HEADERS.has(name) || name === 'te') continue;
+    out[name] = headers[name];
+  }
+  return out;
+}

@@ -1,0 +1,120 @@
+// The HTTP/2 side of the proxy's listener: h2c connections (sniffed in h2-sniff.ts) are handed to a
+// node:http2 server, and each stream is routed exactly as an HTTP/1.1 request is: by `:authority` as Host,
+// through the same router, config, concurrency gate and service runtime, then forwarded by H2Exchange.
+import { createServer, type Http2Server, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import { applyTraceContext } from '../metrics/trace.js';
+import { settingsFor } from './config.js';
+import { H2_CONNECTION_HEADERS, H2Exchange } from './h2-forward.js';
+import { sendH2Error } from './h2-errors.js';
+import { chooseRoute, targetOf } from './router.js';
+import type { ProxyServerDeps } from './server.js';
+
+/** An h2c connection with nothing going on for this long gets a GOAWAY. */
+const SESSION_IDLE_MS = 300_000;
+
+export interface H2Front {
+  /** Takes a sniffed h2c connection (the preface is still in its buffer). */
+  accept(socket: Socket): void;
+}
+
+export function createH2Front(deps: ProxyServerDeps, sessions: Set<ServerHttp2Session>): H2Front {
+  const server: Http2Server = createServer({ settings: { enablePush: false } });
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.on('error', noop);
+    session.setTimeout(SESSION_IDLE_MS, () => session.close());
+  });
+  server.on('sessionError', noop);
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => handleStream(deps, stream, headers));
+  return { accept: (socket) => { server.emit('connection', socket); } };
+}
+
+function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  stream.on('error', noop);
+  // Draining: this stream is served, then GOAWAY tells the client to take new calls elsewhere.
+  if (deps.draining()) stream.session?.close();
+  const contentType = headers['content-type'];
+  const grpc = contentType !== undefined && contentType.startsWith('application/grpc');
+  const method = headers[':method'] ?? 'GET';
+  const authority = headers[':authority'] ?? headers.host;
+  const rawPath = headers[':path'];
+  if (method === 'CONNECT' || rawPath === undefined) {
+    sendH2Error(stream, grpc, 'bad-request', 'CONNECT (and requests without :path) cannot be proxied over HTTP/2');
+    return;
+  }
+  const target = targetOf(rawPath, authority);
+  if (typeof target === 'string') {
+    sendH2Error(stream, grpc, 'bad-request', target);
+    return;
+  }
+  const client = stream.session?.socket?.remoteAddress;
+  const flat = forwardedHeaders(headers, client, target.authority);
+  const ids = applyTraceContext(flat);
+  const service = target.service === null ? undefined : deps.directory.get(target.service);
+  if (service === undefined) {
+    sendH2Error(stream, grpc, 'no-such-service', target.service === null
+      ? `"${target.authority}" does not name a service: use :authority <service>[.mesh]`
+      : `no service named "${target.service}" is registered`);
+    return;
+  }
+  const settings = settingsFor(deps.config(), service.name);
+  const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(headers, n), deps.random);
+  if (!service.admit(settings.maxConcurrent)) {
+    service.refused('circuit-open');
+    sendH2Error(stream, grpc, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`);
+    return;
+  }
+  let hashKey: string | undefined;
+  if (settings.policy === 'consistent-hash') {
+    hashKey = settings.hashHeader === undefined ? client : headerValue(headers, settings.hashHeader) ?? client;
+  }
+  const upstream: OutgoingHttpHeaders = { ':method': method, ':path': target.path, ':authority': target.authority, ':scheme': 'http' };
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    const prev = upstream[name];
+    upstream[name] = prev === undefined ? flat[i + 1]! : Array.isArray(prev) ? [...prev, flat[i + 1]!] : [String(prev), flat[i + 1]!];
+  }
+  const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
+  const req = { method, path: target.path, headers: upstream, hasBody: !stream.endAfterHeaders, grpc };
+  new H2Exchange(stream, req, service, deps.pools.h2, settings, choice?.rule, choice?.subset, hashKey, deps.pools.mtls, access).start();
+}
+
+/**
+ * The client's headers as a flat list for upstream: no pseudo-headers, no connection-specific ones (`te`
+ * only as `trailers`, which gRPC requires), X-Forwarded-For appended, X-Forwarded-Proto/-Host set unless an
+ * earlier hop set them — the same rules as HTTP/1.1 (server.ts upstreamHeaders).
+ */
+export function forwardedHeaders(headers: IncomingHttpHeaders, clientAddress: string | undefined, authority: string): string[] {
+  const out: string[] = [];
+  let xff: string | undefined;
+  let proto = false;
+  let fwdHost = false;
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* : */ || H2_CONNECTION_HEADERS.has(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (name === 'te') {
+      if (value === 'trailers') out.push(name, value);
+      continue;
+    }
+    if (name === 'x-forwarded-for') { xff = Array.isArray(value) ? value.join(', ') : value; continue; }
+    if (name === 'x-forwarded-proto') proto = true;
+    else if (name === 'x-forwarded-host') fwdHost = true;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  const client = clientAddress ?? 'unknown';
+  out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
+  if (!proto) out.push('x-forwarded-proto', 'http');
+  if (!fwdHost) out.push('x-forwarded-host', authority);
+  return out;
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function noop(): void {}

@@ -1,0 +1,178 @@
+// HTTP/2 cleartext and gRPC through a real proxy (bin/mesh) on the same port as HTTP/1.1: a real gRPC
+// client and server (@grpc/grpc-js) with the client's :authority naming the service, plain h2c with
+// node:http2 (bodies and trailers), HTTP/1.1 unharmed by the sniff, and a backend killed with SIGKILL in
+// the middle of a series of unary calls.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { ordersClient } from '../helpers/grpc-orders.js';
+import { startRegistry } from '../helpers/registry.js';
+import { instanceOf, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
+
+type After = { after(fn: () => Promise<void> | void): void };
+
+const CHILD_JS = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'helpers', 'h2-backend-child.js');
+
+interface H2Backend { name: string; grpc: string; h2: string; kill(): Promise<void> }
+
+async function startH2Backend(t: After, name: string): Promise<H2Backend> {
+  const child: ChildProcess = spawn(process.execPath, [CHILD_JS, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const kill = async () => { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; } };
+  t.after(kill);
+  const [grpcPort, h2Port] = await new Promise<[number, number]>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening grpc=(\d+) h2=(\d+)/.exec(out);
+      if (m) resolve([Number(m[1]), Number(m[2])]);
+    });
+    child.once('exit', (code) => reject(new Error(`h2 backend ${name} exited (${code}) before listening`)));
+  });
+  return { name, grpc: `127.0.0.1:${grpcPort}`, h2: `127.0.0.1:${h2Port}`, kill };
+}
+
+interface H2Reply { status: number; headers: IncomingHttpHeaders; body: Buffer; trailers: IncomingHttpHeaders | undefined }
+
+function h2Request(session: ClientHttp2Session, authority: string, path: string, opts: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<H2Reply> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ':method': opts.method ?? 'GET', ':path': path, ':authority': authority, ...opts.headers }, { endStream: opts.body === undefined });
+    let headers: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders | undefined;
+    const chunks: Buffer[] = [];
+    req.setTimeout(10_000, () => req.close());
+    req.on('response', (h) => { headers = h; });
+    req.on('trailers', (t) => { trailers = t; });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks), trailers }));
+    req.on('error', reject);
+    if (opts.body !== undefined) req.end(opts.body);
+  });
+}
+
+function h2Session(t: After, port: number): ClientHttp2Session {
+  const session = connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
+  t.after(() => { session.destroy(); });
+  return session;
+}
+
+test('gRPC through the proxy: unary round robin, server streaming, error statuses, unknown service', { timeout: 30_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const a = await startH2Backend(t, 'g-a');
+  const b = await startH2Backend(t, 'g-b');
+  await register(reg.url, 'orders', { name: 'g-a', address: a.grpc });
+  await register(reg.url, 'orders', { name: 'g-b', address: b.grpc });
+  const proxy = await startProxy(t, reg.url);
+  const orders = ordersClient(`127.0.0.1:${proxy.port}`, 'orders');
+  t.after(() => orders.close());
+
+  const seen: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const reply = JSON.parse((await orders.get(`order-${i}`)).toString()) as { instance: string; got: string; authority: string };
+    assert.equal(reply.got, `order-${i}`);
+    seen.push(reply.instance);
+  }
+  // Round robin: the two instances alternate.
+  assert.deepEqual(new Set(seen), new Set(['g-a', 'g-b']));
+  for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `round robin broken: ${seen.join(',')}`);
+
+  const streamed = await orders.list(200);
+  assert.equal(streamed.length, 200);
+  const from = streamed[0]!.split(':')[0]!;
+  assert.deepEqual(streamed, Array.from({ length: 200 }, (_, i) => `${from}:${i}`));
+
+  await assert.rejects(orders.fail('42'), (err: grpc.ServiceError) => {
+    assert.equal(err.code, grpc.status.NOT_FOUND);
+    assert.equal(err.details, 'no order 42');
+    return true;
+  });
+
+  const nowhere = ordersClient(`127.0.0.1:${proxy.port}`, 'nowhere');
+  t.after(() => nowhere.close());
+  await assert.rejects(nowhere.get('x'), (err: grpc.ServiceError) => {
+    assert.equal(err.code, grpc.status.UNAVAILABLE);
+    assert.match(err.details, /no service named "nowhere"/);
+    assert.deepEqual(err.metadata.get('x-mesh-error'), ['no-such-service']);
+    return true;
+  });
+});
+
+test('plain h2c: GET and POST echo with trailers, mesh errors as JSON; HTTP/1.1 on the same port still works', { timeout: 30_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const a = await startH2Backend(t, 'h-a');
+  const web = await startBackend(t, 'web-1');
+  await register(reg.url, 'h2echo', { name: 'h-a', address: a.h2 });
+  await register(reg.url, 'web', web);
+  const proxy = await startProxy(t, reg.url);
+  const session = h2Session(t, proxy.port);
+
+  const got = await h2Request(session, 'h2echo.mesh', '/hello?x=1', { headers: { 'x-custom': 'kept' } });
+  assert.equal(got.status, 200);
+  assert.equal(got.headers['x-instance'], 'h-a');
+  const info = JSON.parse(got.body.toString()) as { method: string; path: string; authority: string; headers: Record<string, string> };
+  assert.equal(info.method, 'GET');
+  assert.equal(info.path, '/hello?x=1');
+  assert.equal(info.authority, 'h2echo.mesh');
+  assert.equal(info.headers['x-custom'], 'kept');
+  assert.equal(info.headers['x-forwarded-proto'], 'http');
+  assert.match(info.headers['traceparent'] ?? '', /^00-/);
+  assert.equal(got.trailers?.['x-done'], 'yes');
+
+  const body = Buffer.alloc(3 * 1024 * 1024 + 17, 'm');
+  const echoed = await h2Request(session, 'h2echo', '/echo', { method: 'POST', body });
+  assert.equal(echoed.status, 200);
+  assert.equal(echoed.body.length, body.length);
+  assert.ok(echoed.body.equals(body));
+  assert.equal(echoed.trailers?.['x-echo-bytes'], String(body.length));
+
+  const unknown = await h2Request(session, 'nowhere', '/');
+  assert.equal(unknown.status, 503);
+  assert.equal(unknown.headers['x-mesh-error'], 'no-such-service');
+  assert.equal((JSON.parse(unknown.body.toString()) as { error: { code: string } }).error.code, 'MESH_ERR_NO_SUCH_SERVICE');
+
+  // An HTTP/1.1-only instance cannot take h2c: a clear 502, and no ejection (HTTP/1.1 clients still reach it).
+  for (let i = 0; i < 6; i++) {
+    const h1only = await h2Request(session, 'web', '/');
+    assert.equal(h1only.status, 502);
+    assert.equal(h1only.headers['x-mesh-error'], 'protocol-unsupported');
+    assert.match(h1only.body.toString(), /does not speak HTTP\/2 cleartext/);
+  }
+
+  // The sniff in front of the HTTP/1.1 server: absolute-form and Host requests, keep-alive, a POST body.
+  for (const via of ['absolute', 'host'] as const) {
+    const r = await viaProxy(proxy.port, 'web', '/echo', { via, method: 'POST', body: 'PRI * not a preface' });
+    assert.equal(r.status, 200);
+    assert.equal(instanceOf(r), 'web-1');
+    assert.equal(r.body, 'PRI * not a preface');
+  }
+});
+
+test('a gRPC backend killed with SIGKILL during a series of unary calls costs no call', { timeout: 30_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const a = await startH2Backend(t, 'k-a');
+  const b = await startH2Backend(t, 'k-b');
+  await register(reg.url, 'orders', { name: 'k-a', address: a.grpc });
+  await register(reg.url, 'orders', { name: 'k-b', address: b.grpc });
+  const proxy = await startProxy(t, reg.url);
+  const orders = ordersClient(`127.0.0.1:${proxy.port}`, 'orders');
+  t.after(() => orders.close());
+
+  const answered: string[] = [];
+  const failures: string[] = [];
+  for (let i = 0; i < 80; i++) {
+    if (i === 20) await b.kill();
+    try {
+      answered.push((JSON.parse((await orders.get(`o${i}`)).toString()) as { instance: string }).instance);
+    } catch (err) {
+      failures.push(`${i}: ${(err as Error).message}`);
+    }
+  }
+  assert.deepEqual(failures, []);
+  assert.ok(answered.slice(0, 20).includes('k-b'), 'k-b took no calls before it was killed');
+  assert.ok(answered.slice(20).every((n) => n === 'k-a'), `the killed instance answered: ${answered.slice(20).join(',')}`);
+});
