@@ -4,8 +4,9 @@
 //   node h2-backend-child.js <name>     → prints "listening grpc=<port> h2=<port>" on stdout
 // gRPC: Get (unary, answers {"instance","got"}), List (server streaming: the request is a count N, answers
 // N messages "<name>:<i>"), Fail (answers NOT_FOUND "no order <request>").
-// h2c: /echo streams the body back with trailer x-echo-bytes; anything else answers JSON about the request
-// with trailer x-done: yes.
+// h2c: /echo streams the body back with trailer x-echo-bytes; /hang answers headers and then nothing;
+// /reset sends headers and a chunk, then resets the stream (INTERNAL_ERROR); /closed lists the RST_STREAM
+// codes of the /hang streams that ended; anything else answers JSON about the request with trailer x-done.
 import { createServer as createH2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { ordersService } from './grpc-orders.js';
@@ -27,9 +28,25 @@ server.addService(ordersService, {
   },
 });
 
+const hangClosed: number[] = [];
 const h2 = createH2Server();
 h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
   stream.on('error', () => undefined);
+  switch (headers[':path']) {
+    case '/hang':
+      stream.respond({ ':status': 200, 'x-instance': name });
+      stream.on('close', () => hangClosed.push(stream.rstCode ?? -1));
+      return;
+    case '/reset':
+      stream.respond({ ':status': 200, 'x-instance': name });
+      // destroy() resets at once (INTERNAL_ERROR); close(code) would first end the stream cleanly.
+      stream.write('partial', () => setTimeout(() => stream.destroy(new Error('reset by the backend')), 20));
+      return;
+    case '/closed':
+      stream.respond({ ':status': 200, 'content-type': 'application/json' });
+      stream.end(JSON.stringify(hangClosed));
+      return;
+  }
   if (headers[':path'] === '/echo') {
     let n = 0;
     stream.respond({ ':status': 200, 'content-type': 'application/octet-stream', 'x-instance': name }, { waitForTrailers: true });

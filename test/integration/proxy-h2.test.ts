@@ -4,12 +4,14 @@
 // the middle of a series of unary calls.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { execFile } from 'node:child_process';
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { ordersClient } from '../helpers/grpc-orders.js';
+import { eventually } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { instanceOf, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 
@@ -175,4 +177,38 @@ test('a gRPC backend killed with SIGKILL during a series of unary calls costs no
   assert.deepEqual(failures, []);
   assert.ok(answered.slice(0, 20).includes('k-b'), 'k-b took no calls before it was killed');
   assert.ok(answered.slice(20).every((n) => n === 'k-a'), `the killed instance answered: ${answered.slice(20).join(',')}`);
+});
+
+test('stream resets pass both ways: a client cancel closes the upstream stream, an upstream reset reaches the client; curl speaks h2c to it', { timeout: 30_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const a = await startH2Backend(t, 'r-a');
+  await register(reg.url, 'h2echo', { name: 'r-a', address: a.h2 });
+  const proxy = await startProxy(t, reg.url);
+  const session = h2Session(t, proxy.port);
+
+  const hang = session.request({ ':path': '/hang', ':authority': 'h2echo' });
+  hang.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => { hang.once('response', () => resolve()); hang.once('close', () => reject(new Error('closed before headers'))); });
+  hang.close(constants.NGHTTP2_CANCEL);
+  const direct = h2Session(t, Number(a.h2.split(':')[1]));
+  await eventually(async () => {
+    const closed = JSON.parse((await h2Request(direct, 'x', '/closed')).body.toString()) as number[];
+    return closed.includes(constants.NGHTTP2_CANCEL);
+  }, 5_000);
+
+  const reset = session.request({ ':path': '/reset', ':authority': 'h2echo' });
+  reset.on('error', () => undefined);
+  let got = '';
+  reset.on('data', (c: Buffer) => { got += c.toString(); });
+  await new Promise<void>((resolve) => reset.once('close', () => resolve()));
+  assert.equal(got, 'partial');
+  assert.equal(reset.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
+
+  // A real h2c client (curl built with nghttp2) through the same port.
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile('curl', ['-sS', '-i', '--http2-prior-knowledge', '-H', 'Host: h2echo', `http://127.0.0.1:${proxy.port}/from-curl`], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+  });
+  assert.match(out, /^HTTP\/2 200/);
+  assert.match(out, /x-instance: r-a/);
+  assert.match(out, /"path":"\/from-curl"/);
 });
