@@ -20,6 +20,7 @@ function method(name: string, responseStream: boolean): grpc.MethodDefinition<Bu
 export const ordersService = {
   Get: method('Get', false),
   List: method('List', true),
+  Slow: method('Slow', false),
   Fail: method('Fail', false),
 } satisfies grpc.ServiceDefinition;
 
@@ -28,6 +29,8 @@ const OrdersClient = grpc.makeGenericClientConstructor(ordersService, 'Orders');
 export interface Orders {
   get(request: string, timeoutMs?: number): Promise<Buffer>;
   fail(request: string): Promise<Buffer>;
+  /** Answers after `ms` milliseconds. */
+  slow(ms: number): Promise<Buffer>;
   list(count: number): Promise<string[]>;
   close(): void;
 }
@@ -42,6 +45,7 @@ export function ordersClient(address: string, authority: string): Orders {
   return {
     get: (request, timeoutMs) => unary('Get', request, timeoutMs),
     fail: (request) => unary('Fail', request),
+    slow: (ms) => unary('Slow', String(ms)),
     list: (count) => new Promise<string[]>((resolve, reject) => {
       const out: string[] = [];
       const call = client.List!(Buffer.from(String(count)), new grpc.Metadata(), { deadline: Date.now() + 10_000 }) as grpc.ClientReadableStream<Buffer>;

@@ -3,8 +3,10 @@
 // (node:http2) on a second port. Usage:
 //   node h2-backend-child.js <name>     → prints "listening grpc=<port> h2=<port>" on stdout
 // gRPC: Get (unary, answers {"instance","got"}), List (server streaming: the request is a count N, answers
-// N messages "<name>:<i>"), Fail (answers NOT_FOUND "no order <request>").
-// h2c: /echo streams the body back with trailer x-echo-bytes; /hang answers headers and then nothing;
+// N messages "<name>:<i>"), Slow (the request is a delay in ms; echoes it after that long), Fail (answers
+// NOT_FOUND "no order <request>").
+// h2c: /echo streams the body back with trailer x-echo-bytes; /slow answers "slow" after 600 ms; /hang
+// answers headers and then nothing;
 // /reset sends headers and a chunk, then resets the stream (INTERNAL_ERROR); /closed lists the RST_STREAM
 // codes of the /hang streams that ended; anything else answers JSON about the request with trailer x-done.
 import { createServer as createH2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
@@ -22,6 +24,9 @@ server.addService(ordersService, {
     const n = Number(call.request.toString());
     for (let i = 0; i < n; i++) call.write(Buffer.from(`${name}:${i}`));
     call.end();
+  },
+  Slow: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+    setTimeout(() => cb(null, call.request), Number(call.request.toString()));
   },
   Fail: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
     cb({ code: grpc.status.NOT_FOUND, details: `no order ${call.request.toString()}` });
@@ -41,6 +46,9 @@ h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
       stream.respond({ ':status': 200, 'x-instance': name });
       // destroy() resets at once (INTERNAL_ERROR); close(code) would first end the stream cleanly.
       stream.write('partial', () => setTimeout(() => stream.destroy(new Error('reset by the backend')), 20));
+      return;
+    case '/slow':
+      setTimeout(() => { if (!stream.closed) { stream.respond({ ':status': 200, 'x-instance': name }); stream.end('slow'); } }, 600);
       return;
     case '/closed':
       stream.respond({ ':status': 200, 'content-type': 'application/json' });

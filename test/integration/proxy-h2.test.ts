@@ -1,7 +1,8 @@
 // HTTP/2 cleartext and gRPC through a real proxy (bin/mesh) on the same port as HTTP/1.1: a real gRPC
 // client and server (@grpc/grpc-js) with the client's :authority naming the service, plain h2c with
-// node:http2 (bodies and trailers), HTTP/1.1 unharmed by the sniff, and a backend killed with SIGKILL in
-// the middle of a series of unary calls.
+// node:http2 and curl (bodies and trailers), HTTP/1.1 unharmed by the sniff, a backend killed with SIGKILL
+// in the middle of a series of unary calls, resets both ways, timeouts as DEADLINE_EXCEEDED, SIGTERM drain,
+// and the clear refusal for endpoints that take mesh mTLS.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
@@ -11,9 +12,12 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { ordersClient } from '../helpers/grpc-orders.js';
-import { eventually } from '../helpers/mesh.js';
+import { writeFileSync } from 'node:fs';
+import { eventually, freePort, runMesh, startMesh, tempDir } from '../helpers/mesh.js';
+import { makePki } from '../unit/tls/pki.js';
 import { startRegistry } from '../helpers/registry.js';
-import { instanceOf, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
+import { getJson, instanceOf, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
+import type { RoutesSnapshot } from '../../src/core/admin-types.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 
@@ -211,4 +215,61 @@ test('stream resets pass both ways: a client cancel closes the upstream stream, 
   assert.match(out, /^HTTP\/2 200/);
   assert.match(out, /x-instance: r-a/);
   assert.match(out, /"path":"\/from-curl"/);
+});
+
+test('a proxy timeout is DEADLINE_EXCEEDED for gRPC; SIGTERM lets an in-flight h2 stream finish, then exits 0', { timeout: 30_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const a = await startH2Backend(t, 'd-a');
+  await register(reg.url, 'orders', { name: 'd-a', address: a.grpc });
+  await register(reg.url, 'h2echo', { name: 'd-a', address: a.h2 });
+  const dir = tempDir('mesh-h2-');
+  t.after(dir.cleanup);
+  const config = join(dir.path, 'mesh.yaml');
+  writeFileSync(config, 'services:\n  orders:\n    timeout: 300ms\n');
+  const proxy = await startProxy(t, reg.url, ['--config', config, '--drain-timeout', '5s']);
+  const orders = ordersClient(`127.0.0.1:${proxy.port}`, 'orders');
+  t.after(() => orders.close());
+
+  assert.equal((await orders.slow(10)).toString(), '10');
+  await assert.rejects(orders.slow(2_000), (err: grpc.ServiceError) => {
+    assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
+    assert.deepEqual(err.metadata.get('x-mesh-error'), ['upstream-timeout']);
+    return true;
+  });
+
+  const session = h2Session(t, proxy.port);
+  const inFlight = h2Request(session, 'h2echo', '/slow');
+  // The request is in flight (at the backend, 600 ms to go) when SIGTERM arrives.
+  await eventually(async () => (await getJson<RoutesSnapshot>(`${proxy.admin}/routes`)).services.find((x) => x.service === 'h2echo')?.inFlight === 1, 5_000);
+  const exited = proxy.daemon.stop('SIGTERM', 10_000);
+  const reply = await inFlight;
+  assert.equal(reply.status, 200);
+  assert.equal(reply.body.toString(), 'slow');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+});
+
+test('h2 and gRPC to an endpoint that takes mesh mTLS: a clear protocol-unsupported answer', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir('mesh-h2-pki-');
+  t.after(dir.cleanup);
+  const pki = await makePki(dir.path, 'mesh');
+  const web = await pki.leaf('web');
+  const reg = await startRegistry(t);
+  const a = await startH2Backend(t, 'm-a');
+  const r = await runMesh(['register', 'orders', '--id', 'm-a', '--address', a.grpc, '--tls-port', '1', '--registry', reg.url]);
+  assert.equal(r.code, 0, r.stderr);
+  const daemon = startMesh(['proxy', 'start', '--listen', `127.0.0.1:${await freePort()}`, '--admin', `127.0.0.1:${await freePort()}`, '--registry', reg.url, '--cert', web.cert, '--key', web.key, '--ca', pki.caPath]);
+  t.after(async () => { await daemon.stop('SIGKILL'); });
+  const listen = (await daemon.waitFor(/outbound (127\.0\.0\.1:\d+)/))[1]!;
+  const proxy = { port: Number(listen.split(':')[1]) };
+  const orders = ordersClient(`127.0.0.1:${proxy.port}`, 'orders');
+  t.after(() => orders.close());
+  await assert.rejects(orders.get('x'), (err: grpc.ServiceError) => {
+    assert.equal(err.code, grpc.status.UNIMPLEMENTED);
+    assert.match(err.details, /mTLS.*not supported yet/);
+    assert.deepEqual(err.metadata.get('x-mesh-error'), ['protocol-unsupported']);
+    return true;
+  });
+  const plain = await h2Request(h2Session(t, proxy.port), 'orders', '/');
+  assert.equal(plain.status, 502);
+  assert.equal((JSON.parse(plain.body.toString()) as { error: { code: string } }).error.code, 'MESH_ERR_PROTOCOL_UNSUPPORTED');
 });
