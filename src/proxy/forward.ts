@@ -143,6 +143,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private readonly deadline: number;
   private bytesOut = 0;
   private bytesIn = 0;
+  private countingIn = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -162,7 +163,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.deadline = this.startedAt + settings.timeoutMs;
     this.idempotent = IDEMPOTENT.has(req.method!);
     res.on('close', this.onClientClose);
-    if (access !== undefined && hasBody) req.on('data', (c: Buffer) => { this.bytesIn += c.length; });
   }
 
   start(): void {
@@ -193,6 +193,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortTry = abort;
+    // Counted from here, where undici attaches its own body reader in the same tick: a 'data' listener added
+    // any earlier would set the body flowing before undici reads it, and the upstream would get nothing.
+    if (this.access !== undefined && this.hasBody && !this.countingIn) {
+      this.countingIn = true;
+      this.req.on('data', (c: Buffer) => { this.bytesIn += c.length; });
+    }
     if (this.finished) abort();
   }
 

@@ -10,14 +10,13 @@ import type { ServiceSettings } from './config.js';
 import type { MeshErrorCause } from './errors-response.js';
 import type { AccessContext, ForwardService } from './forward.js';
 import { sendH2Error } from './h2-errors.js';
+import { filterH2Headers } from './h2-headers.js';
 import type { H2Sessions } from './h2-sessions.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Connection-specific fields, which HTTP/2 forbids (RFC 9113 §8.2.2); Node throws on most of them. */
-export const H2_CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
 
 export interface H2Request {
   method: string;
@@ -45,6 +44,8 @@ export class H2Exchange {
   private upError: Error | undefined;
   private budgetRefused = false;
   private readonly deadline: number;
+  private bytesIn = 0;
+  private bytesOut = 0;
 
   constructor(
     private readonly client: ServerHttp2Stream,
@@ -106,8 +107,14 @@ export class H2Exchange {
   private readonly onReady = (): void => {
     this.ready = true;
     // The body is read only once the stream exists upstream, so a failed connect leaves it retryable.
-    if (this.req.hasBody) this.client.pipe(this.up!);
+    if (!this.req.hasBody) return;
+    this.client.pipe(this.up!);
+    // Counted only once piped: a 'data' listener added earlier would start the flow with nowhere to go.
+    if (this.access !== undefined) this.client.on('data', this.countIn);
   };
+
+  private readonly countIn = (chunk: Buffer): void => { this.bytesIn += chunk.length; };
+  private readonly countOut = (chunk: Buffer): void => { this.bytesOut += chunk.length; };
 
   private readonly onResponse = (headers: IncomingHttpHeaders, flags: number): void => {
     clearTimeout(this.timer);
@@ -135,6 +142,7 @@ export class H2Exchange {
     this.client.on('wantTrailers', this.onWantTrailers);
     if (!this.req.grpc) this.up!.setTimeout(this.settings.perTryTimeoutMs, this.onIdle);
     this.up!.pipe(this.client);
+    if (this.access !== undefined) this.up!.on('data', this.countOut);
   };
 
   private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
@@ -242,7 +250,7 @@ export class H2Exchange {
     if (a !== undefined) {
       a.log.record({
         method: this.req.method, authority: a.authority, path: this.req.path, status, error: cause ?? null, durationMs,
-        upstream: this.ep?.address ?? null, bytesIn: 0, bytesOut: 0, requestId: a.requestId, traceId: a.traceId,
+        upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut, requestId: a.requestId, traceId: a.traceId,
       });
     }
   }
@@ -260,17 +268,3 @@ export class H2Exchange {
 }
 
 function noop(): void {}
-
-/** Upstream headers or trailers for the client: no pseudo-headers but `:status`, no connection-specific ones. */
-export function filterH2Headers(headers: IncomingHttpHeaders, response: boolean): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* : */) {
-      if (response && name === ':status') out[name] = headers[name];
-      continue;
-    }
-    if (H2_CONNECTION_HEADERS.has(name) || name === 'te') continue;
-    out[name] = headers[name];
-  }
-  return out;
-}

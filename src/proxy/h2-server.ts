@@ -5,7 +5,8 @@ import { createServer, type Http2Server, type IncomingHttpHeaders, type Outgoing
 import type { Socket } from 'node:net';
 import { applyTraceContext } from '../metrics/trace.js';
 import { settingsFor } from './config.js';
-import { H2_CONNECTION_HEADERS, H2Exchange } from './h2-forward.js';
+import { H2Exchange } from './h2-forward.js';
+import { forwardedHeaders } from './h2-headers.js';
 import { sendH2Error } from './h2-errors.js';
 import { chooseRoute, targetOf } from './router.js';
 import type { ProxyServerDeps } from './server.js';
@@ -79,37 +80,6 @@ function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers:
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
   const req = { method, path: target.path, headers: upstream, hasBody: !stream.endAfterHeaders, grpc };
   new H2Exchange(stream, req, service, deps.pools.h2, settings, choice?.rule, choice?.subset, hashKey, deps.pools.mtls, access).start();
-}
-
-/**
- * The client's headers as a flat list for upstream: no pseudo-headers, no connection-specific ones (`te`
- * only as `trailers`, which gRPC requires), X-Forwarded-For appended, X-Forwarded-Proto/-Host set unless an
- * earlier hop set them — the same rules as HTTP/1.1 (server.ts upstreamHeaders).
- */
-export function forwardedHeaders(headers: IncomingHttpHeaders, clientAddress: string | undefined, authority: string): string[] {
-  const out: string[] = [];
-  let xff: string | undefined;
-  let proto = false;
-  let fwdHost = false;
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* : */ || H2_CONNECTION_HEADERS.has(name)) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (name === 'te') {
-      if (value === 'trailers') out.push(name, value);
-      continue;
-    }
-    if (name === 'x-forwarded-for') { xff = Array.isArray(value) ? value.join(', ') : value; continue; }
-    if (name === 'x-forwarded-proto') proto = true;
-    else if (name === 'x-forwarded-host') fwdHost = true;
-    if (Array.isArray(value)) for (const v of value) out.push(name, v);
-    else out.push(name, value);
-  }
-  const client = clientAddress ?? 'unknown';
-  out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
-  if (!proto) out.push('x-forwarded-proto', 'http');
-  if (!fwdHost) out.push('x-forwarded-host', authority);
-  return out;
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

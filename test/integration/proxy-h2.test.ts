@@ -114,7 +114,7 @@ test('plain h2c: GET and POST echo with trailers, mesh errors as JSON; HTTP/1.1 
   const web = await startBackend(t, 'web-1');
   await register(reg.url, 'h2echo', { name: 'h-a', address: a.h2 });
   await register(reg.url, 'web', web);
-  const proxy = await startProxy(t, reg.url);
+  const proxy = await startProxy(t, reg.url, ['--access-log', '-']);
   const session = h2Session(t, proxy.port);
 
   const got = await h2Request(session, 'h2echo.mesh', '/hello?x=1', { headers: { 'x-custom': 'kept' } });
@@ -135,6 +135,8 @@ test('plain h2c: GET and POST echo with trailers, mesh errors as JSON; HTTP/1.1 
   assert.equal(echoed.body.length, body.length);
   assert.ok(echoed.body.equals(body));
   assert.equal(echoed.trailers?.['x-echo-bytes'], String(body.length));
+  const logged = JSON.parse((await proxy.daemon.waitFor(/^\{.*"path":"\/echo".*\}$/m))[0]) as Record<string, unknown>;
+  assert.deepEqual([logged.method, logged.status, logged.upstream, logged.bytes_in, logged.bytes_out], ['POST', 200, a.h2, body.length, body.length]);
 
   const unknown = await h2Request(session, 'nowhere', '/');
   assert.equal(unknown.status, 503);

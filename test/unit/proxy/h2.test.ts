@@ -3,8 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GRPC_STATUS, grpcMessage } from '../../../src/proxy/h2-errors.js';
-import { filterH2Headers } from '../../../src/proxy/h2-forward.js';
-import { forwardedHeaders } from '../../../src/proxy/h2-server.js';
+import { filterH2Headers, forwardedHeaders } from '../../../src/proxy/h2-headers.js';
 import { classifyPreface, H2_PREFACE } from '../../../src/proxy/h2-sniff.js';
 
 test('classifyPreface: the full preface is h2, a prefix waits, the first differing byte is HTTP/1.1', () => {
