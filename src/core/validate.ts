@@ -60,6 +60,12 @@ export function parseHostPort(text: unknown, field = 'address'): HostPort {
   return { host, port };
 }
 
+/** A listen address: host:port where port 0 asks the OS for a free port (tests, `mesh demo`). */
+export function parseListenAddress(text: unknown, field = 'listen'): HostPort {
+  if (typeof text === 'string' && /:0$/.test(text)) return { host: parseHostPort(text.replace(/:0$/, ':1'), field).host, port: 0 };
+  return parseHostPort(text, field);
+}
+
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.js';
-import { parseHostPort, formatHostPort } from '../core/validate.js';
+import { parseListenAddress, formatHostPort } from '../core/validate.js';
 import { EmbeddedStore } from './embedded-store.js';
 import { HealthMonitor } from './health.js';
 import { RegistryServer } from './server.js';
@@ -125,8 +125,7 @@ export async function runRegistryDaemon(opts: RegistryDaemonOptions): Promise<vo
 }
 
 function parseListen(listen: string): { host: string; port: number } {
-  if (/:0$/.test(listen)) return { host: parseHostPort(listen.replace(/:0$/, ':1'), 'listen').host, port: 0 };
-  return parseHostPort(listen, 'listen');
+  return parseListenAddress(listen, 'listen');
 }
 
 function describeStore(status: StoreStatus): string {

@@ -1,7 +1,7 @@
 // `mesh proxy start`: the data plane in the foreground until SIGTERM/SIGINT (SIGHUP reloads --config).
 import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../../core/types.js';
-import { parseHostPort } from '../../core/validate.js';
+import { parseHostPort, parseListenAddress } from '../../core/validate.js';
 import { addRegistryClientOptions, durationFlag, flagParser, intFlag, type RegistryClientFlags } from '../common.js';
 import type { CommandContext } from '../program.js';
 
@@ -23,8 +23,11 @@ interface ProxyStartFlags extends RegistryClientFlags {
   inboundAdmin?: string;
 }
 
-/** Validates a host:port flag up front (exit 2, one line) and keeps the text as given. */
-const addressFlag = (flag: string) => flagParser(flag, (value: string) => { parseHostPort(value, flag.replace(/^--/, '')); return value; });
+/** Validates a host:port flag up front (exit 2, one line) and keeps the text as given; listen flags allow port 0. */
+const addressFlag = (flag: string) => flagParser(flag, (value: string) => {
+  (flag === '--app' ? parseHostPort : parseListenAddress)(value, flag.replace(/^--/, ''));
+  return value;
+});
 
 export function registerProxyCommand(program: Command, ctx: CommandContext): void {
   const proxy = program
