@@ -58,7 +58,10 @@ async function runWorker(opts: RunProxyOptions): Promise<void> {
 async function runPrimary(opts: RunProxyOptions): Promise<void> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   // Workers start from worker-main.js, not the CLI: they load the proxy's modules only.
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [] });
+  // A smaller young generation than V8's default 16 MiB semi-spaces: measured under wrk load, a worker's RSS
+  // drops by ~15-20 MiB for a little more frequent (sub-millisecond) scavenges. A flag the user passed wins.
+  const execArgv = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size')) ? process.execArgv : [...process.execArgv, '--max-semi-space-size=8'];
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], execArgv });
   const { log: _log, outboundTls: _tls, ...serializable } = opts;
   const optionsJson = JSON.stringify(serializable);
   let stopping = false;

@@ -125,6 +125,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** Response headers that are hop-by-hop (RFC 9110 §7.6.1) or that Node sets itself. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** 1 at the lengths of those names: other headers (Content-Type, Date…) are passed on without lower-casing. */
+const HOP_LENGTHS = lengthsOf([...HOP_BY_HOP]);
 
 export class Exchange implements Dispatcher.DispatchHandler {
   private ep: BalancerEndpoint | undefined = undefined;
@@ -301,7 +303,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private finish(status: number, cause: MeshErrorCause | undefined): void {
     if (this.finished) return;
     this.finished = true;
-    this.res.off('close', this.onClientClose);
+    // The 'close' listener stays: it runs once more when the response closes, and returns at once (finished).
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
     if (this.access !== undefined) this.logAccess(status, durationMs, cause);
@@ -343,8 +345,9 @@ export function filterResponseHeaders(raw: Buffer[]): string[] {
   let named: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    const lower = name.length <= 19 ? name.toLowerCase() : name;
-    if (lower === 'connection') named = raw[i + 1]!.toString('latin1').toLowerCase().split(/\s*,\s*/);
+    if (name.length > 19 || HOP_LENGTHS[name.length] === 0) { out.push(name, raw[i + 1]!.toString('latin1')); continue; }
+    const lower = name.toLowerCase();
+    if (lower === 'connection') named = namedHeaders(raw[i + 1]!.toString('latin1'), named);
     if (HOP_BY_HOP.has(lower)) continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
@@ -352,6 +355,24 @@ export function filterResponseHeaders(raw: Buffer[]): string[] {
   const keep: string[] = [];
   for (let i = 0; i < out.length; i += 2) if (!named.includes(out[i]!.toLowerCase())) keep.push(out[i]!, out[i + 1]!);
   return keep;
+}
+
+/**
+ * The header names a Connection header lists, beyond those dropped anyway: `Connection: keep-alive` (what
+ * most upstreams send on every response) and `close` then cost no second pass over the headers.
+ */
+function namedHeaders(value: string, named: string[] | undefined): string[] | undefined {
+  const v = value.toLowerCase();
+  if (v === 'keep-alive' || v === 'close') return named;
+  for (const token of v.split(/\s*,\s*/)) if (token !== '' && !HOP_BY_HOP.has(token) && token !== 'close') (named ??= []).push(token);
+  return named;
+}
+
+/** A lookup table by name length (0..19), so a header whose length matches no interesting name is not lower-cased. */
+export function lengthsOf(names: readonly string[]): Uint8Array {
+  const t = new Uint8Array(20);
+  for (const n of names) t[n.length] = 1;
+  return t;
 }
 
 function linksOf(raw: Buffer[]): string[] {

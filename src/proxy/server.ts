@@ -10,7 +10,7 @@ import { settingsFor, type ProxyConfig } from './config.js';
 import { sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { applyTraceContext, continueTrace, ensureRequestId, newRequestId } from '../metrics/trace.js';
 import type { AccessLog } from '../metrics/access-log.js';
-import { Exchange, type ForwardService, type UpstreamPools } from './forward.js';
+import { Exchange, lengthsOf, type ForwardService, type UpstreamPools } from './forward.js';
 import { createH2Front } from './h2-server.js';
 import { sniffH2c } from './h2-sniff.js';
 import { chooseRoute, targetOf } from './router.js';
@@ -137,6 +137,8 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 
 /** Request headers that are hop-by-hop, or that undici refuses and Node has already dealt with (expect). */
 const STRIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
+/** 1 at the lengths of the request header names upstreamHeaders looks at (STRIP, host, x-forwarded-*). */
+const NAME_LENGTHS = lengthsOf([...STRIP, 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 
 /**
  * The headers to send upstream, as undici's flat array: hop-by-hop ones (and those Connection names) dropped,
@@ -152,6 +154,8 @@ export function upstreamHeaders(raw: string[], clientAddress: string | undefined
   let named: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    // Only names as long as one we act on are lower-cased: most headers (Accept, Cookie…) skip the copy.
+    if (name.length > 19 || NAME_LENGTHS[name.length] === 0) { out.push(name, raw[i + 1]!); continue; }
     const lower = name.toLowerCase();
     if (lower === 'host') {
       if (host !== undefined) return 'the request has more than one Host header';

@@ -3,8 +3,8 @@
 //   mesh 1 worker — through `mesh proxy start --workers 1`, pinned to its own core (taskset) when possible
 //   mesh 2 workers— through `--workers 2` (both cores: shares them with the load generator and backend)
 //   nginx         — through nginx as a reverse proxy with upstream keep-alive, pinned like mesh 1 worker
-// For each: saturated req/s and p50/p99 (wrk when installed, else autocannon, each in its own process),
-// p50/p99 at a fixed 1,000 req/s (paced-client.js, corrected for coordinated omission), peak RSS of the
+// For each (median of interleaved rounds after a warm-up): saturated req/s and p50/p99 (wrk when installed, else autocannon, each in its own process),
+// p50/p99 at a fixed 1,000 req/s (paced-client.js, open loop), peak RSS of the
 // proxy, and ratios to direct and to nginx. The backend is nginx serving a fixed body when nginx is
 // installed (so the backend is not the bottleneck), else a node:http server. Not a test: prints numbers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,8 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { freePort, runMesh, startMesh, REPO_ROOT, type Daemon } from '../helpers/mesh.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-// Each measurement runs this many times and keeps the best: on a shared machine, noise only ever slows a run.
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
+// Rounds: every target is measured once per round, rounds interleave the targets (so a noisy minute on a
+// shared machine hits all of them, not one), and each figure is the median over the rounds.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? process.env.BENCH_REPEAT ?? 3);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const PACED = fileURLToPath(new URL('./paced-client.js', import.meta.url));
 const AUTOCANNON = join(REPO_ROOT, 'node_modules', 'autocannon', 'autocannon.js');
@@ -73,9 +75,9 @@ async function startNodeBackend(port: number): Promise<ChildProcess> {
   return child;
 }
 
-function saturate(url: string, host: string | undefined): { rps: number; p50: number; p99: number } {
+function saturate(url: string, host: string | undefined, seconds = SECONDS): { rps: number; p50: number; p99: number } {
   if (WRK) {
-    const [cmd, args] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]);
+    const [cmd, args] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]);
     const out = spawnSync(cmd, args, { encoding: 'utf8' }).stdout;
     const ms = (re: RegExp) => {
       const m = re.exec(out);
@@ -85,7 +87,7 @@ function saturate(url: string, host: string | undefined): { rps: number; p50: nu
     };
     return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/) };
   }
-  const [cmd, args] = pinned(LOAD_CPU, process.execPath, [AUTOCANNON, '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS), ...(host ? ['-H', `host=${host}`] : []), url]);
+  const [cmd, args] = pinned(LOAD_CPU, process.execPath, [AUTOCANNON, '-j', '-c', String(CONNECTIONS), '-d', String(seconds), ...(host ? ['-H', `host=${host}`] : []), url]);
   const j = JSON.parse(spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 }).stdout) as { requests: { average: number }; latency: { p50: number; p99: number } };
   return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99 };
 }
@@ -112,24 +114,39 @@ function childPids(pid: number): number[] {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
 
-function measure(name: string, url: string, host: string | undefined, pids: () => number[]): Row {
-  // The load runs in a blocking child (spawnSync), so RSS is read when each run ends: RSS rarely shrinks, so
-  // this is close to the peak.
-  let sat = saturate(url, host);
-  let peak = rssMiB(pids());
-  let p = paced(url, host);
-  peak = Math.max(peak, rssMiB(pids()));
-  for (let i = 1; i < REPEAT; i++) {
-    const s2 = saturate(url, host);
-    if (s2.rps > sat.rps) sat = s2;
-    peak = Math.max(peak, rssMiB(pids()));
-    const p2 = paced(url, host);
-    if (p2.p99 < p.p99) p = p2;
-    peak = Math.max(peak, rssMiB(pids()));
+interface Target { name: string; url: string; host: string | undefined; pids: () => number[] }
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * Warms every target up (JIT, connection pools), then runs ROUNDS rounds; in each, every target gets a
+ * saturated run and then a paced one. Figures are medians over the rounds; RSS is the peak seen (read after
+ * each run ends — RSS rarely shrinks, so close to the peak).
+ */
+function measureAll(targets: Target[]): Row[] {
+  for (const t of targets) if (WARMUP_SECONDS > 0) saturate(t.url, t.host, WARMUP_SECONDS);
+  const runs = targets.map(() => ({ sat: [] as Array<{ rps: number; p50: number; p99: number }>, paced: [] as Array<{ p50: number; p99: number }>, peak: 0 }));
+  for (let round = 1; round <= ROUNDS; round++) {
+    targets.forEach((t, i) => {
+      runs[i]!.sat.push(saturate(t.url, t.host));
+      runs[i]!.peak = Math.max(runs[i]!.peak, rssMiB(t.pids()));
+    });
+    targets.forEach((t, i) => {
+      runs[i]!.paced.push(paced(t.url, t.host));
+      runs[i]!.peak = Math.max(runs[i]!.peak, rssMiB(t.pids()));
+    });
+    console.error(`  round ${round}/${ROUNDS}: ${targets.map((t, i) => `${t.name} ${Math.round(runs[i]!.sat.at(-1)!.rps)} req/s`).join(', ')}`);
   }
-  const row: Row = { name, rps: sat.rps, p50: sat.p50, p99: sat.p99, pacedP50: p.p50, pacedP99: p.p99, rssMiB: pids().length ? peak : null };
-  console.error(`  ${name}: ${Math.round(row.rps)} req/s`);
-  return row;
+  return targets.map((t, i) => {
+    const r = runs[i]!;
+    return {
+      name: t.name, rps: median(r.sat.map((x) => x.rps)), p50: median(r.sat.map((x) => x.p50)), p99: median(r.sat.map((x) => x.p99)),
+      pacedP50: median(r.paced.map((x) => x.p50)), pacedP99: median(r.paced.map((x) => x.p99)), rssMiB: t.pids().length ? r.peak : null,
+    };
+  });
 }
 
 async function startMeshProxy(registry: string, workers: number, cpu: string | undefined): Promise<{ daemon: Daemon; url: string }> {
@@ -146,7 +163,7 @@ async function startMeshProxy(registry: string, workers: number, cpu: string | u
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-bench-proxy-'));
   try {
-    console.log(`mesh proxy benchmark: ${SECONDS}s per run, best of ${REPEAT}, ${CONNECTIONS} connections, load by ${WRK ? 'wrk' : 'autocannon'}, `
+    console.log(`mesh proxy benchmark: ${SECONDS}s per run after a ${WARMUP_SECONDS}s warm-up, median of ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, load by ${WRK ? 'wrk' : 'autocannon'}, `
       + `${TASKSET ? `proxy pinned to CPU ${PROXY_CPU}, load and backend on CPU ${LOAD_CPU}` : 'no taskset: nothing pinned'}; ${cpus().length} CPUs`);
     if (!NGINX) console.log('nginx is not installed: the nginx baseline is skipped and the backend is a node:http server');
     const bePort = await freePort();
@@ -162,23 +179,22 @@ export async function main(): Promise<void> {
     const r = await runMesh(['register', 'bench', '--address', `127.0.0.1:${bePort}`, '--registry', registry]);
     if (r.code !== 0) throw new Error(r.stderr);
 
-    const rows: Row[] = [];
-    rows.push(measure('direct', `http://127.0.0.1:${bePort}/`, undefined, () => []));
-
+    // Every target runs for the whole benchmark (idle while another is measured), so rounds can interleave.
+    const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${bePort}/`, host: undefined, pids: () => [] }];
     const one = await startMeshProxy(registry, 1, PROXY_CPU);
-    rows.push(measure('mesh --workers 1', one.url, 'bench', () => [one.daemon.child.pid!]));
-    await one.daemon.stop('SIGTERM');
-
+    targets.push({ name: 'mesh --workers 1', url: one.url, host: 'bench', pids: () => [one.daemon.child.pid!] });
     const two = await startMeshProxy(registry, 2, undefined);
-    rows.push(measure('mesh --workers 2', two.url, 'bench', () => childPids(two.daemon.child.pid!)));
-    await two.daemon.stop('SIGTERM');
-
+    targets.push({ name: 'mesh --workers 2', url: two.url, host: 'bench', pids: () => childPids(two.daemon.child.pid!) });
+    let ng: ChildProcess | undefined;
     if (NGINX) {
       const ngPort = await freePort();
-      const ng = await startNginx(nginxConf(dir, 'proxy', `  upstream be { server 127.0.0.1:${bePort}; keepalive 128; }\n  server { listen 127.0.0.1:${ngPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), PROXY_CPU);
-      rows.push(measure('nginx (reverse proxy)', `http://127.0.0.1:${ngPort}/`, undefined, () => [ng.pid!]));
-      await stopChild(ng);
+      ng = await startNginx(nginxConf(dir, 'proxy', `  upstream be { server 127.0.0.1:${bePort}; keepalive 128; }\n  server { listen 127.0.0.1:${ngPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), PROXY_CPU);
+      targets.push({ name: 'nginx (reverse proxy)', url: `http://127.0.0.1:${ngPort}/`, host: undefined, pids: () => [ng!.pid!] });
     }
+    const rows = measureAll(targets);
+    await one.daemon.stop('SIGTERM');
+    await two.daemon.stop('SIGTERM');
+    if (ng !== undefined) await stopChild(ng);
     await reg.stop('SIGTERM');
     for (const c of children) await stopChild(c);
     printTable(rows);
