@@ -42,6 +42,8 @@ Examples:
       const spec = specFromFlags(service, address, checked ? opts : { ...opts, ttl: DEFAULT_TTL_MS });
       const client = registryClient(opts);
       try {
+        // Fail before starting the child: a service that can never be registered should not run unnoticed.
+        await client.status();
         const [bin, ...args] = command;
         const code = await superviseChild({
           client, spec, command: bin!, args, env: ctx.io.env, port,
