@@ -64,10 +64,15 @@ export function createProxyServer(deps: ProxyServerDeps, opts: ProxyServerOption
     // Node checks those timeouts on this period (30 s by default), which would let a slow client linger.
     connectionsCheckingInterval: 1_000,
     noDelay: true,
+    // Node's own Host check answers a bare 400 with no body; targetOf() refuses a missing Host with the mesh's
+    // JSON 400 instead (and an absolute-form URI names its authority, RFC 9112 §3.2.2).
+    requireHostHeader: false,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handleRequest(deps, req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleUpgrade(deps, req, socket, head));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, deps.accessLog));
+  // Without a listener Node drops a CONNECT silently; the mesh never tunnels to an address, so it says so.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => refuseConnect(req, socket, deps.accessLog));
   // h2c with prior knowledge (gRPC) on the same port: the connection's first bytes pick the server.
   const h2 = createH2Front(deps, deps.h2Sessions ?? new Set());
   sniffH2c(server, { onH2: h2.accept, firstByteTimeoutMs: opts.headersTimeoutMs ?? 10_000, pending: deps.tunnels });
@@ -202,4 +207,15 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, accessLog: Ac
     bytesIn: 0, bytesOut: 0, requestId: newRequestId(), traceId: continueTrace(undefined).traceId,
   });
   socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mesh-error: bad-request\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/** CONNECT asks for a raw tunnel to an address; the mesh routes by service name only, so it is refused (405). */
+function refuseConnect(req: IncomingMessage, socket: Socket, accessLog: AccessLog | undefined): void {
+  const body = JSON.stringify({ error: { code: 'MESH_ERR_METHOD_NOT_ALLOWED', message: 'CONNECT tunnels are not supported: send http://<service>/path through the proxy, or Host: <service>' } });
+  accessLog?.record({
+    method: 'CONNECT', authority: req.url ?? '', path: '', status: 405, error: 'method-not-allowed', durationMs: 0, upstream: null,
+    bytesIn: 0, bytesOut: 0, requestId: ensureRequestId(req.headers['x-request-id']), traceId: continueTrace(req.headers.traceparent).traceId,
+  });
+  socket.on('error', () => socket.destroy());
+  socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mesh-error: method-not-allowed\r\nconnection: close\r\n\r\n${body}`);
 }
