@@ -20,6 +20,9 @@ export interface ApiContext {
   listen: string;
   authorize: ((req: IncomingMessage) => void) | undefined;
   keepaliveMs: number;
+  /** Unsent bytes a watch stream may queue before it is dropped (see WATCH_MAX_QUEUED_BYTES). */
+  watchMaxQueuedBytes: number;
+  log(line: string): void;
   onWatchStream(socket: Socket): void;
 }
 

@@ -70,7 +70,7 @@ export class RegistryDaemon {
     await store.open();
     const replayMs = performance.now() - t0;
     const hub = new WatchHub(store);
-    const server = new RegistryServer({ store, hub, version: VERSION, clock, ...(opts.authorize ? { authorize: opts.authorize } : {}), ...(opts.tls ? { tls: opts.tls } : {}) });
+    const server = new RegistryServer({ store, hub, version: VERSION, clock, log: storeLog, ...(opts.authorize ? { authorize: opts.authorize } : {}), ...(opts.tls ? { tls: opts.tls } : {}) });
     let health: HealthMonitor | undefined;
     try {
       const addr = await server.listen(host, port);

@@ -10,6 +10,14 @@ import type { RegistryStore } from './store.js';
 import type { WatchHub } from './watch-hub.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * A watcher that stops reading would otherwise make the daemon queue every later event for it, without bound.
+ * Past this much unsent output its stream is cut; the client resumes from its last index (a replay from the
+ * ring, or a fresh `reset`), so it loses nothing but the memory it was costing.
+ */
+export const WATCH_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+/** Bodies must be UTF-8: a lenient decode would store U+FFFD in place of what the client meant. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface RegistryServerOptions {
   store: RegistryStore;
@@ -22,6 +30,10 @@ export interface RegistryServerOptions {
   keepaliveMs?: number;
   /** PEM certificate and key: serve the API over HTTPS. */
   tls?: { cert: string; key: string };
+  /** Lifecycle lines (e.g. a watch stream dropped for falling behind). */
+  log?: (line: string) => void;
+  /** Bytes a watch stream may have queued and unsent before it is dropped (default WATCH_MAX_QUEUED_BYTES). */
+  watchMaxQueuedBytes?: number;
 }
 
 export class RegistryServer {
@@ -41,6 +53,8 @@ export class RegistryServer {
       listen: '',
       authorize: opts.authorize,
       keepaliveMs: opts.keepaliveMs ?? 15_000,
+      watchMaxQueuedBytes: opts.watchMaxQueuedBytes ?? WATCH_MAX_QUEUED_BYTES,
+      log: opts.log ?? (() => {}),
       onWatchStream: (socket) => {
         this.watchSockets.add(socket);
         socket.once('close', () => this.watchSockets.delete(socket));
@@ -122,7 +136,12 @@ export async function readJsonBody(req: IncomingMessage, res: ServerResponse): P
     chunks.push(chunk);
   }
   if (total === 0) return undefined;
-  const text = Buffer.concat(chunks).toString('utf8');
+  let text: string;
+  try {
+    text = UTF8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new MeshError('MESH_ERR_INVALID_JSON', 'the request body is not valid UTF-8');
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

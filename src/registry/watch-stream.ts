@@ -33,12 +33,22 @@ export function openWatchStream(
     unsubscribe();
     if (!res.writableEnded) res.end();
   };
+  // A client that stopped reading: cut it rather than queue for it without bound (it resumes from its index).
+  const drop = () => {
+    ctx.log(`dropped a watch stream from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'} that stopped reading (${res.writableLength} bytes unsent); it can resume from its last index`);
+    end();
+    socket.destroy();
+  };
   const keepalive = setInterval(() => { if (!ended) res.write(': keepalive\n\n'); }, ctx.keepaliveMs);
   keepalive.unref();
   const handle = ctx.hub.watch(
     { services: opts.services, sinceIndex: opts.sinceIndex },
     {
-      send: (event: WatchEvent) => { if (!ended) res.write(formatEvent(event)); },
+      send: (event: WatchEvent) => {
+        if (ended) return;
+        res.write(formatEvent(event));
+        if (res.writableLength > ctx.watchMaxQueuedBytes) drop();
+      },
       close: end,
     },
   );
