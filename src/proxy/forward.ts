@@ -50,6 +50,7 @@ export class UpstreamPools {
   /** Turns on mTLS to endpoints that registered a mesh TLS port; a certificate rotation rebuilds those pools. */
   setTls(tls: OutboundTlsProvider): void {
     this.tls = tls;
+    this.h2.setTls(tls);
     tls.onReload(() => {
       for (const [key, pool] of this.pools) {
         if (key.includes('|')) { this.pools.delete(key); void pool.close().catch(() => undefined); }

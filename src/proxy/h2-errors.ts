@@ -65,3 +65,28 @@ export function grpcMessage(message: string): string {
   }
   return out;
 }
+
+/**
+ * The inbound sidecar's policy refusal on an h2 stream: gRPC gets PERMISSION_DENIED (7) with the rule in
+ * grpc-message, plain h2 the same 403 JSON body as HTTP/1.1 (code MESH_ERR_FORBIDDEN, message, rule).
+ */
+export function sendH2Forbidden(stream: ServerHttp2Stream, grpc: boolean, message: string, rule: string): void {
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  try {
+    if (grpc) {
+      stream.respond({
+        ':status': 200,
+        'content-type': 'application/grpc',
+        'grpc-status': '7',
+        'grpc-message': grpcMessage(`${message} (rule: ${rule})`),
+        'x-mesh-error': 'forbidden',
+      }, { endStream: true });
+      return;
+    }
+    const body = JSON.stringify({ error: { code: 'MESH_ERR_FORBIDDEN', message, rule } });
+    stream.respond({ ':status': 403, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-mesh-error': 'forbidden', 'cache-control': 'no-store' });
+    stream.end(body);
+  } catch {
+    stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+}

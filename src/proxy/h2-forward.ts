@@ -1,4 +1,5 @@
-// Forwarding one HTTP/2 (or gRPC) client stream to an upstream endpoint over an h2c session: the same
+// Forwarding one HTTP/2 (or gRPC) client stream to an upstream endpoint over an HTTP/2 session (h2c, or mTLS
+// with ALPN h2 to an endpoint's mesh TLS port when this proxy has a service certificate): the same
 // service runtime as HTTP/1.1 (balancer pick, outlier finish, metrics, retry budget), bodies piped with
 // backpressure both ways, response trailers relayed (gRPC's grpc-status lives there), and RST_STREAM passed
 // through in both directions. Retries happen only before any response header arrived, and only while the
@@ -11,7 +12,8 @@ import type { MeshErrorCause } from './errors-response.js';
 import type { AccessContext, ForwardService } from './forward.js';
 import { sendH2Error } from './h2-errors.js';
 import { filterH2Headers } from './h2-headers.js';
-import type { H2Sessions } from './h2-sessions.js';
+import { ERR_NOT_H2, type H2Sessions, type H2Target } from './h2-sessions.js';
+import { isTlsHandshakeFailure } from './outbound-tls.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 
@@ -29,6 +31,7 @@ export interface H2Request {
 
 export class H2Exchange {
   private ep: BalancerEndpoint | undefined;
+  private target: H2Target = '';
   private up: ClientHttp2Stream | undefined;
   private tried: Set<string> | undefined;
   private tries = 0;
@@ -56,8 +59,6 @@ export class H2Exchange {
     private readonly route: RouteRule | undefined,
     private readonly subset: Readonly<Record<string, string>> | undefined,
     private readonly hashKey: string | undefined,
-    /** Whether endpoints with a mesh TLS port are reached over mTLS (which h2 does not do yet). */
-    private readonly mtls: boolean,
     private readonly access: AccessContext | undefined,
   ) {
     this.deadline = this.startedAt + settings.timeoutMs;
@@ -71,12 +72,9 @@ export class H2Exchange {
       return;
     }
     this.ep = picked;
-    if (this.mtls && (picked as { tlsPort?: number }).tlsPort !== undefined) {
-      this.fail('protocol-unsupported', `service "${this.svc.name}": endpoint ${picked.address} takes mesh mTLS, and HTTP/2 and gRPC to mTLS endpoints are not supported yet; call it over HTTP/1.1`);
-      return;
-    }
-    if (this.sessions.speaksOnlyHttp1(picked.address)) {
-      this.fail('protocol-unsupported', `service "${this.svc.name}": endpoint ${picked.address} does not speak HTTP/2 cleartext (h2c); call it over HTTP/1.1`);
+    this.target = this.sessions.target(picked.address, this.svc.name, (picked as { tlsPort?: number }).tlsPort);
+    if (this.sessions.speaksOnlyHttp1(this.target)) {
+      this.fail('protocol-unsupported', this.notH2Message(picked));
       return;
     }
     this.tries++;
@@ -88,7 +86,7 @@ export class H2Exchange {
     this.timer = setTimeout(this.onTimeout, Math.max(1, Math.min(this.settings.perTryTimeoutMs, Math.round(this.deadline - this.tryStartedAt))));
     let up: ClientHttp2Stream;
     try {
-      up = this.sessions.get(picked.address).request(this.req.headers, { endStream: !this.req.hasBody });
+      up = this.sessions.get(this.target).request(this.req.headers, { endStream: !this.req.hasBody });
     } catch (err) {
       // A session that is closing refuses new streams synchronously: nothing was sent.
       this.upError = err as Error;
@@ -179,23 +177,33 @@ export class H2Exchange {
   private tryFailed(kind: FailureKind): void {
     const ep = this.ep!;
     clearTimeout(this.timer);
-    if (this.sessions.speaksOnlyHttp1(ep.address)) {
+    this.sessions.noteFailure(this.target, this.upError);
+    if (this.sessions.speaksOnlyHttp1(this.target)) {
       // A protocol mismatch is not the endpoint failing: it serves HTTP/1.1 clients fine, so no ejection.
       this.svc.tryEnded(ep, true, performance.now() - this.tryStartedAt, 499);
-      this.fail('protocol-unsupported', `service "${this.svc.name}": endpoint ${ep.address} does not speak HTTP/2 cleartext (h2c); call it over HTTP/1.1`);
+      this.fail('protocol-unsupported', this.notH2Message(ep));
       return;
     }
     this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
+    const tlsFailure = this.upError !== undefined && this.target.length !== ep.address.length && isTlsHandshakeFailure(this.upError);
+    if (tlsFailure) this.svc.tlsHandshakeFailed?.(ep);
     if (this.canRetry(kind)) { this.retry(); return; }
     if (kind === 'timeout') {
       this.fail('upstream-timeout', `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`);
       return;
     }
     const err = this.upError as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;
-    const detail = err?.cause?.code ?? err?.code ?? (this.up?.rstCode !== undefined ? `RST_STREAM ${this.up.rstCode}` : 'closed');
+    // A refused certificate or identity is worth its whole message (which identity, which check).
+    const detail = tlsFailure ? `${err!.code}: ${err!.message}` : err?.cause?.code ?? err?.code ?? (this.up?.rstCode !== undefined ? `RST_STREAM ${this.up.rstCode}` : 'closed');
     const connectFailed = kind === 'connect';
     this.fail(connectFailed ? 'upstream-connect' : 'upstream-reset',
       `service "${this.svc.name}": ${connectFailed ? 'cannot connect to' : 'stream reset by'} ${ep.address} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
+  }
+
+  private notH2Message(ep: BalancerEndpoint): string {
+    return this.target.length === ep.address.length
+      ? `service "${this.svc.name}": endpoint ${ep.address} does not speak HTTP/2 cleartext (h2c); call it over HTTP/1.1`
+      : `service "${this.svc.name}": endpoint ${ep.address} did not negotiate HTTP/2 (ALPN h2) on its mesh TLS port (${ERR_NOT_H2}); its sidecar serves HTTP/1.1 only — call it over HTTP/1.1 or upgrade that sidecar`;
   }
 
   private retry(): void {

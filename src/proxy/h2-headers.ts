@@ -49,3 +49,14 @@ export function filterH2Headers(headers: IncomingHttpHeaders, response: boolean)
   }
   return out;
 }
+
+/** Upstream request headers: the pseudo-headers, then the flat list from forwardedHeaders (repeats kept). */
+export function requestHeaders(method: string, path: string, authority: string, flat: readonly string[]): OutgoingHttpHeaders {
+  const upstream: OutgoingHttpHeaders = { ':method': method, ':path': path, ':authority': authority, ':scheme': 'http' };
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    const prev = upstream[name];
+    upstream[name] = prev === undefined ? flat[i + 1]! : Array.isArray(prev) ? [...prev, flat[i + 1]!] : [String(prev), flat[i + 1]!];
+  }
+  return upstream;
+}

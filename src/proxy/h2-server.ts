@@ -1,12 +1,12 @@
 // The HTTP/2 side of the proxy's listener: h2c connections (sniffed in h2-sniff.ts) are handed to a
 // node:http2 server, and each stream is routed exactly as an HTTP/1.1 request is: by `:authority` as Host,
 // through the same router, config, concurrency gate and service runtime, then forwarded by H2Exchange.
-import { createServer, type Http2Server, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { applyTraceContext } from '../metrics/trace.js';
 import { settingsFor } from './config.js';
 import { H2Exchange } from './h2-forward.js';
-import { forwardedHeaders } from './h2-headers.js';
+import { forwardedHeaders, requestHeaders } from './h2-headers.js';
 import { sendH2Error } from './h2-errors.js';
 import { chooseRoute, targetOf } from './router.js';
 import type { ProxyServerDeps } from './server.js';
@@ -71,15 +71,10 @@ function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers:
   if (settings.policy === 'consistent-hash') {
     hashKey = settings.hashHeader === undefined ? client : headerValue(headers, settings.hashHeader) ?? client;
   }
-  const upstream: OutgoingHttpHeaders = { ':method': method, ':path': target.path, ':authority': target.authority, ':scheme': 'http' };
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i]!;
-    const prev = upstream[name];
-    upstream[name] = prev === undefined ? flat[i + 1]! : Array.isArray(prev) ? [...prev, flat[i + 1]!] : [String(prev), flat[i + 1]!];
-  }
+  const upstream = requestHeaders(method, target.path, target.authority, flat);
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
   const req = { method, path: target.path, headers: upstream, hasBody: !stream.endAfterHeaders, grpc };
-  new H2Exchange(stream, req, service, deps.pools.h2, settings, choice?.rule, choice?.subset, hashKey, deps.pools.mtls, access).start();
+  new H2Exchange(stream, req, service, deps.pools.h2, settings, choice?.rule, choice?.subset, hashKey, access).start();
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

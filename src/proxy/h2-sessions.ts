@@ -1,49 +1,106 @@
-// Upstream HTTP/2 cleartext sessions, one per endpoint address, multiplexing every h2/gRPC request the
-// proxy forwards there. node:http2 rather than undici: undici's allowH2 has a history of hangs (see the field
-// notes). A session that closes, fails or receives GOAWAY is forgotten at once (its streams in flight
-// finish on it), so the next request dials a fresh one.
-import { connect, type ClientHttp2Session } from 'node:http2';
+// Upstream HTTP/2 sessions, one per endpoint address (cleartext h2c with prior knowledge) or, for endpoints
+// with a mesh TLS port when this proxy has a service certificate, one per address, destination service and
+// TLS port (mTLS, ALPN h2, the destination's exact SPIFFE ID checked as outbound-tls.ts does for HTTP/1.1).
+// node:http2 rather than undici: undici's allowH2 has a history of hangs (see the field notes). A session that
+// closes, fails or receives GOAWAY is forgotten at once (its streams in flight finish on it), so the next
+// request dials a fresh one. A certificate rotation closes the mTLS sessions gracefully: new calls dial new
+// sessions with the new certificate while calls in flight finish on the old ones.
+import { connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
+import { tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
 
-/** How long an address that answered the h2c preface with something else is known not to speak h2c. */
+/** How long an address that answered with something other than HTTP/2 is known not to speak it. */
 const NOT_H2_MS = 10_000;
 
+/** The session key for an endpoint: its address, or address|service|tlsPort for an mTLS session. */
+export type H2Target = string;
+
+/** Set on the error a session is destroyed with when the TLS peer did not select h2 by ALPN. */
+export const ERR_NOT_H2 = 'ERR_MESH_ALPN_NOT_H2';
+
+/** The alert a TLS server with ALPN but without h2 (Node's https server offers only http/1.1) answers with. */
+const NO_ALPN = 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL';
+
 export class H2Sessions {
-  private readonly sessions = new Map<string, ClientHttp2Session>();
-  /** Addresses whose last dial got no HTTP/2 SETTINGS back (an HTTP/1.1-only server), until when. */
-  private readonly notH2 = new Map<string, number>();
+  private readonly sessions = new Map<H2Target, ClientHttp2Session>();
+  /** Targets whose last dial got no HTTP/2 back (an HTTP/1.1-only server), until when. */
+  private readonly notH2 = new Map<H2Target, number>();
+  private tls: OutboundTlsProvider | undefined;
 
   constructor(private readonly connectTimeoutMs: number) {}
 
-  /** Whether `address` recently answered the h2c preface with something that is not HTTP/2. */
-  speaksOnlyHttp1(address: string): boolean {
-    const until = this.notH2.get(address);
+  /** Turns on mTLS sessions to endpoints with a mesh TLS port; a rotation retires the open ones. */
+  setTls(tls: OutboundTlsProvider): void {
+    this.tls = tls;
+    tls.onReload(() => {
+      for (const [target, session] of this.sessions) {
+        if (target.includes('|')) { this.sessions.delete(target); session.close(); }
+      }
+    });
+  }
+
+  /** Whether endpoints with a mesh TLS port are reached over mTLS. */
+  get mtls(): boolean {
+    return this.tls !== undefined;
+  }
+
+  /** The session key for an endpoint; `tlsPort` counts only when mTLS is on. */
+  target(address: string, service: string, tlsPort: number | undefined): H2Target {
+    return this.tls === undefined || tlsPort === undefined ? address : `${address}|${service}|${tlsPort}`;
+  }
+
+  /** Whether `target` recently answered with something that is not HTTP/2. */
+  speaksOnlyHttp1(target: H2Target): boolean {
+    const until = this.notH2.get(target);
     if (until === undefined) return false;
     if (performance.now() < until) return true;
-    this.notH2.delete(address);
+    this.notH2.delete(target);
     return false;
   }
 
-  /** The live session to `address` ("host:port"), dialled (h2c with prior knowledge) if there is none. */
-  get(address: string): ClientHttp2Session {
-    const existing = this.sessions.get(address);
+  /**
+   * Looks at why a stream to `target` failed: a TLS server that refused h2 by ALPN is an HTTP/1.1-only
+   * endpoint, not a broken one. The stream hears of it (as the cause of its cancel) before the session does.
+   */
+  noteFailure(target: H2Target, err: Error | undefined): void {
+    for (let e: unknown = err; e instanceof Error; e = e.cause === e ? undefined : e.cause) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === NO_ALPN || code === ERR_NOT_H2) { this.notH2.set(target, performance.now() + NOT_H2_MS); return; }
+    }
+  }
+
+  /** The live session to `target`, dialled if there is none. */
+  get(target: H2Target): ClientHttp2Session {
+    const existing = this.sessions.get(target);
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const session = connect(`http://${address}`, { settings: { enablePush: false } });
-    this.sessions.set(address, session);
+    const session = this.dial(target);
+    this.sessions.set(target, session);
     const forget = (): void => {
-      if (this.sessions.get(address) === session) this.sessions.delete(address);
+      if (this.sessions.get(target) === session) this.sessions.delete(target);
     };
     const timer = setTimeout(() => {
-      const err = new Error(`connect to ${address} timed out after ${this.connectTimeoutMs} ms`) as NodeJS.ErrnoException;
+      const err = new Error(`connect to ${target} timed out after ${this.connectTimeoutMs} ms`) as NodeJS.ErrnoException;
       err.code = 'UND_ERR_CONNECT_TIMEOUT';
       session.destroy(err);
     }, this.connectTimeoutMs);
-    session.once('connect', () => clearTimeout(timer));
+    session.once('connect', () => {
+      clearTimeout(timer);
+      // Over TLS the server chose the protocol: one that did not pick h2 would read our preface as garbage.
+      // (Node types it as a string; it is false when the server ignored ALPN.)
+      const alpn: unknown = session.alpnProtocol;
+      if (session.encrypted && alpn !== 'h2') {
+        this.notH2.set(target, performance.now() + NOT_H2_MS);
+        const err = new Error(`the server did not negotiate HTTP/2 (ALPN ${typeof alpn === 'string' ? alpn : 'none'})`) as NodeJS.ErrnoException;
+        err.code = ERR_NOT_H2;
+        session.destroy(err);
+      }
+    });
     // The streams on it learn of the failure themselves; the session only has to leave the table.
     let settings = false;
-    session.once('remoteSettings', () => { settings = true; this.notH2.delete(address); });
+    session.once('remoteSettings', () => { settings = true; this.notH2.delete(target); });
     session.on('error', (err: NodeJS.ErrnoException) => {
-      // An HTTP/1.1 server answers the preface with a 400, which nghttp2 reports as a protocol error.
-      if (!settings && err.code === 'ERR_HTTP2_ERROR') this.notH2.set(address, performance.now() + NOT_H2_MS);
+      // An HTTP/1.1 server answers the h2c preface with a 400, which nghttp2 reports as a protocol error; a TLS
+      // server that knows ALPN but not h2 refuses the handshake with no_application_protocol.
+      if (!settings && (err.code === 'ERR_HTTP2_ERROR' || err.code === NO_ALPN)) this.notH2.set(target, performance.now() + NOT_H2_MS);
       forget();
     });
     session.once('goaway', forget);
@@ -51,11 +108,25 @@ export class H2Sessions {
     return session;
   }
 
+  private dial(target: H2Target): ClientHttp2Session {
+    const bar = target.indexOf('|');
+    if (bar < 0) return connect(`http://${target}`, { settings: { enablePush: false } });
+    const address = target.slice(0, bar);
+    const rest = target.slice(bar + 1);
+    const bar2 = rest.lastIndexOf('|');
+    const service = rest.slice(0, bar2);
+    const tlsPort = Number(rest.slice(bar2 + 1));
+    // The options are asked for on every dial, so a rotated certificate or CA applies to the next session.
+    const options: SecureClientSessionOptions = { ...this.tls!.connectOptions(service), settings: { enablePush: false } };
+    return connect(`https://${tlsAddress(address, tlsPort)}`, options);
+  }
+
   /** Closes sessions to addresses no longer in any service's table (their streams in flight finish first). */
   retain(addresses: ReadonlySet<string>): void {
-    for (const [address, session] of this.sessions) {
-      if (!addresses.has(address)) {
-        this.sessions.delete(address);
+    for (const [target, session] of this.sessions) {
+      const bar = target.indexOf('|');
+      if (!addresses.has(bar < 0 ? target : target.slice(0, bar))) {
+        this.sessions.delete(target);
         session.close();
       }
     }

@@ -1,9 +1,12 @@
 // The inbound sidecar: terminates mTLS in front of one local app. A client certificate chained to the mesh CA
 // is required at the handshake; the caller's SPIFFE ID is read once per connection, the authorization policy
 // decides each request (403 naming the rule), and the request goes to the app with `x-mesh-client-id` set from
-// the certificate — a copy sent by the caller is always stripped. With --permissive, plaintext callers are
-// accepted on the same port (first byte 0x16 = TLS) and treated as unauthenticated.
+// the certificate — a copy sent by the caller is always stripped. ALPN offers h2 and http/1.1: HTTP/2 and gRPC
+// callers get the same guarantees (inbound-h2.ts; gRPC refusals are PERMISSION_DENIED) and reach the app over
+// h2c. With --permissive, plaintext callers (HTTP/1.1, or h2c with prior knowledge) are accepted on the same
+// port (first byte 0x16 = TLS) and treated as unauthenticated.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -19,6 +22,12 @@ import { parseSpiffeId, peerSpiffeId } from '../tls/spiffe.js';
 import type { MeshErrorCause } from './errors-response.js';
 import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
 import type { InboundMetrics } from './inbound-metrics.js';
+import { InboundH2Front, probeH2c } from './inbound-h2.js';
+import { H2Exchange } from './h2-forward.js';
+import { sendH2Error, sendH2Forbidden } from './h2-errors.js';
+import { forwardedHeaders, requestHeaders } from './h2-headers.js';
+import { H2Sessions } from './h2-sessions.js';
+import { sniffH2c } from './h2-sniff.js';
 
 export const CLIENT_ID_HEADER = 'x-mesh-client-id';
 
@@ -38,6 +47,9 @@ export interface InboundStats { mtlsRequests: number; plaintextRequests: number;
 /** A caller: its SPIFFE ID (null = unauthenticated), the name the policy knows it by, and its counters. */
 interface Caller { id: string | null; from: string | null; counts: { allowed: number; denied: number } }
 
+/** An HTTP/2 connection: who is calling, from where, and whether over TLS. */
+interface H2Conn { caller: Caller; address: string | undefined; tls: boolean }
+
 export class InboundSidecar {
   readonly stats: InboundStats = { mtlsRequests: 0, plaintextRequests: 0, denied: 0, handshakesRefused: 0 };
   readonly https: HttpsServer;
@@ -46,6 +58,11 @@ export class InboundSidecar {
   readonly listener: NetServer;
   readonly #callers = new WeakMap<object, Caller>();
   readonly #pools = new UpstreamPools(BUILTIN_DEFAULTS.connectTimeoutMs);
+  /** h2c sessions to the app, for HTTP/2 and gRPC callers. */
+  readonly #appH2 = new H2Sessions(BUILTIN_DEFAULTS.connectTimeoutMs);
+  readonly #h2: InboundH2Front<H2Conn>;
+  /** Plaintext connections still being sniffed for the h2c preface (--permissive). */
+  readonly #sniffing = new Set<Socket>();
   readonly #app: ForwardService;
   readonly #settings: ServiceSettings = { ...BUILTIN_DEFAULTS, retries: 0 };
   readonly #trustDomain: string;
@@ -53,16 +70,30 @@ export class InboundSidecar {
   #lastRefusalLog = 0;
   #suppressed = 0;
   readonly #unauthenticated: Caller;
-  draining = false;
+  #draining = false;
+  /** Whether the app answered h2c at the last probe (see #alpn). */
+  #appSpeaksH2 = false;
+  /** null once closed: no more probes. */
+  #probeTimer: NodeJS.Timeout | undefined | null;
 
   constructor(private readonly opts: InboundOptions) {
     this.#trustDomain = parseSpiffeId(opts.tls.material.spiffeId!).trustDomain;
     this.#app = appService(opts.service, opts.app, this.stats);
     this.#unauthenticated = { id: null, from: null, counts: opts.metrics.caller(null) };
     const timeouts = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 };
-    this.https = createHttpsServer({ ...serverTlsOptions(opts.tls.material), ...timeouts });
+    this.https = createHttpsServer({ ...serverTlsOptions(opts.tls.material), ALPNCallback: ({ protocols }) => this.#alpn(protocols), ...timeouts });
+    this.#probeApp();
     opts.tls.attachServer(this.https);
-    this.https.on('secureConnection', (s: TLSSocket) => this.#callers.set(s, this.#callerOf(s)));
+    this.#h2 = new InboundH2Front<H2Conn>((stream, headers, conn) => this.#handleStream(stream, headers, conn));
+    // The HTTPS server's own handler (Node's HTTP/1.1 parser) now runs only for connections that did not pick h2.
+    const http1 = this.https.listeners('secureConnection') as Array<(s: TLSSocket) => void>;
+    this.https.removeAllListeners('secureConnection');
+    this.https.on('secureConnection', (s: TLSSocket) => {
+      const caller = this.#callerOf(s);
+      if (s.alpnProtocol === 'h2') { this.#h2.accept(s, { caller, address: remoteAddressOf(s), tls: true }); return; }
+      this.#callers.set(s, caller);
+      for (const l of http1) l.call(this.https, s);
+    });
     this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#refused(err, s));
     this.https.on('request', (req, res) => this.#handle(req, res));
     if (!opts.permissive) {
@@ -71,6 +102,11 @@ export class InboundSidecar {
       return;
     }
     this.plain = createHttpServer(timeouts, (req, res) => this.#handle(req, res));
+    sniffH2c(this.plain, {
+      onH2: (s) => this.#h2.accept(s, { caller: this.#unauthenticated, address: s.remoteAddress, tls: false }),
+      firstByteTimeoutMs: timeouts.headersTimeout,
+      pending: this.#sniffing,
+    });
     this.listener = createNetServer((socket) => this.#sniff(socket));
   }
 
@@ -114,22 +150,55 @@ export class InboundSidecar {
     this.opts.log(`mesh inbound: refused TLS client ${remoteAddressOf(s) ?? 'unknown'}: ${reason}${more}`);
   }
 
+  /**
+   * ALPN: h2 for callers that offer only h2 (gRPC clients, mesh proxies), and for callers that offer both
+   * when the app speaks h2c; otherwise http/1.1, as before. Nothing in common = the handshake is refused.
+   */
+  #alpn(protocols: string[]): string | undefined {
+    const h1 = protocols.includes('http/1.1');
+    if (protocols.includes('h2') && (this.#appSpeaksH2 || !h1)) return 'h2';
+    return h1 ? 'http/1.1' : undefined;
+  }
+
+  /** Asks the app now and every 15 s whether it speaks h2c (apps start, restart and change). */
+  #probeApp(): void {
+    void probeH2c(this.opts.app, BUILTIN_DEFAULTS.connectTimeoutMs).then((ok) => {
+      this.#appSpeaksH2 = ok;
+      if (this.#probeTimer !== null) this.#probeTimer = setTimeout(() => this.#probeApp(), 15_000).unref();
+    });
+  }
+
+  get draining(): boolean { return this.#draining; }
+
+  /** Draining also sends GOAWAY on every HTTP/2 connection, so their callers take new calls elsewhere. */
+  set draining(on: boolean) {
+    this.#draining = on;
+    if (on) this.#h2.goaway();
+  }
+
+  /** Applies the policy to one request and counts the decision; returns the refusal, or undefined when allowed. */
+  #authorize(caller: Caller, method: string, url: string): { message: string; rule: string } | undefined {
+    const policy = this.opts.policy?.policy ?? null;
+    if (policy !== null) {
+      const d = evaluate(policy, { from: caller.from, to: this.opts.service, method, path: url });
+      if (!d.allowed) {
+        this.stats.denied++;
+        caller.counts.denied++;
+        return { message: `${caller.from ?? 'an unauthenticated caller'} may not ${method} ${d.path ?? url} on ${this.opts.service}`, rule: d.rule };
+      }
+    }
+    caller.counts.allowed++;
+    return undefined;
+  }
+
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    if (this.draining) res.shouldKeepAlive = false;
+    if (this.#draining) res.shouldKeepAlive = false;
     const caller = this.#callers.get(req.socket) ?? this.#unauthenticated;
     if (caller.id === null) this.stats.plaintextRequests++; else this.stats.mtlsRequests++;
     const url = req.url!;
     if (url.charCodeAt(0) !== 47) return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', 'the inbound sidecar takes origin-form request targets (/path)');
-    const policy = this.opts.policy?.policy ?? null;
-    if (policy !== null) {
-      const d = evaluate(policy, { from: caller.from, to: this.opts.service, method: req.method!, path: url });
-      if (!d.allowed) {
-        this.stats.denied++;
-        caller.counts.denied++;
-        return reply(res, 403, 'MESH_ERR_FORBIDDEN', 'forbidden', `${caller.from ?? 'an unauthenticated caller'} may not ${req.method} ${d.path ?? url} on ${this.opts.service}`, d.rule);
-      }
-    }
-    caller.counts.allowed++;
+    const denied = this.#authorize(caller, req.method!, url);
+    if (denied !== undefined) return reply(res, 403, 'MESH_ERR_FORBIDDEN', 'forbidden', denied.message, denied.rule);
     const headers = upstreamHeaders(req.rawHeaders, remoteAddressOf(req.socket), undefined);
     if (typeof headers === 'string') return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', headers);
     const out = withClientId(headers, caller.id);
@@ -140,8 +209,35 @@ export class InboundSidecar {
     new Exchange(req, res, this.#app, this.#pools, this.#settings, undefined, undefined, undefined, url, out, hasBody).start();
   }
 
+  /** One HTTP/2 stream: the same checks and header rules as #handle, then h2c to the app. */
+  #handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, conn: H2Conn): void {
+    // Draining: this stream is served, then GOAWAY tells the caller to take new calls elsewhere.
+    if (this.#draining) stream.session?.close();
+    const { caller } = conn;
+    if (caller.id === null) this.stats.plaintextRequests++; else this.stats.mtlsRequests++;
+    const contentType = headers['content-type'];
+    const grpc = contentType !== undefined && contentType.startsWith('application/grpc');
+    const method = headers[':method'] ?? 'GET';
+    const path = headers[':path'];
+    if (method === 'CONNECT' || path === undefined || path.charCodeAt(0) !== 47) {
+      sendH2Error(stream, grpc, 'bad-request', 'the inbound sidecar takes origin-form request targets (/path), not CONNECT');
+      return;
+    }
+    const denied = this.#authorize(caller, method, path);
+    if (denied !== undefined) { sendH2Forbidden(stream, grpc, denied.message, denied.rule); return; }
+    const authority = headers[':authority'] ?? headers.host ?? this.opts.service;
+    const out = withClientId(forwardedHeaders(headers, conn.address, authority), caller.id);
+    if (conn.tls) markHttps(out);
+    const req = { method, path, headers: requestHeaders(method, path, authority, out), hasBody: !stream.endAfterHeaders, grpc };
+    new H2Exchange(stream, req, this.#app, this.#appH2, this.#settings, undefined, undefined, undefined, undefined).start();
+  }
+
   async close(): Promise<void> {
-    await this.#pools.close();
+    if (this.#probeTimer) clearTimeout(this.#probeTimer);
+    this.#probeTimer = null;
+    this.#h2.destroy();
+    for (const s of this.#sniffing) s.destroy();
+    await Promise.all([this.#pools.close(), this.#appH2.close()]);
   }
 }
 

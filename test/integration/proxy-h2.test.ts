@@ -1,8 +1,8 @@
 // HTTP/2 cleartext and gRPC through a real proxy (bin/mesh) on the same port as HTTP/1.1: a real gRPC
 // client and server (@grpc/grpc-js) with the client's :authority naming the service, plain h2c with
 // node:http2 and curl (bodies and trailers), HTTP/1.1 unharmed by the sniff, a backend killed with SIGKILL
-// in the middle of a series of unary calls, resets both ways, timeouts as DEADLINE_EXCEEDED, SIGTERM drain,
-// and the clear refusal for endpoints that take mesh mTLS.
+// in the middle of a series of unary calls, resets both ways, timeouts as DEADLINE_EXCEEDED and SIGTERM drain.
+// h2 and gRPC across the mesh's mTLS hop are in mtls-h2.test.ts.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
@@ -13,8 +13,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { ordersClient } from '../helpers/grpc-orders.js';
 import { writeFileSync } from 'node:fs';
-import { eventually, freePort, runMesh, startMesh, tempDir } from '../helpers/mesh.js';
-import { makePki } from '../unit/tls/pki.js';
+import { eventually, tempDir } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { getJson, instanceOf, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
@@ -248,30 +247,4 @@ test('a proxy timeout is DEADLINE_EXCEEDED for gRPC; SIGTERM lets an in-flight h
   assert.equal(reply.status, 200);
   assert.equal(reply.body.toString(), 'slow');
   assert.deepEqual(await exited, { code: 0, signal: null });
-});
-
-test('h2 and gRPC to an endpoint that takes mesh mTLS: a clear protocol-unsupported answer', { timeout: 30_000 }, async (t) => {
-  const dir = tempDir('mesh-h2-pki-');
-  t.after(dir.cleanup);
-  const pki = await makePki(dir.path, 'mesh');
-  const web = await pki.leaf('web');
-  const reg = await startRegistry(t);
-  const a = await startH2Backend(t, 'm-a');
-  const r = await runMesh(['register', 'orders', '--id', 'm-a', '--address', a.grpc, '--tls-port', '1', '--registry', reg.url]);
-  assert.equal(r.code, 0, r.stderr);
-  const daemon = startMesh(['proxy', 'start', '--listen', `127.0.0.1:${await freePort()}`, '--admin', `127.0.0.1:${await freePort()}`, '--registry', reg.url, '--cert', web.cert, '--key', web.key, '--ca', pki.caPath]);
-  t.after(async () => { await daemon.stop('SIGKILL'); });
-  const listen = (await daemon.waitFor(/outbound (127\.0\.0\.1:\d+)/))[1]!;
-  const proxy = { port: Number(listen.split(':')[1]) };
-  const orders = ordersClient(`127.0.0.1:${proxy.port}`, 'orders');
-  t.after(() => orders.close());
-  await assert.rejects(orders.get('x'), (err: grpc.ServiceError) => {
-    assert.equal(err.code, grpc.status.UNIMPLEMENTED);
-    assert.match(err.details, /mTLS.*not supported yet/);
-    assert.deepEqual(err.metadata.get('x-mesh-error'), ['protocol-unsupported']);
-    return true;
-  });
-  const plain = await h2Request(h2Session(t, proxy.port), 'orders', '/');
-  assert.equal(plain.status, 502);
-  assert.equal((JSON.parse(plain.body.toString()) as { error: { code: string } }).error.code, 'MESH_ERR_PROTOCOL_UNSUPPORTED');
 });
