@@ -257,6 +257,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.start();
       return;
     }
+    // The client broke its own request (a malformed or cut-off body) or hung up: not the upstream's failure,
+    // so it is neither blamed (outlier detection) nor retried; the client's socket is already gone or being
+    // answered by the parser's 400.
+    if (this.req.destroyed && !this.req.complete) {
+      this.onClientClose();
+      return;
+    }
     const kind = classifyFailure(err);
     if (!this.responded) {
       this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
@@ -325,10 +332,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The client went away: abort the upstream try so its socket is not left streaming to nobody. */
   private readonly onClientClose = (): void => {
     if (this.finished) return;
+    // Finished before the abort: undici may report it through onError at once, which must not blame the upstream.
+    this.finished = true;
     const ep = this.ep;
     this.abortTry?.(new Error('client closed the connection'));
     if (ep !== undefined && !this.responded && !this.retryPending) this.svc.tryEnded(ep, true, performance.now() - this.tryStartedAt, 499);
-    this.finished = true;
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(499, durationMs, this.tries > 1, undefined);
     if (this.access !== undefined) this.logAccess(0, durationMs, undefined);
