@@ -76,6 +76,8 @@ export class RegistryServer {
     // Tight limits for ordinary calls: a client that trickles headers or a body cannot hold a socket for long.
     // Watch streams are long-lived responses, not long requests, so requestTimeout does not cut them.
     this.http.headersTimeout = 10_000;
+    // Garbage, bad framing, oversized headers: the API's JSON error instead of Node's bare 400.
+    this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
     this.http.requestTimeout = 30_000;
     this.http.keepAliveTimeout = 5_000;
   }
@@ -171,4 +173,18 @@ export function sendJson(store: RegistryStore, res: ServerResponse, status: numb
 export function sendError(store: RegistryStore, res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
   const e = isMeshError(err) ? err : new MeshError('MESH_ERR_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   sendJson(store, res, e.status, { error: { code: e.code, message: e.message } }, headers);
+}
+
+/** Parser errors on a connection: one JSON error reply, then close (the framing cannot be trusted). */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = tooLarge ? '431 Request Header Fields Too Large' : timeout ? '408 Request Timeout' : '400 Bad Request';
+  const message = tooLarge ? 'request headers are too large' : timeout ? 'the request took too long to arrive' : `malformed HTTP request (${err.code ?? 'parse error'})`;
+  const body = JSON.stringify({ error: { code: 'MESH_ERR_BAD_REQUEST', message } });
+  socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }

@@ -376,5 +376,8 @@ test('the proxy survives hostile clients and misbehaving upstreams', { timeout: 
   await t.test('SIGTERM → exit 0', async () => {
     const exit = await proxy.daemon.stop('SIGTERM', 10_000);
     assert.deepEqual(exit, { code: 0, signal: null }, proxy.daemon.stderr());
+    // Lifecycle lines only: no line per refused request, abort or upstream failure.
+    const lines = proxy.daemon.stderr().trim().split('\n');
+    assert.ok(lines.length < 12, `the proxy logged per request:\n${lines.join('\n')}`);
   });
 });

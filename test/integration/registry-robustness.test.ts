@@ -97,6 +97,11 @@ test('the registry survives hostile input, races and slow watchers', { timeout: 
       ['a service name of 64 characters', 'PUT', `/v1/services/${'a'.repeat(64)}/instances/w1`, good, 400, 'MESH_ERR_INVALID_ARGUMENT'],
       ['a literal ../ in the path', 'PUT', '/v1/services/web/instances/../x', good, 404, 'MESH_ERR_NOT_FOUND'],
       ['DELETE of ../x', 'DELETE', '/v1/services/web/instances/..%2F..%2Fx', '', 404, 'MESH_ERR_NOT_FOUND'],
+      ['a watch from a non-numeric index', 'GET', '/v1/watch?index=-1', '', 400, 'MESH_ERR_INVALID_ARGUMENT'],
+      ['a watch of an invalid service', 'GET', '/v1/watch?service=..%2Fx', '', 400, 'MESH_ERR_INVALID_ARGUMENT'],
+      ['a heartbeat with a JSON array', 'PUT', '/v1/services/ok/instances/ok-0/heartbeat', '[1]', 400, 'MESH_ERR_INVALID_ARGUMENT'],
+      ['a heartbeat with an unknown status', 'PUT', '/v1/services/ok/instances/ok-0/heartbeat', '{"status":"dead"}', 400, 'MESH_ERR_INVALID_ARGUMENT'],
+      ['an unknown method', 'PATCH', '/v1/services/web/instances/w1', good, 405, 'MESH_ERR_METHOD_NOT_ALLOWED'],
     ];
     for (const [what, method, path, body, status, code] of cases) {
       const r = await call(reg.url, method, path, body);
@@ -112,6 +117,26 @@ test('the registry survives hostile input, races and slow watchers', { timeout: 
     const longest = await call(reg.url, 'PUT', `/v1/services/${'a'.repeat(63)}/instances/w1`, good);
     assert.equal(longest.status, 200, longest.body);
     await healthy('hostile bodies and paths');
+  });
+
+  await t.test('garbage bytes on raw connections → JSON 400, connection closed', async () => {
+    const random = seededRandom(99);
+    const u = new URL(reg.url);
+    for (let round = 0; round < 5; round++) {
+      const bytes = Buffer.alloc(4096);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
+      const reply = await new Promise<string>((resolve) => {
+        const s = connect(Number(u.port), u.hostname, () => s.write(bytes));
+        const chunks: Buffer[] = [];
+        const timer = setTimeout(() => { s.destroy(); resolve('(still open after 5 s)'); }, 5_000);
+        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('error', () => {});
+        s.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks).toString('latin1')); });
+      });
+      assert.match(reply, /^HTTP\/1\.1 400 /, reply.slice(0, 200));
+      assert.match(reply, /"code":"MESH_ERR_BAD_REQUEST"/);
+    }
+    await healthy('garbage bytes');
   });
 
   await t.test('200 racing PUT/DELETE on one id: the state after kill -9 is the last acknowledged one', async () => {
