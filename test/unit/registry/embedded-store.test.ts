@@ -13,9 +13,16 @@ import { writeSnapshot } from '../../../src/registry/snapshot.js';
 import type { StoreEvent } from '../../../src/registry/store.js';
 import { tempDir } from '../../helpers/mesh.js';
 
+/** Stores opened per data dir: a dir is removed only after its stores have closed (a compaction may still be writing). */
+const storesIn = new Map<string, EmbeddedStore[]>();
+
 function tmp(t: TestContext): string {
   const d = tempDir();
-  t.after(d.cleanup);
+  t.after(async () => {
+    for (const store of storesIn.get(d.path) ?? []) await store.close();
+    storesIn.delete(d.path);
+    d.cleanup();
+  });
   return d.path;
 }
 
@@ -26,6 +33,7 @@ function spec(service: string, n: number, extra: Partial<InstanceSpec> = {}): In
 async function openStore(t: TestContext, dataDir: string, opts: { clock?: ManualClock; compactAfterRecords?: number } = {}) {
   const lines: string[] = [];
   const store = new EmbeddedStore({ dataDir, log: (l) => lines.push(l), ...opts });
+  storesIn.set(dataDir, [...(storesIn.get(dataDir) ?? []), store]);
   await store.open();
   t.after(() => store.close());
   return { store, lines };
