@@ -3,15 +3,16 @@
 // try (no closures per callback), streams bodies both ways with backpressure, and asks retry.ts whether a
 // failure before the response started may be retried on another endpoint.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import type { ServiceSettings } from './config.js';
 import { sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 import type { AccessLog } from '../metrics/access-log.js';
-import { isTlsHandshakeFailure, tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
-import { H2Sessions } from './h2-sessions.js';
+import { isTlsHandshakeFailure } from './outbound-tls.js';
+import { filterResponseHeaders } from './hop-headers.js';
+import type { UpstreamPools } from './upstream-pools.js';
 
 /** What the forwarder needs from a service's endpoint pool (implemented in service-runtime.ts). */
 export interface ForwardService {
@@ -32,88 +33,6 @@ export interface ForwardService {
   requestEnded(status: number, latencyMs: number, retried: boolean, cause: MeshErrorCause | undefined, budgetRefused?: boolean): void;
 }
 
-/** undici Pools, one per endpoint address, kept while the address is in some service's table; h2c sessions too. */
-export class UpstreamPools {
-  private readonly pools = new Map<string, Pool>();
-  private tls: OutboundTlsProvider | undefined;
-  /** HTTP/2 cleartext sessions for h2/gRPC clients (h2-forward.ts). */
-  readonly h2: H2Sessions;
-  constructor(private readonly connectTimeoutMs: number) {
-    this.h2 = new H2Sessions(connectTimeoutMs);
-  }
-
-  /** Whether endpoints with a mesh TLS port are reached over mTLS. */
-  get mtls(): boolean {
-    return this.tls !== undefined;
-  }
-
-  /** Turns on mTLS to endpoints that registered a mesh TLS port; a certificate rotation rebuilds those pools. */
-  setTls(tls: OutboundTlsProvider): void {
-    this.tls = tls;
-    this.h2.setTls(tls);
-    tls.onReload(() => {
-      for (const [key, pool] of this.pools) {
-        if (key.includes('|')) { this.pools.delete(key); void pool.close().catch(() => undefined); }
-      }
-    });
-  }
-
-  /** The pool for an endpoint; mTLS to its tlsPort (checking `service`'s SPIFFE ID) when TLS is on. */
-  get(address: string, service?: string, tlsPort?: number): Pool {
-    if (this.tls !== undefined && tlsPort !== undefined && service !== undefined) return this.getTls(address, service, tlsPort);
-    let pool = this.pools.get(address);
-    if (pool === undefined) {
-      pool = new Pool(`http://${address}`, {
-        connections: 512,
-        pipelining: 1,
-        // Under Node's 5 s default server idle timeout, so we do not race the upstream closing idle sockets.
-        keepAliveTimeout: 3_000,
-        keepAliveTimeoutThreshold: 1_000,
-        headersTimeout: 15_000,
-        bodyTimeout: 30_000,
-        connect: { timeout: this.connectTimeoutMs },
-      });
-      this.pools.set(address, pool);
-    }
-    return pool;
-  }
-
-  private getTls(address: string, service: string, tlsPort: number): Pool {
-    const key = `${address}|${service}|${tlsPort}`;
-    let pool = this.pools.get(key);
-    if (pool === undefined) {
-      pool = new Pool(`https://${tlsAddress(address, tlsPort)}`, {
-        connections: 512,
-        pipelining: 1,
-        keepAliveTimeout: 3_000,
-        keepAliveTimeoutThreshold: 1_000,
-        headersTimeout: 15_000,
-        bodyTimeout: 30_000,
-        connect: { timeout: this.connectTimeoutMs, ...this.tls!.connectOptions(service) },
-      });
-      this.pools.set(key, pool);
-    }
-    return pool;
-  }
-
-  /** Closes pools whose address is no longer in use; their in-flight requests finish first. */
-  retain(addresses: ReadonlySet<string>): void {
-    this.h2.retain(addresses);
-    for (const [key, pool] of this.pools) {
-      const address = key.includes('|') ? key.slice(0, key.indexOf('|')) : key;
-      if (!addresses.has(address)) {
-        this.pools.delete(key);
-        void pool.close().catch(() => undefined);
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)).concat(this.h2.close()));
-    this.pools.clear();
-  }
-}
-
 /** What an access-log line needs beyond the exchange's own state (only built when the log is on). */
 export interface AccessContext {
   log: AccessLog;
@@ -123,11 +42,6 @@ export interface AccessContext {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-/** Response headers that are hop-by-hop (RFC 9110 §7.6.1) or that Node sets itself. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-/** 1 at the lengths of those names: other headers (Content-Type, Date…) are passed on without lower-casing. */
-const HOP_LENGTHS = lengthsOf([...HOP_BY_HOP]);
 
 export class Exchange implements Dispatcher.DispatchHandler {
   private ep: BalancerEndpoint | undefined = undefined;
@@ -346,42 +260,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
 /** Marks the abort we cause ourselves to drop a 503 and retry elsewhere. */
 class RetryAbort extends Error {
   constructor() { super('retrying on another endpoint'); }
-}
-
-/** Filters hop-by-hop headers (and those the Connection header names) from a raw upstream header list. */
-export function filterResponseHeaders(raw: Buffer[]): string[] {
-  const out: string[] = [];
-  let named: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    if (name.length > 19 || HOP_LENGTHS[name.length] === 0) { out.push(name, raw[i + 1]!.toString('latin1')); continue; }
-    const lower = name.toLowerCase();
-    if (lower === 'connection') named = namedHeaders(raw[i + 1]!.toString('latin1'), named);
-    if (HOP_BY_HOP.has(lower)) continue;
-    out.push(name, raw[i + 1]!.toString('latin1'));
-  }
-  if (named === undefined) return out;
-  const keep: string[] = [];
-  for (let i = 0; i < out.length; i += 2) if (!named.includes(out[i]!.toLowerCase())) keep.push(out[i]!, out[i + 1]!);
-  return keep;
-}
-
-/**
- * The header names a Connection header lists, beyond those dropped anyway: `Connection: keep-alive` (what
- * most upstreams send on every response) and `close` then cost no second pass over the headers.
- */
-function namedHeaders(value: string, named: string[] | undefined): string[] | undefined {
-  const v = value.toLowerCase();
-  if (v === 'keep-alive' || v === 'close') return named;
-  for (const token of v.split(/\s*,\s*/)) if (token !== '' && !HOP_BY_HOP.has(token) && token !== 'close') (named ??= []).push(token);
-  return named;
-}
-
-/** A lookup table by name length (0..19), so a header whose length matches no interesting name is not lower-cased. */
-export function lengthsOf(names: readonly string[]): Uint8Array {
-  const t = new Uint8Array(20);
-  for (const n of names) t[n.length] = 1;
-  return t;
 }
 
 function linksOf(raw: Buffer[]): string[] {

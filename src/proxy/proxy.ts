@@ -16,7 +16,7 @@ import { createAdminServer } from './admin.js';
 import { DEFAULT_CONFIG, loadConfig, type ProxyConfig } from './config.js';
 import { watchConfig } from './config-watch.js';
 import { Discovery } from './discovery.js';
-import { UpstreamPools } from './forward.js';
+import { UpstreamPools } from './upstream-pools.js';
 import type { OutboundTlsProvider } from './outbound-tls.js';
 import { createProxyServer } from './server.js';
 import { ServiceRuntimes } from './service-runtime.js';

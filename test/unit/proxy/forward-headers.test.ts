@@ -1,7 +1,7 @@
 // Header handling on both sides of the proxy (pure functions of raw header lists).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { filterResponseHeaders } from '../../../src/proxy/forward.js';
+import { filterResponseHeaders } from '../../../src/proxy/hop-headers.js';
 import { classifyFailure, mayRetry } from '../../../src/proxy/retry.js';
 import { upstreamHeaders } from '../../../src/proxy/server.js';
 

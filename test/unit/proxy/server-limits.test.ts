@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { seededRandom } from '../../../src/core/clock.js';
 import { DEFAULT_CONFIG } from '../../../src/proxy/config.js';
-import { UpstreamPools } from '../../../src/proxy/forward.js';
+import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
 import { createProxyServer } from '../../../src/proxy/server.js';
 
 test('a client that trickles its headers gets 408 after headersTimeout', { timeout: 10_000 }, async (t) => {

@@ -7,7 +7,7 @@ import type { Instance } from '../../../src/core/types.js';
 import { ProxyMetrics } from '../../../src/metrics/recorder.js';
 import { StatsFrameBuilder } from '../../../src/metrics/stats-frame.js';
 import { DEFAULT_CONFIG } from '../../../src/proxy/config.js';
-import { UpstreamPools } from '../../../src/proxy/forward.js';
+import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
 import { ServiceRuntimes } from '../../../src/proxy/service-runtime.js';
 
 function inst(id: string, port: number, priority = 0): Instance {
