@@ -3,7 +3,6 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { generate } from 'selfsigned';
 import { MeshError } from '../core/errors.js';
 import { validateTrustDomain } from './spiffe.js';
 import { assertPrivateKeyFile, CERT_MODE, KEY_MODE, parsePrivateKey, readCertificates, readTextFile, writeFilesAtomic } from './files.js';
@@ -59,7 +58,7 @@ export async function initCa(opts: CaInitOptions): Promise<CaResult> {
   }
   const now = opts.now ?? new Date();
   const notAfter = new Date(now.getTime() + opts.days * 86_400_000);
-  const pems = await generate(
+  const pems = await (await loadSelfsigned()).generate(
     [{ name: 'commonName', value: `mesh root CA (${trustDomain})` }, { name: 'organizationName', value: 'mesh' }],
     {
       keyType: opts.keyType,
@@ -130,4 +129,9 @@ export function loadCa(dirArg: string): LoadedCa {
   const curve = curveName ? CURVES[curveName] : undefined;
   if (keyType === 'ec' && !curve) throw new MeshError('MESH_ERR_TLS', `CA key "${keyPath}" uses curve ${curveName}; use P-256, P-384 or P-521`);
   return { dir, certPem: cert!.toString(), keyPem, cert: cert!, key, trustDomain, keyType, ...(curve ? { curve } : {}) };
+}
+
+/** selfsigned (and the X.509 stack under it) loads on first issuance only: proxies and most commands never issue. */
+function loadSelfsigned(): Promise<typeof import('selfsigned')> {
+  return import('selfsigned');
 }

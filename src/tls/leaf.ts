@@ -5,7 +5,6 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { generate } from 'selfsigned';
 import { MeshError, ValidationError } from '../core/errors.js';
 import { validateServiceName } from '../core/validate.js';
 import type { KeyType, LoadedCa } from './ca.js';
@@ -78,7 +77,7 @@ export async function issueLeaf(ca: LoadedCa, opts: LeafOptions): Promise<Issued
   const names = sans(service, opts.dns, opts.ip);
   const w = window(opts, caNotAfter);
   const spiffeId = formatServiceId(ca.trustDomain, service);
-  const pems = await generate([{ name: 'commonName', value: service }, { name: 'organizationName', value: 'mesh' }], {
+  const pems = await (await loadSelfsigned()).generate([{ name: 'commonName', value: service }, { name: 'organizationName', value: 'mesh' }], {
     keyType: ca.keyType,
     ...(ca.keyType === 'ec' ? { curve: ca.curve ?? 'P-256' } : { keySize: 2048 }),
     algorithm: 'sha256',
@@ -103,7 +102,7 @@ export async function issueSelfSigned(opts: LeafOptions & { keyType: KeyType }):
   const service = validateServiceName(opts.service);
   const names = sans(service, opts.dns, opts.ip);
   const w = window(opts);
-  const pems = await generate([{ name: 'commonName', value: service }], {
+  const pems = await (await loadSelfsigned()).generate([{ name: 'commonName', value: service }], {
     keyType: opts.keyType,
     ...(opts.keyType === 'ec' ? { curve: 'P-256' as const } : { keySize: 2048 }),
     algorithm: 'sha256',
@@ -141,4 +140,9 @@ export function writeLeaf(outDir: string, service: string, issued: IssuedCert): 
   const keyPath = join(dir, `${service}-key.pem`);
   writeFilesAtomic([{ path: keyPath, data: issued.keyPem, mode: KEY_MODE }, { path: certPath, data: issued.certPem, mode: CERT_MODE }]);
   return { certPath, keyPath };
+}
+
+/** selfsigned (and the X.509 stack under it) loads on first issuance only: proxies and most commands never issue. */
+function loadSelfsigned(): Promise<typeof import('selfsigned')> {
+  return import('selfsigned');
 }

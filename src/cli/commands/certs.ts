@@ -3,7 +3,6 @@ import { Option, type Command } from 'commander';
 import chalk from 'chalk';
 import { UsageError } from '../../core/errors.js';
 import { DEFAULT_CA_DAYS, DEFAULT_CA_DIR, DEFAULT_TRUST_DOMAIN, initCa, loadCa, type KeyType } from '../../tls/ca.js';
-import { inspectCertificateFile } from '../../tls/inspect.js';
 import { DEFAULT_LEAF_LIFETIME_MS, issueLeaf, issueSelfSigned, validateDnsName, validateIp, writeLeaf } from '../../tls/leaf.js';
 import { validateTrustDomain } from '../../tls/spiffe.js';
 import { validateServiceName } from '../../core/validate.js';
@@ -69,8 +68,9 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
     .description('Show what a certificate says: subject, SANs, SPIFFE ID, issuer, serial, validity and time left, key type and usages. Warns when less than a third of its lifetime is left.')
     .argument('<file>', 'A PEM certificate file (the first certificate of a chain is shown).'))
     .addHelpText('after', '\nExamples:\n  mesh certs inspect ./certs/orders.pem\n  mesh certs inspect ./mesh-ca/ca.pem --json\n')
-    .action((file: string, opts: { json?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean }) => {
       if (file.trim() === '') throw new UsageError('<file>: give the path of a PEM certificate');
+      const { inspectCertificateFile } = await import('../../tls/inspect.js'); // @peculiar/x509 only when inspecting
       const report = inspectCertificateFile(file);
       ctx.io.out(opts.json ? renderJson(report) : renderInspectTable(report, { color: ctx.io.stdoutIsTTY && chalk.level > 0 }));
       for (const w of report.warnings) ctx.io.err(`mesh: warning: ${w}\n`);

@@ -2,7 +2,6 @@
 // ✓/× line each, a hint under each ×, exit 1 when any fails.
 import type { Command } from 'commander';
 import chalk from 'chalk';
-import { runChecks } from '../checks.js';
 import { addJsonOption, addRegistryClientOptions, collect, type RegistryClientFlags } from '../common.js';
 import type { CommandContext } from '../program.js';
 import { addProxyOption } from '../proxy-flags.js';
@@ -23,6 +22,7 @@ export function registerCheckCommand(program: Command, ctx: CommandContext): voi
   )))
     .addHelpText('after', '\nExamples:\n  mesh check\n  mesh check --ca-dir mesh-ca --cert certs/orders.pem --config mesh.yaml --policy policy.yaml\n  mesh check --json\n')
     .action(async (opts: CheckFlags) => {
+      const { runChecks } = await import('../checks.js'); // loads X.509, config and policy parsers only when run
       const results = await runChecks({
         registry: opts.registry, ...(opts.token ? { token: opts.token } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
         proxy: opts.proxy, ...(opts.caDir ? { caDir: opts.caDir } : {}), certs: opts.cert ?? [],

@@ -6,9 +6,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { MeshError, UsageError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
-import { CA_CERT_FILE, DEFAULT_CA_DIR } from '../../tls/ca.js';
-import { loadTlsMaterial } from '../../tls/context.js';
-import { meshRequest, type MeshResponse } from '../../tls/request.js';
+import type { MeshResponse } from '../../tls/request.js';
 import { formatServiceId, parseSpiffeId } from '../../tls/spiffe.js';
 import { addRegistryClientOptions, collect, flagParser, intFlag, type RegistryClientFlags } from '../common.js';
 import type { CommandContext } from '../program.js';
@@ -45,6 +43,11 @@ export function registerCurlCommand(program: Command, ctx: CommandContext): void
       let url: URL;
       try { url = new URL(urlText); } catch { throw new UsageError(`<url>: invalid URL "${urlText}": use http://<service>/path or https://host:port/path`); }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`<url>: use http://<service>/path or https://host:port/path, not ${url.protocol}`);
+      // The TLS modules (X.509 parsing, the CA) load only when this command runs: the CLI process also hosts the
+      // proxy, which should not carry them.
+      const [{ CA_CERT_FILE, DEFAULT_CA_DIR }, { loadTlsMaterial }, { meshRequest }] = await Promise.all([
+        import('../../tls/ca.js'), import('../../tls/context.js'), import('../../tls/request.js'),
+      ]);
       const ca = opts.ca ?? join(ctx.io.env.MESH_CA_DIR ?? DEFAULT_CA_DIR, CA_CERT_FILE);
       const material = loadTlsMaterial({ cert: join(opts.certDir, `${opts.as}.pem`), key: join(opts.certDir, `${opts.as}-key.pem`), ca });
       const own = material.spiffeId === null ? null : parseSpiffeId(material.spiffeId);
