@@ -46,8 +46,10 @@ export function openWatchStream(
     {
       send: (event: WatchEvent) => {
         if (ended) return;
+        // Judge the backlog left before this event, so one event larger than the limit (the `reset` of a big
+        // registry) still reaches a client that reads; only a client that fell behind is cut.
+        if (res.writableLength > ctx.watchMaxQueuedBytes) { drop(); return; }
         res.write(formatEvent(event));
-        if (res.writableLength > ctx.watchMaxQueuedBytes) drop();
       },
       close: end,
     },

@@ -186,3 +186,27 @@ test('watch: keepalive comments, and close ends the streams', { timeout: 10_000 
   await done;
   assert.match(text, /^id: 0\nevent: reset\n/);
 });
+
+test('watch: a reset larger than the unsent-bytes limit reaches a reading client instead of dropping it', { timeout: 20_000 }, async (t) => {
+  const store = new MemoryStore();
+  const hub = new WatchHub(store, 100);
+  const dropped: string[] = [];
+  // The limit is for a client that stopped reading; one big event to a client that reads is not that.
+  const server = new RegistryServer({ store, hub, version: '0.0.0-test', watchMaxQueuedBytes: 16 * 1024, log: (l) => dropped.push(l) });
+  const addr = await server.listen('127.0.0.1', 0);
+  const client = new RegistryClient({ url: `http://127.0.0.1:${addr.port}` });
+  t.after(async () => { hub.close(); await client.close(); await server.close(500); });
+  const big = 'x'.repeat(2_000);
+  for (let i = 0; i < 4_000; i++) await store.upsert({ service: 'a', id: `a${i}`, address: '127.0.0.1:1', weight: 100, priority: 0, tags: { pad: big } });
+  const w = client.watch();
+  t.after(() => w.close());
+  let disconnects = 0;
+  w.on('disconnected', () => { disconnects++; });
+  const got = collect(w);
+  const reset = await got.next((e) => e.type === 'reset');
+  assert.equal(reset.type === 'reset' && reset.instances.length, 4_000);
+  await store.upsert({ service: 'a', id: 'after', address: '127.0.0.1:2', weight: 100, priority: 0, tags: {} });
+  await got.next((e) => e.type === 'upsert');
+  assert.equal(disconnects, 0);
+  assert.deepEqual(dropped, []);
+});
