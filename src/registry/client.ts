@@ -219,8 +219,10 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private async consume(body: AsyncIterable<Buffer | string>): Promise<void> {
     let buf = '';
     let data = '';
+    // A streaming decoder: a multi-byte character split across two chunks must not turn into U+FFFD.
+    const utf8 = new TextDecoder('utf-8');
     for await (const chunk of body) {
-      buf += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+      buf += typeof chunk === 'string' ? chunk : utf8.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl).replace(/\r$/, '');
