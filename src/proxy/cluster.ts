@@ -74,7 +74,8 @@ async function runPrimary(opts: RunProxyOptions): Promise<void> {
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       opts.log(`mesh proxy: worker ${index} (pid ${worker.process.pid}) exited (${signal ?? code}); starting a new one`);
-      setTimeout(() => fork(index), 500).unref();
+      // A SIGTERM inside this half second must not start a worker that nobody will stop.
+      setTimeout(() => { if (!stopping) fork(index); }, 500).unref();
     });
     return worker;
   };

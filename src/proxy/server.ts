@@ -176,17 +176,25 @@ export function upstreamHeaders(raw: string[], clientAddress: string | undefined
     else if (lower === 'x-forwarded-host') fwdHost = true;
     out.push(name, raw[i + 1]!);
   }
+  let kept = out;
+  if (named !== undefined) {
+    // Only the client's own copies go: the X-Forwarded-* this hop adds below are the proxy's, not the client's
+    // to remove (a `Connection: X-Forwarded-For` would otherwise hide the client's address from the upstream).
+    const drop = named.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'host');
+    if (drop.length > 0) {
+      kept = [];
+      for (let i = 0; i < out.length; i += 2) if (!drop.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+      if (drop.includes('x-forwarded-for')) xff = undefined;
+      if (drop.includes('x-forwarded-proto')) proto = false;
+      if (drop.includes('x-forwarded-host')) fwdHost = false;
+    }
+  }
   const authority = absoluteAuthority ?? host ?? '';
-  out.push('host', authority);
+  kept.push('host', authority);
   const client = clientAddress ?? 'unknown';
-  out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
-  if (!proto) out.push('x-forwarded-proto', 'http');
-  if (!fwdHost) out.push('x-forwarded-host', authority);
-  if (named === undefined) return out;
-  const drop = named.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'host');
-  if (drop.length === 0) return out;
-  const kept: string[] = [];
-  for (let i = 0; i < out.length; i += 2) if (!drop.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  kept.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
+  if (!proto) kept.push('x-forwarded-proto', 'http');
+  if (!fwdHost) kept.push('x-forwarded-host', authority);
   return kept;
 }
 

@@ -33,3 +33,9 @@ test('retry decisions', () => {
   assert.equal(mayRetry('status-503', true, true, true), false);
   assert.equal(mayRetry('timeout', true, false, true), false);
 });
+
+test('request headers: a Connection header naming X-Forwarded-* drops the client\'s copies, never the ones the proxy adds', () => {
+  const out = upstreamHeaders(['Host', 'orders', 'Connection', 'X-Forwarded-For, x-forwarded-proto, X-Forwarded-Host, X-Hop', 'X-Forwarded-For', '6.6.6.6',
+    'X-Forwarded-Proto', 'https', 'X-Hop', '1', 'Accept', '*/*'], '127.0.0.1', undefined);
+  assert.deepEqual(out, ['Accept', '*/*', 'host', 'orders', 'x-forwarded-for', '127.0.0.1', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'orders']);
+});
