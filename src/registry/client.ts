@@ -91,19 +91,19 @@ export class RegistryClient {
   }
 
   /** Opens a watch (server-sent events) that reconnects by itself; see Watcher. */
-  watch(opts: { services?: string[]; index?: number } = {}): Watcher {
+  watch(opts: WatchOptions = {}): Watcher {
     return new Watcher(this, opts);
   }
 
   /** @internal the watch's raw request */
-  async openStream(path: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  async openStream(path: string, signal: AbortSignal, idleTimeoutMs = WATCH_IDLE_TIMEOUT_MS): Promise<Dispatcher.ResponseData> {
     const res = await request(new URL(path, this.base), {
       method: 'GET',
       headers: this.headers({ accept: 'text/event-stream' }),
       dispatcher: this.dispatcher,
       signal,
       headersTimeout: this.timeoutMs,
-      bodyTimeout: 0,
+      bodyTimeout: idleTimeoutMs,
     }).catch((err: unknown) => { throw this.unreachable(err); });
     if (res.statusCode !== 200) throw await this.errorFrom(res);
     return res;
@@ -155,6 +155,20 @@ function enc(s: string): string {
   return encodeURIComponent(s);
 }
 
+/**
+ * The daemon writes a `: keepalive` comment every 15 s, so a stream silent for three of those is dead (a registry
+ * host that vanished without closing the connection): the watcher reconnects instead of waiting forever.
+ */
+export const WATCH_IDLE_TIMEOUT_MS = 45_000;
+
+export interface WatchOptions {
+  services?: string[];
+  /** Resume after this index instead of starting with a reset. */
+  index?: number;
+  /** A stream with no bytes for this long is treated as broken (default WATCH_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+}
+
 export interface WatcherEvents {
   /** A watch event, in index order. After a reconnect that the server could not resume, a `reset` arrives. */
   event: [WatchEvent];
@@ -175,7 +189,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private closed = false;
   private backoffMs = 100;
 
-  constructor(private readonly client: RegistryClient, private readonly opts: { services?: string[]; index?: number }) {
+  constructor(private readonly client: RegistryClient, private readonly opts: WatchOptions) {
     super();
     this.index = opts.index;
     queueMicrotask(() => { void this.loop(); });
@@ -201,7 +215,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   private async loop(): Promise<void> {
     while (!this.closed) {
       try {
-        const res = await this.client.openStream(this.path(), this.abort.signal);
+        const res = await this.client.openStream(this.path(), this.abort.signal, this.opts.idleTimeoutMs);
         this.backoffMs = 100;
         this.emit('connected');
         await this.consume(res.body);

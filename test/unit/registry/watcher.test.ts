@@ -32,3 +32,25 @@ test('Watcher decodes UTF-8 characters split across chunks', { timeout: 5_000 },
   assert.equal(got.type === 'reset' && got.instances[0]!.healthOutput, 'größe — ok ✓');
   assert.equal(w.lastIndex, 7);
 });
+
+test('Watcher treats a silent stream (no events, no keepalives) as dead and resumes from its last index', { timeout: 10_000 }, async (t) => {
+  const { createServer } = await import('node:http');
+  const paths: string[] = [];
+  // The first stream sends one event and then nothing, holding the connection open like a half-open socket.
+  const srv = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (paths.length === 1) res.write(`data: ${JSON.stringify({ type: 'reset', index: 3, instances: [] })}\n\n`);
+    else res.write(`data: ${JSON.stringify({ type: 'upsert', index: 4, instance: { service: 'a', id: 'a1' } })}\n\n`);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { RegistryClient: Client } = await import('../../../src/registry/client.js');
+  const client = new Client({ url: `http://127.0.0.1:${(srv.address() as { port: number }).port}` });
+  const w = client.watch({ idleTimeoutMs: 300 });
+  t.after(async () => { w.close(); srv.closeAllConnections(); srv.close(); await client.close(); });
+  const disconnected = new Promise((r) => w.once('disconnected', r));
+  const upsert = new Promise<WatchEvent>((resolve) => w.on('event', (e) => { if (e.type === 'upsert') resolve(e); }));
+  await disconnected;
+  assert.equal((await upsert).index, 4);
+  assert.deepEqual(paths, ['/v1/watch', '/v1/watch?index=3']);
+});
