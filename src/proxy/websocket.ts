@@ -66,8 +66,10 @@ export function handleUpgrade(deps: ProxyServerDeps, req: IncomingMessage, clien
     upstream.pipe(client);
     client.pipe(upstream);
   });
-  upstream.on('close', () => { end(connected, 101); client.destroy(); });
-  client.on('close', () => upstream.destroy());
+  let clientGone = false;
+  // A client that hangs up before the upstream answered the connect says nothing about the endpoint: 499, not blamed.
+  upstream.on('close', () => { if (!connected && clientGone) end(true, 499); else end(connected, 101); client.destroy(); });
+  client.on('close', () => { clientGone = true; upstream.destroy(); });
 }
 
 function refuse(socket: Socket, cause: MeshErrorCause, message: string): void {
