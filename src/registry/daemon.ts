@@ -111,17 +111,26 @@ export class RegistryDaemon {
 export async function runRegistryDaemon(opts: RegistryDaemonOptions): Promise<void> {
   const daemon = await RegistryDaemon.start(opts);
   const log = opts.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      log(`mesh registry: received ${signal}`);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  await daemon.stop();
+  let stopping = false;
+  // Handlers stay installed through the drain: a second SIGTERM (an impatient supervisor, a double Ctrl-C) must
+  // not kill the daemon mid-drain with the default signal exit and a stale LOCK; the drain has its own deadline.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) { log(`mesh registry: received ${signal} again; already shutting down`); return; }
+    stopping = true;
+    log(`mesh registry: received ${signal}`);
+    wake();
+  };
+  let wake: () => void = () => {};
+  const signalled = new Promise<void>((resolve) => { wake = resolve; });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await signalled;
+    await daemon.stop();
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
 }
 
 function parseListen(listen: string): { host: string; port: number } {
