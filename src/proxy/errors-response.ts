@@ -56,3 +56,10 @@ export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, messag
     res.destroy();
   }
 }
+
+/** The message for a failed endpoint pick, shared by the HTTP/1.1 and h2 paths. */
+export function pickFailureMessage(service: string, cause: MeshErrorCause): string {
+  if (cause === 'no-healthy-endpoint') return `service "${service}" has no healthy endpoint`;
+  if (cause === 'no-such-service') return `service "${service}" has no registered instances (it left the registry)`;
+  return `service "${service}": ${cause}`;
+}

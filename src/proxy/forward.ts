@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import type { ServiceSettings } from './config.js';
-import { sendMeshError, type MeshErrorCause } from './errors-response.js';
+import { pickFailureMessage, sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 import type { AccessLog } from '../metrics/access-log.js';
@@ -85,7 +85,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   start(): void {
     const picked = this.svc.pick(this.subset, this.hashKey, this.tried);
     if (typeof picked === 'string') {
-      this.fail(picked, picked === 'no-healthy-endpoint' ? `service "${this.svc.name}" has no healthy endpoint` : `service "${this.svc.name}": ${picked}`);
+      this.fail(picked, pickFailureMessage(this.svc.name, picked));
       return;
     }
     this.ep = picked;

@@ -8,7 +8,7 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import type { ServiceSettings } from './config.js';
-import type { MeshErrorCause } from './errors-response.js';
+import { pickFailureMessage, type MeshErrorCause } from './errors-response.js';
 import type { AccessContext, ForwardService } from './forward.js';
 import { sendH2Error } from './h2-errors.js';
 import { filterH2Headers } from './h2-headers.js';
@@ -68,7 +68,7 @@ export class H2Exchange {
   start(): void {
     const picked = this.svc.pick(this.subset, this.hashKey, this.tried);
     if (typeof picked === 'string') {
-      this.fail(picked, picked === 'no-healthy-endpoint' ? `service "${this.svc.name}" has no healthy endpoint` : `service "${this.svc.name}": ${picked}`);
+      this.fail(picked, pickFailureMessage(this.svc.name, picked));
       return;
     }
     this.ep = picked;
