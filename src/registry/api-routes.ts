@@ -72,6 +72,7 @@ function listServices(ctx: ApiContext, _req: IncomingMessage, res: ServerRespons
 }
 
 function getService(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, [service]: Params): void {
+  validateServiceName(service); // a name that can never exist is a 400, not a 404
   const instances = ctx.store.listService(service!);
   if (instances.length === 0) throw new MeshError('MESH_ERR_NOT_FOUND', `no service "${service}" is registered`);
   sendJson(ctx.store, res, 200, { index: ctx.store.currentIndex(), service, instances });

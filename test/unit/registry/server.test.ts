@@ -43,6 +43,7 @@ test('register, list, get, heartbeat and deregister through the API', { timeout:
   assert.equal(one.json.service, 'orders');
   assert.equal(one.json.instances.length, 1);
   assert.equal((await call(url, 'GET', '/v1/services/nope')).status, 404);
+  assert.equal((await call(url, 'GET', '/v1/services/Not_A_Label')).status, 400, 'an invalid name is a 400, not a 404');
 
   const hb = await call(url, 'PUT', '/v1/services/orders/instances/o1/heartbeat', JSON.stringify({ status: 'warning', output: 'slow' }));
   assert.equal(hb.status, 200);
