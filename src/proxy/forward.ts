@@ -95,7 +95,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.tryStartedAt = performance.now();
     this.svc.tryStarted(picked);
     const remaining = Math.max(1, Math.round(this.deadline - this.tryStartedAt));
-    this.pools.get(picked.address, this.svc.name, (picked as { tlsPort?: number }).tlsPort).dispatch({
+    this.pools.get(picked.address, this.svc.name, (picked as { tlsPort?: number }).tlsPort, this.settings.connectTimeoutMs).dispatch({
       path: this.path,
       method: this.req.method as Dispatcher.HttpMethod,
       headers: this.headers,

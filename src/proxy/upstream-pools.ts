@@ -41,24 +41,29 @@ export class UpstreamPools {
     });
   }
 
-  /** The pool for an endpoint; mTLS to its tlsPort (checking `service`'s SPIFFE ID) when TLS is on. */
-  get(address: string, service?: string, tlsPort?: number): Pool {
-    if (this.tls !== undefined && tlsPort !== undefined && service !== undefined) return this.getTls(address, service, tlsPort);
-    let pool = this.pools.get(address);
+  /**
+   * The pool for an endpoint; mTLS to its tlsPort (checking `service`'s SPIFFE ID) when TLS is on. A service whose
+   * config sets another connect timeout gets pools of its own (undici fixes the timeout per pool); the common case
+   * of the default timeout keys by address alone, with no string built per request.
+   */
+  get(address: string, service?: string, tlsPort?: number, connectTimeoutMs = this.connectTimeoutMs): Pool {
+    if (this.tls !== undefined && tlsPort !== undefined && service !== undefined) return this.getTls(address, service, tlsPort, connectTimeoutMs);
+    const key = connectTimeoutMs === this.connectTimeoutMs ? address : `${address}|t${connectTimeoutMs}`;
+    let pool = this.pools.get(key);
     if (pool === undefined) {
-      pool = new Pool(`http://${address}`, { ...POOL_OPTIONS, connect: { timeout: this.connectTimeoutMs } });
-      this.pools.set(address, pool);
+      pool = new Pool(`http://${address}`, { ...POOL_OPTIONS, connect: { timeout: connectTimeoutMs } });
+      this.pools.set(key, pool);
     }
     return pool;
   }
 
-  private getTls(address: string, service: string, tlsPort: number): Pool {
-    const key = `${address}|${service}|${tlsPort}`;
+  private getTls(address: string, service: string, tlsPort: number, connectTimeoutMs: number): Pool {
+    const key = connectTimeoutMs === this.connectTimeoutMs ? `${address}|${service}|${tlsPort}` : `${address}|${service}|${tlsPort}|t${connectTimeoutMs}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
       pool = new Pool(`https://${tlsAddress(address, tlsPort)}`, {
         ...POOL_OPTIONS,
-        connect: { timeout: this.connectTimeoutMs, ...this.tls!.connectOptions(service) },
+        connect: { timeout: connectTimeoutMs, ...this.tls!.connectOptions(service) },
       });
       this.pools.set(key, pool);
     }
