@@ -2,7 +2,7 @@
 // the daemon's authorize hook and TLS material, with the loud warning for an open API on a non-loopback address.
 import { Option, type Command } from 'commander';
 import { UsageError, MeshError } from '../core/errors.js';
-import { parseHostPort } from '../core/validate.js';
+import { parseListenAddress } from '../core/validate.js';
 import { bearerTokenAuthorizer, isLoopbackHost, readTokenFile } from '../registry/auth.js';
 import { parsePrivateKey, readCertificates, readTextFile } from '../tls/files.js';
 import type { IncomingMessage } from 'node:http';
@@ -35,7 +35,7 @@ export function registrySecurity(flags: RegistrySecurityFlags, listen: string, e
     out.tls = { cert: readTextFile(flags.tlsCert, 'TLS certificate'), key: keyPem };
   }
   let host = '';
-  try { host = /:0$/.test(listen) ? parseHostPort(listen.replace(/:0$/, ':1')).host : parseHostPort(listen).host; } catch { /* the daemon reports a bad address */ }
+  try { host = parseListenAddress(listen).host; } catch { /* the daemon reports a bad address */ }
   if (host !== '' && !isLoopbackHost(host)) {
     if (token === undefined) {
       warn(`mesh registry: WARNING: listening on ${listen} without a token: anyone who can reach this address can register, deregister and redirect traffic. Pass --token-file or set MESH_TOKEN.`);

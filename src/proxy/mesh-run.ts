@@ -1,16 +1,16 @@
 // `mesh proxy start` with a service certificate: the inbound sidecar (--inbound, in front of --app) and/or the
 // outbound proxy with mTLS to endpoints that registered a mesh TLS port. One process; the certificate, key, CA
 // and policy files are watched and swapped without a restart.
-import type { AddressInfo } from 'node:net';
 import { PolicyHolder } from '../authz/load.js';
 import { MeshError, UsageError } from '../core/errors.js';
-import { parseHostPort } from '../core/validate.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths } from '../tls/context.js';
 import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
 import { OutboundTls } from './outbound-tls.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
+import { parseHostPort } from '../core/validate.js';
+import { listenOn } from './listen.js';
 
 export interface MeshProxyOptions extends ProxyOptions {
   /** Run the outbound listener too (with --inbound it runs only when --listen was given). */
@@ -115,22 +115,3 @@ export async function runMeshProxy(opts: MeshProxyOptions): Promise<void> {
   opts.log('mesh proxy: stopped');
 }
 
-
-function listenOn(server: import('node:net').Server, address: string, flag: string): Promise<string> {
-  let host: string;
-  let port: number;
-  try {
-    ({ host, port } = /:0$/.test(address) ? { host: parseHostPort(address.replace(/:0$/, ':1'), flag).host, port: 0 } : parseHostPort(address, flag));
-  } catch (err) {
-    throw new UsageError(`${flag}: ${(err as Error).message}`);
-  }
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(new MeshError('MESH_ERR_LISTEN', `cannot listen on ${address} (${flag}): ${err.code ?? err.message}`));
-    server.once('error', onError);
-    server.listen({ host, port, backlog: 1024 }, () => {
-      server.off('error', onError);
-      const a = server.address() as AddressInfo;
-      resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
-    });
-  });
-}

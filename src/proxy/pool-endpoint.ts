@@ -9,16 +9,16 @@ export class PoolEndpoint implements BalancerEndpoint, OutlierTarget {
   readonly key: string;
   readonly service: string;
   readonly id: string;
-  address: string;
-  weight: number;
-  priority: number;
-  zone: string | undefined;
-  tags: Readonly<Record<string, string>>;
-  health: HealthState;
+  address!: string;
+  weight!: number;
+  priority!: number;
+  zone!: string | undefined;
+  tags!: Readonly<Record<string, string>>;
+  health!: HealthState;
   /** Port of the instance's mesh mTLS listener, when it has one. */
-  tlsPort: number | undefined;
+  tlsPort!: number | undefined;
   /** The registry's latest record of the instance. */
-  instance: Instance;
+  instance!: Instance;
 
   inFlight = 0;
   /** Requests started on this endpoint since the proxy started (a counter; rates are the metrics' job). */
@@ -39,14 +39,7 @@ export class PoolEndpoint implements BalancerEndpoint, OutlierTarget {
     this.service = instance.service;
     this.id = instance.id;
     this.key = `${instance.service}/${instance.id}`;
-    this.instance = instance;
-    this.address = instance.address;
-    this.weight = instance.weight;
-    this.priority = instance.priority;
-    this.zone = instance.zone;
-    this.tags = instance.tags;
-    this.health = instance.health;
-    this.tlsPort = instance.tlsPort;
+    this.refresh(instance); // the first refresh always reports a change (address was unset); nothing reads it
   }
 
   /** Applies a newer registry record; returns whether anything the balancer looks at changed. */

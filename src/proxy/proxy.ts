@@ -3,10 +3,9 @@
 // requests up to a deadline, then close everything. `--workers N` runs N of these under cluster.ts.
 import type { Server } from 'node:http';
 import type { ServerHttp2Session } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { systemClock, systemRandom } from '../core/clock.js';
-import { MeshError, UsageError } from '../core/errors.js';
-import { parseHostPort } from '../core/validate.js';
+import { UsageError } from '../core/errors.js';
 import { AccessLog } from '../metrics/access-log.js';
 import { createMetricsAdmin, type MetricsAdmin } from '../metrics/admin-routes.js';
 import { ProxyMetrics } from '../metrics/recorder.js';
@@ -20,6 +19,7 @@ import { UpstreamPools } from './upstream-pools.js';
 import type { OutboundTlsProvider } from './outbound-tls.js';
 import { createProxyServer } from './server.js';
 import { ServiceRuntimes } from './service-runtime.js';
+import { listenOn } from './listen.js';
 
 export interface ProxyOptions {
   listen: string;
@@ -78,7 +78,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const tunnels = new Set<Socket>();
   const h2Sessions = new Set<ServerHttp2Session>();
   const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog });
-  const listenAddr = await listen(server, opts.listen, '--listen');
+  const listenAddr = await listenOn(server, opts.listen, '--listen');
 
   let admin: Server | undefined;
   let metricsAdmin: MetricsAdmin | undefined;
@@ -94,7 +94,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       ready: () => draining ? { ready: false, reason: 'draining' } : discovery.status().synced ? { ready: true } : { ready: false, reason: 'no route table from the registry yet' },
     }, systemClock, metricsAdmin);
     try {
-      adminAddr = await listen(admin, opts.admin, '--admin');
+      adminAddr = await listenOn(admin, opts.admin, '--admin');
     } catch (err) {
       server.close();
       discovery.close();
@@ -151,23 +151,3 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   return { listen: listenAddr, admin: adminAddr, metrics, reload: () => reload('SIGHUP'), stop };
 }
 
-function listen(server: Server, address: string, flag: string): Promise<string> {
-  let host: string;
-  let port: number;
-  try {
-    ({ host, port } = /:0$/.test(address) ? { host: parseHostPort(address.replace(/:0$/, ':1'), flag).host, port: 0 } : parseHostPort(address, flag));
-  } catch (err) {
-    throw new UsageError(`${flag}: ${(err as Error).message}`);
-  }
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(new MeshError('MESH_ERR_LISTEN', `cannot listen on ${address} (${flag}): ${err.code ?? err.message}`));
-    };
-    server.once('error', onError);
-    server.listen({ host, port, backlog: 1024 }, () => {
-      server.off('error', onError);
-      const a = server.address() as AddressInfo;
-      resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
-    });
-  });
-}
