@@ -4,12 +4,12 @@
 import { join } from 'node:path';
 import { MeshError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { HealthCheckSpec, HealthState, Instance, InstanceSpec } from '../core/types.js';
+import type { HealthState, Instance, InstanceSpec } from '../core/types.js';
 import { ensureDataDir } from './data-dir.js';
 import { Journal } from './journal.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
-import { sameCheck, sameSpec, specOf } from './instance-spec.js';
+import { hasActiveCheck, initialHealth, sameSpec, specOf } from './instance-spec.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
 
 export interface EmbeddedStoreOptions {
@@ -30,7 +30,6 @@ interface Staged { inst: Instance | undefined; durable: Promise<unknown> }
 
 const DONE = Promise.resolve();
 const keyOf = (service: string, id: string) => `${service}/${id}`;
-const hasActiveCheck = (check?: HealthCheckSpec) => Boolean(check?.http || check?.tcp);
 
 /** Instances are immutable values: a change makes a new object, so handing them out never leaks mutation. */
 function freeze(inst: Instance): Instance {
@@ -152,13 +151,7 @@ export class EmbeddedStore implements RegistryStore {
     if (prev && sameSpec(prev, spec)) return cur.durable.then(() => this.get(spec.service, spec.id) ?? prev);
     const index = ++this.nextIndex;
     const now = this.clock.now();
-    const keepHealth = prev !== undefined && sameCheck(prev.check, spec.check);
-    const health: Pick<Instance, 'health' | 'healthOutput' | 'lastHeartbeat' | 'criticalSince'> = keepHealth
-      ? { health: prev.health, healthOutput: prev.healthOutput, lastHeartbeat: prev.lastHeartbeat, criticalSince: prev.criticalSince }
-      : hasActiveCheck(spec.check)
-        ? { health: 'critical', healthOutput: 'waiting for first check', criticalSince: now }
-        // A TTL instance's registration counts as its first heartbeat.
-        : { health: 'passing', lastHeartbeat: now };
+    const health = initialHealth(prev, spec, now);
     const inst = freeze({ ...spec, ...health, registeredAt: prev?.registeredAt ?? now, createIndex: prev?.createIndex ?? index, modifyIndex: index });
     return this.persist(keyOf(spec.service, spec.id), inst, { i: index, op: 'put', inst }) as Promise<Instance>;
   }

@@ -22,7 +22,7 @@ import { EtcdConnection } from './etcd-connection.js';
 import { checkerFor, DEFAULT_ETCD_PREFIX, encodeInstance, instanceKey, normalizePrefix, type StoredInstance } from './etcd-keys.js';
 import { newMemberId } from './etcd-members.js';
 import type { StoreFactory } from './daemon.js';
-import { sameCheck, sameSpec, specOf } from './instance-spec.js';
+import { hasActiveCheck, initialHealth, sameSpec, specOf } from './instance-spec.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
 import type { Etcd3 } from 'etcd3';
 
@@ -46,7 +46,6 @@ export function etcdStoreFactory(opts: EtcdStoreOptions): StoreFactory {
   return ({ clock, log }) => new EtcdStore({ ...opts, clock, log });
 }
 
-const hasActiveCheck = (check?: HealthCheckSpec) => Boolean(check?.http || check?.tcp);
 const ttlSecondsOf = (check?: HealthCheckSpec) => (check?.ttlMs ? Math.max(1, Math.ceil(check.ttlMs / 1000)) : 0);
 
 export class EtcdStore implements RegistryStore {
@@ -171,12 +170,7 @@ export class EtcdStore implements RegistryStore {
     const client = this.writable();
     const prev = was?.instance;
     const now = this.clock.now();
-    const keepHealth = prev !== undefined && sameCheck(prev.check, spec.check);
-    const health: Pick<Instance, 'health' | 'healthOutput' | 'lastHeartbeat' | 'criticalSince'> = keepHealth
-      ? { health: prev.health, healthOutput: prev.healthOutput, lastHeartbeat: prev.lastHeartbeat, criticalSince: prev.criticalSince }
-      : hasActiveCheck(spec.check)
-        ? { health: 'critical', healthOutput: 'waiting for first check', criticalSince: now }
-        : { health: 'passing', lastHeartbeat: now };
+    const health = initialHealth(prev, spec, now);
     const stored: StoredInstance = { ...spec, ...health, registeredAt: prev?.registeredAt ?? now };
     const ttl = ttlSecondsOf(spec.check);
     const lease = ttl > 0 ? await this.etcd('grant a TTL lease', () => grantLease(client, ttl)) : '0';

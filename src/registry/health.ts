@@ -6,8 +6,9 @@
 // at the earliest moment the instance could have expired and re-reads its lastHeartbeat from the store.
 import { Agent } from 'undici';
 import { systemClock, type Clock } from '../core/clock.js';
-import { DEFAULTS, type HealthCheckSpec, type Instance } from '../core/types.js';
+import { DEFAULTS, type Instance } from '../core/types.js';
 import { httpProbe, tcpProbe, type ProbeResult } from './health-probes.js';
+import { hasActiveCheck } from './instance-spec.js';
 import type { RegistryStore, StoreEvent } from './store.js';
 
 export interface HealthMonitorOptions {
@@ -40,7 +41,6 @@ interface Tracked {
 }
 
 const keyOf = (service: string, id: string) => `${service}/${id}`;
-const isActive = (check?: HealthCheckSpec): boolean => Boolean(check?.http || check?.tcp);
 const checkKeyOf = (inst: Instance) => JSON.stringify(inst.check ?? null);
 /** Node's timers take at most 2^31-1 ms. */
 const MAX_DELAY = 2 ** 31 - 1;
@@ -109,7 +109,7 @@ export class HealthMonitor {
     if (!t) {
       t = { service: inst.service, id: inst.id, checkKey: checkKeyOf(inst), probing: false, removing: false };
       this.tracked.set(key, t);
-      if (isActive(inst.check)) this.scheduleProbe(t, 0);
+      if (hasActiveCheck(inst.check)) this.scheduleProbe(t, 0);
     }
     this.armDeadline(t, inst);
   }
@@ -128,7 +128,7 @@ export class HealthMonitor {
       const after = inst.check?.deregisterAfterMs ?? DEFAULTS.deregisterAfterMs;
       return Math.max(inst.criticalSince ?? this.startedAt, floor) + after;
     }
-    if (inst.check?.ttlMs !== undefined && !isActive(inst.check) && !this.ttlByStore) {
+    if (inst.check?.ttlMs !== undefined && !hasActiveCheck(inst.check) && !this.ttlByStore) {
       return Math.max(inst.lastHeartbeat ?? inst.registeredAt, floor) + inst.check.ttlMs;
     }
     return undefined;

@@ -1,6 +1,6 @@
 // What both stores need to decide whether a registration changes anything: the spec part of an instance, and
 // comparisons that ignore key order (a re-registration with the same fields is a no-op, not a new index).
-import type { HealthCheckSpec, InstanceSpec } from '../core/types.js';
+import type { HealthCheckSpec, Instance, InstanceSpec } from '../core/types.js';
 
 /** The client-supplied part of an instance (no registry-maintained state), as a fresh object. */
 export function specOf(s: InstanceSpec): InstanceSpec {
@@ -26,4 +26,21 @@ function canonical(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
   const o = v as Record<string, unknown>;
   return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${k}:${canonical(o[k])}`).join(',')}}`;
+}
+
+export const hasActiveCheck = (check?: HealthCheckSpec): boolean => Boolean(check?.http || check?.tcp);
+
+export type HealthFields = Pick<Instance, 'health' | 'healthOutput' | 'lastHeartbeat' | 'criticalSince'>;
+
+/**
+ * The health a (re-)registration starts with, the same for every store: an unchanged check keeps its state;
+ * an active check starts critical until its first run; a TTL instance's registration is its first heartbeat.
+ */
+export function initialHealth(prev: Instance | undefined, spec: InstanceSpec, now: number): HealthFields {
+  if (prev !== undefined && sameCheck(prev.check, spec.check)) {
+    return { health: prev.health, healthOutput: prev.healthOutput, lastHeartbeat: prev.lastHeartbeat, criticalSince: prev.criticalSince };
+  }
+  return hasActiveCheck(spec.check)
+    ? { health: 'critical', healthOutput: 'waiting for first check', criticalSince: now }
+    : { health: 'passing', lastHeartbeat: now };
 }
