@@ -74,6 +74,51 @@ async function journalOnlyReplayMs(dir: string): Promise<number> {
   return ms;
 }
 
+/**
+ * The measured load, shared by the embedded and etcd runs: one watcher per service on `watchUrl` (each on its own
+ * client: an SSE stream holds its connection), then INSTANCES registrations through `writeUrl` with IN_FLIGHT in
+ * flight. Latency is from sending a PUT to its watcher seeing the upsert. Clients and watchers are pushed onto the
+ * caller's lists so it closes them.
+ */
+async function registerWhileWatched(writeUrl: string, watchUrl: string, clients: RegistryClient[], watchers: Watcher[]): Promise<{ registerSecs: number; latencies: number[]; writers: RegistryClient[] }> {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let connected = 0;
+  await new Promise<void>((resolve, reject) => {
+    for (let s = 0; s < SERVICES; s++) {
+      const client = new RegistryClient({ url: watchUrl });
+      clients.push(client);
+      const w = client.watch({ services: [`svc-${String(s).padStart(3, '0')}`] });
+      watchers.push(w);
+      let ready = false;
+      w.on('event', (e) => {
+        if (!ready && e.type === 'reset') { ready = true; if (++connected === SERVICES) resolve(); return; }
+        if (e.type !== 'upsert') return;
+        const key = `${e.instance.service}/${e.instance.id}`;
+        const t = sentAt.get(key);
+        if (t !== undefined) { latencies.push(performance.now() - t); sentAt.delete(key); }
+      });
+      w.on('disconnected', (err) => { if (!ready) reject(err); });
+    }
+  });
+  const writers = Array.from({ length: CLIENTS }, () => new RegistryClient({ url: writeUrl }));
+  clients.push(...writers);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, lane) => {
+    const client = writers[lane % CLIENTS]!;
+    while (next < INSTANCES) {
+      const spec = specOf(next++);
+      sentAt.set(`${spec.service}/${spec.id}`, performance.now());
+      await client.register(spec);
+    }
+  }));
+  const registerSecs = (performance.now() - t0) / 1000;
+  const settleDeadline = performance.now() + 10_000;
+  while (latencies.length < INSTANCES && performance.now() < settleDeadline) await new Promise((r) => setTimeout(r, 10));
+  return { registerSecs, latencies, writers };
+}
+
 async function main(): Promise<void> {
   const dir = tempDir('mesh-bench-registry-');
   const dataDir = join(dir.path, 'data');
@@ -87,43 +132,7 @@ async function main(): Promise<void> {
     const first = await startDaemon(dataDir);
     daemon = first.daemon;
 
-    // One watcher per service, each on its own client (an SSE stream holds its connection).
-    const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
-    let connected = 0;
-    await new Promise<void>((resolve, reject) => {
-      for (let s = 0; s < SERVICES; s++) {
-        const client = new RegistryClient({ url: first.url });
-        clients.push(client);
-        const w = client.watch({ services: [`svc-${String(s).padStart(3, '0')}`] });
-        watchers.push(w);
-        let ready = false;
-        w.on('event', (e) => {
-          if (!ready && e.type === 'reset') { ready = true; if (++connected === SERVICES) resolve(); return; }
-          if (e.type !== 'upsert') return;
-          const key = `${e.instance.service}/${e.instance.id}`;
-          const t = sentAt.get(key);
-          if (t !== undefined) { latencies.push(performance.now() - t); sentAt.delete(key); }
-        });
-        w.on('disconnected', (err) => { if (!ready) reject(err); });
-      }
-    });
-
-    const writers = Array.from({ length: CLIENTS }, () => new RegistryClient({ url: first.url }));
-    clients.push(...writers);
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, lane) => {
-      const client = writers[lane % CLIENTS]!;
-      while (next < INSTANCES) {
-        const spec = specOf(next++);
-        sentAt.set(`${spec.service}/${spec.id}`, performance.now());
-        await client.register(spec);
-      }
-    }));
-    const registerSecs = (performance.now() - t0) / 1000;
-    const settleDeadline = performance.now() + 10_000;
-    while (latencies.length < INSTANCES && performance.now() < settleDeadline) await new Promise((r) => setTimeout(r, 10));
+    const { registerSecs, latencies, writers } = await registerWhileWatched(first.url, first.url, clients, watchers);
     const rss = await rssMiB(daemon.child.pid!);
     const status = await writers[0]!.status();
     for (const w of watchers) w.close();
@@ -179,41 +188,7 @@ async function benchEtcd(): Promise<void> {
     };
     const a = await start();
     const b = await start();
-    const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
-    let connected = 0;
-    await new Promise<void>((resolve, reject) => {
-      for (let s = 0; s < SERVICES; s++) {
-        const client = new RegistryClient({ url: b.url });
-        clients.push(client);
-        const w = client.watch({ services: [`svc-${String(s).padStart(3, '0')}`] });
-        watchers.push(w);
-        let ready = false;
-        w.on('event', (e) => {
-          if (!ready && e.type === 'reset') { ready = true; if (++connected === SERVICES) resolve(); return; }
-          if (e.type !== 'upsert') return;
-          const key = `${e.instance.service}/${e.instance.id}`;
-          const t = sentAt.get(key);
-          if (t !== undefined) { latencies.push(performance.now() - t); sentAt.delete(key); }
-        });
-        w.on('disconnected', (err) => { if (!ready) reject(err); });
-      }
-    });
-    const writers = Array.from({ length: CLIENTS }, () => new RegistryClient({ url: a.url }));
-    clients.push(...writers);
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, lane) => {
-      const client = writers[lane % CLIENTS]!;
-      while (next < INSTANCES) {
-        const spec = specOf(next++);
-        sentAt.set(`${spec.service}/${spec.id}`, performance.now());
-        await client.register(spec);
-      }
-    }));
-    const registerSecs = (performance.now() - t0) / 1000;
-    const settleDeadline = performance.now() + 10_000;
-    while (latencies.length < INSTANCES && performance.now() < settleDeadline) await new Promise((r) => setTimeout(r, 10));
+    const { registerSecs, latencies, writers } = await registerWhileWatched(a.url, b.url, clients, watchers);
     const rssA = await rssMiB(a.daemon.child.pid!);
     const rssB = await rssMiB(b.daemon.child.pid!);
     const status = await writers[0]!.status();
