@@ -1,17 +1,10 @@
 // The shapes the proxy's admin server answers with (GET /routes, GET /stats) and that `mesh routes`,
 // `mesh top` and `mesh check` read. The proxy produces them; the CLI and UI only consume them.
-import type { HealthState } from './types.js';
+import type { HealthState, Instance } from './types.js';
 
-export interface RoutesEndpoint {
-  id: string;
-  address: string;
-  weight: number;
-  priority: number;
-  zone?: string;
-  tags: Record<string, string>;
+/** An endpoint as the proxy routes to it: the instance's registered fields plus the balancer's state. */
+export interface RoutesEndpoint extends Pick<Instance, 'id' | 'address' | 'weight' | 'priority' | 'zone' | 'tags' | 'tlsPort'> {
   health: HealthState;
-  /** Whether the endpoint has a mesh mTLS port the outbound proxy will use. */
-  tlsPort?: number;
   /** Ejected by outlier detection until this epoch ms (absent when not ejected). */
   ejectedUntil?: number;
   /** How many times it has been ejected (the ejection time grows with this). */
