@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, runMesh, startMesh, type Daemon } from '../helpers/mesh.js';
+import { freePort, startMesh, type Daemon } from '../helpers/mesh.js';
+import { startBenchRegistry } from './bench-registry.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -33,13 +34,7 @@ async function main(): Promise<void> {
     const code = `const h=require('http2').createServer();h.on('stream',(s)=>{s.respond({':status':200,'content-type':'text/plain'});s.end('ok')});h.listen(${bePort},'127.0.0.1',()=>console.log('up'))`;
     backend = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((r) => backend!.stdout!.once('data', r));
-    const regPort = await freePort();
-    const reg = startMesh(['registry', 'start', '--listen', `127.0.0.1:${regPort}`, '--data-dir', join(dir, 'registry')]);
-    daemons.push(reg);
-    await reg.waitFor(/listening on/);
-    const registry = `http://127.0.0.1:${regPort}`;
-    const r = await runMesh(['register', 'bench', '--address', `127.0.0.1:${bePort}`, '--registry', registry]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    const registry = await startBenchRegistry(dir, `127.0.0.1:${bePort}`, daemons);
     const port = await freePort();
     const proxy = startMesh(['proxy', 'start', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${await freePort()}`, '--registry', registry]);
     daemons.push(proxy);

@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, runMesh, startMesh, REPO_ROOT, type Daemon } from '../helpers/mesh.js';
+import { freePort, startMesh, REPO_ROOT, type Daemon } from '../helpers/mesh.js';
+import { startBenchRegistry } from './bench-registry.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 // Rounds: every target is measured once per round, rounds interleave the targets (so a noisy minute on a
@@ -171,13 +172,7 @@ export async function main(): Promise<void> {
     else await startNodeBackend(bePort);
     console.log(`backend: ${NGINX ? 'nginx returning a fixed 2-byte body' : 'node:http hello'} on 127.0.0.1:${bePort}`);
 
-    const regPort = await freePort();
-    const reg = startMesh(['registry', 'start', '--listen', `127.0.0.1:${regPort}`, '--data-dir', join(dir, 'registry')]);
-    daemons.push(reg);
-    await reg.waitFor(/listening on/);
-    const registry = `http://127.0.0.1:${regPort}`;
-    const r = await runMesh(['register', 'bench', '--address', `127.0.0.1:${bePort}`, '--registry', registry]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    const registry = await startBenchRegistry(dir, `127.0.0.1:${bePort}`, daemons);
 
     // Every target runs for the whole benchmark (idle while another is measured), so rounds can interleave.
     const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${bePort}/`, host: undefined, pids: () => [] }];
@@ -195,7 +190,7 @@ export async function main(): Promise<void> {
     await one.daemon.stop('SIGTERM');
     await two.daemon.stop('SIGTERM');
     if (ng !== undefined) await stopChild(ng);
-    await reg.stop('SIGTERM');
+    for (const d of daemons) await d.stop('SIGTERM'); // the registry (the proxies have stopped already)
     for (const c of children) await stopChild(c);
     printTable(rows);
   } finally {
