@@ -82,6 +82,15 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
     },
   });
   new Counter({
+    name: 'mesh_request_headers_dropped_total',
+    help: 'Request headers the proxy dropped instead of forwarding, per service and reason (underscore: a name with "_", see allowUnderscoresInHeaders).',
+    labelNames: ['service', 'reason'] as const, registers,
+    collect() {
+      this.reset();
+      for (const svc of eachService()) this.inc({ service: svc.name, reason: 'underscore' }, svc.underscoreHeaders);
+    },
+  });
+  new Counter({
     name: 'mesh_tls_handshake_failures_total', help: 'Failed TLS handshakes: outbound per endpoint, inbound on the mTLS listener.',
     labelNames: ['direction', 'service', 'endpoint'] as const, registers,
     collect() {

@@ -69,6 +69,7 @@ export class ServiceRecorder implements ServiceStats {
   readonly fates = new Float64Array(8);
   retries = 0;
   policyDenials = 0;
+  underscoreHeaders = 0;
   readonly endpoints = new Map<string, EndpointRecorder>();
   readonly window: SlidingWindow;
 
@@ -92,6 +93,10 @@ export class ServiceRecorder implements ServiceStats {
 
   policyDenial(): void {
     this.policyDenials++;
+  }
+
+  underscoreHeadersDropped(count: number): void {
+    this.underscoreHeaders += count;
   }
 
   endpoint(id: string, address: string): EndpointRecorder {
@@ -155,7 +160,7 @@ export class ProxyMetrics implements MeshMetrics {
       time: this.clock.now(),
       inboundTlsFailures: this.inboundTlsFailures,
       services: [...this.services.values()].map((svc) => ({
-        name: svc.name, inFlight: svc.inFlight, fates: [...svc.fates], retries: svc.retries, policyDenials: svc.policyDenials,
+        name: svc.name, inFlight: svc.inFlight, fates: [...svc.fates], retries: svc.retries, policyDenials: svc.policyDenials, underscoreHeaders: svc.underscoreHeaders,
         window: exportWindow(svc.window),
         endpoints: [...svc.endpoints.values()].map((ep) => ({
           id: ep.id, address: ep.address, inFlight: ep.inFlight, byClass: [...ep.byClass], buckets: [...ep.buckets], durationSumS: ep.durationSumS,

@@ -13,7 +13,7 @@
 //   ep.requestEnded(status /* 0 = connect error/reset */, durationMs, bytesIn, bytesOut);
 //   //   a retry:  svc.retry();
 //   svc.requestEnded(Fate.ok /* or okAfterRetry, failed, … */, clientStatus, totalDurationMs);
-//   // elsewhere: ep.ejection(), ep.tlsHandshakeFailure(), svc.policyDenial(), svc.removeEndpoint(id)
+//   // elsewhere: ep.ejection(), ep.tlsHandshakeFailure(), svc.policyDenial(), svc.underscoreHeadersDropped(n), svc.removeEndpoint(id)
 //
 // Every method is a handful of number operations: no allocation, no strings built, no I/O.
 import type { MetricsState } from './peers.js';
@@ -61,6 +61,8 @@ export interface ServiceStats {
   retry(): void;
   /** The authorization policy refused a request for this service. */
   policyDenial(): void;
+  /** `count` request headers were dropped for an underscore in their name (underscore-headers.ts). */
+  underscoreHeadersDropped(count: number): void;
   /** The stats object for one endpoint; create once per endpoint and cache it. */
   endpoint(id: string, address: string): EndpointStats;
   /** The endpoint left the table: stop exporting it (a cached object keeps working for in-flight requests). */
@@ -99,6 +101,7 @@ const noopService: ServiceStats = {
   requestEnded() {},
   retry() {},
   policyDenial() {},
+  underscoreHeadersDropped() {},
   endpoint: () => noopEndpoint,
   removeEndpoint() {},
   inFlight: 0,

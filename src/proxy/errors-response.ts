@@ -34,11 +34,14 @@ export function statusOf(cause: MeshErrorCause): number {
   return cause === 'upstream-reset' ? 502 : ErrorCodes[CODE_OF[cause]].status;
 }
 
-/** Answers with the mesh error for `cause`; if the response already started, aborts it instead. */
-export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, message: string): void {
+/**
+ * Answers with the mesh error for `cause`; if the response already started, aborts it instead. Returns the body
+ * bytes sent, for the access log (0 for a HEAD request, whose answer has no body, and for an abort).
+ */
+export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, message: string): number {
   if (res.headersSent || res.writableEnded) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = JSON.stringify({ error: { code: CODE_OF[cause], message } });
   const headers: Record<string, string | number> = {
@@ -54,7 +57,9 @@ export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, messag
     res.end(body);
   } catch {
     res.destroy();
+    return 0;
   }
+  return res.req.method === 'HEAD' ? 0 : headers['content-length'] as number;
 }
 
 /** The message for a failed endpoint pick, shared by the HTTP/1.1 and h2 paths. */

@@ -14,6 +14,7 @@ import { createPolicy } from './balancer/index.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import { settingsFor, type ProxyConfig } from './config.js';
 import { pathHasPrefix, tagsMatch, targetOf } from './router.js';
+import { hasUnderscore } from './underscore-headers.js';
 
 export type ExclusionReason = 'critical' | 'warning' | 'ejected' | 'inactive-tier' | 'subset';
 
@@ -48,6 +49,11 @@ export interface ExplainResult {
   /** What the proxy would answer instead of forwarding, when it would not forward. */
   outcome: { forwarded: boolean; status?: number; code?: string; reason?: string };
   policy?: string;
+  /**
+   * What happens to request header names with an underscore (allowUnderscoresInHeaders), and which of the
+   * request's headers would be dropped for it; absent when no service is known.
+   */
+  headerRules?: { underscores: 'dropped' | 'forwarded'; dropped: string[] };
   /** The matched rule: its index in the service's routes, prefix and headers; null when none (whole service). */
   route: { index: number; pathPrefix: string; headers: Record<string, string> } | null;
   subsets: ExplainSubset[];
@@ -148,7 +154,10 @@ export function explainRequest(input: ExplainInput, snapshot: RoutesSnapshot, co
   const outcome: ExplainResult['outcome'] = unroutableShare >= 1
     ? { forwarded: false, status: 503, code: 'MESH_ERR_NO_HEALTHY_ENDPOINT', reason: `no healthy endpoint of "${svc.service}"${route ? ' in the route\'s subsets' : ''}` }
     : { forwarded: true };
-  return { ...base(outcome), policy: svc.policy, route, subsets, endpoints, unroutableShare: round(unroutableShare) };
+  const headerRules: ExplainResult['headerRules'] = settings.allowUnderscoresInHeaders
+    ? { underscores: 'forwarded', dropped: [] }
+    : { underscores: 'dropped', dropped: input.headers.filter(([k]) => hasUnderscore(k)).map(([k]) => k) };
+  return { ...base(outcome), policy: svc.policy, headerRules, route, subsets, endpoints, unroutableShare: round(unroutableShare) };
 }
 
 /**

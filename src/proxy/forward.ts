@@ -218,7 +218,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private fail(cause: MeshErrorCause, message: string): void {
-    sendMeshError(this.res, cause, message);
+    this.bytesOut += sendMeshError(this.res, cause, message);
     this.finish(this.res.statusCode, cause);
   }
 

@@ -8,7 +8,7 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import type { ServiceSettings } from './config.js';
-import { pickFailureMessage, type MeshErrorCause } from './errors-response.js';
+import { pickFailureMessage, statusOf, type MeshErrorCause } from './errors-response.js';
 import type { AccessContext, ForwardService } from './forward.js';
 import { sendH2Error } from './h2-errors.js';
 import { filterH2Headers } from './h2-headers.js';
@@ -244,8 +244,8 @@ export class H2Exchange {
   };
 
   private fail(cause: MeshErrorCause, message: string): void {
-    const status = sendH2Error(this.client, this.req.grpc, cause, message);
-    this.finish(status, cause);
+    this.bytesOut += sendH2Error(this.client, this.req.grpc, cause, message);
+    this.finish(statusOf(cause), cause);
   }
 
   private finish(status: number, cause: MeshErrorCause | undefined): void {

@@ -4,7 +4,9 @@
 // the certificate — a copy sent by the caller is always stripped. ALPN offers h2 and http/1.1: HTTP/2 and gRPC
 // callers get the same guarantees (inbound-h2.ts; gRPC refusals are PERMISSION_DENIED) and reach the app over
 // h2c. With --permissive, plaintext callers (HTTP/1.1, or h2c with prior knowledge) are accepted on the same
-// port (first byte 0x16 = TLS) and treated as unauthenticated.
+// port (first byte 0x16 = TLS) and treated as unauthenticated. The app gets the outbound proxy's header rules
+// (hop-by-hop and underscore headers dropped: hop-headers.ts, underscore-headers.ts), and nothing is
+// tunnelled: every Upgrade, WebSocket included, is dropped and the request answered over HTTP/1.1 (upgrade.ts).
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -17,7 +19,7 @@ import { BUILTIN_DEFAULTS, type ServiceSettings } from './config.js';
 import { Exchange, type ForwardService } from './forward.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
-import { upstreamHeaders } from './server.js';
+import { upstreamHeaders } from './hop-headers.js';
 import { serverTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
 import { parseSpiffeId, peerSpiffeId } from '../tls/spiffe.js';
 import type { MeshErrorCause } from './errors-response.js';
@@ -29,6 +31,7 @@ import { sendH2Error, sendH2Forbidden } from './h2-errors.js';
 import { forwardedHeaders, requestHeaders } from './h2-headers.js';
 import { H2Sessions } from './h2-sessions.js';
 import { sniffH2c } from './h2-sniff.js';
+import { serveWithoutUpgrade } from './upgrade.js';
 
 export const CLIENT_ID_HEADER = 'x-mesh-client-id';
 
@@ -40,6 +43,8 @@ export interface InboundOptions {
   policy: PolicyHolder | undefined;
   permissive: boolean;
   metrics: InboundMetrics;
+  /** Forward request headers with '_' in their name (the config's allowUnderscoresInHeaders for this service). */
+  allowUnderscoresInHeaders: boolean;
   log: (line: string) => void;
 }
 
@@ -67,6 +72,8 @@ export class InboundSidecar {
   readonly #app: ForwardService;
   readonly #settings: ServiceSettings = { ...BUILTIN_DEFAULTS, retries: 0 };
   readonly #trustDomain: string;
+  /** Where dropped underscore headers are counted; undefined when they are allowed. */
+  readonly #underscores: InboundMetrics | undefined;
   readonly #seenPlaintext = new Set<string>();
   #lastRefusalLog = 0;
   #suppressed = 0;
@@ -80,6 +87,7 @@ export class InboundSidecar {
   constructor(private readonly opts: InboundOptions) {
     this.#trustDomain = parseSpiffeId(opts.tls.material.spiffeId!).trustDomain;
     this.#app = appService(opts.service, opts.app, this.stats);
+    this.#underscores = opts.allowUnderscoresInHeaders ? undefined : opts.metrics;
     this.#unauthenticated = { id: null, from: null, counts: opts.metrics.caller(null) };
     const timeouts = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 };
     this.https = createHttpsServer({ ...serverTlsOptions(opts.tls.material), ALPNCallback: ({ protocols }) => this.#alpn(protocols), ...timeouts });
@@ -87,14 +95,16 @@ export class InboundSidecar {
     opts.tls.attachServer(this.https);
     this.#h2 = new InboundH2Front<H2Conn>((stream, headers, conn) => this.#handleStream(stream, headers, conn));
     // The HTTPS server's own handler (Node's HTTP/1.1 parser) now runs only for connections that did not pick h2.
-    const http1 = this.https.listeners('secureConnection') as Array<(s: TLSSocket) => void>;
+    const http1 = this.https.listeners('secureConnection') as Array<(s: Socket) => void>;
+    const toHttp1 = (s: Socket): void => { for (const l of http1) l.call(this.https, s); };
     this.https.removeAllListeners('secureConnection');
     this.https.on('secureConnection', (s: TLSSocket) => {
       const caller = this.#callerOf(s);
       if (s.alpnProtocol === 'h2') { this.#h2.accept(s, { caller, address: remoteAddressOf(s), tls: true }); return; }
       this.#callers.set(s, caller);
-      for (const l of http1) l.call(this.https, s);
+      toHttp1(s);
     });
+    this.https.on('upgrade', (req: IncomingMessage, s: Socket, head: Buffer) => serveWithoutUpgrade(req, s, head, toHttp1));
     this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#refused(err, s));
     this.https.on('request', (req, res) => this.#handle(req, res));
     if (!opts.permissive) {
@@ -103,11 +113,12 @@ export class InboundSidecar {
       return;
     }
     this.plain = createHttpServer(timeouts, (req, res) => this.#handle(req, res));
-    sniffH2c(this.plain, {
+    const plainToHttp1 = sniffH2c(this.plain, {
       onH2: (s) => this.#h2.accept(s, { caller: this.#unauthenticated, address: s.remoteAddress, tls: false }),
       firstByteTimeoutMs: timeouts.headersTimeout,
       pending: this.#sniffing,
     });
+    this.plain.on('upgrade', (req: IncomingMessage, s: Socket, head: Buffer) => serveWithoutUpgrade(req, s, head, plainToHttp1));
     this.listener = createNetServer((socket) => this.#sniff(socket));
   }
 
@@ -200,7 +211,7 @@ export class InboundSidecar {
     if (url.charCodeAt(0) !== 47) return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', 'the inbound sidecar takes origin-form request targets (/path)');
     const denied = this.#authorize(caller, req.method!, url);
     if (denied !== undefined) return reply(res, 403, 'MESH_ERR_FORBIDDEN', 'forbidden', denied.message, denied.rule);
-    const headers = upstreamHeaders(req.rawHeaders, remoteAddressOf(req.socket), undefined);
+    const headers = upstreamHeaders(req.rawHeaders, remoteAddressOf(req.socket), undefined, this.#underscores);
     if (typeof headers === 'string') return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', headers);
     const out = withClientId(headers, caller.id);
     if ((req.socket as TLSSocket).encrypted === true) markHttps(out);
@@ -227,7 +238,7 @@ export class InboundSidecar {
     const denied = this.#authorize(caller, method, path);
     if (denied !== undefined) { sendH2Forbidden(stream, grpc, denied.message, denied.rule); return; }
     const authority = headers[':authority'] ?? headers.host ?? this.opts.service;
-    const out = withClientId(forwardedHeaders(headers, conn.address, authority), caller.id);
+    const out = withClientId(forwardedHeaders(headers, conn.address, authority, this.#underscores), caller.id);
     if (conn.tls) markHttps(out);
     const req = { method, path, headers: requestHeaders(method, path, authority, out), hasBody: !stream.endAfterHeaders, grpc };
     new H2Exchange(stream, req, this.#app, this.#appH2, this.#settings, undefined, undefined, undefined, undefined).start();

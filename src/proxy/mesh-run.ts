@@ -8,7 +8,8 @@ import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
 import { OutboundTls } from './outbound-tls.js';
-import { startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
+import { settingsFor } from './config.js';
+import { loadConfigFlag, startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
 import { parseHostPort } from '../core/validate.js';
 import { listenOn } from './listen.js';
 
@@ -50,7 +51,9 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       if (opts.service === undefined) throw new UsageError('--inbound needs --service <name>, the service this sidecar fronts');
       parseHostPort(opts.app, '--app');
       const metrics = new InboundMetrics(opts.service);
-      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, log });
+      // The sidecar reads its service's settings from --config once, at start (it has no reload).
+      const allowUnderscoresInHeaders = opts.configFile === undefined ? false : settingsFor(await loadConfigFlag(opts.configFile), opts.service).allowUnderscoresInHeaders;
+      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, allowUnderscoresInHeaders, log });
       if (opts.inboundAdmin !== undefined) {
         inboundAdmin = createInboundAdmin(metrics);
         log(`mesh proxy: inbound metrics on http://${await listenOn(inboundAdmin, opts.inboundAdmin, '--inbound-admin')}/metrics`);

@@ -145,6 +145,10 @@ export class ServiceRuntime implements ForwardService, ServiceGate {
     return true;
   }
 
+  underscoreHeadersDropped(count: number): void {
+    this.stats.underscoreHeadersDropped(count);
+  }
+
   refused(_cause: 'circuit-open' | 'no-such-service'): void {
     this.stats.requestStarted();
     this.stats.requestEnded(Fate.circuitOpen, 503, 0);

@@ -1,10 +1,14 @@
-// Upgrade (WebSocket) pass-through. After routing and picking like any request, the proxy opens a raw TCP
-// connection to the endpoint, replays the request head with its Upgrade/Connection headers intact, and then
-// splices the two sockets: whatever the upstream answers (101 or a refusal) goes to the client byte for byte.
+// WebSocket pass-through (the only Upgrade that is tunnelled: upgrade.ts). After routing and picking like any
+// request, the proxy opens a raw TCP connection to the endpoint, sends the request head with the same header
+// rules as any HTTP/1.1 request (hop-by-hop and underscore headers dropped, X-Forwarded-* set) plus
+// `Connection: Upgrade` and `Upgrade: websocket` — other tokens the client offered beside websocket (h2c...)
+// are not passed on — and then splices the two sockets: whatever the upstream answers (101 or a refusal) goes
+// to the client byte for byte.
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { settingsFor } from './config.js';
 import { statusOf, type MeshErrorCause } from './errors-response.js';
+import { upstreamHeaders } from './hop-headers.js';
 import { targetOf } from './router.js';
 import type { ProxyServerDeps } from './server.js';
 
@@ -17,6 +21,10 @@ export function handleUpgrade(deps: ProxyServerDeps, req: IncomingMessage, clien
   const service = target.service === null ? undefined : deps.directory.get(target.service);
   if (service === undefined) return refuse(client, 'no-such-service', `no service named "${target.service ?? target.authority}" is registered`);
   const settings = settingsFor(deps.config(), service.name);
+  const absolute = req.url!.charCodeAt(0) !== 47;
+  const headers = upstreamHeaders(req.rawHeaders, req.socket.remoteAddress, absolute ? target.authority : undefined,
+    settings.allowUnderscoresInHeaders ? undefined : service);
+  if (typeof headers === 'string') return refuse(client, 'bad-request', headers);
   if (!service.admit(settings.maxConcurrent)) {
     service.refused('circuit-open');
     return refuse(client, 'circuit-open', `service "${service.name}" is at its concurrency limit`);
@@ -51,17 +59,9 @@ export function handleUpgrade(deps: ProxyServerDeps, req: IncomingMessage, clien
     connected = true;
     upstream.setTimeout(0);
     let headText = `${req.method} ${target.path} HTTP/1.1\r\n`;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const lower = raw[i]!.toLowerCase();
-      if (lower === 'host' || lower === 'x-forwarded-for' || lower.startsWith('proxy-')) continue;
-      headText += `${raw[i]}: ${raw[i + 1]}\r\n`;
-    }
-    const xff = req.headers['x-forwarded-for'];
-    headText += `host: ${target.authority}\r\nx-forwarded-for: ${xff ? `${String(xff)}, ` : ''}${req.socket.remoteAddress ?? 'unknown'}\r\n`;
-    if (req.headers['x-forwarded-proto'] === undefined) headText += 'x-forwarded-proto: http\r\n';
-    headText += '\r\n';
-    upstream.write(headText);
+    for (let i = 0; i < headers.length; i += 2) headText += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    headText += 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
+    upstream.write(headText, 'latin1');
     if (head.length > 0) upstream.write(head);
     upstream.pipe(client);
     client.pipe(upstream);

@@ -70,6 +70,10 @@ export function renderExplain(r: ExplainResult, opts: RenderOptions): string {
     out += r.route === null
       ? 'route    no rule matches: the whole service\n'
       : `route    rule #${r.route.index}: path prefix ${r.route.pathPrefix}${Object.keys(r.route.headers).length ? `, headers ${Object.entries(r.route.headers).map(([k, v]) => `${k}: ${v}`).join(', ')}` : ''}\n`;
+    if (r.headerRules !== undefined) {
+      const h = r.headerRules;
+      out += `headers  names with "_" are ${h.underscores} (allowUnderscoresInHeaders: ${h.underscores === 'forwarded'})${h.dropped.length > 0 ? c.yellow(`; dropping ${h.dropped.join(', ')}`) : ''}\n`;
+    }
     if (r.subsets.length > 1 || Object.keys(r.subsets[0]?.tags ?? {}).length > 0) {
       for (const s of r.subsets) {
         out += `subset   ${Object.entries(s.tags).map(([k, v]) => `${k}=${v}`).join(',') || '(all)'}  ${pct(s.share)} of traffic, active tier ${s.activeTier ?? c.red('none')}, ${s.eligible} eligible\n`;

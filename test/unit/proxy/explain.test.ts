@@ -72,3 +72,12 @@ test('least-request favours the idle endpoint; consistent hash with a key names 
   const ch = explainRequest(get('http://orders/', [['x-user', 'alice']]), snap('consistent-hash', [ep('a'), ep('b'), ep('c')]), config, clock);
   assert.deepEqual(ch.endpoints.map((e) => e.chance).sort(), [0, 0, 1]);
 });
+
+test('headers with an underscore: explain lists the ones the service would drop, none where it allows them', () => {
+  const s = snap('round-robin', [ep('a')]);
+  const h: [string, string][] = [['x_user', 'admin'], ['x-user', 'alice']];
+  assert.deepEqual(explainRequest(get('http://orders/', h), s, DEFAULT_CONFIG, clock).headerRules, { underscores: 'dropped', dropped: ['x_user'] });
+  const allow = parseConfig({ services: { orders: { allowUnderscoresInHeaders: true } } });
+  assert.deepEqual(explainRequest(get('http://orders/', h), s, allow, clock).headerRules, { underscores: 'forwarded', dropped: [] });
+  assert.equal(explainRequest(get('http://payments/', h), s, DEFAULT_CONFIG, clock).headerRules, undefined);
+});
