@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createH2Server, type Http2Server } from 'node:http2';
+import { connect as http2Connect, createServer as createH2Server, type Http2Server } from 'node:http2';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,7 +19,7 @@ import { makePki } from '../unit/tls/pki.js';
 type After = { after(fn: () => Promise<void> | void): void };
 
 /** What a backend saw of one request: its raw header names (lower-cased) and values. */
-interface Seen { url: string; upgrade: boolean; headers: Record<string, string> }
+interface Seen { url: string; upgrade: boolean; headers: Record<string, string>; trailers: Record<string, string> }
 
 /**
  * A backend that would accept any upgrade: it answers 101 to `Upgrade: h2c` (and to WebSocket), as an h2c-capable
@@ -30,12 +30,15 @@ async function upgradeBackend(t: After, name: string): Promise<{ address: string
   const record = (req: IncomingMessage, upgrade: boolean) => {
     const headers: Record<string, string> = {};
     for (let i = 0; i < req.rawHeaders.length; i += 2) headers[req.rawHeaders[i]!.toLowerCase()] = req.rawHeaders[i + 1]!;
-    seen.push({ url: req.url ?? '', upgrade, headers });
+    const s: Seen = { url: req.url ?? '', upgrade, headers, trailers: {} };
+    seen.push(s);
+    return s;
   };
   const server: Server = createServer((req, res) => {
-    record(req, false);
+    const s = record(req, false);
     let body = '';
     req.setEncoding('latin1').on('data', (d: string) => { body += d; }).on('end', () => {
+      Object.assign(s.trailers, req.trailers);
       res.writeHead(200, { 'content-type': 'text/plain', 'x-instance': name });
       res.end(`${name} ${req.url} ${body}`);
     });
@@ -50,12 +53,17 @@ async function upgradeBackend(t: After, name: string): Promise<{ address: string
   return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, name, seen };
 }
 
-/** A plain h2c backend that answers with the request headers it got, as JSON. */
+/** A plain h2c backend that reads the request and answers with its headers and trailers, as JSON. */
 async function h2EchoBackend(t: After): Promise<string> {
   const server: Http2Server = createH2Server();
   server.on('stream', (stream, headers) => {
-    stream.respond({ ':status': 200, 'content-type': 'application/json' });
-    stream.end(JSON.stringify(headers));
+    let trailers = {};
+    stream.on('trailers', (tr: object) => { trailers = tr; });
+    stream.resume();
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/json' });
+      stream.end(JSON.stringify({ ...headers, trailers }));
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => { server.close(); });
@@ -168,6 +176,23 @@ test('request headers with an underscore are dropped and counted on HTTP/1.1, We
   const h2Seen = JSON.parse(r.stdout) as Record<string, string>;
   assert.equal(h2Seen['x-user'], 'alice');
   assert.equal(h2Seen.x_user, undefined);
+
+  // Request trailers are not forwarded at all (HTTP/1.1 chunked, and h2), so no header can ride in one.
+  const chunked = await rawExchange(proxy.port, 'POST /trailer HTTP/1.1\r\nHost: orders\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nConnection: close\r\n\r\n'
+    + '5\r\nhello\r\n0\r\nx-sum: 1\r\nx-user: admin\r\n\r\n');
+  assert.match(chunked, /^HTTP\/1\.1 200 /);
+  assert.deepEqual(orders.seen.find((s) => s.url === '/trailer')!.trailers, {});
+  const h2Trailers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const session = http2Connect(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', reject);
+    const req = session.request({ ':method': 'POST', ':path': '/h2-trailer', ':authority': 'grpcish' }, { waitForTrailers: true });
+    req.on('wantTrailers', () => req.sendTrailers({ 'x-user': 'admin' }));
+    let body = '';
+    req.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => { session.close(); resolve(JSON.parse(body) as Record<string, unknown>); });
+    req.on('error', reject);
+    req.end('hello');
+  });
+  assert.deepEqual(h2Trailers.trailers, {});
 
   // Counted per service: 2 (HTTP/1.1) + 1 (WebSocket) for orders, 1 for the h2 service, none for legacy.
   const metrics = (await eventually(async () => {
