@@ -140,7 +140,7 @@ test('Upgrade: h2c is never passed on: curl --http2 gets HTTP/1.1 200 from the b
   });
 });
 
-test('request headers with an underscore are dropped and counted on HTTP/1.1, WebSocket and h2, unless the service allows them', { timeout: 30_000 }, async (t) => {
+test('request headers with an underscore are dropped and counted on HTTP/1.1, WebSocket and h2, unless the service allows them', { timeout: 45_000 }, async (t) => {
   const dir = tempDir();
   t.after(dir.cleanup);
   const reg = await startRegistry(t);
