@@ -6,7 +6,7 @@ import { isMeshError } from '../core/errors.js';
 import type { RoutesSnapshot } from '../core/admin-types.js';
 import { loadPolicyFile } from '../authz/load.js';
 import { adminGet, parseAdminJson } from '../metrics/admin-client.js';
-import { loadConfig } from '../proxy/config.js';
+import { loadConfig } from '../config/proxy-config.js';
 import { RegistryClient } from '../registry/client.js';
 import { caPaths, loadCa } from '../tls/ca.js';
 import { readCertificates } from '../tls/files.js';

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { RoutesSnapshot } from '../core/admin-types.js';
 import type { Clock } from '../core/clock.js';
 import type { MetricsAdmin } from '../metrics/admin-routes.js';
-import type { ProxyConfig } from './config.js';
+import type { ProxyConfig } from '../config/proxy-config.js';
 import { handleExplainRequest } from './explain.js';
 
 export interface AdminSource {

@@ -12,7 +12,7 @@ import type { Clock } from '../core/clock.js';
 import { isMeshError, UsageError } from '../core/errors.js';
 import { createPolicy } from './balancer/index.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
-import { settingsFor, type ProxyConfig } from './config.js';
+import { settingsFor, type ProxyConfig } from '../config/proxy-config.js';
 import { pathHasPrefix, tagsMatch, targetOf } from './router.js';
 import { hasUnderscore } from './underscore-headers.js';
 

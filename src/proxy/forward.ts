@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { BalancerEndpoint } from './balancer/policy.js';
-import type { ServiceSettings } from './config.js';
+import type { ServiceSettings } from '../config/proxy-config.js';
 import { pickFailureMessage, sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';

@@ -7,7 +7,7 @@
 // REFUSED_STREAM), since a gRPC method is not known to be idempotent.
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { BalancerEndpoint } from './balancer/policy.js';
-import type { ServiceSettings } from './config.js';
+import type { ServiceSettings } from '../config/proxy-config.js';
 import { pickFailureMessage, statusOf, type MeshErrorCause } from './errors-response.js';
 import type { AccessContext, ForwardService } from './forward.js';
 import { sendH2Error } from './h2-errors.js';

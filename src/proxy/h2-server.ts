@@ -4,7 +4,7 @@
 import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { applyTraceContext, continueTrace, ensureRequestId } from '../metrics/trace.js';
-import { settingsFor } from './config.js';
+import { settingsFor } from '../config/proxy-config.js';
 import { H2Exchange } from './h2-forward.js';
 import { forwardedHeaders, requestHeaders } from './h2-headers.js';
 import { sendH2Error } from './h2-errors.js';

@@ -15,7 +15,7 @@ import type { TLSSocket } from 'node:tls';
 import { evaluate } from '../authz/policy.js';
 import type { PolicyHolder } from '../authz/load.js';
 import { ErrorCodes } from '../core/errors.js';
-import { BUILTIN_DEFAULTS, type ServiceSettings } from './config.js';
+import { BUILTIN_DEFAULTS, type ServiceSettings } from '../config/proxy-config.js';
 import { Exchange, type ForwardService } from './forward.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { BalancerEndpoint } from './balancer/policy.js';

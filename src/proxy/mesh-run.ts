@@ -8,7 +8,7 @@ import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
 import { OutboundTls } from './outbound-tls.js';
-import { settingsFor } from './config.js';
+import { settingsFor } from '../config/proxy-config.js';
 import { loadConfigFlag, startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
 import { parseHostPort } from '../core/validate.js';
 import { listenOn } from './listen.js';

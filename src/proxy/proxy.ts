@@ -12,7 +12,7 @@ import { ProxyMetrics } from '../metrics/recorder.js';
 import { NOOP_METRICS, type MeshMetrics } from '../metrics/types.js';
 import { RegistryClient } from '../registry/client.js';
 import { createAdminServer } from './admin.js';
-import { DEFAULT_CONFIG, loadConfig, type ProxyConfig } from './config.js';
+import { DEFAULT_CONFIG, loadConfig, type ProxyConfig } from '../config/proxy-config.js';
 import { watchConfig } from './config-watch.js';
 import { Discovery } from './discovery.js';
 import { UpstreamPools } from './upstream-pools.js';

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Random } from '../core/clock.js';
-import { settingsFor, type ProxyConfig } from './config.js';
+import { settingsFor, type ProxyConfig } from '../config/proxy-config.js';
 import { sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { applyTraceContext, continueTrace, ensureRequestId, newRequestId } from '../metrics/trace.js';
 import type { AccessLog } from '../metrics/access-log.js';

@@ -7,7 +7,7 @@ import type { WatchEvent } from '../core/types.js';
 import { Fate, type EndpointStats, type MeshMetrics, type ServiceStats } from '../metrics/types.js';
 import type { BalancerEndpoint, PickContext } from './balancer/policy.js';
 import { ConcurrencyLimiter } from './concurrency.js';
-import { settingsFor, type ProxyConfig, type ServiceSettings } from './config.js';
+import { settingsFor, type ProxyConfig, type ServiceSettings } from '../config/proxy-config.js';
 import { EndpointTable, type PoolEndpoint, type ServicePool, type ServiceSettings as PoolSettings } from './endpoints.js';
 import type { MeshErrorCause } from './errors-response.js';
 import type { ForwardService } from './forward.js';

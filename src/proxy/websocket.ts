@@ -6,7 +6,7 @@
 // to the client byte for byte.
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { settingsFor } from './config.js';
+import { settingsFor } from '../config/proxy-config.js';
 import { statusOf, type MeshErrorCause } from './errors-response.js';
 import { upstreamHeaders } from './hop-headers.js';
 import { targetOf } from './router.js';

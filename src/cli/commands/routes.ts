@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import chalk from 'chalk';
 import { systemClock } from '../../core/clock.js';
 import { adminGet, fetchRoutes, parseAdminJson } from '../../metrics/admin-client.js';
-import { DEFAULT_CONFIG, loadConfig } from '../../proxy/config.js';
+import { DEFAULT_CONFIG, loadConfig } from '../../config/proxy-config.js';
 import { explainRequest, parseHeader, type ExplainInput, type ExplainResult } from '../../proxy/explain.js';
 import { addJsonOption, collect } from '../common.js';
 import type { CommandContext } from '../program.js';

@@ -34,9 +34,9 @@ export interface BalancerPolicy {
   chances?(endpoints: readonly BalancerEndpoint[]): Map<string, number>;
 }
 
-export type PolicyName = 'round-robin' | 'random' | 'weighted' | 'least-request' | 'peak-ewma' | 'consistent-hash';
-
-export const POLICY_NAMES: readonly PolicyName[] = ['round-robin', 'random', 'weighted', 'least-request', 'peak-ewma', 'consistent-hash'];
+// The names live with the config schema (src/config), which the registry validates with too.
+import type { PolicyName } from '../../config/policy-names.js';
+export { POLICY_NAMES, type PolicyName } from '../../config/policy-names.js';
 
 export interface PolicyDeps {
   clock: Clock;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { RoutesSnapshot } from '../../../src/core/admin-types.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import { renderExplain, renderJson, renderRoutesTable } from '../../../src/cli/render/routes.js';
-import { DEFAULT_CONFIG } from '../../../src/proxy/config.js';
+import { DEFAULT_CONFIG } from '../../../src/config/proxy-config.js';
 import { explainRequest } from '../../../src/proxy/explain.js';
 import { REPO_ROOT } from '../../helpers/mesh.js';
 

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ValidationError } from '../../../src/core/errors.js';
-import { BUILTIN_DEFAULTS, loadConfig, parseConfig, settingsFor } from '../../../src/proxy/config.js';
+import { BUILTIN_DEFAULTS, loadConfig, parseConfig, settingsFor } from '../../../src/config/proxy-config.js';
 import { tempDir } from '../../helpers/mesh.js';
 
 test('an empty config gives the built-in defaults', () => {

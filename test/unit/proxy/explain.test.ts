@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RoutesEndpoint, RoutesSnapshot } from '../../../src/core/admin-types.js';
 import { ManualClock } from '../../../src/core/clock.js';
-import { DEFAULT_CONFIG, parseConfig } from '../../../src/proxy/config.js';
+import { DEFAULT_CONFIG, parseConfig } from '../../../src/config/proxy-config.js';
 import { explainRequest } from '../../../src/proxy/explain.js';
 
 const clock = new ManualClock(1_700_000_000_000);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom } from '../../../src/core/clock.js';
-import { parseConfig } from '../../../src/proxy/config.js';
+import { parseConfig } from '../../../src/config/proxy-config.js';
 import { chooseRoute, normalisePath, pathHasPrefix, serviceFromAuthority, targetOf } from '../../../src/proxy/router.js';
 
 test('service names come from the authority: name, name.mesh, with or without a port', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { seededRandom } from '../../../src/core/clock.js';
-import { DEFAULT_CONFIG } from '../../../src/proxy/config.js';
+import { DEFAULT_CONFIG } from '../../../src/config/proxy-config.js';
 import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
 import { createProxyServer } from '../../../src/proxy/server.js';
 

@@ -6,7 +6,7 @@ import { ManualClock, seededRandom } from '../../../src/core/clock.js';
 import type { Instance } from '../../../src/core/types.js';
 import { ProxyMetrics } from '../../../src/metrics/recorder.js';
 import { StatsFrameBuilder } from '../../../src/metrics/stats-frame.js';
-import { DEFAULT_CONFIG } from '../../../src/proxy/config.js';
+import { DEFAULT_CONFIG } from '../../../src/config/proxy-config.js';
 import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
 import { ServiceRuntimes } from '../../../src/proxy/service-runtime.js';
 

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { createServer, connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { seededRandom } from '../../../src/core/clock.js';
-import { DEFAULT_CONFIG } from '../../../src/proxy/config.js';
+import { DEFAULT_CONFIG } from '../../../src/config/proxy-config.js';
 import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
 import type { ProxyServerDeps } from '../../../src/proxy/server.js';
 import { handleUpgrade } from '../../../src/proxy/websocket.js';

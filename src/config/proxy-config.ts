@@ -1,11 +1,14 @@
-// The proxy's config file (JSON or YAML): per-service settings and route rules, strictly validated.
+// The proxy's config (a file, or the registry's central config entries): per-service settings and route rules,
+// strictly validated. One schema, one module: the proxy and the registry both validate with parseConfig, so the
+// registry refuses exactly what a proxy would refuse. It lives outside src/proxy so the registry never imports
+// the data plane.
 // Validation names the exact field that is wrong, so a refused reload tells the user what to fix.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../core/duration.js';
 import { MeshError, ValidationError } from '../core/errors.js';
-import { POLICY_NAMES, type PolicyName } from './balancer/policy.js';
-import { normalisePath, type RouteRule } from './router.js';
+import { POLICY_NAMES, type PolicyName } from './policy-names.js';
+import { normalisePath, type RouteRule } from './route-rule.js';
 
 export interface OutlierSettings {
   consecutiveFailures: number;
