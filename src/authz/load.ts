@@ -11,9 +11,12 @@ import { ANY_SERVICE, UNAUTHENTICATED, type Policy, type PolicyRule, type Servic
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
-class PolicyFormatError extends Error {}
+/** A policy document that fails validation; `where` is the field path (e.g. services.orders.allow[0].from). */
+export class PolicyFormatError extends Error {
+  constructor(readonly where: string, readonly what: string) { super(`${where}: ${what}`); }
+}
 
-const fail = (where: string, msg: string): never => { throw new PolicyFormatError(`${where}: ${msg}`); };
+const fail = (where: string, msg: string): never => { throw new PolicyFormatError(where, msg); };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

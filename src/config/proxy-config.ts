@@ -71,6 +71,14 @@ export function settingsFor(config: ProxyConfig, service: string): ServiceSettin
 
 /** Reads and validates a config file; throws MeshError MESH_ERR_CONFIG_INVALID naming the file and field. */
 export async function loadConfig(file: string): Promise<ProxyConfig> {
+  return (await loadConfigDocument(file)).config;
+}
+
+/**
+ * Reads a config file and returns both the validated config and the document as written, which the proxy merges
+ * field by field with the registry's central config (see src/config/central.ts).
+ */
+export async function loadConfigDocument(file: string): Promise<{ doc: Record<string, unknown>; config: ProxyConfig }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -84,7 +92,7 @@ export async function loadConfig(file: string): Promise<ProxyConfig> {
     throw new MeshError('MESH_ERR_CONFIG_INVALID', `config ${file} does not parse: ${(err as Error).message.split('\n')[0]}`);
   }
   try {
-    return parseConfig(doc ?? {});
+    return { doc: (doc ?? {}) as Record<string, unknown>, config: parseConfig(doc ?? {}) };
   } catch (err) {
     if (err instanceof ValidationError) throw new MeshError('MESH_ERR_CONFIG_INVALID', `config ${file}: ${err.message}`);
     throw err;

@@ -47,3 +47,9 @@ function decodeUnreserved(_m: string, hex: string): string {
   const unreserved = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
   return unreserved ? String.fromCharCode(c) : `%${hex.toUpperCase()}`;
 }
+
+/** Whether an instance's tags include every key=value of a split subset. */
+export function tagsMatch(tags: Readonly<Record<string, string>>, subset: Readonly<Record<string, string>>): boolean {
+  for (const k in subset) if (tags[k] !== subset[k]) return false;
+  return true;
+}

@@ -4,8 +4,8 @@
 import type { Random } from '../core/clock.js';
 
 // The rule type and path normalisation live with the config schema (src/config), shared with the registry.
-import { normalisePath, type RouteRule } from '../config/route-rule.js';
-export { normalisePath, type RouteRule } from '../config/route-rule.js';
+import { normalisePath, tagsMatch, type RouteRule } from '../config/route-rule.js';
+export { normalisePath, tagsMatch, type RouteRule } from '../config/route-rule.js';
 
 export interface Target {
   /** The service name, or null when the authority names no service (→ 503 no such service). */
@@ -98,8 +98,3 @@ export function chooseRoute(rules: readonly RouteRule[], matchPath: string, head
   return NO_RULE;
 }
 
-/** Whether an endpoint's tags include every tag of a subset. */
-export function tagsMatch(tags: Readonly<Record<string, string>>, subset: Readonly<Record<string, string>>): boolean {
-  for (const k in subset) if (tags[k] !== subset[k]) return false;
-  return true;
-}

@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import { MeshError, ValidationError } from '../core/errors.js';
 import type { HealthState, Instance, ServiceSummary } from '../core/types.js';
 import { validateInstanceSpec, validateServiceName } from '../core/validate.js';
+import { CONFIG_ROUTES } from './config/routes.js';
 import { readJsonBody, sendError, sendJson } from './server.js';
 import type { RegistryStore } from './store.js';
 import { openWatchStream } from './watch-stream.js';
@@ -38,6 +39,7 @@ const ROUTES: Route[] = [
   { pattern: new RegExp(`^/v1/services/${SEG}/instances/${SEG}/heartbeat$`), methods: { PUT: heartbeat } },
   { pattern: /^\/v1\/status$/, methods: { GET: status } },
   { pattern: /^\/v1\/watch$/, methods: { GET: watch } },
+  ...CONFIG_ROUTES,
 ];
 
 export async function handleApiRequest(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -5,6 +5,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
 import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
 import type { StoreStatus } from './store.js';
+import type { CentralConfig, EntryDiff, JsonObject } from '../config/central.js';
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8500 */
@@ -95,6 +96,37 @@ export class RegistryClient {
     return new Watcher(this, opts);
   }
 
+  // --- central config (/v1/config) ---
+  config(): Promise<CentralConfigResponse> {
+    return this.call('GET', '/v1/config');
+  }
+
+  configEntry(service: string): Promise<{ version: number; service: string; entry: JsonObject; defaults: JsonObject | null }> {
+    return this.call('GET', `/v1/config/services/${enc(service)}`);
+  }
+
+  /** Applies {proxy?, authz?}: named services and defaults replace the stored ones; authz replaces the policy. */
+  applyConfig(body: { proxy?: unknown; authz?: unknown }, opts: { dryRun?: boolean } = {}): Promise<ConfigWriteResponse> {
+    return this.call('PUT', `/v1/config${opts.dryRun ? '?dryRun=true' : ''}`, body);
+  }
+
+  deleteConfigEntry(service: string): Promise<ConfigWriteResponse> {
+    return this.call('DELETE', `/v1/config/services/${enc(service)}`);
+  }
+
+  configHistory(): Promise<{ version: number; versions: ConfigHistoryRow[] }> {
+    return this.call('GET', '/v1/config/history');
+  }
+
+  rollbackConfig(version: number): Promise<ConfigWriteResponse> {
+    return this.call('POST', '/v1/config/rollback', { version });
+  }
+
+  /** Watches the central config: one `config` event with the whole version in force, then one per change. */
+  watchConfig(opts: { index?: number; idleTimeoutMs?: number } = {}): Watcher<ConfigWatchEvent> {
+    return new Watcher<ConfigWatchEvent>(this, { ...opts, path: '/v1/config/watch' });
+  }
+
   /** @internal the watch's raw request */
   async openStream(path: string, signal: AbortSignal, idleTimeoutMs = WATCH_IDLE_TIMEOUT_MS): Promise<Dispatcher.ResponseData> {
     const res = await request(new URL(path, this.base), {
@@ -115,7 +147,7 @@ export class RegistryClient {
     return h;
   }
 
-  private async call<T>(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers = this.headers(body === undefined ? {} : { 'content-type': 'application/json' });
     const res = await request(new URL(path, this.base), {
       method,
@@ -161,7 +193,14 @@ function enc(s: string): string {
  */
 export const WATCH_IDLE_TIMEOUT_MS = 45_000;
 
+export interface CentralConfigResponse { index: number; version: number; at: number | null; change: string | null; config: CentralConfig }
+export interface ConfigWriteResponse { version: number; changed: boolean; diff: EntryDiff[]; warnings: string[]; dryRun?: boolean }
+export interface ConfigHistoryRow { version: number; at: number; change: string; entries: string[] }
+export interface ConfigWatchEvent extends Omit<CentralConfigResponse, 'index'> { type: 'config'; index: number }
+
 export interface WatchOptions {
+  /** The stream to follow (default /v1/watch, the catalogue). */
+  path?: string;
   services?: string[];
   /** Resume after this index instead of starting with a reset. */
   index?: number;
@@ -169,9 +208,9 @@ export interface WatchOptions {
   idleTimeoutMs?: number;
 }
 
-export interface WatcherEvents {
+export interface WatcherEvents<E> {
   /** A watch event, in index order. After a reconnect that the server could not resume, a `reset` arrives. */
-  event: [WatchEvent];
+  event: [E];
   /** The stream is (re)connected. */
   connected: [];
   /** The stream broke; the watcher keeps the last index and retries with backoff. */
@@ -183,7 +222,7 @@ export interface WatcherEvents {
  * the last index it saw, so consumers see an unbroken stream of updates or, when the registry could not
  * replay what was missed, a `reset` with the full state.
  */
-export class Watcher extends EventEmitter<WatcherEvents> {
+export class Watcher<E extends { index: number } = WatchEvent> extends EventEmitter<WatcherEvents<E>> {
   private index: number | undefined;
   private readonly abort = new AbortController();
   private closed = false;
@@ -209,7 +248,7 @@ export class Watcher extends EventEmitter<WatcherEvents> {
     for (const s of this.opts.services ?? []) q.append('service', s);
     if (this.index !== undefined) q.set('index', String(this.index));
     const qs = q.toString();
-    return `/v1/watch${qs ? `?${qs}` : ''}`;
+    return `${this.opts.path ?? '/v1/watch'}${qs ? `?${qs}` : ''}`;
   }
 
   private async loop(): Promise<void> {
@@ -254,8 +293,8 @@ export class Watcher extends EventEmitter<WatcherEvents> {
   }
 
   private dispatch(data: string): void {
-    const event = JSON.parse(data) as WatchEvent;
+    const event = JSON.parse(data) as E;
     this.index = event.index;
-    this.emit('event', event);
+    (this.emit as (name: 'event', e: E) => boolean)('event', event);
   }
 }

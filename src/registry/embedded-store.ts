@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { MeshError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { HealthState, Instance, InstanceSpec } from '../core/types.js';
+import { EMPTY_CENTRAL, type CentralConfig } from '../config/central.js';
+import { ConfigHistory, type ConfigVersion } from './config/history.js';
 import { ensureDataDir } from './data-dir.js';
 import { Journal } from './journal.js';
 import { acquireLock, type DataDirLock } from './lock.js';
@@ -24,7 +26,9 @@ export interface EmbeddedStoreOptions {
 
 type JournalRecord =
   | { i: number; op: 'put'; inst: Instance }
-  | { i: number; op: 'del'; service: string; id: string; reason: string };
+  | { i: number; op: 'del'; service: string; id: string; reason: string }
+  | { i: number; op: 'config'; at: number; change: string; config: CentralConfig };
+type InstanceRecord = Exclude<JournalRecord, { op: 'config' }>;
 
 interface Staged { inst: Instance | undefined; durable: Promise<unknown> }
 
@@ -58,6 +62,9 @@ export class EmbeddedStore implements RegistryStore {
   private skippedBytes = 0;
   private compaction: Promise<void> | null = null;
   private closing = false;
+  readonly config: ConfigHistory;
+  /** Config updates run one after another: each computes its version from the one before. */
+  private configChain: Promise<unknown> = DONE;
 
   constructor(opts: EmbeddedStoreOptions) {
     this.dataDir = opts.dataDir;
@@ -65,6 +72,7 @@ export class EmbeddedStore implements RegistryStore {
     this.log = opts.log ?? (() => {});
     this.compactAfterRecords = opts.compactAfterRecords ?? 10_000;
     this.compactAfterBytes = opts.compactAfterBytes ?? 8 * 1024 * 1024;
+    this.config = new ConfigHistory((err) => this.log(`store: a config subscriber failed: ${err.message}`));
   }
 
   async open(): Promise<void> {
@@ -75,6 +83,7 @@ export class EmbeddedStore implements RegistryStore {
       const snapshot = await readSnapshot(this.dataDir);
       if (snapshot) {
         for (const inst of snapshot.instances) this.applyPut(freeze(inst));
+        this.config.load(snapshot.config ?? []);
         this.snapshotIndex = this.committedIndex = snapshot.index;
       }
       const { journal, stats } = await Journal.open(join(this.dataDir, 'journal.log'), (r) => this.replay(r as JournalRecord));
@@ -174,6 +183,27 @@ export class EmbeddedStore implements RegistryStore {
     return this.changeHealth(service, id, keep ? inst.health : health ?? 'passing', keep ? inst.healthOutput : output, true);
   }
 
+  updateConfig(change: string, next: (current: CentralConfig) => CentralConfig | undefined): Promise<ConfigVersion | undefined> {
+    const run = this.configChain.then(async () => {
+      const journal = this.journal;
+      if (!journal) throw new MeshError('MESH_ERR_STORE_IO', 'the store is not open');
+      if (this.closing) throw new MeshError('MESH_ERR_STORE_IO', 'the store is closing');
+      const current = this.config.current();
+      const config = next(current?.config ?? EMPTY_CENTRAL);
+      if (config === undefined) return current;
+      const record: JournalRecord = { i: ++this.nextIndex, op: 'config', at: this.clock.now(), change, config };
+      const end = await journal.append(record);
+      this.committedIndex = record.i;
+      this.committedOffset = end;
+      const version = configVersionOf(record);
+      this.config.add(version);
+      this.maybeCompact();
+      return version;
+    });
+    this.configChain = run.catch(() => undefined);
+    return run;
+  }
+
   private changeHealth(service: string, id: string, health: HealthState, output: string | undefined, beat: boolean): Promise<Instance | undefined> {
     const cur = this.view(service, id);
     const prev = cur.inst;
@@ -206,7 +236,7 @@ export class EmbeddedStore implements RegistryStore {
     return this.staged.get(keyOf(service, id)) ?? { inst: this.get(service, id), durable: DONE };
   }
 
-  private persist(key: string, inst: Instance | undefined, record: JournalRecord): Promise<Instance | undefined> {
+  private persist(key: string, inst: Instance | undefined, record: InstanceRecord): Promise<Instance | undefined> {
     const journal = this.journal;
     if (!journal) return Promise.reject(new MeshError('MESH_ERR_STORE_IO', 'the store is not open'));
     if (this.closing) return Promise.reject(new MeshError('MESH_ERR_STORE_IO', 'the store is closing'));
@@ -233,11 +263,13 @@ export class EmbeddedStore implements RegistryStore {
     if (typeof record?.i !== 'number' || record.i <= this.snapshotIndex) return;
     if (record.op === 'put') this.applyPut(freeze(record.inst));
     else if (record.op === 'del') this.apply(record);
+    else if (record.op === 'config') this.config.add(configVersionOf(record), false);
     this.committedIndex = Math.max(this.committedIndex, record.i);
   }
 
   private apply(record: JournalRecord): Instance | undefined {
     if (record.op === 'put') return this.applyPut(record.inst);
+    if (record.op === 'config') return undefined;
     const ids = this.services.get(record.service);
     ids?.delete(record.id);
     if (ids?.size === 0) this.services.delete(record.service);
@@ -279,9 +311,13 @@ export class EmbeddedStore implements RegistryStore {
     const started = performance.now();
     const index = this.committedIndex;
     const cut = this.committedOffset;
-    await writeSnapshot(this.dataDir, { index, instances: this.list() });
+    await writeSnapshot(this.dataDir, { index, instances: this.list(), config: this.config.list() });
     this.snapshotIndex = index;
     await journal.rewriteFrom(cut);
     this.log(`store: compacted the journal into a snapshot at index ${index} in ${(performance.now() - started).toFixed(1)} ms`);
   }
+}
+
+function configVersionOf(record: Extract<JournalRecord, { op: 'config' }>): ConfigVersion {
+  return { version: record.i, at: record.at, change: record.change, config: record.config };
 }

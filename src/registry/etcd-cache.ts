@@ -4,6 +4,7 @@
 import type { Instance } from '../core/types.js';
 import { decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike } from './etcd-keys.js';
 import type { StoreEvent } from './store.js';
+import type { EtcdConfigCache } from './config/etcd-config.js';
 
 /** The fields of an etcd watch event this cache reads. */
 export interface WatchEventLike { type: 'Put' | 'Delete' | string; kv: KeyValueLike }
@@ -18,6 +19,9 @@ export class EtcdCache {
   /** Why this daemon deleted a key, so the remove event carries the caller's reason. */
   private readonly localReasons = new Map<string, string>();
   private waiters: { revision: number; resolve: (caught: boolean) => void }[] = [];
+
+  /** Where config keys go (src/registry/config/etcd-config.ts); set by the store. */
+  configSink: EtcdConfigCache | undefined;
 
   constructor(private readonly prefix: string, private readonly onListenerError: (err: Error) => void = () => {}) {}
 
@@ -59,6 +63,7 @@ export class EtcdCache {
       const cached = decodeInstance(kv, parsed.service, parsed.id);
       if (cached) next.set(key, freezeCached(cached));
     }
+    this.configSink?.load(kvs);
     const events = diffSnapshots(this.byKey, next, revision);
     this.byKey.clear();
     this.byService.clear();
@@ -75,7 +80,10 @@ export class EtcdCache {
       const revision = Number(ev.kv.mod_revision);
       newest = Math.max(newest, revision);
       const parsed = parseKey(this.prefix, key);
-      if (parsed === undefined) continue;
+      if (parsed === undefined) {
+        if (this.configSink?.owns(key)) this.configSink.apply(ev.type, ev.kv);
+        continue;
+      }
       if (parsed.kind === 'member') {
         if (ev.type === 'Put') this.members.add(parsed.member);
         else this.members.delete(parsed.member);

@@ -25,6 +25,10 @@ import type { StoreFactory } from './daemon.js';
 import { hasActiveCheck, initialHealth, sameSpec, specOf } from './instance-spec.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
 import type { Etcd3 } from 'etcd3';
+import type { CentralConfig } from '../config/central.js';
+import { EMPTY_CENTRAL } from '../config/central.js';
+import { casConfig, configRaceError, EtcdConfigCache } from './config/etcd-config.js';
+import type { ConfigHistory, ConfigVersion } from './config/history.js';
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {
   prefix?: string;
@@ -56,6 +60,7 @@ export class EtcdStore implements RegistryStore {
   private readonly log: (line: string) => void;
   private readonly cache: EtcdCache;
   private readonly link: EtcdConnection;
+  private readonly configCache: EtcdConfigCache;
 
   constructor(private readonly opts: EtcdStoreOptions) {
     this.prefix = normalizePrefix(opts.prefix ?? DEFAULT_ETCD_PREFIX);
@@ -64,6 +69,8 @@ export class EtcdStore implements RegistryStore {
     this.log = opts.log ?? (() => {});
     this.memberId = opts.memberId ?? newMemberId();
     this.cache = new EtcdCache(this.prefix, (err) => this.log(`etcd store: a subscriber failed: ${err.message}`));
+    this.configCache = new EtcdConfigCache(this.prefix, (err) => this.log(`etcd store: a config subscriber failed: ${err.message}`));
+    this.cache.configSink = this.configCache;
     this.link = new EtcdConnection({
       connection: opts, prefix: this.prefix, cache: this.cache, clock: this.clock, log: this.log,
       memberId: this.memberId, memberInfo: opts.memberInfo ?? {}, memberTtlSeconds: opts.memberTtlSeconds ?? 5,
@@ -108,6 +115,25 @@ export class EtcdStore implements RegistryStore {
   listService(service: string): Instance[] { return this.cache.listService(service); }
   get(service: string, id: string): Instance | undefined { return this.cache.get(service, id); }
   subscribe(listener: (event: StoreEvent) => void): () => void { return this.cache.subscribe(listener); }
+
+  get config(): ConfigHistory { return this.configCache.history; }
+
+  async updateConfig(change: string, next: (current: CentralConfig) => CentralConfig | undefined): Promise<ConfigVersion | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const client = this.writable();
+      const current = this.config.current();
+      const config = next(current?.config ?? EMPTY_CENTRAL);
+      if (config === undefined) return current;
+      const { ok, revision } = await this.etcd('write the config', () => casConfig(client, this.prefix, this.configCache, change, config, this.clock.now()));
+      if (ok) {
+        await this.cache.waitFor(revision, 5_000);
+        return this.config.get(revision) ?? { version: revision, at: this.clock.now(), change, config };
+      }
+      // Another daemon wrote first: wait until this cache has its version, then build on it.
+      await this.cache.waitFor(revision, 2_000);
+    }
+    throw configRaceError();
+  }
 
   /** Whether this daemon runs the active checks of `service` (one live daemon per service does). */
   shouldCheck(service: string): boolean {

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { isMeshError, MeshError } from '../core/errors.js';
+import { isMeshError, MeshError, ValidationError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { handleApiRequest, type ApiContext } from './api-routes.js';
 import type { RegistryStore } from './store.js';
@@ -172,7 +172,9 @@ export function sendJson(store: RegistryStore, res: ServerResponse, status: numb
 
 export function sendError(store: RegistryStore, res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
   const e = isMeshError(err) ? err : new MeshError('MESH_ERR_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-  sendJson(store, res, e.status, { error: { code: e.code, message: e.message } }, headers);
+  // A validation error names the field, so a client (or `mesh config apply`) can point at it.
+  const field = e instanceof ValidationError ? { field: e.field } : {};
+  sendJson(store, res, e.status, { error: { code: e.code, message: e.message, ...field } }, headers);
 }
 
 /** Parser errors on a connection: one JSON error reply, then close (the framing cannot be trusted). */

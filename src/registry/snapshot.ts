@@ -17,6 +17,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeshError } from '../core/errors.js';
 import type { Instance } from '../core/types.js';
+import type { ConfigVersion } from './config/history.js';
 import { fsyncDir, storeIoError } from './journal.js';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
@@ -25,12 +26,14 @@ const FORMAT = 1;
 export interface Snapshot {
   index: number;
   instances: Instance[];
+  /** The central config's kept versions (absent in snapshots from before there was one). */
+  config?: ConfigVersion[];
 }
 
 export async function writeSnapshot(dir: string, snapshot: Snapshot): Promise<void> {
   const path = join(dir, SNAPSHOT_FILE);
   const tmp = `${path}.tmp`;
-  const body = JSON.stringify({ format: FORMAT, index: snapshot.index, instances: snapshot.instances });
+  const body = JSON.stringify({ format: FORMAT, index: snapshot.index, instances: snapshot.instances, ...(snapshot.config?.length ? { config: snapshot.config } : {}) });
   try {
     const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
     try {
@@ -59,7 +62,7 @@ export async function readSnapshot(dir: string): Promise<Snapshot | undefined> {
   }
   // The snapshot is only ever replaced by rename after an fsync, so it cannot be torn by a crash. If it does not
   // parse, the disk or a person damaged it; starting empty would silently drop every registration.
-  let parsed: { format?: unknown; index?: unknown; instances?: unknown };
+  let parsed: { format?: unknown; index?: unknown; instances?: unknown; config?: unknown };
   try { parsed = JSON.parse(text); } catch (err) {
     throw new MeshError('MESH_ERR_STORE_IO', `snapshot ${path} is corrupt (${(err as Error).message})`, {
       hint: 'restore it from a backup; moving it away starts the registry without the registrations it held', cause: err,
@@ -70,5 +73,5 @@ export async function readSnapshot(dir: string): Promise<Snapshot | undefined> {
       hint: 'it was written by another version of mesh; use that version, or restore a backup',
     });
   }
-  return { index: parsed.index, instances: parsed.instances as Instance[] };
+  return { index: parsed.index, instances: parsed.instances as Instance[], ...(Array.isArray(parsed.config) ? { config: parsed.config as ConfigVersion[] } : {}) };
 }

@@ -1,6 +1,8 @@
 // The registry's storage seam. The daemon's API and health monitor talk only to this interface, so the
 // embedded journal store and the etcd store are interchangeable (`mesh registry start --store …`).
+import type { CentralConfig } from '../config/central.js';
 import type { HealthState, Instance, InstanceSpec, WatchEvent } from '../core/types.js';
+import type { ConfigHistory, ConfigVersion } from './config/history.js';
 
 export interface StoreStatus {
   kind: 'embedded' | 'etcd';
@@ -47,4 +49,14 @@ export interface RegistryStore {
    * store expires TTLs itself, and which services this daemon checks. Absent: the monitor does everything.
    */
   healthPolicy?(): { ttlByStore: boolean; shouldCheck: (service: string) => boolean };
+
+  // --- central config (src/registry/config/) ---
+  /** The kept versions of the central config; the newest is the one in force. Read-only for callers. */
+  readonly config: ConfigHistory;
+  /**
+   * Writes a new config version computed from the one in force, durably, and resolves with it. `next` may throw
+   * (nothing is written) or return undefined (no change: resolves with the version in force, or undefined).
+   * Concurrent updates never lose one another (embedded: serialised; etcd: compare-and-swap, then retried).
+   */
+  updateConfig(change: string, next: (current: CentralConfig) => CentralConfig | undefined): Promise<ConfigVersion | undefined>;
 }

@@ -1,8 +1,7 @@
-// One server-sent-event stream on GET /v1/watch. Each event is written as
+// One server-sent-event stream on GET /v1/watch (and, through openEventStream, on GET /v1/config/watch). Each event is written as
 //   id: <index>\nevent: <reset|upsert|remove>\ndata: <WatchEvent JSON>\n\n
 // and flushed at once (Nagle off, no corking), so a watcher hears about a change as soon as it is durable.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { WatchEvent } from '../core/types.js';
 import type { ApiContext } from './api-routes.js';
 
 export function openWatchStream(
@@ -10,6 +9,20 @@ export function openWatchStream(
   req: IncomingMessage,
   res: ServerResponse,
   opts: { services: ReadonlySet<string>; sinceIndex: number | undefined },
+): void {
+  openEventStream(ctx, req, res, (subscriber) => ctx.hub.watch({ services: opts.services, sinceIndex: opts.sinceIndex }, subscriber).unsubscribe);
+}
+
+/**
+ * The SSE machinery every watch shares (instances here, the central config in config/routes.ts): headers,
+ * keepalive comments, dropping a reader that fell behind, clean-up when either side ends. `subscribe` starts
+ * the feed (sending what the client missed first) and returns the unsubscribe function.
+ */
+export function openEventStream(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  subscribe: (subscriber: { send(event: { type: string; index: number }): void; close(): void }) => () => void,
 ): void {
   const socket = req.socket;
   socket.setNoDelay(true);
@@ -41,24 +54,20 @@ export function openWatchStream(
   };
   const keepalive = setInterval(() => { if (!ended) res.write(': keepalive\n\n'); }, ctx.keepaliveMs);
   keepalive.unref();
-  const handle = ctx.hub.watch(
-    { services: opts.services, sinceIndex: opts.sinceIndex },
-    {
-      send: (event: WatchEvent) => {
-        if (ended) return;
-        // Judge the backlog left before this event, so one event larger than the limit (the `reset` of a big
-        // registry) still reaches a client that reads; only a client that fell behind is cut.
-        if (res.writableLength > ctx.watchMaxQueuedBytes) { drop(); return; }
-        res.write(formatEvent(event));
-      },
-      close: end,
+  unsubscribe = subscribe({
+    send: (event) => {
+      if (ended) return;
+      // Judge the backlog left before this event, so one event larger than the limit (the `reset` of a big
+      // registry) still reaches a client that reads; only a client that fell behind is cut.
+      if (res.writableLength > ctx.watchMaxQueuedBytes) { drop(); return; }
+      res.write(formatEvent(event));
     },
-  );
-  unsubscribe = handle.unsubscribe;
+    close: end,
+  });
   res.on('close', end);
   if (ended) unsubscribe();
 }
 
-export function formatEvent(event: WatchEvent): string {
+export function formatEvent(event: { type: string; index: number }): string {
   return `id: ${event.index}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }

@@ -1,12 +1,24 @@
 // A tiny in-memory RegistryStore for unit tests of the API server and watch hub (tests only).
 import type { HealthState, Instance, InstanceSpec } from '../../../src/core/types.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from '../../../src/registry/store.js';
+import { EMPTY_CENTRAL, type CentralConfig } from '../../../src/config/central.js';
+import { ConfigHistory, type ConfigVersion } from '../../../src/registry/config/history.js';
 
 export class MemoryStore implements RegistryStore {
   index = 0;
   private readonly items = new Map<string, Instance>();
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   now = 1_700_000_000_000;
+  readonly config = new ConfigHistory();
+
+  async updateConfig(change: string, next: (current: CentralConfig) => CentralConfig | undefined): Promise<ConfigVersion | undefined> {
+    const current = this.config.current();
+    const config = next(current?.config ?? EMPTY_CENTRAL);
+    if (config === undefined) return current;
+    const version = { version: ++this.index, at: this.now, change, config };
+    this.config.add(version);
+    return version;
+  }
 
   async open(): Promise<void> {}
   async close(): Promise<void> {}
