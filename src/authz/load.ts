@@ -111,6 +111,9 @@ export function loadPolicyFile(file: string): Policy {
   return parsePolicy(text, file);
 }
 
+/** What the sidecar asks per request: the policy in force (null: none, allow every authenticated caller). */
+export interface PolicySource { readonly policy: Policy | null }
+
 /** The policy a sidecar enforces: loaded at start (throwing if invalid), then reloaded when the file changes. */
 export class PolicyHolder {
   #policy: Policy;

@@ -5,6 +5,7 @@ import type { Io } from './io.js';
 import { registerAuthzCommand } from './commands/authz.js';
 import { registerCertsCommand } from './commands/certs.js';
 import { registerCheckCommand } from './commands/check.js';
+import { registerConfigCommand } from './commands/config.js';
 import { registerCurlCommand } from './commands/curl.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDeregisterCommand } from './commands/deregister.js';
@@ -49,6 +50,7 @@ export function buildProgram(io: Io): Command {
   registerTopCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerCheckCommand(program, ctx);
+  registerConfigCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

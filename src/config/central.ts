@@ -11,7 +11,7 @@
 // replaces the central policy whole, because merging two security policies rule by rule would be guesswork.
 import { PolicyFormatError, policyFromDocument } from '../authz/load.js';
 import { ValidationError } from '../core/errors.js';
-import { parseConfig } from './proxy-config.js';
+import { parseConfig, SERVICE_KEYS } from './proxy-config.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -110,6 +110,24 @@ export function overlayProxyDocuments(central: ProxyDocument, file: ProxyDocumen
     for (const name of [...names].sort()) doc.services[name] = layer(`services.${name}`, central.services?.[name], file.services?.[name])!;
   }
   return { doc, sources };
+}
+
+export type SettingSource = 'file' | 'central' | 'file defaults' | 'central defaults' | 'built-in';
+
+/**
+ * Where each of a service's settings comes from at a proxy: the most specific entry that sets it wins (the
+ * service's own entry over `defaults`), and within one entry the local file wins over the central config.
+ */
+export function settingSources(effective: { version: number; sources: Record<string, Record<string, FieldSource>> }, service: string): { version: number; fields: Record<string, SettingSource> } {
+  const own = effective.sources[`services.${service}`] ?? {};
+  const defaults = effective.sources.defaults ?? {};
+  const fields: Record<string, SettingSource> = {};
+  for (const k of SERVICE_KEYS) {
+    const o = own[k];
+    const d = defaults[k];
+    fields[k] = o ?? (d === undefined ? 'built-in' : `${d} defaults`);
+  }
+  return { version: effective.version, fields };
 }
 
 export interface EntryDiff {

@@ -114,7 +114,8 @@ export function parseConfig(doc: unknown): ProxyConfig {
   return { defaults, services };
 }
 
-const SERVICE_KEYS = ['policy', 'hashHeader', 'timeout', 'perTryTimeout', 'connectTimeout', 'retries', 'maxConcurrent', 'healthyIncludesWarning', 'allowUnderscoresInHeaders', 'outlier', 'retryBudget', 'routes'];
+/** The settings a service entry (or `defaults`) may set. */
+export const SERVICE_KEYS = ['policy', 'hashHeader', 'timeout', 'perTryTimeout', 'connectTimeout', 'retries', 'maxConcurrent', 'healthyIncludesWarning', 'allowUnderscoresInHeaders', 'outlier', 'retryBudget', 'routes'];
 
 function parseService(value: unknown, at: string, base: ServiceSettings, allowRoutes: boolean): ServiceSettings {
   const o = object(value ?? {}, at, allowRoutes ? SERVICE_KEYS : SERVICE_KEYS.filter((k) => k !== 'routes'));

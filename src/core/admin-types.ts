@@ -35,6 +35,17 @@ export interface RoutesSnapshot {
   index: number;
   registry: { url: string; connected: boolean; lastError?: string };
   services: RoutesService[];
+  /** The central config this proxy runs (src/proxy/central-config.ts); absent from proxies before it existed. */
+  config?: {
+    version: number;
+    synced: boolean;
+    connected: boolean;
+    lastError?: string;
+    /** The local --config file laid over it. */
+    file?: string;
+    /** A newer central version this proxy refused (its merge with the local file is invalid). */
+    refused?: { version: number; reason: string };
+  };
 }
 
 /** Why requests ended as they did — the "fate" column of `mesh top`. */

@@ -11,6 +11,8 @@ import { handleExplainRequest } from './explain.js';
 export interface AdminSource {
   routes(): RoutesSnapshot;
   config(): ProxyConfig;
+  /** Where a service's settings come from (local file, central config, built-in), for GET /explain. */
+  settingSources?(service: string): { version: number; fields: Record<string, string> };
   /** Whether the proxy has a route table and is not draining. */
   ready(): { ready: boolean; reason?: string };
 }

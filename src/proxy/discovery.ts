@@ -1,5 +1,7 @@
 // Registry watch → endpoint table. The watcher reconnects by itself; this module only applies its updates and
 // says, once per outage, that the proxy keeps routing on the last table it had — and again when it resumes.
+import { resolvesWithin } from '../core/within.js';
+import { WatchLink } from './watch-link.js';
 import type { RegistryClient, Watcher } from '../registry/client.js';
 import type { WatchEvent } from '../core/types.js';
 
@@ -13,10 +15,8 @@ export interface DiscoveryStatus {
 
 export class Discovery {
   private watcher: Watcher | undefined;
-  private connected = false;
+  private link: WatchLink | undefined;
   private synced = false;
-  private down = false;
-  private lastError: string | undefined;
   private readonly firstSync: Promise<void>;
   private resolveFirstSync!: () => void;
 
@@ -32,21 +32,11 @@ export class Discovery {
   start(): void {
     const w = this.client.watch();
     this.watcher = w;
-    w.on('connected', () => {
-      this.connected = true;
-      if (this.down) this.log(`registry ${this.client.url} reachable again; watch resumed`);
-      this.down = false;
-      this.lastError = undefined;
-    });
-    w.on('disconnected', (err) => {
-      this.connected = false;
-      this.lastError = err.message;
-      if (!this.down) {
-        this.down = true;
-        this.log(this.synced
-          ? `registry unreachable (${err.message}); routing on the last table (${this.servicesCount()} services) and retrying`
-          : `registry unreachable (${err.message}); no route table yet, retrying`);
-      }
+    this.link = new WatchLink(w, this.log, {
+      resumed: `registry ${this.client.url} reachable again; watch resumed`,
+      lost: (why) => (this.synced
+        ? `registry unreachable (${why}); routing on the last table (${this.servicesCount()} services) and retrying`
+        : `registry unreachable (${why}); no route table yet, retrying`),
     });
     w.on('event', (event) => {
       this.apply(event);
@@ -59,15 +49,12 @@ export class Discovery {
 
   /** Resolves at the first full table, or after `timeoutMs` (the proxy serves 503s until it has one). */
   async ready(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), timeoutMs); timer.unref(); });
-    const ok = await Promise.race([this.firstSync.then(() => true as const), timeout]);
-    clearTimeout(timer);
-    return ok;
+    return resolvesWithin(this.firstSync, timeoutMs);
   }
 
   status(): DiscoveryStatus {
-    return { url: this.client.url, connected: this.connected, synced: this.synced, ...(this.lastError === undefined ? {} : { lastError: this.lastError }) };
+    const lastError = this.link?.lastError;
+    return { url: this.client.url, connected: this.link?.connected ?? false, synced: this.synced, ...(lastError === undefined ? {} : { lastError }) };
   }
 
   close(): void {

@@ -60,6 +60,8 @@ export interface ExplainResult {
   endpoints: ExplainEndpoint[];
   /** Share of requests that would find no eligible endpoint (503) because their subset has none. */
   unroutableShare: number;
+  /** Where each of the service's settings comes from, and the central config version (GET /explain only). */
+  settingSources?: { version: number; fields: Record<string, string> };
 }
 
 export interface ExplainInput {
@@ -165,7 +167,8 @@ export function explainRequest(input: ExplainInput, snapshot: RoutesSnapshot, co
  * Returns false for other paths.
  */
 export function handleExplainRequest(
-  req: IncomingMessage, res: ServerResponse, source: { routes(): RoutesSnapshot; config(): ProxyConfig }, clock: Clock,
+  req: IncomingMessage, res: ServerResponse,
+  source: { routes(): RoutesSnapshot; config(): ProxyConfig; settingSources?(service: string): ExplainResult['settingSources'] }, clock: Clock,
 ): boolean {
   const url = new URL(req.url ?? '/', 'http://admin');
   if (url.pathname !== '/explain') return false;
@@ -176,7 +179,9 @@ export function handleExplainRequest(
     body = { error: { code: 'MESH_ERR_METHOD_NOT_ALLOWED', message: `${req.method} /explain is not allowed; use GET` } };
   } else {
     try {
-      body = explainRequest(parseExplainQuery(url.searchParams), source.routes(), source.config(), clock);
+      const result = explainRequest(parseExplainQuery(url.searchParams), source.routes(), source.config(), clock);
+      const sources = result.service === null ? undefined : source.settingSources?.(result.service);
+      body = sources === undefined ? result : { ...result, settingSources: sources };
     } catch (err) {
       status = isMeshError(err) ? err.status : 500;
       body = { error: { code: isMeshError(err) ? err.code : 'MESH_ERR_INTERNAL', message: (err as Error).message } };

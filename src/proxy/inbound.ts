@@ -13,7 +13,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { evaluate } from '../authz/policy.js';
-import type { PolicyHolder } from '../authz/load.js';
+import type { PolicySource } from '../authz/load.js';
 import { ErrorCodes } from '../core/errors.js';
 import { BUILTIN_DEFAULTS, type ServiceSettings } from '../config/proxy-config.js';
 import { Exchange, type ForwardService } from './forward.js';
@@ -40,7 +40,8 @@ export interface InboundOptions {
   /** The local app, host:port. */
   app: string;
   tls: ReloadingTlsContext;
-  policy: PolicyHolder | undefined;
+  /** A --policy file (PolicyHolder) or the registry's central policy (central-config.ts). */
+  policy: PolicySource | undefined;
   permissive: boolean;
   metrics: InboundMetrics;
   /** Forward request headers with '_' in their name (the config's allowUnderscoresInHeaders for this service). */

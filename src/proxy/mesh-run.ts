@@ -1,7 +1,9 @@
 // `mesh proxy start` with a service certificate: the inbound sidecar (--inbound, in front of --app) and/or the
 // outbound proxy with mTLS to endpoints that registered a mesh TLS port. One process; the certificate, key, CA
 // and policy files are watched and swapped without a restart.
-import { PolicyHolder } from '../authz/load.js';
+import { PolicyHolder, type PolicySource } from '../authz/load.js';
+import { RegistryClient } from '../registry/client.js';
+import { CentralConfigFollower } from './central-config.js';
 import { MeshError, UsageError } from '../core/errors.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths } from '../tls/context.js';
 import { parseSpiffeId } from '../tls/spiffe.js';
@@ -40,12 +42,15 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
   const tls = new ReloadingTlsContext(opts.tls, { expectSpiffeId: first.spiffeId, log });
   let policy: PolicyHolder | undefined;
+  // Without --policy the sidecar enforces the registry's central policy (a local file replaces it whole).
+  let centralPolicy: { follower: CentralConfigFollower; client: RegistryClient } | undefined;
+  let policySource: PolicySource | undefined;
   let sidecar: InboundSidecar | undefined;
   let inboundAddr: string | undefined;
   let outbound: RunningProxy | undefined;
   let inboundAdmin: import('node:http').Server | undefined;
   try {
-    if (opts.policyFile !== undefined) policy = new PolicyHolder(opts.policyFile, { log });
+    if (opts.policyFile !== undefined) policy = policySource = new PolicyHolder(opts.policyFile, { log });
     if (opts.inbound !== undefined) {
       if (opts.app === undefined) throw new UsageError('--inbound needs --app <host:port>, the local app to forward to');
       if (opts.service === undefined) throw new UsageError('--inbound needs --service <name>, the service this sidecar fronts');
@@ -53,13 +58,21 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       const metrics = new InboundMetrics(opts.service);
       // The sidecar reads its service's settings from --config once, at start (it has no reload).
       const allowUnderscoresInHeaders = opts.configFile === undefined ? false : settingsFor(await loadConfigFlag(opts.configFile), opts.service).allowUnderscoresInHeaders;
-      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, allowUnderscoresInHeaders, log });
+      if (policy === undefined) {
+        const client = new RegistryClient({ url: opts.registry.url, token: opts.registry.token, caFile: opts.registry.caFile });
+        const follower = new CentralConfigFollower(client, () => undefined, () => undefined, log);
+        centralPolicy = { follower, client };
+        follower.start();
+        await follower.ready(5_000);
+        policySource = { get policy() { return follower.current.policy; } };
+      }
+      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy: policySource, permissive: opts.permissive, metrics, allowUnderscoresInHeaders, log });
       if (opts.inboundAdmin !== undefined) {
         inboundAdmin = createInboundAdmin(metrics);
         log(`mesh proxy: inbound metrics on http://${await listenOn(inboundAdmin, opts.inboundAdmin, '--inbound-admin')}/metrics`);
       }
       inboundAddr = await listenOn(sidecar.listener, opts.inbound, '--inbound');
-      log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : 'no policy: every authenticated caller is allowed'})`);
+      log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : `the registry's central policy (version ${centralPolicy?.follower.current.version ?? 0}; none: every authenticated caller is allowed)`})`);
     }
     if (opts.outbound) {
       outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain) });
@@ -68,6 +81,8 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   } catch (err) {
     tls.close();
     policy?.close();
+    centralPolicy?.follower.close();
+    void centralPolicy?.client.close();
     sidecar?.listener.close();
     inboundAdmin?.close();
     throw err;
@@ -77,6 +92,8 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   const stop = () => stopping ??= (async () => {
     tls.close();
     policy?.close();
+    centralPolicy?.follower.close();
+    void centralPolicy?.client.close();
     const drains: Promise<unknown>[] = [];
     if (outbound) drains.push(outbound.stop());
     if (sidecar) {

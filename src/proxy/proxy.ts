@@ -12,7 +12,10 @@ import { ProxyMetrics } from '../metrics/recorder.js';
 import { NOOP_METRICS, type MeshMetrics } from '../metrics/types.js';
 import { RegistryClient } from '../registry/client.js';
 import { createAdminServer } from './admin.js';
-import { DEFAULT_CONFIG, loadConfig, type ProxyConfig } from '../config/proxy-config.js';
+import { settingSources } from '../config/central.js';
+import { loadConfigDocument, type ProxyConfig } from '../config/proxy-config.js';
+import type { ProxyDocument } from '../config/central.js';
+import { CentralConfigFollower } from './central-config.js';
 import { watchConfig } from './config-watch.js';
 import { Discovery } from './discovery.js';
 import { UpstreamPools } from './upstream-pools.js';
@@ -47,8 +50,12 @@ export interface RunningProxy {
 
 /** The --config file at start: a file that cannot be used is a usage error (exit 2) naming the flag. */
 export async function loadConfigFlag(file: string): Promise<ProxyConfig> {
+  return (await loadConfigDocumentFlag(file)).config;
+}
+
+async function loadConfigDocumentFlag(file: string): Promise<{ doc: Record<string, unknown>; config: ProxyConfig }> {
   try {
-    return await loadConfig(file);
+    return await loadConfigDocument(file);
   } catch (err) {
     throw new UsageError(`--config: ${(err as Error).message}`);
   }
@@ -56,7 +63,13 @@ export async function loadConfigFlag(file: string): Promise<ProxyConfig> {
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const log = opts.log;
-  let config: ProxyConfig = opts.configFile === undefined ? DEFAULT_CONFIG : await loadConfigFlag(opts.configFile);
+  // The config in force: the registry's central config with the local --config file laid over it, field by
+  // field (central-config.ts); until the registry answers, the file alone (or the built-in defaults).
+  let fileDoc: ProxyDocument | undefined = opts.configFile === undefined ? undefined : (await loadConfigDocumentFlag(opts.configFile)).doc as ProxyDocument;
+  const client = new RegistryClient({ url: opts.registry.url, token: opts.registry.token, caFile: opts.registry.caFile });
+  const fileSource = () => (opts.configFile === undefined || fileDoc === undefined ? undefined : { path: opts.configFile, doc: fileDoc });
+  const central = new CentralConfigFollower(client, fileSource, (effective) => { config = effective.config; runtimes.reconfigure(); }, log);
+  let config: ProxyConfig = central.current.config;
   const accessLog = opts.accessLog === undefined ? undefined
     : await AccessLog.open(opts.accessLog, { onError: (err) => log(`access log ${opts.accessLog} failed, no more lines will be written: ${err.message}`) });
   const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;
@@ -71,10 +84,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     return { ewmaMs: e.ewmaMs, ...(ejectedUntil === undefined ? {} : { ejectedUntil }) };
   });
 
-  const client = new RegistryClient({ url: opts.registry.url, token: opts.registry.token, caFile: opts.registry.caFile });
   const discovery = new Discovery(client, (e) => runtimes.apply(e), log, () => runtimes.table.serviceNames().length);
   discovery.start();
-  if (!(await discovery.ready(5_000))) log(`no route table from ${client.url} yet; answering 503 until it arrives`);
+  central.start();
+  const [tableReady, configReady] = await Promise.all([discovery.ready(5_000), central.ready(5_000)]);
+  if (!tableReady) log(`no route table from ${client.url} yet; answering 503 until it arrives`);
+  if (!configReady) log(`no central config from ${client.url} yet; running on ${opts.configFile ?? 'the built-in defaults'} until it arrives`);
 
   let draining = false;
   const tunnels = new Set<Socket>();
@@ -90,9 +105,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();
-        return runtimes.snapshot({ url: s.url, connected: s.connected, ...(s.lastError === undefined ? {} : { lastError: s.lastError }) });
+        return { ...runtimes.snapshot({ url: s.url, connected: s.connected, ...(s.lastError === undefined ? {} : { lastError: s.lastError }) }), config: central.status() };
       },
       config: () => config,
+      settingSources: (service) => settingSources(central.current, service),
       ready: () => draining ? { ready: false, reason: 'draining' } : discovery.status().synced ? { ready: true } : { ready: false, reason: 'no route table from the registry yet' },
     }, systemClock, metricsAdmin);
     try {
@@ -100,6 +116,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     } catch (err) {
       server.close();
       discovery.close();
+      central.close();
       throw err;
     }
   }
@@ -107,9 +124,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const reload = async (why: string): Promise<void> => {
     if (opts.configFile === undefined) return;
     try {
-      config = await loadConfig(opts.configFile);
-      runtimes.reconfigure();
-      log(`config reloaded from ${opts.configFile} (${why})`);
+      fileDoc = (await loadConfigDocument(opts.configFile)).doc as ProxyDocument;
+      if (central.recompute(`config file ${opts.configFile} (${why})`)) log(`config reloaded from ${opts.configFile} (${why})`);
     } catch (err) {
       log(`config ${opts.configFile} refused, keeping the previous one: ${(err as Error).message}`);
     }
@@ -137,6 +153,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         await closed;
       }
       discovery.close();
+      central.close();
       metricsAdmin?.close();
       metrics.close();
       if (admin !== undefined) {

@@ -1,5 +1,5 @@
 // `mesh routes`: the proxy's live route table; `mesh routes explain <url>`: a dry run of routing one request.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import chalk from 'chalk';
 import { systemClock } from '../../core/clock.js';
 import { adminGet, fetchRoutes, parseAdminJson } from '../../metrics/admin-client.js';
@@ -7,21 +7,36 @@ import { DEFAULT_CONFIG, loadConfig } from '../../config/proxy-config.js';
 import { explainRequest, parseHeader, type ExplainInput, type ExplainResult } from '../../proxy/explain.js';
 import { addJsonOption, collect } from '../common.js';
 import type { CommandContext } from '../program.js';
-import { addProxyOption } from '../proxy-flags.js';
-import { renderExplain, renderJson, renderRoutesTable } from '../render/routes.js';
+import { proxyUrlFlag } from '../proxy-flags.js';
+import { DEFAULTS } from '../../core/types.js';
+import { renderExplain, renderJson, renderRoutesTable, renderRoutesTables } from '../render/routes.js';
 
-interface RoutesFlags { proxy: string; json?: boolean }
+interface RoutesFlags { proxy?: string[]; json?: boolean }
 interface ExplainFlags extends RoutesFlags { request: string; header?: [string, string][]; config?: string }
 
 export function registerRoutesCommand(program: Command, ctx: CommandContext): void {
   const color = () => ctx.io.stdoutIsTTY && chalk.level > 0;
-  const routes = addJsonOption(addProxyOption(
-    program.command('routes').description('Show a proxy\'s route table: per service its policy and each endpoint\'s weight, priority, zone, health, ejection, in-flight requests and RPS.'),
-  ))
-    .addHelpText('after', '\nExamples:\n  mesh routes\n  mesh routes --proxy http://127.0.0.1:15000 --json\n  mesh routes explain http://orders/api/v1 -H \'x-canary: 1\'\n')
+  // --proxy is repeatable here: several proxies' tables side by side, flagging any that runs an older central
+  // config version than the others.
+  const proxyOption = new Option('--proxy <url>', 'URL of the proxy\'s admin API (its --admin address); repeat it to compare several proxies, whose central config versions are then checked against each other.')
+    .env('MESH_PROXY').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), proxyUrlFlag(v)]);
+  const routes = addJsonOption(
+    program.command('routes').description('Show a proxy\'s route table: the central config version it runs, and per service its policy and each endpoint\'s weight, priority, zone, health, ejection, in-flight requests and RPS.').addOption(proxyOption),
+  )
+    .addHelpText('after', '\nExamples:\n  mesh routes\n  mesh routes --proxy http://127.0.0.1:15000 --json\n  mesh routes --proxy http://10.0.0.5:15000 --proxy http://10.0.0.6:15000\n  mesh routes explain http://orders/api/v1 -H \'x-canary: 1\'\n')
     .action(async (opts: RoutesFlags) => {
-      const snap = await fetchRoutes(opts.proxy);
-      ctx.io.out(opts.json ? renderJson(snap) : renderRoutesTable(snap, { color: color(), now: Date.now() }));
+      const proxies = opts.proxy ?? [DEFAULTS.proxyAdminUrl];
+      const now = Date.now();
+      if (proxies.length === 1) {
+        const snap = await fetchRoutes(proxies[0]!);
+        ctx.io.out(opts.json ? renderJson(snap) : renderRoutesTable(snap, { color: color(), now }));
+        return;
+      }
+      const snaps = await Promise.all(proxies.map(async (proxy) => ({ proxy, snap: await fetchRoutes(proxy) })));
+      const newest = Math.max(...snaps.map((s) => s.snap.config?.version ?? 0));
+      ctx.io.out(opts.json
+        ? renderJson({ newestConfigVersion: newest, proxies: snaps.map(({ proxy, snap }) => ({ proxy, olderConfig: (snap.config?.version ?? 0) < newest, ...snap })) })
+        : renderRoutesTables(snaps, { color: color(), now }));
     });
 
   routes.command('explain')
@@ -36,7 +51,7 @@ export function registerRoutesCommand(program: Command, ctx: CommandContext): vo
     .action(async (url: string, _opts: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<ExplainFlags>();
       const input: ExplainInput = { url, method: opts.request.toUpperCase(), headers: opts.header ?? [] };
-      const result = await explain(opts.proxy, input, opts.config, (m) => ctx.io.err(m));
+      const result = await explain(opts.proxy?.[0] ?? DEFAULTS.proxyAdminUrl, input, opts.config, (m) => ctx.io.err(m));
       ctx.io.out(opts.json ? renderJson(result) : renderExplain(result, { color: color(), now: Date.now() }));
     });
 }

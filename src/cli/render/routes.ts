@@ -5,7 +5,12 @@ import type { RoutesSnapshot } from '../../core/admin-types.js';
 import type { HealthState } from '../../core/types.js';
 import type { ExplainResult } from '../../proxy/explain.js';
 
-export interface RenderOptions { color: boolean; now: number }
+export interface RenderOptions {
+  color: boolean;
+  now: number;
+  /** The newest central config version among the proxies shown: older ones are flagged. */
+  newestConfig?: number;
+}
 
 export function renderJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
@@ -28,9 +33,24 @@ function num(v: number, digits = 1): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(digits);
 }
 
+/** The central config a proxy runs, flagged when other proxies run a newer one or it refused a version. */
+function configLine(cfg: NonNullable<RoutesSnapshot['config']>, newest: number | undefined, c: ReturnType<typeof painter>['c']): string {
+  let line = `config version ${cfg.version}${cfg.file ? ` with local file ${cfg.file} over it` : ''}`;
+  if (newest !== undefined && cfg.version < newest) line += c.red(` (OLDER: other proxies run version ${newest})`);
+  if (cfg.refused !== undefined) line += c.red(` (refused version ${cfg.refused.version}: ${cfg.refused.reason})`);
+  return line;
+}
+
+/** Several proxies' tables, each headed by its admin URL; the newest config version among them flags the rest. */
+export function renderRoutesTables(snaps: Array<{ proxy: string; snap: RoutesSnapshot }>, opts: RenderOptions): string {
+  const newest = Math.max(...snaps.map((s) => s.snap.config?.version ?? 0));
+  return snaps.map(({ proxy, snap }) => `proxy ${proxy}\n${renderRoutesTable(snap, { ...opts, newestConfig: newest })}`).join('\n');
+}
+
 export function renderRoutesTable(snap: RoutesSnapshot, opts: RenderOptions): string {
   const { c, health } = painter(opts.color);
   let out = `registry ${snap.registry.url} ${snap.registry.connected ? 'connected' : c.red(`disconnected${snap.registry.lastError ? ` (${snap.registry.lastError})` : ''}`)}, index ${snap.index}\n`;
+  if (snap.config !== undefined) out += `${configLine(snap.config, opts.newestConfig, c)}\n`;
   if (snap.services.length === 0) return `${out}no services in the route table\n`;
   for (const svc of snap.services) {
     const limit = svc.maxConcurrent === undefined ? '' : `/${svc.maxConcurrent}`;
@@ -80,6 +100,7 @@ export function renderExplain(r: ExplainResult, opts: RenderOptions): string {
       }
     }
   }
+  if (r.settingSources !== undefined) out += `${settingsLine(r.settingSources)}\n`;
   out += r.outcome.forwarded
     ? `outcome  ${c.green('forwarded')}${r.unroutableShare > 0 ? c.yellow(` (${pct(r.unroutableShare)} would get 503: their subset has no eligible endpoint)`) : ''}\n`
     : `outcome  ${c.red(`${r.outcome.status} ${r.outcome.code}`)}: ${r.outcome.reason}\n`;
@@ -91,6 +112,18 @@ export function renderExplain(r: ExplainResult, opts: RenderOptions): string {
     e.eligible ? 'eligible' : `${REASONS[e.excludedBecause ?? ''] ?? e.excludedBecause}${e.ejectedUntil !== undefined ? ` for ${until(e.ejectedUntil, opts.now)}` : ''}`,
   ]);
   return `${out}\n${plainTable(['ID', 'ADDRESS', 'PRIORITY', 'WEIGHT', 'HEALTH', 'CHANCE', 'WHY'], rows)}`;
+}
+
+/** `config   version 12; local file: timeout; central: retries, routes; built-in: the rest` */
+function settingsLine(s: NonNullable<ExplainResult['settingSources']>): string {
+  const by = new Map<string, string[]>();
+  for (const [field, from] of Object.entries(s.fields)) {
+    if (from === 'built-in') continue;
+    by.set(from, [...(by.get(from) ?? []), field]);
+  }
+  const label: Record<string, string> = { file: 'local file', central: 'central', 'file defaults': 'local file defaults', 'central defaults': 'central defaults' };
+  const parts = [...by].map(([from, fields]) => `${label[from] ?? from}: ${fields.join(', ')}`);
+  return `config   central version ${s.version}; ${parts.length > 0 ? `${parts.join('; ')}; built-in: the rest` : 'every setting built-in'}`;
 }
 
 function pct(v: number): string {

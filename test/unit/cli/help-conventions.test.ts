@@ -8,10 +8,11 @@ import { commandTree, helpOf } from './command-tree.js';
 const DATA_COMMANDS = [
   'registry status', 'register', 'deregister', 'services',
   'certs ca init', 'certs gen', 'certs inspect', 'authz test', 'curl',
+  'authz apply', 'config get', 'config apply', 'config history', 'config rollback', 'config delete',
   'routes', 'routes explain', 'demo', 'check',
 ];
 /** Commands that run until stopped or draw a dashboard: no data document to print. */
-const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top'];
+const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top', 'config'];
 
 test('every command is classified as printing data or not', () => {
   const { nodes } = commandTree();
