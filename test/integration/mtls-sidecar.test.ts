@@ -250,3 +250,31 @@ test('bad sidecar flags and files: one line, exit 2 for usage, exit 1 for unusab
 });
 
 
+
+test('a sidecar without --policy enforces the registry\'s central policy and follows `mesh authz apply`; --policy replaces it', { timeout: 45_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const applied = await runMesh(['authz', 'apply', '-f', policy, '--registry', reg.url]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /^authz added\n/);
+  const central = await runMesh(['authz', 'test', '--central', '--registry', reg.url, '--from', 'billing', '--to', 'orders', 'GET', '/orders']);
+  assert.match(central.stdout, /DENY/);
+  const { port, d } = await sidecar(t, ['--registry', reg.url]);
+  assert.match(d.stderr(), /the registry's central policy \(version \d+/);
+  assert.equal((await curl([...as(certs.billing!), `https://localhost:${port}/orders`])).status, 403, 'the central policy denies billing');
+  assert.equal((await curl([...as(certs.web!), `https://localhost:${port}/orders`])).status, 200);
+
+  const open = join(tmp.path, 'open.yaml');
+  writeFileSync(open, 'services:\n  orders:\n    allow:\n      - {from: "*"}\n');
+  const bad = await runMesh(['authz', 'apply', '-f', join(tmp.path, 'nope.yaml'), '--registry', reg.url]);
+  assert.equal(bad.code, 1);
+  writeFileSync(join(tmp.path, 'bad-policy.yaml'), 'services:\n  orders:\n    allow:\n      - {from: web, methods: [FETCH]}\n');
+  const invalid = await runMesh(['authz', 'apply', '-f', join(tmp.path, 'bad-policy.yaml'), '--registry', reg.url]);
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.stderr, /services\.orders\.allow\[0\]\.methods\[0\]: "FETCH" is not an HTTP method \(nothing applied\)/);
+  assert.equal((await runMesh(['authz', 'apply', '-f', open, '--registry', reg.url])).code, 0);
+  await eventually(async () => (await curl([...as(certs.billing!), `https://localhost:${port}/orders`])).status === 200, 10_000);
+
+  // A local --policy file wins over the central one, whole.
+  const local = await sidecar(t, ['--registry', reg.url, '--policy', policy]);
+  assert.equal((await curl([...as(certs.billing!), `https://localhost:${local.port}/orders`])).status, 403);
+});
