@@ -9,6 +9,7 @@ import { registerConfigCommand } from './commands/config.js';
 import { registerCurlCommand } from './commands/curl.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDeregisterCommand } from './commands/deregister.js';
+import { registerFaultCommand } from './commands/fault.js';
 import { registerProxyCommand } from './commands/proxy.js';
 import { registerRegisterCommand } from './commands/register.js';
 import { registerRegistryCommand } from './commands/registry.js';
@@ -51,6 +52,7 @@ export function buildProgram(io: Io): Command {
   registerDemoCommand(program, ctx);
   registerCheckCommand(program, ctx);
   registerConfigCommand(program, ctx);
+  registerFaultCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

@@ -11,6 +11,7 @@
 // replaces the central policy whole, because merging two security policies rule by rule would be guesswork.
 import { PolicyFormatError, policyFromDocument } from '../authz/load.js';
 import { ValidationError } from '../core/errors.js';
+import { validateFaults, type Fault } from './faults.js';
 import { parseConfig, SERVICE_KEYS } from './proxy-config.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -24,6 +25,8 @@ export interface CentralConfig {
   proxy: ProxyDocument;
   /** The policy document, or null when there is no central policy. */
   authz: JsonObject | null;
+  /** Time-boxed faults (src/config/faults.ts); absent when none. Rollback leaves them as they are. */
+  faults?: Fault[];
 }
 
 export const EMPTY_CENTRAL: CentralConfig = Object.freeze({ proxy: {}, authz: null }) as CentralConfig;
@@ -40,7 +43,7 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 export function validateCentral(value: unknown): CentralConfig {
   if (!isObject(value)) throw new ValidationError('(top level)', '(top level) must be an object with "proxy" and "authz"');
   for (const k of Object.keys(value)) {
-    if (k !== 'proxy' && k !== 'authz') throw new ValidationError(k, `${k} is not a known part of the config (known: proxy, authz)`);
+    if (k !== 'proxy' && k !== 'authz' && k !== 'faults') throw new ValidationError(k, `${k} is not a known part of the config (known: proxy, authz, faults)`);
   }
   const proxy = value.proxy ?? {};
   try {
@@ -58,11 +61,12 @@ export function validateCentral(value: unknown): CentralConfig {
       throw err;
     }
   }
-  const size = Buffer.byteLength(JSON.stringify({ proxy, authz }));
+  const faults = value.faults === undefined ? undefined : validateFaults(value.faults);
+  const size = Buffer.byteLength(JSON.stringify({ proxy, authz, faults }));
   if (size > MAX_CENTRAL_BYTES) {
     throw new ValidationError('(top level)', `the config would be ${size} bytes; the registry keeps at most ${MAX_CENTRAL_BYTES} (split it, or drop unused services)`);
   }
-  return { proxy: proxy as ProxyDocument, authz: authz as JsonObject | null };
+  return { proxy: proxy as ProxyDocument, authz: authz as JsonObject | null, ...(faults === undefined || faults.length === 0 ? {} : { faults }) };
 }
 
 /** `mesh config apply`: the services (and defaults) `doc` names replace the stored ones; the rest stay. */
@@ -153,6 +157,10 @@ export function diffCentral(a: CentralConfig, b: CentralConfig): EntryDiff[] {
   const names = new Set([...Object.keys(a.proxy.services ?? {}), ...Object.keys(b.proxy.services ?? {})]);
   for (const name of [...names].sort()) entry(`services.${name}`, a.proxy.services?.[name], b.proxy.services?.[name]);
   entry('authz', a.authz ?? undefined, b.authz ?? undefined);
+  const faultIds = (c: CentralConfig) => new Map((c.faults ?? []).map((f) => [f.id, f]));
+  const fa = faultIds(a);
+  const fb = faultIds(b);
+  for (const id of [...new Set([...fa.keys(), ...fb.keys()])].sort()) entry(`faults.${id}`, fa.get(id), fb.get(id));
   return out;
 }
 

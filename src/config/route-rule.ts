@@ -53,3 +53,10 @@ export function tagsMatch(tags: Readonly<Record<string, string>>, subset: Readon
   for (const k in subset) if (tags[k] !== subset[k]) return false;
   return true;
 }
+
+/** Whether a normalised path is under a prefix, on a segment boundary when the prefix has no trailing slash. */
+export function pathHasPrefix(path: string, prefix: string): boolean {
+  if (prefix === '/' || path === prefix) return true;
+  if (!path.startsWith(prefix)) return false;
+  return prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47;
+}

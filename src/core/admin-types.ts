@@ -58,6 +58,8 @@ export interface RequestFates {
   noHealthyEndpoint: number;
   circuitOpen: number;
   denied: number;
+  /** Answered by an injected fault (`mesh fault inject`). */
+  faultInjected: number;
 }
 
 export interface GoldenSignals {

@@ -28,6 +28,7 @@ export const ErrorCodes = {
   MESH_ERR_CA_EXISTS: { status: 409, hint: 'pass --force to replace the existing CA' },
   MESH_ERR_ETCD_UNAVAILABLE: { status: 503, hint: 'check --etcd-endpoints and that etcd is running' },
   MESH_ERR_CHILD_FAILED: { status: 500, hint: 'the command given to `mesh run` could not be started' },
+  MESH_ERR_FAULT_INJECTED: { status: 503, hint: 'a fault injected with `mesh fault inject`; `mesh fault list` shows it and its expiry' },
   MESH_ERR_INTERNAL: { status: 500, hint: 'this is a bug; run with --debug and report it' },
 } as const;
 

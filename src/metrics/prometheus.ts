@@ -4,12 +4,12 @@
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { counterView, type EndpointCounters } from './merged-view.js';
 import { CODE_CLASS_LABELS, DURATION_BUCKETS_S, type ProxyMetrics } from './recorder.js';
-import { FATE_NAMES } from './types.js';
+import { Fate, FATE_NAMES } from './types.js';
 
 /** Metric names in snake_case as Prometheus expects (used in the man page and tests). */
 export const FATE_LABELS: Record<string, string> = {
   ok: 'ok', okAfterRetry: 'ok_after_retry', failed: 'failed', retryBudgetExhausted: 'retry_budget_exhausted',
-  timeout: 'timeout', noHealthyEndpoint: 'no_healthy_endpoint', circuitOpen: 'circuit_open', denied: 'denied',
+  timeout: 'timeout', noHealthyEndpoint: 'no_healthy_endpoint', circuitOpen: 'circuit_open', denied: 'denied', faultInjected: 'fault_injected',
 };
 
 type Extra = (registry: Registry) => void;
@@ -107,6 +107,14 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
       for (const svc of eachService()) {
         FATE_NAMES.forEach((name, i) => this.inc({ service: svc.name, fate: FATE_LABELS[name]! }, svc.fates[i]!));
       }
+    },
+  });
+  new Counter({
+    name: 'mesh_faults_injected_total', help: 'Client requests answered by an injected fault (mesh fault inject), per service; also the fault_injected fate.',
+    labelNames: ['service'] as const, registers,
+    collect() {
+      this.reset();
+      for (const svc of eachService()) this.inc({ service: svc.name }, svc.fates[Fate.faultInjected] ?? 0);
     },
   });
   new Gauge({

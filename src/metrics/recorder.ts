@@ -4,7 +4,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { exportWindow, importState, PEER_STALE_MS, type MetricsState, type PeerState } from './peers.js';
 import { SlidingWindow, type Ticker } from './window.js';
-import { Fate, type EndpointStateProbe, type EndpointStats, type MeshMetrics, type ServiceStats } from './types.js';
+import { Fate, FATE_NAMES, type EndpointStateProbe, type EndpointStats, type MeshMetrics, type ServiceStats } from './types.js';
 
 /** `mesh_request_duration_seconds` bucket upper bounds, in seconds. */
 export const DURATION_BUCKETS_S: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -66,7 +66,7 @@ export class EndpointRecorder implements EndpointStats {
 
 export class ServiceRecorder implements ServiceStats {
   inFlight = 0;
-  readonly fates = new Float64Array(8);
+  readonly fates = new Float64Array(FATE_NAMES.length);
   retries = 0;
   policyDenials = 0;
   underscoreHeaders = 0;

@@ -28,10 +28,12 @@ export const Fate = {
   noHealthyEndpoint: 5,
   circuitOpen: 6,
   denied: 7,
+  /** Answered by an injected fault (`mesh fault inject`): never retried, never held against an endpoint. */
+  faultInjected: 8,
 } as const;
 export type Fate = (typeof Fate)[keyof typeof Fate];
 export type FateName = keyof typeof Fate;
-export const FATE_NAMES: readonly FateName[] = ['ok', 'okAfterRetry', 'failed', 'retryBudgetExhausted', 'timeout', 'noHealthyEndpoint', 'circuitOpen', 'denied'];
+export const FATE_NAMES: readonly FateName[] = ['ok', 'okAfterRetry', 'failed', 'retryBudgetExhausted', 'timeout', 'noHealthyEndpoint', 'circuitOpen', 'denied', 'faultInjected'];
 
 /** Balancer/outlier state the metrics do not own but `/stats` shows: read once per frame. */
 export interface EndpointStateProbe {

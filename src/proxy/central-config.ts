@@ -8,6 +8,7 @@ import type { RoutesSnapshot } from '../core/admin-types.js';
 import { policyFromDocument } from '../authz/load.js';
 import { EMPTY_CENTRAL, overlayProxyDocuments, type CentralConfig, type FieldSource, type ProxyDocument } from '../config/central.js';
 import { parseConfig, type ProxyConfig } from '../config/proxy-config.js';
+import { EMPTY_FAULTS, FaultTable } from '../config/faults.js';
 import { resolvesWithin } from '../core/within.js';
 import { WatchLink } from './watch-link.js';
 import type { ConfigWatchEvent, RegistryClient, Watcher } from '../registry/client.js';
@@ -23,6 +24,8 @@ export interface EffectiveConfig {
   sources: Record<string, Record<string, FieldSource>>;
   /** The central authorization policy, or null when there is none. */
   policy: Policy | null;
+  /** Injected faults; each expires by its own deadline, checked per request, so none outlives its --for. */
+  faults: FaultTable;
 }
 
 export class CentralConfigFollower {
@@ -114,7 +117,7 @@ export class CentralConfigFollower {
     try {
       const config = parseConfig(doc);
       const policy = this.central.authz === null ? null : policyFromDocument(this.central.authz);
-      return { config, version: this.centralVersion, sources, policy };
+      return { config, version: this.centralVersion, sources, policy, faults: this.central.faults === undefined ? EMPTY_FAULTS : new FaultTable(this.central.faults) };
     } catch (err) {
       return err as Error;
     }

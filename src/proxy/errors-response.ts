@@ -13,7 +13,8 @@ export type MeshErrorCause =
   | 'upstream-connect'
   | 'upstream-reset'
   | 'bad-request'
-  | 'protocol-unsupported';
+  | 'protocol-unsupported'
+  | 'fault-injected';
 
 const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
   'no-such-service': 'MESH_ERR_NO_SUCH_SERVICE',
@@ -24,6 +25,7 @@ const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
   'upstream-reset': 'MESH_ERR_UPSTREAM_CONNECT',
   'bad-request': 'MESH_ERR_BAD_REQUEST',
   'protocol-unsupported': 'MESH_ERR_PROTOCOL_UNSUPPORTED',
+  'fault-injected': 'MESH_ERR_FAULT_INJECTED',
 };
 
 export function codeOf(cause: MeshErrorCause): ErrorCode {
@@ -38,7 +40,7 @@ export function statusOf(cause: MeshErrorCause): number {
  * Answers with the mesh error for `cause`; if the response already started, aborts it instead. Returns the body
  * bytes sent, for the access log (0 for a HEAD request, whose answer has no body, and for an abort).
  */
-export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, message: string): number {
+export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, message: string, status = statusOf(cause)): number {
   if (res.headersSent || res.writableEnded) {
     res.destroy();
     return 0;
@@ -53,7 +55,7 @@ export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, messag
   // After a malformed request the connection's framing cannot be trusted.
   if (cause === 'bad-request') headers.connection = 'close';
   try {
-    res.writeHead(statusOf(cause), headers);
+    res.writeHead(status, headers);
     res.end(body);
   } catch {
     res.destroy();

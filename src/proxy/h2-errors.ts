@@ -14,6 +14,7 @@ export const GRPC_STATUS: Readonly<Record<MeshErrorCause, number>> = {
   'upstream-reset': 14,
   'bad-request': 13, // INTERNAL, as gRPC maps an HTTP 400
   'protocol-unsupported': 12, // UNIMPLEMENTED
+  'fault-injected': 14,
 };
 
 /**

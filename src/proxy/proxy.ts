@@ -68,8 +68,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let fileDoc: ProxyDocument | undefined = opts.configFile === undefined ? undefined : (await loadConfigDocumentFlag(opts.configFile)).doc as ProxyDocument;
   const client = new RegistryClient({ url: opts.registry.url, token: opts.registry.token, caFile: opts.registry.caFile });
   const fileSource = () => (opts.configFile === undefined || fileDoc === undefined ? undefined : { path: opts.configFile, doc: fileDoc });
-  const central = new CentralConfigFollower(client, fileSource, (effective) => { config = effective.config; runtimes.reconfigure(); }, log);
+  const central = new CentralConfigFollower(client, fileSource, (effective) => { config = effective.config; faults = effective.faults; runtimes.reconfigure(); }, log);
   let config: ProxyConfig = central.current.config;
+  let faults = central.current.faults;
   const accessLog = opts.accessLog === undefined ? undefined
     : await AccessLog.open(opts.accessLog, { onError: (err) => log(`access log ${opts.accessLog} failed, no more lines will be written: ${err.message}`) });
   const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;
@@ -94,7 +95,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let draining = false;
   const tunnels = new Set<Socket>();
   const h2Sessions = new Set<ServerHttp2Session>();
-  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog });
+  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog, faults: () => faults });
   const listenAddr = await listenOn(server, opts.listen, '--listen');
 
   let admin: Server | undefined;

@@ -4,8 +4,8 @@
 import type { Random } from '../core/clock.js';
 
 // The rule type and path normalisation live with the config schema (src/config), shared with the registry.
-import { normalisePath, tagsMatch, type RouteRule } from '../config/route-rule.js';
-export { normalisePath, tagsMatch, type RouteRule } from '../config/route-rule.js';
+import { normalisePath, pathHasPrefix, tagsMatch, type RouteRule } from '../config/route-rule.js';
+export { normalisePath, pathHasPrefix, tagsMatch, type RouteRule } from '../config/route-rule.js';
 
 export interface Target {
   /** The service name, or null when the authority names no service (→ 503 no such service). */
@@ -59,12 +59,6 @@ export function targetOf(url: string, host: string | undefined): Target | string
 }
 
 
-/** Whether a normalised path is under a prefix, on a segment boundary when the prefix has no trailing slash. */
-export function pathHasPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/' || path === prefix) return true;
-  if (!path.startsWith(prefix)) return false;
-  return prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47;
-}
 
 export interface RouteChoice {
   rule: RouteRule | undefined;

@@ -19,6 +19,7 @@ import { chooseRoute, targetOf } from './router.js';
 import { handleUpgrade } from './websocket.js';
 import type { HeaderDropCounter } from './underscore-headers.js';
 import { offersWebSocket, serveWithoutUpgrade } from './upgrade.js';
+import { kindOf, type Fault, type FaultTable } from '../config/faults.js';
 
 /** Finds a service's runtime by name; undefined = the registry has never heard of it. */
 export interface ServiceDirectory {
@@ -29,8 +30,8 @@ export interface ServiceDirectory {
 export interface ServiceGate {
   /** Takes a concurrency slot; false = at the limit (→ 503 circuit-open). requestEnded frees it. */
   admit(maxConcurrent: number | undefined): boolean;
-  /** The request was refused before forwarding (for metrics). */
-  refused(cause: 'circuit-open' | 'no-such-service'): void;
+  /** The request was refused before forwarding (for metrics); `status` is what the client got (0: reset). */
+  refused(cause: 'circuit-open' | 'no-such-service' | 'fault-injected', status?: number): void;
 }
 
 export interface ProxyServerDeps {
@@ -49,6 +50,8 @@ export interface ProxyServerDeps {
   h2Sessions?: Set<ServerHttp2Session>;
   /** The access log (--access-log), when on. */
   accessLog?: AccessLog | undefined;
+  /** Active injected faults (`mesh fault inject`), from the central config; absent = none. */
+  faults?: () => FaultTable;
 }
 
 export interface ProxyServerOptions {
@@ -113,6 +116,19 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
     return;
   }
   const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(req, n), deps.random);
+  const faults = deps.faults?.();
+  const fault = faults === undefined || faults.size === 0 ? undefined : faults.pick(service.name, target.matchPath, Date.now(), deps.random);
+  // Positional arguments: the common path (no fault) allocates nothing extra.
+  if (fault === undefined) admitAndForward(deps, req, res, service, settings, choice, target, headers, ids);
+  else if ('delayMs' in fault.action) setTimeout(() => { if (!res.destroyed) admitAndForward(deps, req, res, service, settings, choice, target, headers, ids); }, fault.action.delayMs);
+  else injectFault(deps, req, res, service, fault, target, ids);
+}
+
+function admitAndForward(
+  deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse,
+  service: NonNullable<ReturnType<ServiceDirectory['get']>>, settings: ReturnType<typeof settingsFor>, choice: ReturnType<typeof chooseRoute> | undefined,
+  target: { authority: string; path: string }, headers: Exclude<ReturnType<typeof upstreamHeaders>, string>, ids: { requestId: string; traceId: string },
+): void {
   if (!service.admit(settings.maxConcurrent)) {
     service.refused('circuit-open');
     refuse(deps, req, res, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`, target.authority, target.path, ids);
@@ -127,6 +143,23 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
   const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
   new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody, access).start();
+}
+
+/**
+ * Answers with an injected abort or reset: before any endpoint is picked, so it never reaches outlier detection,
+ * the retry budget or a retry; counted as the fault_injected fate and logged with error "fault-injected".
+ */
+function injectFault(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, service: ServiceGate, fault: Fault,
+  target: { authority: string; path: string }, ids: { requestId: string; traceId: string }): void {
+  const status = 'abort' in fault.action ? fault.action.abort : 0;
+  service.refused('fault-injected', status);
+  let sent = 0;
+  if (status === 0) req.socket.destroy();
+  else sent = sendMeshError(res, 'fault-injected', `fault ${fault.id} injected (${kindOf(fault)} ${status}, ${fault.percent}% of requests until ${new Date(fault.expiresAt).toISOString()})`, status);
+  deps.accessLog?.record({
+    method: req.method ?? '', authority: target.authority, path: target.path, status, error: 'fault-injected', durationMs: 0, upstream: null,
+    bytesIn: 0, bytesOut: sent, requestId: ids.requestId, traceId: ids.traceId,
+  });
 }
 
 /**

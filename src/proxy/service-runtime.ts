@@ -149,9 +149,10 @@ export class ServiceRuntime implements ForwardService, ServiceGate {
     this.stats.underscoreHeadersDropped(count);
   }
 
-  refused(_cause: 'circuit-open' | 'no-such-service'): void {
+  refused(cause: 'circuit-open' | 'no-such-service' | 'fault-injected', status = 503): void {
     this.stats.requestStarted();
-    this.stats.requestEnded(Fate.circuitOpen, 503, 0);
+    // An injected fault is its own fate, and never reaches outlier detection or the retry budget.
+    this.stats.requestEnded(cause === 'fault-injected' ? Fate.faultInjected : Fate.circuitOpen, status, 0);
   }
 
   requestEnded(status: number, latencyMs: number, retried: boolean, cause: MeshErrorCause | undefined, budgetRefused = false): void {

@@ -7,6 +7,7 @@ import { MeshError, ValidationError } from '../core/errors.js';
 import type { HealthState, Instance, ServiceSummary } from '../core/types.js';
 import { validateInstanceSpec, validateServiceName } from '../core/validate.js';
 import { CONFIG_ROUTES } from './config/routes.js';
+import { FAULT_ROUTES } from './config/fault-routes.js';
 import { readJsonBody, sendError, sendJson } from './server.js';
 import type { RegistryStore } from './store.js';
 import { openWatchStream } from './watch-stream.js';
@@ -40,6 +41,7 @@ const ROUTES: Route[] = [
   { pattern: /^\/v1\/status$/, methods: { GET: status } },
   { pattern: /^\/v1\/watch$/, methods: { GET: watch } },
   ...CONFIG_ROUTES,
+  ...FAULT_ROUTES,
 ];
 
 export async function handleApiRequest(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -6,6 +6,10 @@ import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
 import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
 import type { StoreStatus } from './store.js';
 import type { CentralConfig, EntryDiff, JsonObject } from '../config/central.js';
+import type { Fault } from '../config/faults.js';
+
+/** POST /v1/faults: one of abort/reset/delayMs; forMs is required. */
+export interface FaultRequest { service: string; route?: string; abort?: number; reset?: true; delayMs?: number; percent: number; forMs: number; allowLong?: boolean }
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8500 */
@@ -120,6 +124,20 @@ export class RegistryClient {
 
   rollbackConfig(version: number): Promise<ConfigWriteResponse> {
     return this.call('POST', '/v1/config/rollback', { version });
+  }
+
+  // --- faults (/v1/faults) ---
+  injectFault(body: FaultRequest): Promise<{ version: number; fault: Fault }> {
+    return this.call('POST', '/v1/faults', body);
+  }
+
+  faults(): Promise<{ version: number; now: number; faults: Fault[] }> {
+    return this.call('GET', '/v1/faults');
+  }
+
+  /** Clears one fault, or every fault when `id` is undefined. */
+  clearFaults(id?: string): Promise<{ version: number; cleared: string[] }> {
+    return this.call('DELETE', id === undefined ? '/v1/faults' : `/v1/faults/${enc(id)}`);
   }
 
   /** Watches the central config: one `config` event with the whole version in force, then one per change. */

@@ -24,7 +24,7 @@ export interface StatsView {
 const FATE_KEYS: (keyof RequestFates)[] = ['ok', 'okAfterRetry', 'failed', 'retryBudgetExhausted', 'timeout', 'noHealthyEndpoint', 'circuitOpen', 'denied'];
 
 export function emptyFates(): RequestFates {
-  return { ok: 0, okAfterRetry: 0, failed: 0, retryBudgetExhausted: 0, timeout: 0, noHealthyEndpoint: 0, circuitOpen: 0, denied: 0 };
+  return { ok: 0, okAfterRetry: 0, failed: 0, retryBudgetExhausted: 0, timeout: 0, noHealthyEndpoint: 0, circuitOpen: 0, denied: 0, faultInjected: 0 };
 }
 
 interface Signals { rps: number; successRate: number | null; p50: number | null; p95: number | null; p99: number | null; inFlight: number; requests: number }

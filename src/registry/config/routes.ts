@@ -17,10 +17,11 @@ import type { RegistryStore } from '../store.js';
 import { openEventStream } from '../watch-stream.js';
 import type { ConfigVersion } from './history.js';
 
-type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void> | void;
+export type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void> | void;
 
 const SEG = '([^/]+)';
-export const CONFIG_ROUTES: Array<{ pattern: RegExp; methods: Partial<Record<string, Handler>> }> = [
+export type ConfigRoute = { pattern: RegExp; methods: Partial<Record<string, Handler>> };
+export const CONFIG_ROUTES: ConfigRoute[] = [
   { pattern: /^\/v1\/config$/, methods: { GET: getConfig, PUT: applyConfig } },
   { pattern: new RegExp(`^/v1/config/services/${SEG}$`), methods: { GET: getServiceEntry, DELETE: deleteServiceEntry } },
   { pattern: /^\/v1\/config\/history$/, methods: { GET: history } },
@@ -65,6 +66,7 @@ async function applyConfig(ctx: ApiContext, req: IncomingMessage, res: ServerRes
     const candidate = validateCentral({
       proxy: b.proxy === undefined ? current.proxy : applyProxyDocument(current.proxy, b.proxy as ProxyDocument),
       authz: b.authz === undefined ? current.authz : b.authz,
+      ...(current.faults === undefined ? {} : { faults: current.faults }),
     });
     diff = diffCentral(current, candidate);
     return diff.length === 0 || dryRun ? undefined : candidate;
@@ -85,7 +87,7 @@ async function deleteServiceEntry(ctx: ApiContext, _req: IncomingMessage, res: S
   let diff: EntryDiff[] = [];
   const v = await ctx.store.updateConfig(`delete ${service}`, (current) => {
     if (current.proxy.services?.[service!] === undefined) throw new MeshError('MESH_ERR_NOT_FOUND', `the central config has no entry for service "${service}"`, { hint: 'list the entries with `mesh config get`' });
-    const next = { proxy: deleteService(current.proxy, service!), authz: current.authz };
+    const next = { ...current, proxy: deleteService(current.proxy, service!) };
     diff = diffCentral(current, next);
     return next;
   });
@@ -109,8 +111,9 @@ async function rollback(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
   const v = await ctx.store.updateConfig(`rollback to ${target}`, (current) => {
     const old = ctx.store.config.get(target);
     if (old === undefined) throw new MeshError('MESH_ERR_NOT_FOUND', `version ${target} is not in the kept history`, { hint: 'list the versions with `mesh config history`' });
-    // Re-validated: a version written by an older mesh must still pass today's schema to come back.
-    const next = validateCentral(old.config);
+    // Re-validated: a version written by an older mesh must still pass today's schema to come back. Faults are
+    // not rolled back: they are time-boxed experiments, not config, and bringing one back would surprise.
+    const next = validateCentral({ proxy: old.config.proxy, authz: old.config.authz, ...(current.faults === undefined ? {} : { faults: current.faults }) });
     diff = diffCentral(current, next);
     return diff.length === 0 ? undefined : next;
   });

@@ -8,6 +8,7 @@ const LABELS: [keyof RequestFates, string, string | undefined][] = [
   ['ok', 'ok', 'green'], ['okAfterRetry', 'ok after retry', 'green'], ['failed', 'failed', 'red'],
   ['retryBudgetExhausted', 'retry budget exhausted', 'red'], ['timeout', 'timeout', 'red'],
   ['noHealthyEndpoint', 'no healthy endpoint', 'red'], ['circuitOpen', 'circuit open', 'yellow'], ['denied', 'denied', 'yellow'],
+  ['faultInjected', 'fault injected', 'yellow'],
 ];
 
 /** "fates  ok 120  ok after retry 3  timeout 1" — zero counts other than ok are left out to save room. */

@@ -9,10 +9,11 @@ const DATA_COMMANDS = [
   'registry status', 'register', 'deregister', 'services',
   'certs ca init', 'certs gen', 'certs inspect', 'authz test', 'curl',
   'authz apply', 'config get', 'config apply', 'config history', 'config rollback', 'config delete',
+  'fault inject', 'fault list', 'fault clear',
   'routes', 'routes explain', 'demo', 'check',
 ];
 /** Commands that run until stopped or draw a dashboard: no data document to print. */
-const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top', 'config'];
+const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top', 'config', 'fault'];
 
 test('every command is classified as printing data or not', () => {
   const { nodes } = commandTree();

@@ -16,7 +16,8 @@ test('validateCentral refuses what the proxy and the sidecar refuse, naming the 
   assert.equal(fieldOf(() => validateCentral({ proxy: { services: { web: { retries: '2' } } } })), 'proxy.services.web.retries');
   assert.equal(fieldOf(() => validateCentral({ proxy: { services: { web: { routes: [{ split: [{ tags: { v: '1' }, weight: 0 }] }] } } } })), 'proxy.services.web.routes[0].split');
   assert.equal(fieldOf(() => validateCentral({ authz: { services: { db: { allow: [{ from: 'Bad Name' }] } } } })), 'authz.services.db.allow[0].from[0]');
-  assert.equal(fieldOf(() => validateCentral({ faults: [] })), 'faults');
+  assert.equal(fieldOf(() => validateCentral({ nope: [] })), 'nope');
+  assert.equal(fieldOf(() => validateCentral({ faults: [{ id: 'f1', service: 'web', action: { abort: 700 }, percent: 10, createdAt: 0, expiresAt: 1 }] })), 'abort');
   assert.equal(fieldOf(() => validateCentral({ proxy: { services: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`s${i}`, { hashHeader: 'x'.repeat(80) }])) } })), '(top level)');
   assert.deepEqual(validateCentral({ proxy: { services: { web: { retries: 1 } } } }), { proxy: { services: { web: { retries: 1 } } }, authz: null });
 });

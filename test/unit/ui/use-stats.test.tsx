@@ -19,7 +19,7 @@ test('a stream that stops sending frames is treated as dead, its services vanish
     opened.push(h);
     queueMicrotask(() => {
       h.onOpen?.();
-      if (opened.length === 1) h.onFrame({ time: 0, windowMs: 1000, services: [{ service: 'orders', rps: 1, successRate: 1, p50: 1, p95: 1, p99: 1, inFlight: 0, requests: 1, fates: { ok: 1, okAfterRetry: 0, failed: 0, retryBudgetExhausted: 0, timeout: 0, noHealthyEndpoint: 0, circuitOpen: 0, denied: 0 }, endpoints: [] }] });
+      if (opened.length === 1) h.onFrame({ time: 0, windowMs: 1000, services: [{ service: 'orders', rps: 1, successRate: 1, p50: 1, p95: 1, p99: 1, inFlight: 0, requests: 1, fates: { ok: 1, okAfterRetry: 0, failed: 0, retryBudgetExhausted: 0, timeout: 0, noHealthyEndpoint: 0, circuitOpen: 0, denied: 0, faultInjected: 0 }, endpoints: [] }] });
     });
     return { close() { closed++; } };
   };

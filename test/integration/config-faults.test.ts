@@ -1,0 +1,132 @@
+// Time-boxed fault injection through the registry, with real processes: a fault made with `--for 3s` stops at
+// its deadline although the CLI that made it is gone and the proxy was restarted in between; injected aborts
+// are their own fate (never retried, never held against an endpoint); a 10% abort hits 10% ± 2% of 2,000
+// requests; a delay fault adds its delay at the p50; bad input is refused with one line.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RoutesSnapshot } from '../../src/core/admin-types.js';
+import { runMesh } from '../helpers/mesh.js';
+import { get, getJson, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
+import { startRegistry } from '../helpers/registry.js';
+
+test('a --for 3s abort stops at its deadline with its creator gone and the proxy restarted; never retried, never ejects', { timeout: 60_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const web = await startBackend(t, 'web-1');
+  await register(reg.url, 'web', web);
+  let proxy = await startProxy(t, reg.url);
+  const made = await runMesh(['fault', 'inject', 'web', '--abort', '503', '--percent', '100', '--for', '3s', '--json', '--registry', reg.url]);
+  assert.equal(made.code, 0, made.stderr);
+  const { fault } = JSON.parse(made.stdout) as { fault: { id: string; expiresAt: number } };
+  // The creator has exited (a CLI does not linger); the fault lives in the registry and in every proxy.
+  await proxy.daemon.stop('SIGKILL');
+  proxy = await startProxy(t, reg.url);
+
+  let firstOk: number | undefined;
+  let lastFault = 0;
+  for (let i = 0; i < 200 && firstOk === undefined; i++) {
+    const r = await viaProxy(proxy.port, 'web', '/');
+    const at = Date.now();
+    if (r.status === 503) {
+      assert.equal(r.headers['x-mesh-error'], 'fault-injected');
+      assert.match(JSON.parse(r.body).error.message, new RegExp(`fault ${fault.id} injected`));
+      lastFault = at;
+    } else {
+      assert.equal(r.status, 200);
+      firstOk = at;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(firstOk !== undefined, 'the fault ended');
+  assert.ok(lastFault > 0, 'the fault was applied after the restart');
+  assert.ok(Math.abs(firstOk! - fault.expiresAt) <= 500, `the fault stopped ${firstOk! - fault.expiresAt} ms from its deadline`);
+  const routes = await getJson<RoutesSnapshot>(`${proxy.admin}/routes`);
+  const ep = routes.services[0]!.endpoints[0]!;
+  assert.equal(ep.ejections, 0, 'injected aborts are not held against the endpoint');
+  assert.equal(ep.consecutiveFailures, 0);
+  const metrics = (await get(`${proxy.admin}/metrics`)).body;
+  assert.match(metrics, /mesh_faults_injected_total\{service="web"\} [1-9]/);
+  assert.match(metrics, /mesh_request_fates_total\{service="web",fate="fault_injected"\} [1-9]/);
+  assert.doesNotMatch(metrics, /mesh_retries_total\{service="web"\} [1-9]/, 'never retried');
+  const list = await runMesh(['fault', 'list', '--registry', reg.url]);
+  assert.equal(list.stdout, 'no active faults\n');
+});
+
+test('--percent 10 aborts 10% ± 2% of 2,000 requests; a delay fault adds its delay at the p50; clear ends a fault', { timeout: 90_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const web = await startBackend(t, 'web-1');
+  await register(reg.url, 'web', web);
+  const proxy = await startProxy(t, reg.url);
+  const made = await runMesh(['fault', 'inject', 'web', '--abort', '500', '--percent', '10', '--for', '5m', '--registry', reg.url]);
+  assert.match(made.stdout, /^injected f-[0-9a-f]{8}: abort 500 on 10% of web requests until /);
+  await eventually200or500(proxy.port);
+  let aborted = 0;
+  const total = 2_000;
+  for (let sent = 0; sent < total; sent += 20) {
+    const batch = await Promise.all(Array.from({ length: 20 }, () => viaProxy(proxy.port, 'web', '/')));
+    for (const r of batch) if (r.status === 500 && r.headers['x-mesh-error'] === 'fault-injected') aborted++;
+  }
+  const share = aborted / total;
+  assert.ok(share >= 0.08 && share <= 0.12, `aborted ${(share * 100).toFixed(1)}%`);
+  assert.equal((await runMesh(['fault', 'clear', '--registry', reg.url])).code, 0);
+
+  const p50 = async () => {
+    const ms: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const t0 = performance.now();
+      assert.equal((await viaProxy(proxy.port, 'web', '/slow/x')).status, 200);
+      ms.push(performance.now() - t0);
+    }
+    return ms.sort((a, b) => a - b)[10]!;
+  };
+  const before = await p50();
+  const delay = await runMesh(['fault', 'inject', 'web', '--route', '/slow', '--delay', '200ms', '--percent', '100', '--for', '1m', '--json', '--registry', reg.url]);
+  const id = (JSON.parse(delay.stdout) as { fault: { id: string } }).fault.id;
+  const listed = await runMesh(['fault', 'list', '--registry', reg.url]);
+  assert.match(listed.stdout, new RegExp(`${id} +web +/slow +delay 200ms +100%`));
+  await waitSlow(proxy.port);
+  const during = await p50();
+  assert.ok(during - before >= 195, `p50 went from ${before.toFixed(1)} to ${during.toFixed(1)} ms`);
+  const other = performance.now();
+  assert.equal((await viaProxy(proxy.port, 'web', '/fast')).status, 200);
+  assert.ok(performance.now() - other < 200, 'a path outside --route is not delayed');
+  assert.match((await runMesh(['fault', 'clear', id, '--registry', reg.url])).stdout, new RegExp(`cleared ${id}`));
+  assert.equal((await runMesh(['fault', 'clear', id, '--registry', reg.url])).code, 1);
+});
+
+test('fault input errors: one line, nothing stored', { timeout: 30_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const cases: [string[], RegExp][] = [
+    [['web', '--abort', '503', '--percent', '10'], /--for <duration> is required: every fault expires/],
+    [['web', '--abort', '503', '--percent', '10', '--for', '2h'], /--for: at most 1h; pass --allow-long/],
+    [['web', '--abort', '503', '--reset', '--percent', '10', '--for', '1m'], /exactly one of --abort <status>, --reset or --delay/],
+    [['web', '--abort', '200', '--percent', '10', '--for', '1m'], /--abort: invalid value "200"/],
+    [['web', '--abort', '503', '--percent', '150', '--for', '1m'], /--percent: "150" must be a number above 0 and at most 100/],
+    [['Web!', '--abort', '503', '--percent', '10', '--for', '1m'], /invalid service name/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runMesh(['fault', 'inject', ...args, '--registry', reg.url]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  assert.equal((await reg.client.faults()).faults.length, 0);
+  assert.equal((await reg.client.config()).version, 0);
+});
+
+/** Waits until the proxy has the fault (the first injected answer). */
+async function eventually200or500(port: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const r = await viaProxy(port, 'web', '/');
+    if (r.headers['x-mesh-error'] === 'fault-injected') return;
+  }
+  throw new Error('the proxy never applied the fault');
+}
+
+async function waitSlow(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const t0 = performance.now();
+    await viaProxy(port, 'web', '/slow/y');
+    if (performance.now() - t0 >= 200) return;
+  }
+  throw new Error('the delay never applied');
+}
