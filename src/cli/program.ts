@@ -16,6 +16,7 @@ import { registerRegistryCommand } from './commands/registry.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServicesCommand } from './commands/services.js';
+import { registerShiftCommand } from './commands/shift.js';
 import { registerTopCommand } from './commands/top.js';
 // -- end command imports --
 
@@ -53,6 +54,7 @@ export function buildProgram(io: Io): Command {
   registerCheckCommand(program, ctx);
   registerConfigCommand(program, ctx);
   registerFaultCommand(program, ctx);
+  registerShiftCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

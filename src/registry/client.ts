@@ -105,13 +105,18 @@ export class RegistryClient {
     return this.call('GET', '/v1/config');
   }
 
-  configEntry(service: string): Promise<{ version: number; service: string; entry: JsonObject; defaults: JsonObject | null }> {
-    return this.call('GET', `/v1/config/services/${enc(service)}`);
+  /** One service's entry in force, or as it was at a kept `version`. */
+  configEntry(service: string, version?: number): Promise<{ version: number; service: string; entry: JsonObject; defaults: JsonObject | null }> {
+    return this.call('GET', `/v1/config/services/${enc(service)}${version === undefined ? '' : `?version=${version}`}`);
   }
 
   /** Applies {proxy?, authz?}: named services and defaults replace the stored ones; authz replaces the policy. */
-  applyConfig(body: { proxy?: unknown; authz?: unknown }, opts: { dryRun?: boolean } = {}): Promise<ConfigWriteResponse> {
-    return this.call('PUT', `/v1/config${opts.dryRun ? '?dryRun=true' : ''}`, body);
+  applyConfig(body: { proxy?: unknown; authz?: unknown }, opts: { dryRun?: boolean; change?: string } = {}): Promise<ConfigWriteResponse> {
+    const q = new URLSearchParams();
+    if (opts.dryRun) q.set('dryRun', 'true');
+    if (opts.change !== undefined) q.set('change', opts.change);
+    const qs = q.toString();
+    return this.call('PUT', `/v1/config${qs ? `?${qs}` : ''}`, body);
   }
 
   deleteConfigEntry(service: string): Promise<ConfigWriteResponse> {

@@ -11,7 +11,7 @@ import type { RoutesSnapshot } from '../../src/core/admin-types.js';
 import { ETCD_SKIP, startEtcd, startEtcdRegistry, type EtcdProcess } from '../helpers/etcd.js';
 import { eventually, runMesh, tempDir } from '../helpers/mesh.js';
 import { getJson, instanceOf, register, startBackend, startProxy, viaProxy, type TestProxy } from '../helpers/proxy.js';
-import { startRegistry } from '../helpers/registry.js';
+import { startTwoVersions } from '../helpers/canary.js';
 
 let etcd: EtcdProcess | undefined;
 before(async () => { if (!ETCD_SKIP) etcd = await startEtcd(); });
@@ -39,19 +39,13 @@ async function waitForVersion(proxies: TestProxy[], version: number): Promise<vo
 }
 
 test('two proxies follow one registry: apply, invalid apply, rollback, local-file precedence, older flag, registry down', { timeout: 120_000 }, async (t) => {
-  const dir = tempDir('mesh-config-proxies-');
-  t.after(dir.cleanup);
-  const reg = await startRegistry(t);
-  const v1 = await startBackend(t, 'web-v1');
-  const v2 = await startBackend(t, 'web-v2');
-  await register(reg.url, 'web', v1, ['--tag', 'version=v1']);
-  await register(reg.url, 'web', v2, ['--tag', 'version=v2']);
-  const local = join(dir.path, 'local.yaml');
+  const { dir, reg, v2 } = await startTwoVersions(t, 'mesh-config-proxies-');
+  const local = join(dir, 'local.yaml');
   writeFileSync(local, 'services:\n  web:\n    timeout: 9s\n');
   const p1 = await startProxy(t, reg.url);
   const p2 = await startProxy(t, reg.url, ['--config', local]);
   const mesh = (args: string[]) => runMesh([...args, '--registry', reg.url]);
-  const write = (name: string, text: string) => { const f = join(dir.path, name); writeFileSync(f, text); return f; };
+  const write = (name: string, text: string) => { const f = join(dir, name); writeFileSync(f, text); return f; };
 
   assert.deepEqual(await versionsSeen(p1), new Set(['web-v1', 'web-v2']), 'no central config yet: the whole service');
 
@@ -67,7 +61,7 @@ test('two proxies follow one registry: apply, invalid apply, rollback, local-fil
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /^services\.web changed\n {2}routes: \[\{"split":\[\{"tags":\{"version":"v1"\}\}\]\}\] → \[\{"split":\[\{"tags":\{"version":"v2"\}\}\]\}\]\n/);
   assert.match(dry.stdout, /dry run: nothing applied/);
-  const a2 = await mesh(['config', 'apply', '-f', join(dir.path, 'v2.yaml'), '--json']);
+  const a2 = await mesh(['config', 'apply', '-f', join(dir, 'v2.yaml'), '--json']);
   const second = JSON.parse(a2.stdout) as { version: number };
   await waitForVersion([p1, p2], second.version);
   assert.deepEqual(await versionsSeen(p1), new Set(['web-v2']));

@@ -38,9 +38,13 @@ function getConfig(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse):
   sendJson(ctx.store, res, 200, { index: ctx.store.currentIndex(), ...versionBody(ctx.store.config.current()) });
 }
 
-function getServiceEntry(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, [service]: string[]): void {
+/** GET /v1/config/services/:service[?version=N]: the entry in force, or as it was at a kept version. */
+function getServiceEntry(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, [service]: string[], url: URL): void {
   validateServiceName(service);
-  const current = ctx.store.config.current();
+  const at = url.searchParams.get('version');
+  if (at !== null && !/^\d+$/.test(at)) throw new ValidationError('version', `invalid version "${at}": use a version from \`mesh config history\``);
+  const current = at === null ? ctx.store.config.current() : ctx.store.config.get(Number(at));
+  if (at !== null && current === undefined) throw new MeshError('MESH_ERR_NOT_FOUND', `version ${at} is not in the kept history`, { hint: 'list the versions with `mesh config history`' });
   const entry = current?.config.proxy.services?.[service!];
   if (entry === undefined) throw new MeshError('MESH_ERR_NOT_FOUND', `the central config has no entry for service "${service}"`, { hint: 'list the entries with `mesh config get`' });
   sendJson(ctx.store, res, 200, { version: current!.version, service, entry, defaults: current!.config.proxy.defaults ?? null });
@@ -58,7 +62,9 @@ async function applyConfig(ctx: ApiContext, req: IncomingMessage, res: ServerRes
   for (const k of Object.keys(b)) if (k !== 'proxy' && k !== 'authz') throw new ValidationError(k, `${k} is not a known part of the config (known: proxy, authz)`);
   if (b.proxy !== undefined && (typeof b.proxy !== 'object' || b.proxy === null || Array.isArray(b.proxy))) throw new ValidationError('proxy', 'proxy must be a mapping with "defaults" and/or "services"');
   const dryRun = url.searchParams.get('dryRun') === 'true';
-  const change = b.proxy === undefined ? 'authz apply' : b.authz === undefined ? 'apply' : 'apply (with authz)';
+  // `?change=` labels the version in the history (`mesh shift` marks its steps so --abort can find its start).
+  const label = url.searchParams.get('change')?.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 120);
+  const change = (b.proxy === undefined ? 'authz apply' : b.authz === undefined ? 'apply' : 'apply (with authz)') + (label ? `: ${label}` : '');
   // Validate the document on its own first, so an error names its field rather than the merged result's.
   if (b.proxy !== undefined) validateCentral({ proxy: b.proxy });
   let diff: EntryDiff[] = [];

@@ -13,7 +13,7 @@ const DATA_COMMANDS = [
   'routes', 'routes explain', 'demo', 'check',
 ];
 /** Commands that run until stopped or draw a dashboard: no data document to print. */
-const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top', 'config', 'fault'];
+const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top', 'config', 'fault', 'shift'];
 
 test('every command is classified as printing data or not', () => {
   const { nodes } = commandTree();
