@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { DemoSummary } from '../../src/demo/summary.js';
-import { eventually, MESH_BIN, runMesh, tempDir } from '../helpers/mesh.js';
+import { eventually, MESH_BIN, runMesh, startMesh, tempDir } from '../helpers/mesh.js';
 
 function refused(url: string): Promise<boolean> {
   const u = new URL(url);
@@ -66,4 +66,19 @@ test('mesh demo with the dashboard in tmux: services appear, q stops everything'
   tmux('send-keys', '-t', 'demo', 'q');
   await eventually(() => tmux('has-session', '-t', 'demo').status !== 0, 15_000, 100);
   assert.deepEqual(readdirSync(tmp.path), [], 'the demo left files behind');
+});
+
+test('mesh demo names the fault command for a second terminal, and a fault injected from there shows in its summary', { timeout: 45_000 }, async (t) => {
+  const tmp = tempDir('mesh-demo-fault-');
+  t.after(tmp.cleanup);
+  const demo = startMesh(['demo', '--no-ui', '--duration', '6s', '--rps', '30', '--json'], { env: { TMPDIR: tmp.path } });
+  t.after(async () => { await demo.stop('SIGKILL'); });
+  const m = await demo.waitFor(/from a second terminal: (mesh fault inject orders .*--registry (http:\/\/[\d.:]+))/);
+  const second = await runMesh(['fault', 'inject', 'web', '--abort', '503', '--percent', '100', '--for', '2s', '--registry', m[2]!]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal((await demo.exited).code, 0, demo.stderr());
+  const s = JSON.parse(demo.stdout()) as DemoSummary;
+  const web = s.services.find((x) => x.service === 'web')!;
+  assert.ok(web.failed > 0, `the fault answered some of web's ${web.requests} requests`);
+  assert.ok(web.ok > 0, 'and it ended by itself');
 });

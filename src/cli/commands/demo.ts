@@ -29,6 +29,8 @@ export function registerDemoCommand(program: Command, ctx: CommandContext): void
       const durationMs = opts.duration ?? (opts.ui ? 30 * 60_000 : 10_000);
       const log = (line: string) => ctx.io.err(`mesh demo: ${line}\n`);
       const demo = await startDemo({ rps: opts.rps, maxRequests: Math.ceil((opts.rps * 3 * durationMs) / 1000) + 100, log });
+      // The registry's central config drives the demo's proxy too: faults and canaries from a second terminal.
+      log(`from a second terminal: mesh fault inject orders --abort 503 --percent 20 --for 30s --registry ${demo.registryUrl}  (the fault_injected fate appears; it ends by itself)`);
       const started = Date.now();
       const stop = new AbortController();
       const timer = setTimeout(() => stop.abort(), durationMs);
