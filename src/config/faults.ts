@@ -13,6 +13,11 @@ export interface Fault {
   service: string;
   /** Only requests whose path is under this prefix (segment-aware, as route rules); undefined = all. */
   route?: string;
+  /**
+   * Only requests from this calling service: applied by proxies that run with that service's certificate (their
+   * identity); a proxy without one never applies it.
+   */
+  from?: string;
   action: FaultAction;
   /** Share of matching requests hit, 0 < percent ≤ 100. */
   percent: number;
@@ -35,7 +40,7 @@ export function faultFromRequest(body: unknown, id: string, now: number): Fault 
   if (!isObject(body)) fail('(top level)', 'must be an object');
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b)) {
-    if (!['service', 'route', 'abort', 'reset', 'delayMs', 'percent', 'forMs', 'allowLong'].includes(k)) fail(k, 'is not a known fault field');
+    if (!['service', 'route', 'from', 'abort', 'reset', 'delayMs', 'percent', 'forMs', 'allowLong'].includes(k)) fail(k, 'is not a known fault field');
   }
   const service = validateServiceName(b.service);
   const kinds = ['abort', 'reset', 'delayMs'].filter((k) => b[k] !== undefined && b[k] !== false);
@@ -62,7 +67,11 @@ export function faultFromRequest(body: unknown, id: string, now: number): Fault 
     if (typeof b.route !== 'string' || !b.route.startsWith('/')) fail('route', 'must be a path prefix starting with "/"');
     route = normalisePath(b.route as string);
   }
-  return { id, service, ...(route === undefined ? {} : { route }), action, percent: b.percent as number, createdAt: now, expiresAt: now + (b.forMs as number) };
+  let from: string | undefined;
+  if (b.from !== undefined) {
+    try { from = validateServiceName(b.from); } catch (err) { fail('from', (err as Error).message); }
+  }
+  return { id, service, ...(route === undefined ? {} : { route }), ...(from === undefined ? {} : { from }), action, percent: b.percent as number, createdAt: now, expiresAt: now + (b.forMs as number) };
 }
 
 /** Checks a stored fault list (the central config's `faults`). */
@@ -72,7 +81,7 @@ export function validateFaults(v: unknown): Fault[] {
     if (!isObject(f) || typeof f.id !== 'string' || typeof f.expiresAt !== 'number' || typeof f.createdAt !== 'number') fail(`faults[${i}]`, 'is not a fault');
     const x = f as unknown as Fault;
     const action = x.action as Record<string, unknown>;
-    const request = { service: x.service, percent: x.percent, forMs: 1, allowLong: true, ...(x.route === undefined ? {} : { route: x.route }), ...(isObject(action) ? action : {}) };
+    const request = { service: x.service, percent: x.percent, forMs: 1, allowLong: true, ...(x.route === undefined ? {} : { route: x.route }), ...(x.from === undefined ? {} : { from: x.from }), ...(isObject(action) ? action : {}) };
     faultFromRequest(request, x.id, 0);
     return x;
   });
@@ -96,14 +105,18 @@ export class FaultTable {
 
   get size(): number { return this.byService.size; }
 
-  /** The fault to apply to this request, if any: the first live one whose route matches and whose dice hit. */
-  pick(service: string, matchPath: string, now: number, random: () => number): Fault | undefined {
+  /**
+   * The fault to apply to this request, if any: the first live one whose route and caller match and whose dice
+   * hit. `caller` is this proxy's own service (its certificate's), undefined without one.
+   */
+  pick(service: string, matchPath: string, now: number, random: () => number, caller?: string): Fault | undefined {
     const list = this.byService.get(service);
     if (list === undefined) return undefined;
     for (let i = 0; i < list.length; i++) {
       const f = list[i]!;
       if (now >= f.expiresAt) continue;
       if (f.route !== undefined && !pathHasPrefix(matchPath, f.route)) continue;
+      if (f.from !== undefined && f.from !== caller) continue;
       if (random() * 100 < f.percent) return f;
     }
     return undefined;

@@ -75,7 +75,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : `the registry's central policy (version ${centralPolicy?.follower.current.version ?? 0}; none: every authenticated caller is allowed)`})`);
     }
     if (opts.outbound) {
-      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain) });
+      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain), ...(own.service === null ? {} : { ownService: own.service }) });
       log(`mesh proxy: outbound ${outbound.listen} (admin ${outbound.admin ?? 'off'}, registry ${opts.registry.url}), mTLS as ${first.spiffeId} to endpoints with a mesh TLS port`);
     }
   } catch (err) {

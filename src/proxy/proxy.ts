@@ -37,6 +37,8 @@ export interface ProxyOptions {
   accessLog?: string;
   /** mTLS to endpoints with a mesh TLS port (set when the proxy has a service certificate). */
   outboundTls?: OutboundTlsProvider;
+  /** The service this proxy calls as (its certificate's), which faults injected `--from` it match. */
+  ownService?: string;
 }
 
 export interface RunningProxy {
@@ -95,7 +97,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let draining = false;
   const tunnels = new Set<Socket>();
   const h2Sessions = new Set<ServerHttp2Session>();
-  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog, faults: () => faults });
+  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog, faults: () => faults, ownService: opts.ownService });
   const listenAddr = await listenOn(server, opts.listen, '--listen');
 
   let admin: Server | undefined;

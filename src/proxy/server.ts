@@ -52,6 +52,8 @@ export interface ProxyServerDeps {
   accessLog?: AccessLog | undefined;
   /** Active injected faults (`mesh fault inject`), from the central config; absent = none. */
   faults?: () => FaultTable;
+  /** This proxy's own service (from its certificate), which `--from` faults match; undefined without one. */
+  ownService?: string | undefined;
 }
 
 export interface ProxyServerOptions {
@@ -117,7 +119,7 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
   }
   const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(req, n), deps.random);
   const faults = deps.faults?.();
-  const fault = faults === undefined || faults.size === 0 ? undefined : faults.pick(service.name, target.matchPath, Date.now(), deps.random);
+  const fault = faults === undefined || faults.size === 0 ? undefined : faults.pick(service.name, target.matchPath, Date.now(), deps.random, deps.ownService);
   // Positional arguments: the common path (no fault) allocates nothing extra.
   if (fault === undefined) admitAndForward(deps, req, res, service, settings, choice, target, headers, ids);
   else if ('delayMs' in fault.action) setTimeout(() => { if (!res.destroyed) admitAndForward(deps, req, res, service, settings, choice, target, headers, ids); }, fault.action.delayMs);

@@ -9,7 +9,7 @@ import type { CentralConfig, EntryDiff, JsonObject } from '../config/central.js'
 import type { Fault } from '../config/faults.js';
 
 /** POST /v1/faults: one of abort/reset/delayMs; forMs is required. */
-export interface FaultRequest { service: string; route?: string; abort?: number; reset?: true; delayMs?: number; percent: number; forMs: number; allowLong?: boolean }
+export interface FaultRequest { service: string; route?: string; from?: string; abort?: number; reset?: true; delayMs?: number; percent: number; forMs: number; allowLong?: boolean }
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8500 */

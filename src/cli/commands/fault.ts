@@ -6,7 +6,7 @@ import { addJsonOption, addRegistryClientOptions, durationFlag, intFlag, type Re
 import type { CommandContext } from '../program.js';
 
 export interface FaultFlags extends RegistryClientFlags {
-  json?: boolean; route?: string; abort?: number; reset?: boolean; delay?: number; percent?: number; for?: number; allowLong?: boolean;
+  json?: boolean; route?: string; from?: string; abort?: number; reset?: boolean; delay?: number; percent?: number; for?: number; allowLong?: boolean;
 }
 
 function percentFlag(v: string): number {
@@ -25,6 +25,7 @@ export function registerFaultCommand(program: Command, ctx: CommandContext): voi
     .description('Make every proxy answer a share of a service\'s requests with an abort, a reset or a delay, until the fault expires.')
     .argument('<service>', 'The service whose requests are hit.')
     .option('--route <prefix>', 'Only requests whose path is under this prefix, e.g. /api.')
+    .option('--from <service>', 'Only requests from this calling service: applied by proxies running with its certificate.')
     .addOption(new Option('--abort <status>', 'Answer with this HTTP status (400 to 599), from the proxy, without calling the service.').argParser(intFlag('--abort', 400, 599)))
     .option('--reset', 'Close the client\'s connection without an answer.')
     .addOption(new Option('--delay <duration>', 'Hold the request this long (e.g. 200ms), then forward it as usual.').argParser(durationFlag('--delay')))

@@ -25,6 +25,7 @@ export async function faultInject(io: Io, service: string, flags: FaultFlags): P
   const body: FaultRequest = {
     service, percent: flags.percent!, forMs: flags.for,
     ...(flags.route === undefined ? {} : { route: flags.route }),
+    ...(flags.from === undefined ? {} : { from: flagParser('--from', validateServiceName)(flags.from) }),
     ...(flags.abort !== undefined ? { abort: flags.abort } : flags.reset ? { reset: true as const } : { delayMs: flags.delay! }),
     ...(flags.allowLong ? { allowLong: true } : {}),
   };

@@ -16,7 +16,7 @@ test('a fault request needs one action, a percent and an expiry within the cap',
   assert.equal(field({ service: 'web', abort: 200, percent: 10, forMs: 1000 }), 'abort');
   assert.equal(field({ service: 'web', abort: 503, percent: 0, forMs: 1000 }), 'percent');
   assert.equal(field({ service: 'web', abort: 503, percent: 10, forMs: MAX_FAULT_MS + 1 }), 'forMs');
-  assert.equal(field({ service: 'web', abort: 503, percent: 10, forMs: 1000, from: 'x' }), 'from');
+  assert.equal(field({ service: 'web', abort: 503, percent: 10, forMs: 1000, to: 'x' }), 'to');
   assert.deepEqual(faultFromRequest({ service: 'web', route: '/a//b', delayMs: 200, percent: 50, forMs: MAX_FAULT_MS + 1, allowLong: true }, 'f-1', 1000),
     { id: 'f-1', service: 'web', route: '/a/b', action: { delayMs: 200 }, percent: 50, createdAt: 1000, expiresAt: 1000 + MAX_FAULT_MS + 1 });
 });
@@ -32,4 +32,12 @@ test('the table picks live faults on their route by the dice', () => {
   assert.equal(t.pick('web', '/api', 999, () => 0.05)?.id, 'f-a');
   assert.equal(t.pick('web', '/api', 1000, () => 0), undefined, 'expired at its deadline');
   assert.equal(t.pick('orders', '/', 0, () => 0), undefined);
+});
+
+test('a --from fault applies only at proxies that call as that service', () => {
+  const t = new FaultTable([faultFromRequest({ service: 'orders', from: 'web', abort: 503, percent: 100, forMs: 1000 }, 'f-w', 0)]);
+  assert.equal(t.pick('orders', '/', 10, () => 0, 'web')?.id, 'f-w');
+  assert.equal(t.pick('orders', '/', 10, () => 0, 'billing'), undefined);
+  assert.equal(t.pick('orders', '/', 10, () => 0, undefined), undefined, 'a proxy without an identity never applies it');
+  assert.equal(field({ service: 'orders', from: 'Web!', abort: 503, percent: 10, forMs: 1000 }), 'from');
 });
