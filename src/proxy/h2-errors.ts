@@ -21,8 +21,7 @@ export const GRPC_STATUS: Readonly<Record<MeshErrorCause, number>> = {
  * Answers `cause` on the stream (or resets it when the response already started). Returns the body bytes sent,
  * for the access log: the JSON body's length, 0 for gRPC (a trailers-only answer) and for a reset.
  */
-export function sendH2Error(stream: ServerHttp2Stream, grpc: boolean, cause: MeshErrorCause, message: string): number {
-  const status = statusOf(cause);
+export function sendH2Error(stream: ServerHttp2Stream, grpc: boolean, cause: MeshErrorCause, message: string, status = statusOf(cause)): number {
   if (stream.destroyed || stream.closed) return 0;
   if (stream.headersSent) {
     stream.close(constants.NGHTTP2_INTERNAL_ERROR);

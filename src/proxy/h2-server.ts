@@ -1,7 +1,7 @@
 // The HTTP/2 side of the proxy's listener: h2c connections (sniffed in h2-sniff.ts) are handed to a
 // node:http2 server, and each stream is routed exactly as an HTTP/1.1 request is: by `:authority` as Host,
 // through the same router, config, concurrency gate and service runtime, then forwarded by H2Exchange.
-import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { applyTraceContext, continueTrace, ensureRequestId } from '../metrics/trace.js';
 import { settingsFor } from '../config/proxy-config.js';
@@ -63,6 +63,29 @@ function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers:
     return;
   }
   const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(headers, n), deps.random);
+  const faults = deps.faults?.();
+  const fault = faults === undefined || faults.size === 0 ? undefined : faults.pick(service.name, target.matchPath, Date.now(), deps.random, deps.ownService);
+  if (fault === undefined) admitAndForward(deps, stream, headers, grpc, method, client, service, settings, choice, target, flat, ids);
+  else if ('delayMs' in fault.action) setTimeout(() => { if (!stream.destroyed) admitAndForward(deps, stream, headers, grpc, method, client, service, settings, choice, target, flat, ids); }, fault.action.delayMs);
+  else {
+    // As on HTTP/1.1 (server.ts): answered before any endpoint is picked; a gRPC caller gets UNAVAILABLE.
+    const status = 'abort' in fault.action ? fault.action.abort : 0;
+    service.refused('fault-injected', status);
+    let sent = 0;
+    if (status === 0) stream.close(constants.NGHTTP2_CANCEL);
+    else sent = sendH2Error(stream, grpc, 'fault-injected', `fault ${fault.id} injected (abort ${status})`, status);
+    deps.accessLog?.record({
+      method, authority: target.authority, path: target.path, status, error: 'fault-injected', durationMs: 0, upstream: null, bytesIn: 0, bytesOut: sent,
+      requestId: ids.requestId, traceId: ids.traceId,
+    });
+  }
+}
+
+function admitAndForward(
+  deps: ProxyServerDeps, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, grpc: boolean, method: string, client: string | undefined,
+  service: NonNullable<ReturnType<ProxyServerDeps['directory']['get']>>, settings: ReturnType<typeof settingsFor>, choice: ReturnType<typeof chooseRoute> | undefined,
+  target: { authority: string; path: string }, flat: Exclude<ReturnType<typeof forwardedHeaders>, string>, ids: { requestId: string; traceId: string },
+): void {
   if (!service.admit(settings.maxConcurrent)) {
     service.refused('circuit-open');
     refuse(deps, stream, grpc, headers, target.authority, target.path, ids, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`);

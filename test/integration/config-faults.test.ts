@@ -3,6 +3,7 @@
 // are their own fate (never retried, never held against an endpoint); a 10% abort hits 10% ± 2% of 2,000
 // requests; a delay fault adds its delay at the p50; bad input is refused with one line.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
 import { runMesh } from '../helpers/mesh.js';
@@ -140,3 +141,25 @@ async function waitSlow(port: number): Promise<void> {
   }
   throw new Error('the delay never applied');
 }
+
+test('faults apply to HTTP/2 (h2c) requests too: curl --http2-prior-knowledge gets the injected status', { timeout: 30_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const web = await startBackend(t, 'web-1');
+  await register(reg.url, 'web', web);
+  const proxy = await startProxy(t, reg.url);
+  const made = await runMesh(['fault', 'inject', 'web', '--route', '/h2', '--abort', '418', '--percent', '100', '--for', '1m', '--registry', reg.url]);
+  assert.equal(made.code, 0, made.stderr);
+  const curl = (path: string) => new Promise<string>((resolve, reject) => {
+    const c = spawn('curl', ['-s', '-i', '--max-time', '5', '--http2-prior-knowledge', '-H', 'Host: web', `http://127.0.0.1:${proxy.port}${path}`]);
+    let out = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    c.on('error', reject);
+    c.on('close', () => resolve(out));
+  });
+  let hit = '';
+  for (let i = 0; i < 100 && !/^HTTP\/2 418/.test(hit); i++) hit = await curl('/h2/x');
+  assert.match(hit, /^HTTP\/2 418/);
+  assert.match(hit, /x-mesh-error: fault-injected/);
+  // Outside --route the proxy tries to forward (this HTTP/1.1-only backend then cannot take h2: not the fault).
+  assert.doesNotMatch(await curl('/other'), /fault-injected/);
+});
