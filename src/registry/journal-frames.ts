@@ -9,6 +9,10 @@
 //     acknowledged too; cutting at the first bad frame would silently drop everything after it.
 // To tell them apart, the scan looks for the next valid frame at every byte offset after the bad one. A frame
 // found by chance in garbage needs a plausible length, a matching CRC-32 and a payload that parses as JSON.
+// The one case this misjudges: a filesystem that, after a crash, shows never-written blocks inside the last
+// write (zeros) while later blocks of that same write did land. The records after the hole were never
+// acknowledged, yet the start is refused; `mesh registry repair` then keeps everything readable. Refusing a start
+// that needed no refusal is the cheaper mistake than dropping acknowledged records without a word.
 import { crc32 } from 'node:zlib';
 
 export const FRAME_HEADER = 8;

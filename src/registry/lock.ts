@@ -17,7 +17,7 @@
 // Not covered: daemons in different PID namespaces (containers) sharing one data dir at the same time cannot see
 // each other's processes; give each its own data dir.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeshError } from '../core/errors.js';
 import { fsyncDir } from './durable-file.js';
@@ -103,18 +103,28 @@ async function withTakeover<T>(dir: string, mine: string, probe: ProcessProbe, f
     if (Date.now() > deadline) throw locked(dir, path, verdict.pid);
     await new Promise((r) => setTimeout(r, 5));
   }
-  try { return fn(); } finally { unlinkSync(path); }
+  try { return fn(); } finally { try { unlinkSync(path); } catch { /* nobody removes a live holder's; nothing to do */ } }
 }
 
 /** Takes the data dir's lock or throws MESH_ERR_STORE_LOCKED / MESH_ERR_STORE_IO. */
 export async function acquireLock(dir: string, opts: AcquireLockOptions = {}): Promise<DataDirLock> {
   const probe = opts.probe ?? systemProbe;
   const path = join(dir, 'LOCK');
-  if (heldHere.has(path)) throw locked(dir, path, probe.pid);
+  // Keyed by the real path: our own pid in LOCK means "stale" unless this process holds it under any spelling.
+  let key: string;
+  try { key = join(realpathSync(dir), 'LOCK'); } catch (err) { throw ioError(dir, err); }
+  if (heldHere.has(key)) throw locked(dir, path, probe.pid);
   // Claimed before the first await, so two opens racing inside one process cannot both pass the check above.
-  heldHere.add(path);
+  heldHere.add(key);
   let taken: DataDirLock | undefined;
-  try { taken = await take(dir, path, probe, opts); return taken; } finally { if (!taken) heldHere.delete(path); }
+  try {
+    taken = await take(dir, path, probe, opts);
+    const { release } = taken;
+    let released = false;
+    return { path, release() { if (released) return; released = true; heldHere.delete(key); release(); } };
+  } finally {
+    if (!taken) heldHere.delete(key);
+  }
 }
 
 async function take(dir: string, path: string, probe: ProcessProbe, opts: AcquireLockOptions): Promise<DataDirLock> {
@@ -153,13 +163,9 @@ async function held(dir: string, path: string, content: string): Promise<DataDir
     unlinkSync(path);
     throw err;
   }
-  let released = false;
   return {
     path,
     release() {
-      if (released) return;
-      released = true;
-      heldHere.delete(path);
       // Only remove the file if it is still ours.
       try { if (readFileSync(path, 'utf8') === content) unlinkSync(path); } catch { /* already gone */ }
     },

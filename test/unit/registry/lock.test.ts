@@ -1,11 +1,13 @@
-// The data-dir lock between real processes: several starters released at the same instant on one stale LOCK
-// must end with exactly one holder (the takeover race an unlink-and-recreate protocol loses).
+// The data-dir lock on real files: several processes released at the same instant on one stale LOCK must end
+// with exactly one holder (the takeover race an unlink-and-recreate protocol loses); our own pid in LOCK is stale.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMeshError } from '../../../src/core/errors.js';
+import { acquireLock } from '../../../src/registry/lock.js';
 import { tempDir } from '../../helpers/mesh.js';
 
 const LOCK_MODULE = fileURLToPath(new URL('../../../src/registry/lock.js', import.meta.url));
@@ -63,4 +65,23 @@ test('starters racing for one stale LOCK: exactly one takes it, the others are r
     assert.deepEqual(outcomes.filter((o) => o !== 'took'), Array(CONTENDERS - 1).fill('MESH_ERR_STORE_LOCKED'), `round ${round}`);
     assert.deepEqual(readdirSync(dir.path).filter((f) => f !== 'LOCK'), [], 'no temporary lock files are left behind');
   }
+});
+
+test('a LOCK naming this very process is stale unless this process holds it (PID 1 restarted in a container)', { timeout: 10_000 }, async (t) => {
+  const dir = tempDir('mesh-lock-');
+  t.after(dir.cleanup);
+  // What a previous life of this pid left behind, down to the identity: only the in-process record tells them apart.
+  writeFileSync(join(dir.path, 'LOCK'), `${process.pid}\n`);
+  const lines: string[] = [];
+  const lock = await acquireLock(dir.path, { log: (l) => lines.push(l) });
+  assert.match(lines.join('\n'), new RegExp(`took over the stale lock .*pid ${process.pid}, which is this process`));
+  // Held now: a second take in this process is refused, under any spelling of the path.
+  symlinkSync(dir.path, `${dir.path}-link`);
+  t.after(() => rmSync(`${dir.path}-link`, { force: true }));
+  for (const spelling of [dir.path, `${dir.path}-link`, `${dir.path}/.`]) {
+    await assert.rejects(acquireLock(spelling), (err: unknown) => isMeshError(err) && err.code === 'MESH_ERR_STORE_LOCKED', spelling);
+  }
+  lock.release();
+  assert.equal(existsSync(join(dir.path, 'LOCK')), false);
+  (await acquireLock(`${dir.path}-link`)).release();
 });
