@@ -14,6 +14,7 @@ export const ErrorCodes = {
   MESH_ERR_REGISTRY_READ_ONLY: { status: 503, hint: 'the backing store is unreachable; writes resume when it returns' },
   MESH_ERR_STORE_LOCKED: { status: 500, hint: 'another daemon uses this data dir; stop it or pass --data-dir' },
   MESH_ERR_STORE_IO: { status: 500, hint: 'check that the data dir is writable and the disk is not full' },
+  MESH_ERR_STORE_CORRUPT: { status: 500, hint: 'run `mesh registry repair --data-dir DIR`: it keeps a backup and salvages every readable record' },
   MESH_ERR_LISTEN: { status: 500, hint: 'pass another --listen address or stop the process that holds it' },
   MESH_ERR_PROXY_UNREACHABLE: { status: 503, hint: 'start it with `mesh proxy start` or pass --proxy' },
   MESH_ERR_NO_SUCH_SERVICE: { status: 503, hint: 'register the service with `mesh register`' },

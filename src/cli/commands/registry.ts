@@ -1,4 +1,5 @@
-// `mesh registry start` runs the registry daemon in the foreground; `mesh registry status` asks a running one.
+// `mesh registry start` runs the registry daemon in the foreground; `mesh registry status` asks a running one;
+// `mesh registry repair` salvages a data dir whose journal or snapshot is damaged.
 import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../../core/types.js';
 import { defaultDataDir } from '../../registry/data-dir.js';
@@ -6,6 +7,7 @@ import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } fro
 import { addEtcdOptions, etcdOptionsFromFlags, type EtcdFlags } from '../etcd-flags.js';
 import type { CommandContext } from '../program.js';
 import { registryClient } from '../registry-flags.js';
+import { renderRepairReport } from '../render/registry-repair.js';
 import { renderRegistryStatus } from '../render/registry-status.js';
 import { addRegistrySecurityOptions, registrySecurity, type RegistrySecurityFlags } from '../registry-security.js';
 
@@ -13,7 +15,7 @@ export function registerRegistryCommand(program: Command, ctx: CommandContext): 
   const registry = program
     .command('registry')
     .description('Run the registry daemon, or ask a running one how it is doing.')
-    .addHelpText('after', '\nExamples:\n  mesh registry start --data-dir /tmp/mesh-reg\n  mesh registry status --json\n');
+    .addHelpText('after', '\nExamples:\n  mesh registry start --data-dir /tmp/mesh-reg\n  mesh registry status --json\n  mesh registry repair --data-dir /tmp/mesh-reg\n');
 
   addRegistrySecurityOptions(addEtcdOptions(registry
     .command('start')
@@ -50,5 +52,17 @@ export function registerRegistryCommand(program: Command, ctx: CommandContext): 
       } finally {
         await client.close();
       }
+    });
+
+  addJsonOption(registry
+    .command('repair')
+    .description('Salvage a data dir the daemon refuses to start on because its journal or snapshot is damaged: it saves the journal as journal.log.corrupt-<time>, rewrites it with every record that reads back valid, and reports what it kept and dropped. It refuses to run while a daemon holds the data dir.')
+    .addOption(new Option('--data-dir <dir>', 'The data dir to repair (default: the one `mesh registry start` uses).').env('MESH_REGISTRY_DATA_DIR'))
+    .option('--discard-snapshot', 'If snapshot.json is corrupt, set it aside as snapshot.json.corrupt-<time> and keep only the journal\'s records (the registrations it held are lost); a readable snapshot is never touched.'))
+    .addHelpText('after', '\nExamples:\n  mesh registry repair --data-dir /var/lib/mesh/registry\n  mesh registry repair --data-dir /var/lib/mesh/registry --discard-snapshot --json\n')
+    .action(async (opts: { dataDir?: string; discardSnapshot?: boolean; json?: boolean }) => {
+      const { repairDataDir } = await import('../../registry/repair.js');
+      const report = await repairDataDir(opts.dataDir ?? defaultDataDir(ctx.io.env), { discardSnapshot: opts.discardSnapshot === true });
+      ctx.io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRepairReport(report));
     });
 }

@@ -6,7 +6,7 @@ import { commandTree, helpOf } from './command-tree.js';
 
 /** Commands that print data (a table or a document) on stdout; each must offer --json. */
 const DATA_COMMANDS = [
-  'registry status', 'register', 'deregister', 'services',
+  'registry status', 'registry repair', 'register', 'deregister', 'services',
   'certs ca init', 'certs gen', 'certs inspect', 'authz test', 'curl',
   'routes', 'routes explain', 'demo', 'check',
 ];
