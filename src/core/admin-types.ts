@@ -25,8 +25,13 @@ export interface RoutesEndpoint extends Pick<Instance, 'id' | 'address' | 'weigh
 export interface RoutesService {
   service: string;
   policy: string;
-  /** Priority tier currently taking traffic (lowest with healthy endpoints), or null when none. */
+  /** Lowest priority tier taking traffic, or null when none does. */
   activeTier: number | null;
+  /**
+   * Every priority tier: its health (eligible share of its registered weight × 1.4, capped, in percent) and
+   * its load (share of the traffic it takes, in percent); see the man page's PRIORITY TIERS.
+   */
+  tiers?: Array<{ priority: number; health: number; load: number }>;
   inFlight: number;
   maxConcurrent?: number;
   endpoints: RoutesEndpoint[];

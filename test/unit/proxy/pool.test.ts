@@ -79,25 +79,31 @@ test('health filtering: passing always, warning by default and configurable, cri
   assert.deepEqual(pickIds(t, 2), ['c', 'c']);
 });
 
-test('priority tiers: lowest healthy tier takes all traffic, fails over, and returns when the primary recovers', () => {
+test('priority tiers: traffic spills to the next tier by the capacity a tier lost (Envoy\'s rule, factor 1.4)', () => {
   const t = table();
   t.apply({ type: 'reset', index: 1, instances: [inst('p1'), inst('p2'), inst('b1', { priority: 1 }), inst('b2', { priority: 2 })] });
   const pool = t.service('orders')!;
-  const steps: Array<{ change?: Instance; tier: number | null; picks: string[] }> = [
-    { tier: 0, picks: ['p1', 'p2', 'p1', 'p2'] },
-    { change: inst('p1', { health: 'critical' }), tier: 0, picks: ['p2', 'p2', 'p2', 'p2'] },
-    { change: inst('p2', { health: 'critical' }), tier: 1, picks: ['b1', 'b1', 'b1', 'b1'] },
-    { change: inst('b1', { health: 'critical', priority: 1 }), tier: 2, picks: ['b2', 'b2', 'b2', 'b2'] },
-    { change: inst('b2', { health: 'critical', priority: 2 }), tier: null, picks: ['no-healthy-endpoint', 'no-healthy-endpoint', 'no-healthy-endpoint', 'no-healthy-endpoint'] },
-    { change: inst('b2', { priority: 2 }), tier: 2, picks: ['b2', 'b2', 'b2', 'b2'] },
-    { change: inst('p2'), tier: 0, picks: ['p2', 'p2', 'p2', 'p2'] },
-    { change: inst('p1'), tier: 0, picks: ['p1', 'p2', 'p1', 'p2'] },
+  const NONE = 'no-healthy-endpoint';
+  // With one of two primaries gone, tier 0 keeps 1.4 × 50% = 70% and tier 1 takes 30%; the tiers take turns by
+  // smooth weighted round robin over 70:30, so every 10 picks hold exactly 7 and 3.
+  const spill = ['p2', 'b1', 'p2', 'p2', 'p2', 'b1', 'p2', 'p2', 'b1', 'p2'];
+  const steps: Array<{ change?: Instance; tier: number | null; loads: number[]; picks: string[] }> = [
+    { tier: 0, loads: [100, 0, 0], picks: ['p1', 'p2', 'p1', 'p2'] },
+    { change: inst('p1', { health: 'critical' }), tier: 0, loads: [70, 30, 0], picks: spill },
+    { change: inst('p2', { health: 'critical' }), tier: 1, loads: [0, 100, 0], picks: ['b1', 'b1', 'b1', 'b1'] },
+    { change: inst('b1', { health: 'critical', priority: 1 }), tier: 2, loads: [0, 0, 100], picks: ['b2', 'b2', 'b2', 'b2'] },
+    { change: inst('b2', { health: 'critical', priority: 2 }), tier: null, loads: [0, 0, 0], picks: [NONE, NONE, NONE, NONE] },
+    { change: inst('b2', { priority: 2 }), tier: 2, loads: [0, 0, 100], picks: ['b2', 'b2', 'b2', 'b2'] },
+    // Tier 1 has nothing eligible, so what tier 0 cannot take goes on to tier 2.
+    { change: inst('p2'), tier: 0, loads: [70, 0, 30], picks: ['p2', 'b2', 'p2', 'p2', 'p2', 'b2', 'p2', 'p2', 'b2', 'p2'] },
+    { change: inst('p1'), tier: 0, loads: [100, 0, 0], picks: ['p1', 'p2', 'p1', 'p2'] },
   ];
   let i = 10;
   for (const step of steps) {
     if (step.change) t.apply({ type: 'upsert', index: i++, instance: step.change });
     assert.equal(pool.activeTier(), step.tier, JSON.stringify(step.change?.id));
-    assert.deepEqual(pickIds(t, 4), step.picks, JSON.stringify(step.change?.id));
+    assert.deepEqual(pool.snapshot().tiers!.map((x) => x.load), step.loads, JSON.stringify(step.change?.id));
+    assert.deepEqual(pickIds(t, step.picks.length), step.picks, JSON.stringify(step.change?.id));
   }
   const snap = pool.snapshot();
   assert.equal(snap.activeTier, 0);
@@ -123,10 +129,11 @@ test('subsets by tag: each subset has its own eligible set, tiers and policy sta
   assert.deepEqual(pickIds(t, 2, v2), ['v2b', 'v2b']);
   assert.equal(t.service('orders')!.activeTier(v2), 1);
   assert.equal(t.service('orders')!.activeTier(), 0);
-  // A tag change moves an endpoint between subsets.
+  // A tag change moves an endpoint between subsets. v2's tier 0 now has one of its two endpoints eligible:
+  // it keeps 70% and its backup takes 30% (smooth weighted turns: tier 0, tier 1, tier 0, tier 0).
   t.apply({ type: 'upsert', index: 3, instance: inst('v1a', { tags: { version: 'v2' } }) });
   assert.deepEqual(pickIds(t, 2, v1), ['v1b', 'v1b']);
-  assert.deepEqual(pickIds(t, 2, v2), ['v1a', 'v1a']);
+  assert.deepEqual(pickIds(t, 4, v2), ['v1a', 'v2b', 'v1a', 'v1a']);
 });
 
 test('policy state is rebuilt only when the eligible set changes, not per request or per unrelated update', () => {
@@ -155,7 +162,8 @@ test('outlier ejection through the pool: out after 5 failures, back after the ej
   for (let i = 0; i < 4; i++) { pool.begin(a); pool.finish(a, 1, 'failure'); }
   assert.deepEqual(eligibleIds(t), ['a', 'b']);
   pool.begin(a); pool.finish(a, 1, 'failure');
-  assert.deepEqual(eligibleIds(t), ['b']);
+  // Tier 0 lost half its capacity: it keeps 70% of the traffic and the backup c takes 30%.
+  assert.deepEqual(eligibleIds(t), ['b', 'c']);
   assert.deepEqual(events.map((e) => [e.type, e.key, e.durationMs]), [['ejected', 'orders/a', 30_000]]);
   const snap = pool.snapshot();
   assert.equal(snap.endpoints[0]!.excludedBecause, 'ejected');
@@ -166,7 +174,7 @@ test('outlier ejection through the pool: out after 5 failures, back after the ej
   for (let i = 0; i < 10; i++) { pool.begin(b); pool.finish(b, 1, 'aborted'); }
   assert.equal(b.consecutiveFailures, 0);
   clock.advance(29_999);
-  assert.deepEqual(eligibleIds(t), ['b']);
+  assert.deepEqual(eligibleIds(t), ['b', 'c']);
   clock.advance(1);
   assert.deepEqual(eligibleIds(t), ['a', 'b']);
   assert.deepEqual(events.map((e) => e.type), ['ejected', 'returned']);
