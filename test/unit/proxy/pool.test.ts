@@ -4,6 +4,7 @@ import { ManualClock, seededRandom } from '../../../src/core/clock.js';
 import type { HealthState, Instance } from '../../../src/core/types.js';
 import { EndpointTable, PoolEndpoint, PICK_FAILURE_CODES, type PickFailure } from '../../../src/proxy/endpoints.js';
 import type { EjectionEvent } from '../../../src/proxy/outlier.js';
+import { ReachabilityProber } from '../../../src/proxy/reachability.js';
 
 let index = 0;
 function inst(id: string, o: { service?: string; health?: HealthState; priority?: number; weight?: number; tags?: Record<string, string>; port?: number } = {}): Instance {
@@ -292,4 +293,91 @@ test('an ejected endpoint whose registry health check passes again is back at on
   clock.advance(60_000);
   assert.deepEqual(eligibleIds(t), ['a', 'b', 'c']);
   assert.equal(events.filter((e) => e.type === 'returned').length, 2);
+});
+
+/** A prober on hand-fired timers whose connects succeed for the addresses in `up`. */
+function handProber() {
+  const timers = new Map<number, () => void>();
+  let next = 1;
+  const up = new Set<string>();
+  const prober = new ReachabilityProber({
+    connect: async (address) => up.has(address),
+    setTimer: (fn) => { timers.set(next, fn); return next++; },
+    clearTimer: (h) => { timers.delete(h as number); },
+  });
+  /** Fires every pending probe once and lets the connects settle. */
+  const fireAll = async () => {
+    const due = [...timers.values()];
+    timers.clear();
+    for (const fn of due) fn();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { prober, up, timers, fireAll };
+}
+
+test('a refused connect makes an endpoint unreachable at once, past the ejection cap; a probe or a success brings it back', async () => {
+  const clock = new ManualClock();
+  const events: EjectionEvent[] = [];
+  const h = handProber();
+  const t = new EndpointTable({ clock, random: seededRandom(1), onEjection: (e) => events.push(e), prober: h.prober });
+  t.apply({ type: 'reset', index: 1, instances: [inst('p1', { port: 8001 }), inst('p2', { port: 8002 }), inst('b', { priority: 1, port: 8003 })] });
+  const pool = t.service('orders')!;
+  const [b, p1, p2] = pool.endpoints();
+  pool.connectFailed(p1!);
+  // Tier 0 has half its capacity: 70% stays there, 30% spills to the backup.
+  assert.deepEqual(eligibleIds(t), ['p2', 'b']);
+  const snap = pool.snapshot().endpoints.find((e) => e.id === 'p1')!;
+  assert.deepEqual([snap.eligible, snap.excludedBecause, snap.unreachableSince], [false, 'unreachable', clock.now()]);
+  // Max-ejection-percent would allow one ejection out of three; unreachability is not bound by it.
+  pool.connectFailed(p2!);
+  assert.deepEqual(eligibleIds(t), ['b']);
+  assert.equal(pool.activeTier(), 1);
+  assert.deepEqual(pickIds(t, 3), ['b', 'b', 'b']);
+  assert.equal(h.timers.size, 2, 'both are probed');
+  // The first probes find nothing listening; the next one finds p1 back.
+  await h.fireAll();
+  assert.deepEqual(eligibleIds(t), ['b']);
+  h.up.add(p1!.address);
+  await h.fireAll();
+  assert.deepEqual(eligibleIds(t), ['p1', 'b']);
+  // A request that reaches p2 anyway (it was in flight when p2 was marked) is proof enough too.
+  pool.begin(p2!); pool.finish(p2!, 1, 'success');
+  assert.deepEqual(eligibleIds(t), ['p1', 'p2']);
+  assert.equal(h.timers.size, 0, 'no probe left running');
+  assert.deepEqual(events.map((e) => [e.type, e.key]), [
+    ['unreachable', 'orders/p1'], ['unreachable', 'orders/p2'], ['reachable', 'orders/p1'], ['reachable', 'orders/p2'],
+  ]);
+  assert.equal(b!.unreachableSince, 0);
+});
+
+test('only unreachable endpoints left: the pool picks them anyway (panic) rather than answering "no healthy endpoint"', () => {
+  const h = handProber();
+  const t = new EndpointTable({ clock: new ManualClock(), random: seededRandom(1), prober: h.prober });
+  t.apply({ type: 'reset', index: 1, instances: [inst('a', { port: 8001 }), inst('b', { port: 8002 })] });
+  const pool = t.service('orders')!;
+  pool.connectFailed(pool.endpoint('a')!);
+  assert.deepEqual(pickIds(t, 2), ['b', 'b']);
+  pool.connectFailed(pool.endpoint('b')!);
+  assert.deepEqual(pickIds(t, 4), ['a', 'b', 'a', 'b']);
+  // Registry-critical endpoints stay out even then: panic is about reachability only.
+  t.apply({ type: 'upsert', index: 2, instance: inst('b', { port: 8002, health: 'critical' }) });
+  assert.deepEqual(pickIds(t, 2), ['a', 'a']);
+});
+
+test('a new address or a passing health check ends the unreachable mark; deregistering stops the probe', () => {
+  const h = handProber();
+  const t = new EndpointTable({ clock: new ManualClock(), random: seededRandom(1), prober: h.prober });
+  t.apply({ type: 'reset', index: 1, instances: [inst('a', { port: 8001 }), inst('b', { port: 8002 }), inst('c', { port: 8003, health: 'critical' })] });
+  const pool = t.service('orders')!;
+  pool.connectFailed(pool.endpoint('a')!);
+  t.apply({ type: 'upsert', index: 2, instance: inst('a', { port: 9001 }) });
+  assert.equal(pool.endpoint('a')!.unreachableSince, 0);
+  pool.connectFailed(pool.endpoint('c')!);
+  t.apply({ type: 'upsert', index: 3, instance: inst('c', { port: 8003 }) });
+  assert.equal(pool.endpoint('c')!.unreachableSince, 0, 'its check passed: it accepts connections');
+  pool.connectFailed(pool.endpoint('b')!);
+  assert.equal(h.prober.size, 1);
+  t.apply({ type: 'remove', index: 4, service: 'orders', id: 'b', reason: 'deregistered' });
+  assert.equal(h.prober.size, 0);
+  assert.deepEqual(eligibleIds(t), ['a', 'c']);
 });
