@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eventually, runMesh, startMesh } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
-import { instanceOf, register, startBackend, startProxy, viaProxy, type Reply } from '../helpers/proxy.js';
+import { instanceOf, primariesAndBackup, register, startBackend, startProxy, viaProxy, type Reply } from '../helpers/proxy.js';
 
 /** Sends `total` GETs with `concurrency` in flight; calls onProgress after each; returns every reply. */
 async function load(port: number, service: string, total: number, concurrency: number, onProgress?: (done: number) => Promise<void> | void): Promise<Array<Reply | Error>> {
@@ -82,14 +82,7 @@ test('priority tiers: one of two primaries gone spills 30% to the backup, both g
 });
 
 test('a retry that has tried every primary goes to the backup before ejection catches up', { timeout: 30_000 }, async (t) => {
-  const reg = await startRegistry(t);
-  const p1 = await startBackend(t, 'p1');
-  const p2 = await startBackend(t, 'p2');
-  const bk = await startBackend(t, 'backup');
-  await register(reg.url, 'orders', p1);
-  await register(reg.url, 'orders', p2);
-  await register(reg.url, 'orders', bk, ['--priority', '1']);
-  const proxy = await startProxy(t, reg.url);
+  const { proxy, p1, p2 } = await primariesAndBackup(t);
   await eventually(async () => (await viaProxy(proxy.port, 'orders', '/')).status === 200, 5_000);
   // One primary answers 503, the other refuses connections: two tries use up tier 0 (default retries: 2),
   // and the third goes to the backup — from the very first request, long before 5 failures eject anything.

@@ -10,7 +10,7 @@ import type { RoutesSnapshot } from '../../src/core/admin-types.js';
 import { h2Request, h2Session, startH2Backend } from '../helpers/h2-backend.js';
 import { eventually } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
-import { getJson, instanceOf, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
+import { getJson, instanceOf, primariesAndBackup, register, startBackend, startProxy, viaProxy, type TestProxy } from '../helpers/proxy.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 
@@ -89,16 +89,9 @@ async function primariesKilled(s: Scenario): Promise<void> {
   assert.ok(after.every((o) => o.instance === 'backup'), `a dead primary answered: ${after.map((o) => o.instance).join(',')}`);
 }
 
-/** Two priority-0 primaries and a priority-1 backup, no health checks, and a proxy started with `extra`. */
-async function threeInstances(t: After, extra: string[]): Promise<{ proxy: Awaited<ReturnType<typeof startProxy>>; kill: () => Promise<void> }> {
-  const reg = await startRegistry(t);
-  const p1 = await startBackend(t, 'p1');
-  const p2 = await startBackend(t, 'p2');
-  const bk = await startBackend(t, 'backup');
-  await register(reg.url, 'orders', p1);
-  await register(reg.url, 'orders', p2);
-  await register(reg.url, 'orders', bk, ['--priority', '1']);
-  const proxy = await startProxy(t, reg.url, extra);
+/** The three instances of primariesAndBackup, and a way to kill both primaries at once. */
+async function threeInstances(t: After, extra: string[]): Promise<{ proxy: TestProxy; kill: () => Promise<void> }> {
+  const { proxy, p1, p2 } = await primariesAndBackup(t, extra);
   return { proxy, kill: async () => { await Promise.all([p1.kill('SIGKILL'), p2.kill('SIGKILL')]); } };
 }
 
