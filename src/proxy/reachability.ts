@@ -17,7 +17,6 @@ export const PROBE_DEFAULTS = { firstDelayMs: 250, maxDelayMs: 10_000, timeoutMs
 /** What the prober keeps per endpoint; the pool's endpoint objects carry these fields. */
 export interface ProbeTarget {
   readonly key: string;
-  readonly address: string;
   /** Monotonic ms since which the endpoint is unreachable; 0 while it is reachable. */
   unreachableSince: number;
 }
@@ -59,10 +58,13 @@ export class ReachabilityProber {
   /** Endpoints being probed now. */
   get size(): number { return this.probes.size; }
 
-  /** Starts probing `target` (no-op when it already is); `onReachable` runs once, after the first success. */
-  watch(target: ProbeTarget, onReachable: () => void): void {
+  /**
+   * Starts probing `target` at `address` (the host:port its connects went to: its mesh TLS port under mTLS);
+   * no-op when it already is. `onReachable` runs once, after the first success.
+   */
+  watch(target: ProbeTarget, address: string, onReachable: () => void): void {
     if (this.probes.has(target)) return;
-    const probe: Probe = { attempt: 0, timer: undefined, address: target.address, onReachable };
+    const probe: Probe = { attempt: 0, timer: undefined, address, onReachable };
     this.probes.set(target, probe);
     this.schedule(target, probe);
   }

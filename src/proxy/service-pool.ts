@@ -34,6 +34,8 @@ export interface PoolDeps {
   onEjection?: (event: EjectionEvent) => void;
   /** Probes unreachable endpoints back (default: a prober of the pool's own with real TCP connects). */
   prober?: ReachabilityProber;
+  /** Where connects to an endpoint go (its mesh TLS port under mTLS); default its registered address. */
+  dialAddress?: (e: PoolEndpoint) => string;
 }
 
 /** Why a pick found nothing. Constant strings, so a failed pick allocates nothing. */
@@ -161,7 +163,7 @@ export class ServicePool {
     endpoint.unreachableAt = this.deps.clock.now();
     this.version++;
     this.event('unreachable', endpoint);
-    this.prober.watch(endpoint, () => this.reachable(endpoint));
+    this.prober.watch(endpoint, this.deps.dialAddress?.(endpoint) ?? endpoint.address, () => this.reachable(endpoint));
   }
 
   /** Call when a request starts on `endpoint`. */

@@ -13,6 +13,7 @@ import type { MeshErrorCause } from './errors-response.js';
 import type { ForwardService } from './forward.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import type { EjectionEvent } from './outlier.js';
+import { ReachabilityProber } from './reachability.js';
 import { RetryBudget } from './retry-budget.js';
 import type { FailureKind } from './retry.js';
 import type { ServiceDirectory, ServiceGate } from './server.js';
@@ -32,11 +33,16 @@ export function poolSettings(s: ServiceSettings): PoolSettings {
 
 export class ServiceRuntimes implements ServiceDirectory {
   readonly table: EndpointTable;
+  /** One prober for every service's unreachable endpoints. */
+  private readonly prober = new ReachabilityProber();
   private readonly runtimes = new Map<string, ServiceRuntime>();
 
   constructor(private readonly deps: RuntimeDeps) {
     this.table = new EndpointTable(
-      { clock: deps.clock, random: deps.random, onEjection: (e) => this.onEjection(e) },
+      {
+        clock: deps.clock, random: deps.random, onEjection: (e) => this.onEjection(e),
+        prober: this.prober, dialAddress: (e) => deps.pools.dialAddress(e.address, e.tlsPort),
+      },
       (name) => poolSettings(settingsFor(deps.config(), name)),
     );
   }

@@ -89,6 +89,19 @@ async function primariesKilled(s: Scenario): Promise<void> {
   assert.ok(after.every((o) => o.instance === 'backup'), `a dead primary answered: ${after.map((o) => o.instance).join(',')}`);
 }
 
+/** /routes says why the primaries take no traffic, and that the backup tier takes it all. */
+async function primariesShownUnreachable(admin: string): Promise<void> {
+  const routes = await getJson<RoutesSnapshot>(`${admin}/routes`);
+  const orders = routes.services.find((s) => s.service === 'orders')!;
+  for (const id of ['p1', 'p2']) {
+    const e = orders.endpoints.find((x) => x.id === id)!;
+    assert.equal(e.excludedBecause, 'unreachable', JSON.stringify(e));
+    assert.equal(typeof e.unreachableSince, 'number');
+  }
+  assert.equal(orders.activeTier, 1);
+  assert.deepEqual(orders.tiers, [{ priority: 0, health: 0, load: 0 }, { priority: 1, health: 100, load: 100 }]);
+}
+
 /** The three instances of primariesAndBackup, and a way to kill both primaries at once. */
 async function threeInstances(t: After, extra: string[]): Promise<{ proxy: TestProxy; kill: () => Promise<void> }> {
   const { proxy, p1, p2 } = await primariesAndBackup(t, extra);
@@ -103,15 +116,7 @@ const http1: (port: number) => Send = (port) => async () => {
 test('both primaries killed without health checks: the backup takes every request after the kill', { timeout: 90_000 }, async (t) => {
   const { proxy, kill } = await threeInstances(t, []);
   await primariesKilled({ send: http1(proxy.port), killPrimaries: kill });
-  // /routes says why the primaries take no traffic.
-  const routes = await getJson<RoutesSnapshot>(`${proxy.admin}/routes`);
-  const orders = routes.services.find((s) => s.service === 'orders')!;
-  for (const id of ['p1', 'p2']) {
-    const e = orders.endpoints.find((x) => x.id === id)!;
-    assert.equal(e.excludedBecause, 'unreachable', JSON.stringify(e));
-    assert.equal(typeof e.unreachableSince, 'number');
-  }
-  assert.equal(orders.activeTier, 1);
+  await primariesShownUnreachable(proxy.admin);
 });
 
 test('both primaries killed, --workers 2: each worker moves to the backup with no client errors', { timeout: 90_000 }, async (t) => {
@@ -136,6 +141,7 @@ test('both primaries killed, h2c: the backup takes every stream after the kill',
     return { status: r.status, instance: String(r.headers['x-instance'] ?? '') };
   };
   await primariesKilled({ send, killPrimaries: async () => { await Promise.all([p1.kill(), p2.kill()]); } });
+  await primariesShownUnreachable(proxy.admin);
 });
 
 test('the default policy honours registered weights: 300 vs 100 splits 3:1 without a config file', { timeout: 30_000 }, async (t) => {

@@ -26,7 +26,7 @@ function fakeDeps() {
 }
 
 function target(): ProbeTarget {
-  return { key: 'orders/a', address: '127.0.0.1:9', unreachableSince: 1 };
+  return { key: 'orders/a', unreachableSince: 1 };
 }
 
 test('probes back off 250 ms, 500 ms, 1 s … up to 10 s, and one success returns the endpoint', async () => {
@@ -34,8 +34,8 @@ test('probes back off 250 ms, 500 ms, 1 s … up to 10 s, and one success return
   const prober = new ReachabilityProber(f.deps);
   const t = target();
   let returned = 0;
-  prober.watch(t, () => { returned++; });
-  prober.watch(t, () => { returned += 100; }); // already watched: no second probe
+  prober.watch(t, '127.0.0.1:9', () => { returned++; });
+  prober.watch(t, '127.0.0.1:9', () => { returned += 100; }); // already watched: no second probe
   const delays: number[] = [];
   for (let i = 0; i < 7; i++) delays.push(await f.fire());
   assert.deepEqual(delays, [250, 500, 1000, 2000, 4000, 8000, 10_000]);
@@ -53,11 +53,11 @@ test('cancel stops probing, also while a connect is under way; stop cancels ever
   const prober = new ReachabilityProber(f.deps);
   const a = target();
   let returned = false;
-  prober.watch(a, () => { returned = true; });
+  prober.watch(a, '127.0.0.1:9', () => { returned = true; });
   prober.cancel(a);
   assert.equal(f.timers.size, 0);
   // Cancelled while its connect is in flight: the success that then arrives is ignored.
-  prober.watch(a, () => { returned = true; });
+  prober.watch(a, '127.0.0.1:9', () => { returned = true; });
   const [, timer] = [...f.timers][0]!;
   let release: (v: boolean) => void = () => undefined;
   f.deps.connect = () => new Promise<boolean>((r) => { release = r; });
@@ -68,8 +68,8 @@ test('cancel stops probing, also while a connect is under way; stop cancels ever
   await new Promise((r) => setImmediate(r));
   assert.equal(returned, false);
   const b = { ...target(), key: 'orders/b' };
-  prober.watch(a, () => undefined);
-  prober.watch(b, () => undefined);
+  prober.watch(a, '127.0.0.1:9', () => undefined);
+  prober.watch(b, '127.0.0.1:10', () => undefined);
   assert.equal(prober.size, 2);
   prober.stop();
   assert.equal(prober.size, 0);
