@@ -63,7 +63,7 @@ interface Scenario {
  * keeps going, then 30 paced requests and a burst of 200. Asserts no failures among requests that started
  * after the kill, and that the backup served them.
  */
-async function primariesKilled(s: Scenario): Promise<void> {
+async function primariesKilled(t: { diagnostic(message: string): void }, s: Scenario): Promise<void> {
   await eventually(async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add((await s.send()).instance);
@@ -87,6 +87,12 @@ async function primariesKilled(s: Scenario): Promise<void> {
     `client errors after the kill (${counts}): ${describe([...failedAfter(steady), ...failedAfter(rush), ...failedAfter(through)])}`);
   const after = [...steady, ...rush].filter((o) => o.startedAt > killEnd);
   assert.ok(after.every((o) => o.instance === 'backup'), `a dead primary answered: ${after.map((o) => o.instance).join(',')}`);
+  // For the record, not asserted (tests do not time the machine): how soon the backup answered, and what
+  // happened to the requests in flight at the kill.
+  const all = [...through, ...steady, ...rush];
+  const firstBackup = Math.min(...all.filter((o) => o.instance === 'backup').map((o) => o.endedAt));
+  const inFlight = all.filter(atKill);
+  t.diagnostic(`first backup answer ${Math.round(firstBackup - killStart)} ms after the kill began; ${inFlight.length} requests in flight at the kill, ${inFlight.filter((o) => o.status !== 200).length} of them failed`);
 }
 
 /** /routes says why the primaries take no traffic, and that the backup tier takes it all. */
@@ -115,13 +121,13 @@ const http1: (port: number) => Send = (port) => async () => {
 
 test('both primaries killed without health checks: the backup takes every request after the kill', { timeout: 90_000 }, async (t) => {
   const { proxy, kill } = await threeInstances(t, []);
-  await primariesKilled({ send: http1(proxy.port), killPrimaries: kill });
+  await primariesKilled(t, { send: http1(proxy.port), killPrimaries: kill });
   await primariesShownUnreachable(proxy.admin);
 });
 
 test('both primaries killed, --workers 2: each worker moves to the backup with no client errors', { timeout: 90_000 }, async (t) => {
   const { proxy, kill } = await threeInstances(t, ['--workers', '2']);
-  await primariesKilled({ send: http1(proxy.port), killPrimaries: kill });
+  await primariesKilled(t, { send: http1(proxy.port), killPrimaries: kill });
 });
 
 test('both primaries killed, h2c: the backup takes every stream after the kill', { timeout: 90_000 }, async (t) => {
@@ -140,7 +146,7 @@ test('both primaries killed, h2c: the backup takes every stream after the kill',
     const r = await h2Request(sessions[turn++ % sessions.length]!, 'orders', '/');
     return { status: r.status, instance: String(r.headers['x-instance'] ?? '') };
   };
-  await primariesKilled({ send, killPrimaries: async () => { await Promise.all([p1.kill(), p2.kill()]); } });
+  await primariesKilled(t, { send, killPrimaries: async () => { await Promise.all([p1.kill(), p2.kill()]); } });
   await primariesShownUnreachable(proxy.admin);
 });
 
