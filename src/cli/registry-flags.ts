@@ -28,7 +28,7 @@ export function addInstanceOptions(cmd: Command): Command {
   return cmd
     .option('--id <id>', 'The instance id, unique within the service (default: <service>-<host>-<port>).')
     .option('--weight <n>', 'The share of traffic relative to the other instances, from 1 to 1000 (default 100).', intFlag('--weight', 1, 1000))
-    .option('--priority <n>', 'The failover tier: 0 is primary, 1, 2 … are backups used when lower tiers have no healthy instance (default 0).', intFlag('--priority', 0, 100))
+    .option('--priority <n>', 'The failover tier: 0 is primary, 1, 2 … are backups that take the traffic lower tiers lose capacity for (default 0).', intFlag('--priority', 0, 100))
     .option('--zone <zone>', 'The zone (or rack, or region) the instance runs in, for zone-aware balancing.')
     .option('--tag <key=value>', 'A tag such as version=v2; repeat the flag for more tags.', collect(flagParser('--tag', parseTag)))
     .option('--tls-port <port>', 'The port of the instance\'s mesh mTLS listener on the same host.', flagParser('--tls-port', (v) => validatePort(v, 'tls-port')))

@@ -24,8 +24,10 @@ export interface ForwardService {
   tryEnded(ep: BalancerEndpoint, ok: boolean, latencyMs: number, status: number): void;
   /** A TLS handshake to a mesh TLS endpoint failed (bad certificate, wrong SPIFFE ID): counted per endpoint. */
   tlsHandshakeFailed?(ep: BalancerEndpoint): void;
-  /** Asks the retry budget for one retry; false = budget spent. */
-  takeRetry(): boolean;
+  /** A connect to the endpoint failed (refused, timed out): it is unreachable until a probe connects. */
+  connectFailed?(ep: BalancerEndpoint): void;
+  /** Asks for one retry after a failure of this kind; false = the retry budget is spent. */
+  takeRetry(kind: FailureKind): boolean;
   /**
    * The request is over (frees its concurrency slot, records metrics). `retried` = it took more than one try;
    * `budgetRefused` = a retry was wanted but the retry budget was spent.
@@ -182,6 +184,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!this.responded) {
       this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
       if ((ep as { tlsPort?: number }).tlsPort !== undefined && isTlsHandshakeFailure(err)) this.svc.tlsHandshakeFailed?.(ep);
+      else if (kind === 'connect') this.svc.connectFailed?.(ep);
     }
     if (!this.responded && this.canRetry(kind)) {
       this.tried ??= new Set();
@@ -212,7 +215,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (performance.now() >= this.deadline) return false;
     const bodyTouched = this.hasBody && (this.req.readableDidRead || this.req.destroyed);
     if (!mayRetry(kind, this.idempotent, bodyTouched, this.route?.retryable === true)) return false;
-    if (this.svc.takeRetry()) return true;
+    if (this.svc.takeRetry(kind)) return true;
     this.budgetRefused = true;
     return false;
   }

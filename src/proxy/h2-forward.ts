@@ -187,6 +187,8 @@ export class H2Exchange {
     this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
     const tlsFailure = this.upError !== undefined && this.target.length !== ep.address.length && isTlsHandshakeFailure(this.upError);
     if (tlsFailure) this.svc.tlsHandshakeFailed?.(ep);
+    // Only a failed TCP connect makes the endpoint unreachable; a refused stream is the server speaking.
+    else if (this.upError !== undefined && classifyFailure(this.upError) === 'connect') this.svc.connectFailed?.(ep);
     if (this.canRetry(kind)) { this.retry(); return; }
     if (kind === 'timeout') {
       this.fail('upstream-timeout', `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`);
@@ -220,7 +222,7 @@ export class H2Exchange {
       ? kind === 'connect' && !bodyTouched
       : mayRetry(kind, IDEMPOTENT.has(this.req.method), bodyTouched, this.route?.retryable === true);
     if (!allowed) return false;
-    if (this.svc.takeRetry()) return true;
+    if (this.svc.takeRetry(kind)) return true;
     this.budgetRefused = true;
     return false;
   }
