@@ -1,0 +1,151 @@
+// Spans leave the mesh: real `mesh proxy start` processes (outbound proxy with mTLS, inbound sidecars) export
+// OTLP/HTTP protobuf to a real receiver that decodes every body with the official opentelemetry-proto
+// definitions; one captured body is decoded again by protoc (Debian's protobuf-compiler) with the .proto files.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { startMesh, tempDir, runMesh, eventually, type Daemon } from '../helpers/mesh.js';
+import { startRegistry } from '../helpers/registry.js';
+import { getJson, register, startBackend, startProxy, viaProxy, get } from '../helpers/proxy.js';
+import { decodeExport, startOtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
+import { startH2Backend } from '../helpers/h2-backend.js';
+import { ordersClient } from '../helpers/grpc-orders.js';
+import { makePki, type TestPki } from '../unit/tls/pki.js';
+import type { TlsFilePaths } from '../../src/tls/context.js';
+
+type T = { after(fn: () => Promise<void> | void): void };
+const SERVER_KIND = 2;
+const CLIENT_KIND = 3;
+
+let tmp: ReturnType<typeof tempDir>;
+let pki: TestPki;
+let certs: Record<string, TlsFilePaths>;
+before(async () => {
+  tmp = tempDir('mesh-tracing-');
+  pki = await makePki(tmp.path, 'mesh');
+  certs = { web: await pki.leaf('web'), b: await pki.leaf('b'), c: await pki.leaf('c') };
+});
+after(() => tmp.cleanup());
+
+/** An app that records the traceparent it got and, for /chain, calls `next` through the proxy with it. */
+async function app(t: T, name: string, proxyPort: () => number, next?: string): Promise<{ address: string; seen: string[] }> {
+  const seen: string[] = [];
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    seen.push(String(req.headers.traceparent ?? ''));
+    if (next === undefined) { res.end(name); return; }
+    const out = request({ host: '127.0.0.1', port: proxyPort(), path: '/leaf', headers: { host: next, traceparent: String(req.headers.traceparent ?? '') } }, (r) => {
+      let body = '';
+      r.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => res.end(`${name}>${body}`));
+    });
+    out.on('error', () => { res.statusCode = 502; res.end(); });
+    out.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, seen };
+}
+
+async function sidecar(t: T, service: string, appAddr: string, endpoint: string): Promise<{ d: Daemon; port: number }> {
+  const c = certs[service]!;
+  const d = startMesh(['proxy', 'start', '--inbound', '127.0.0.1:0', '--app', appAddr, '--service', service, '--cert', c.cert, '--key', c.key, '--ca', pki.caPath,
+    '--trace-endpoint', endpoint, '--trace-batch-delay', '20ms']);
+  t.after(async () => { await d.stop('SIGKILL'); });
+  const m = await d.waitFor(/inbound 127\.0\.0\.1:(\d+) ->/);
+  return { d, port: Number(m[1]) };
+}
+
+/** The outbound proxy with the `web` certificate (mTLS to endpoints with a mesh TLS port). */
+async function mtlsProxy(t: T, registryUrl: string, extra: string[]): Promise<{ port: number; admin: string }> {
+  const d = startMesh(['proxy', 'start', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--registry', registryUrl,
+    '--cert', certs.web!.cert, '--key', certs.web!.key, '--ca', pki.caPath, ...extra]);
+  t.after(async () => { await d.stop('SIGKILL'); });
+  const m = await d.waitFor(/outbound 127\.0\.0\.1:(\d+) \(admin (127\.0\.0\.1:\d+)/);
+  return { port: Number(m[1]), admin: `http://${m[2]}` };
+}
+
+const TP = (trace: string, span: string, flags: string) => `00-${trace}-${span}-${flags}`;
+const byKindService = (spans: ReceivedSpan[], kind: number, service: string) => spans.filter((s) => s.kind === kind && s.attributes['mesh.service'] === service);
+
+test('a call chain client → proxy → sidecar → app → proxy → sidecar → app is one trace with a correct parent chain', { timeout: 60_000 }, async (t) => {
+  const rx = await startOtlpReceiver(t);
+  const reg = await startRegistry(t);
+  let proxyPort = 0;
+  const appC = await app(t, 'c', () => proxyPort);
+  const appB = await app(t, 'b', () => proxyPort, 'c');
+  const sb = await sidecar(t, 'b', appB.address, rx.url);
+  const sc = await sidecar(t, 'c', appC.address, rx.url);
+  assert.equal((await runMesh(['register', 'b', '--id', 'b1', '--address', appB.address, '--tls-port', String(sb.port), '--registry', reg.url])).code, 0);
+  assert.equal((await runMesh(['register', 'c', '--id', 'c1', '--address', appC.address, '--tls-port', String(sc.port), '--registry', reg.url])).code, 0);
+  const proxy = await mtlsProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-batch-delay', '20ms']);
+  proxyPort = proxy.port;
+
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const clientSpan = '00f067aa0ba902b7';
+  const r = await viaProxy(proxy.port, 'b', '/chain?token=secret', { via: 'host', headers: { traceparent: TP(traceId, clientSpan, '01') } });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.body, 'b>c');
+
+  const spans = (await rx.waitForSpans((s) => s.filter((x) => x.traceId === traceId).length >= 4)).filter((s) => s.traceId === traceId);
+  assert.equal(spans.length, 4, JSON.stringify(spans.map((s) => [s.kind, s.attributes['mesh.service']])));
+  const [p1] = byKindService(spans, CLIENT_KIND, 'b');
+  const [s1] = byKindService(spans, SERVER_KIND, 'b');
+  const [p2] = byKindService(spans, CLIENT_KIND, 'c');
+  const [s2] = byKindService(spans, SERVER_KIND, 'c');
+  assert.ok(p1 && s1 && p2 && s2);
+  assert.equal(p1.parentSpanId, clientSpan, 'the outbound span continues the client\'s traceparent');
+  assert.equal(s1.parentSpanId, p1.spanId, 'the sidecar span is a child of the proxy span');
+  assert.equal(p2.parentSpanId, s1.spanId, 'the app\'s own call hangs under the sidecar span');
+  assert.equal(s2.parentSpanId, p2.spanId);
+  // The span ids sent on in traceparent are the spans exported: each app saw its sidecar's span id.
+  assert.equal(appB.seen[0], TP(traceId, s1.spanId, '01'));
+  assert.equal(appC.seen[0], TP(traceId, s2.spanId, '01'));
+  // Semantic-convention and mesh attributes.
+  assert.equal(p1.name, 'GET');
+  assert.equal(p1.attributes['http.request.method'], 'GET');
+  assert.equal(p1.attributes['url.path'], '/chain', 'the query string is left out');
+  assert.equal(p1.attributes['http.response.status_code'], 200);
+  assert.equal(p1.attributes['server.address'], 'b');
+  assert.equal(p1.attributes['network.peer.address'], '127.0.0.1');
+  assert.equal(p1.attributes['mesh.endpoint'], appB.address);
+  assert.equal(p1.attributes['mesh.fate'], 'ok');
+  assert.equal(p1.attributes['mesh.retries'], 0);
+  assert.equal(s1.attributes['mesh.caller.spiffe_id'], 'spiffe://mesh.local/service/web');
+  assert.equal(s2.serviceName, 'c');
+  assert.equal(p1.serviceName, 'mesh-proxy');
+  // Nested in time: each child starts after and ends before its parent.
+  for (const [parent, child] of [[p1, s1], [s1, p2], [p2, s2]] as const) {
+    assert.ok(child.startTimeUnixNano >= parent.startTimeUnixNano && child.endTimeUnixNano <= parent.endTimeUnixNano, `${child.name} inside ${parent.name}`);
+  }
+  assert.equal(p1.flags & 0x301, 0x301, 'sampled, parent remote');
+
+  // The same body, decoded by an independent decoder: protoc with the .proto files.
+  const body = rx.bodies.find((b) => b.includes(Buffer.from(traceId, 'hex')))!;
+  const require = createRequire(import.meta.url);
+  const protos = join(require.resolve('@opentelemetry/otlp-grpc-exporter-base/package.json'), '..', 'build', 'protos');
+  const protoc = spawnSync('protoc', ['-I', protos, '--decode=opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest', 'opentelemetry/proto/collector/trace/v1/trace_service.proto'], { input: body, encoding: 'latin1' });
+  assert.equal(protoc.status, 0, protoc.stderr);
+  const text = protoc.stdout;
+  const traceIds = [...text.matchAll(/^\s+trace_id: "((?:[^"\\]|\\.)*)"/gm)].map((m) => unescapeC(m[1]!).toString('hex'));
+  assert.ok(traceIds.includes(traceId), text.slice(0, 2000));
+  assert.equal((text.match(/^\s+spans \{/gm) ?? []).length, decodeExport(body).length, 'protoc and protobufjs see the same spans');
+  assert.match(text, /key: "http\.request\.method"\s+value \{\s+string_value: "GET"/);
+  assert.match(text, /kind: SPAN_KIND_(CLIENT|SERVER)/);
+  assert.match(text, /key: "service\.name"/);
+});
+
+/** protoc prints bytes C-escaped: \NNN octal, \n \r \t \" \' \\, printable ASCII as is. */
+function unescapeC(s: string): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c !== '\\') { out.push(c.charCodeAt(0)); continue; }
+    const n = s[++i]!;
+    if (/[0-7]/.test(n)) { let oct = n; while (oct.length < 3 && /[0-7]/.test(s[i + 1] ?? '')) oct += s[++i]; out.push(parseInt(oct, 8)); continue; }
+    out.push(({ n: 10, r: 13, t: 9 } as Record<string, number>)[n] ?? n.charCodeAt(0));
+  }
+  return Buffer.from(out);
+}
