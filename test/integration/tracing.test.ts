@@ -149,3 +149,143 @@ function unescapeC(s: string): Buffer {
   }
   return Buffer.from(out);
 }
+
+test('gRPC calls through the proxy get rpc.* attributes and their grpc status code; a failed call is an ERROR span', { timeout: 60_000 }, async (t) => {
+  const rx = await startOtlpReceiver(t);
+  const reg = await startRegistry(t);
+  const g = await startH2Backend(t, 'g1');
+  await register(reg.url, 'orders', { address: g.grpc, name: 'g1' });
+  const proxy = await startProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-batch-delay', '20ms']);
+  const client = ordersClient(`127.0.0.1:${proxy.port}`, 'orders');
+  t.after(() => client.close());
+  assert.equal((await client.get('7')).length > 0, true);
+  await assert.rejects(client.fail('8'), (err: { code?: number }) => err.code === 5);
+  const spans = await rx.waitForSpans((s) => s.filter((x) => x.attributes['rpc.system'] === 'grpc').length >= 2);
+  const get = spans.find((s) => s.attributes['rpc.method'] === 'Get')!;
+  const fail = spans.find((s) => s.attributes['rpc.method'] === 'Fail')!;
+  assert.equal(get.name, 'mesh.test.Orders/Get');
+  assert.equal(get.kind, CLIENT_KIND);
+  assert.equal(get.attributes['rpc.service'], 'mesh.test.Orders');
+  assert.equal(get.attributes['rpc.grpc.status_code'], 0);
+  assert.equal(get.attributes['network.protocol.version'], '2');
+  assert.equal(get.attributes['http.request.method'], 'POST');
+  assert.equal(get.status.code, 0, 'OK calls leave the status unset');
+  assert.equal(fail.attributes['rpc.grpc.status_code'], 5);
+  assert.equal(fail.status.code, 2, 'a non-OK gRPC status is an error');
+});
+
+test('the sampled flag is honoured both ways: a sampled parent is recorded at --trace-sample 0, an unsampled one is not at 1', { timeout: 60_000 }, async (t) => {
+  const rx = await startOtlpReceiver(t);
+  const reg = await startRegistry(t);
+  const a = await app(t, 'a', () => 0);
+  await register(reg.url, 'a', { address: a.address, name: 'a1' });
+  const never = await startProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-sample', '0', '--trace-batch-delay', '20ms']);
+  const always = await startProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-sample', '1', '--trace-batch-delay', '20ms']);
+  const id = (n: number) => `${String(n).padStart(4, '0')}aaaaaaaaaaaaaaaaaaaaaaaaaaaa`;
+  const parent = 'bbbbbbbbbbbbbbbb';
+  // At ratio 0: a sampled parent is recorded, an unsampled one and a new trace are not (and say so downstream).
+  assert.equal((await viaProxy(never.port, 'a', '/', { via: 'host', headers: { traceparent: TP(id(1), parent, '01') } })).status, 200);
+  assert.equal((await viaProxy(never.port, 'a', '/', { via: 'host', headers: { traceparent: TP(id(2), parent, '00') } })).status, 200);
+  assert.equal((await viaProxy(never.port, 'a', '/', { via: 'host' })).status, 200);
+  assert.match(a.seen[2]!, /-00$/, 'a new trace the proxy did not sample goes on unsampled');
+  // At ratio 1: an unsampled parent is still not recorded; a new trace is.
+  assert.equal((await viaProxy(always.port, 'a', '/', { via: 'host', headers: { traceparent: TP(id(3), parent, '00') } })).status, 200);
+  assert.equal((await viaProxy(always.port, 'a', '/', { via: 'host' })).status, 200);
+  assert.match(a.seen[4]!, /-01$/);
+  const newTrace = a.seen[4]!.split('-')[1]!;
+  const unsampledNew = a.seen[2]!.split('-')[1]!;
+  // The last request's span arrives after every earlier one ended: then nothing else may have come.
+  const spans = await rx.waitForSpans((s) => s.some((x) => x.traceId === newTrace));
+  const traces = new Set(spans.map((s) => s.traceId));
+  assert.ok(traces.has(id(1)), 'sampled parent recorded at ratio 0');
+  assert.ok(!traces.has(id(2)), 'unsampled parent not recorded');
+  assert.ok(!traces.has(unsampledNew), 'new trace not recorded at ratio 0');
+  assert.ok(!traces.has(id(3)), 'unsampled parent not recorded at ratio 1');
+  assert.equal(spans.length, 2);
+});
+
+test('a retry is an event on the span with its reason, and each try is kept with its endpoint', { timeout: 60_000 }, async (t) => {
+  const rx = await startOtlpReceiver(t);
+  const reg = await startRegistry(t);
+  const bad = await startBackend(t, 'bad');
+  const good = await startBackend(t, 'good');
+  await bad.mode(503);
+  await register(reg.url, 'web', bad);
+  await register(reg.url, 'web', good);
+  const proxy = await startProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-batch-delay', '20ms']);
+  // Which endpoint is picked first is the balancer's choice: send until a request met the 503 one first.
+  const retried = await eventually(async () => {
+    const r = await viaProxy(proxy.port, 'web', '/', { via: 'host' });
+    assert.equal(r.status, 200);
+    const spans = await rx.waitForSpans((s) => s.length > 0);
+    const hit = spans.find((s) => s.attributes['mesh.retries'] === 1);
+    assert.ok(hit);
+    return hit;
+  }, 20_000, 50);
+  assert.equal(retried.events.length, 1);
+  assert.equal(retried.events[0]!.name, 'mesh.retry');
+  assert.deepEqual(retried.events[0]!.attributes, { 'mesh.retry.reason': 'status-503', 'mesh.endpoint': bad.address });
+  assert.equal(retried.attributes['mesh.endpoint'], good.address);
+  assert.equal(retried.attributes['mesh.fate'], 'okAfterRetry');
+  assert.equal(retried.attributes['mesh.tries'], 2);
+  const trace = await getJson<{ spans: Array<{ tries: Array<{ endpoint: string; status: number; failure: string }> }> }>(`${proxy.admin}/traces/${retried.traceId}`);
+  assert.deepEqual(trace.spans[0]!.tries.map((x) => [x.endpoint, x.status, x.failure]), [[bad.address, 503, 'status-503'], [good.address, 200, '']]);
+});
+
+/** The proxy process's resident set, from /proc (Linux). */
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+async function load(port: number, service: string, total: number, concurrency: number): Promise<Map<number, number>> {
+  const statuses = new Map<number, number>();
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < total) {
+      next++;
+      const r = await viaProxy(port, service, '/', { via: 'host' });
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+  }));
+  return statuses;
+}
+
+const droppedOf = (text: string) => Number(/^mesh_trace_spans_dropped_total (\d+)/m.exec(text)?.[1] ?? -1);
+
+test('a collector that hangs: requests unaffected, spans dropped and counted, RSS bounded', { timeout: 120_000 }, async (t) => {
+  const rx = await startOtlpReceiver(t);
+  rx.mode = 'hang';
+  const reg = await startRegistry(t);
+  const b = await startBackend(t, 'b1');
+  await register(reg.url, 'web', b);
+  const proxy = await startProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-queue-size', '256', '--trace-batch-size', '64', '--trace-batch-delay', '10ms']);
+  const pid = proxy.daemon.child.pid!;
+  const warm = await load(proxy.port, 'web', 2_000, 32);
+  assert.deepEqual([...warm.keys()], [200]);
+  const before = rssKiB(pid);
+  const statuses = await load(proxy.port, 'web', 20_000, 32);
+  assert.deepEqual([...statuses], [[200, 20_000]], 'every request answered 200 while the collector hangs');
+  const grown = rssKiB(pid) - before;
+  assert.ok(grown < 40 * 1024, `RSS grew ${grown} KiB over 20k requests`);
+  const metrics = (await get(`${proxy.admin}/metrics`)).body;
+  assert.ok(droppedOf(metrics) >= 20_000 - 256 - 64, `dropped: ${droppedOf(metrics)}`);
+  assert.ok(rx.posts >= 1, 'the exporter did try the collector');
+});
+
+test('a collector that is down or refuses (503): requests unaffected, drops counted; spans flow once it is back', { timeout: 90_000 }, async (t) => {
+  const rx = await startOtlpReceiver(t);
+  rx.mode = 'refuse';
+  const reg = await startRegistry(t);
+  const b = await startBackend(t, 'b1');
+  await register(reg.url, 'web', b);
+  const proxy = await startProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-queue-size', '64', '--trace-batch-size', '32', '--trace-batch-delay', '10ms']);
+  const statuses = await load(proxy.port, 'web', 2_000, 16);
+  assert.deepEqual([...statuses], [[200, 2_000]]);
+  await eventually(async () => droppedOf((await get(`${proxy.admin}/metrics`)).body) > 0, 15_000, 100);
+  rx.mode = 'ok';
+  // Retries back off from 1 s: keep sending until a batch lands.
+  await eventually(async () => {
+    await viaProxy(proxy.port, 'web', '/', { via: 'host' });
+    return rx.spans.length > 0;
+  }, 30_000, 200);
+});
