@@ -15,6 +15,7 @@ import { registerRoutesCommand } from './commands/routes.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServicesCommand } from './commands/services.js';
 import { registerTopCommand } from './commands/top.js';
+import { registerTraceCommand } from './commands/trace.js';
 // -- end command imports --
 
 export interface CommandContext {
@@ -47,6 +48,7 @@ export function buildProgram(io: Io): Command {
   registerRoutesCommand(program, ctx);
   registerProxyCommand(program, ctx);
   registerTopCommand(program, ctx);
+  registerTraceCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerCheckCommand(program, ctx);
   // -- end command registrations --

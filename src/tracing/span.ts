@@ -37,7 +37,7 @@ export interface SpanSink { spanEnded(span: Span): void }
 export interface SpanIds {
   traceId: string;
   spanId: string;
-  parentSpanId: string | undefined;
+  parentSpanId?: string | undefined;
 }
 
 export class Span {

@@ -76,6 +76,16 @@ async function startNodeBackend(port: number): Promise<ChildProcess> {
   return child;
 }
 
+/** An OTLP/HTTP collector that reads each export and answers 200, for the tracing rows. */
+async function startNodeSink(port: number): Promise<ChildProcess> {
+  const code = `require('http').createServer((q,r)=>{q.resume();q.on('end',()=>{r.writeHead(200);r.end()})}).listen(${port},'127.0.0.1',()=>console.log('up'))`;
+  const [cmd, args] = pinned(LOAD_CPU, process.execPath, ['-e', code]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  await new Promise((r) => child.stdout!.once('data', r));
+  return child;
+}
+
 function saturate(url: string, host: string | undefined, seconds = SECONDS): { rps: number; p50: number; p99: number } {
   if (WRK) {
     const [cmd, args] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]);
@@ -150,10 +160,10 @@ function measureAll(targets: Target[]): Row[] {
   });
 }
 
-async function startMeshProxy(registry: string, workers: number, cpu: string | undefined): Promise<{ daemon: Daemon; url: string }> {
+async function startMeshProxy(registry: string, workers: number, cpu: string | undefined, extra: string[] = []): Promise<{ daemon: Daemon; url: string }> {
   const port = await freePort();
   const admin = await freePort();
-  const args = ['proxy', 'start', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--registry', registry, '--workers', String(workers)];
+  const args = ['proxy', 'start', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--registry', registry, '--workers', String(workers), ...extra];
   const daemon = startMesh(args);
   daemons.push(daemon);
   if (TASKSET && cpu !== undefined) spawnSync('taskset', ['-a', '-p', '-c', cpu, String(daemon.child.pid)]);
@@ -178,6 +188,15 @@ export async function main(): Promise<void> {
     const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${bePort}/`, host: undefined, pids: () => [] }];
     const one = await startMeshProxy(registry, 1, PROXY_CPU);
     targets.push({ name: 'mesh --workers 1', url: one.url, host: 'bench', pids: () => [one.daemon.child.pid!] });
+    // Tracing cost: the same one-worker proxy exporting every span (100%) or 1% of them to a collector that
+    // accepts and discards (a node:http sink on the load generator's CPU).
+    const sinkPort = await freePort();
+    await startNodeSink(sinkPort);
+    const traceArgs = (ratio: string) => ['--trace-endpoint', `http://127.0.0.1:${sinkPort}`, '--trace-sample', ratio];
+    const traced = await startMeshProxy(registry, 1, PROXY_CPU, traceArgs('1'));
+    targets.push({ name: 'mesh, tracing 100%', url: traced.url, host: 'bench', pids: () => [traced.daemon.child.pid!] });
+    const traced1 = await startMeshProxy(registry, 1, PROXY_CPU, traceArgs('0.01'));
+    targets.push({ name: 'mesh, tracing 1%', url: traced1.url, host: 'bench', pids: () => [traced1.daemon.child.pid!] });
     const two = await startMeshProxy(registry, 2, undefined);
     targets.push({ name: 'mesh --workers 2', url: two.url, host: 'bench', pids: () => childPids(two.daemon.child.pid!) });
     let ng: ChildProcess | undefined;
@@ -188,6 +207,8 @@ export async function main(): Promise<void> {
     }
     const rows = measureAll(targets);
     await one.daemon.stop('SIGTERM');
+    await traced.daemon.stop('SIGTERM');
+    await traced1.daemon.stop('SIGTERM');
     await two.daemon.stop('SIGTERM');
     if (ng !== undefined) await stopChild(ng);
     for (const d of daemons) await d.stop('SIGTERM'); // the registry (the proxies have stopped already)
@@ -211,7 +232,10 @@ function printTable(rows: Row[]): void {
       `${f((r.rps / direct.rps) * 100, 0)}%`.padStart(9), nginx ? `${f((r.rps / nginx.rps) * 100, 0)}%`.padStart(9) : '-'.padStart(9),
     ].join(' '));
   }
-  console.log('\ntargets: mesh --workers 1 ≥ 40% of nginx req/s; added p99 at 1k req/s ≤ 0.5 ms; RSS ≤ 120 MiB per worker');
+  const plain = rows.find((r) => r.name === 'mesh --workers 1');
+  const cost = (name: string) => { const r = rows.find((x) => x.name === name); return r && plain ? `${f((1 - r.rps / plain.rps) * 100, 1)}%` : '-'; };
+  console.log(`\ntracing cost in req/s against mesh --workers 1: 100% sampling ${cost('mesh, tracing 100%')}, 1% sampling ${cost('mesh, tracing 1%')} (targets ≤ 10% and ≤ 2%)`);
+  console.log('targets: mesh --workers 1 ≥ 40% of nginx req/s; added p99 at 1k req/s ≤ 0.5 ms; RSS ≤ 120 MiB per worker');
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];

@@ -8,7 +8,7 @@ import { commandTree, helpOf } from './command-tree.js';
 const DATA_COMMANDS = [
   'registry status', 'registry repair', 'register', 'deregister', 'services',
   'certs ca init', 'certs gen', 'certs inspect', 'authz test', 'curl',
-  'routes', 'routes explain', 'demo', 'check',
+  'routes', 'routes explain', 'demo', 'check', 'trace',
 ];
 /** Commands that run until stopped or draw a dashboard: no data document to print. */
 const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top'];
