@@ -30,7 +30,7 @@ const TASKSET = has('taskset') && cpus().length >= 2;
 const LOAD_CPU = '0';
 const PROXY_CPU = String(cpus().length - 1);
 
-interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: number; pacedP99: number; rssMiB: number | null }
+interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: number; pacedP99: number; rssMiB: number | null; cpuUs: number | null }
 
 const children: ChildProcess[] = [];
 const daemons: Daemon[] = [];
@@ -121,6 +121,23 @@ function rssMiB(pids: number[]): number {
   return total;
 }
 
+/**
+ * CPU time (user + system, µs) the processes have used, from /proc/<pid>/stat. Per request this is the figure
+ * that survives a shared machine: throughput falls when another process takes the core, CPU per request does not.
+ */
+function cpuMicros(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch { /* gone */ }
+  }
+  return (ticks / CLOCK_TICKS) * 1e6;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 function childPids(pid: number): number[] {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
@@ -139,10 +156,13 @@ const median = (xs: number[]): number => {
  */
 function measureAll(targets: Target[]): Row[] {
   for (const t of targets) if (WARMUP_SECONDS > 0) saturate(t.url, t.host, WARMUP_SECONDS);
-  const runs = targets.map(() => ({ sat: [] as Array<{ rps: number; p50: number; p99: number }>, paced: [] as Array<{ p50: number; p99: number }>, peak: 0 }));
+  const runs = targets.map(() => ({ sat: [] as Array<{ rps: number; p50: number; p99: number }>, paced: [] as Array<{ p50: number; p99: number }>, peak: 0, cpu: [] as number[] }));
   for (let round = 1; round <= ROUNDS; round++) {
     targets.forEach((t, i) => {
-      runs[i]!.sat.push(saturate(t.url, t.host));
+      const cpuBefore = cpuMicros(t.pids());
+      const sat = saturate(t.url, t.host);
+      runs[i]!.sat.push(sat);
+      if (t.pids().length > 0 && sat.rps > 0) runs[i]!.cpu.push((cpuMicros(t.pids()) - cpuBefore) / (sat.rps * SECONDS));
       runs[i]!.peak = Math.max(runs[i]!.peak, rssMiB(t.pids()));
     });
     targets.forEach((t, i) => {
@@ -156,6 +176,7 @@ function measureAll(targets: Target[]): Row[] {
     return {
       name: t.name, rps: median(r.sat.map((x) => x.rps)), p50: median(r.sat.map((x) => x.p50)), p99: median(r.sat.map((x) => x.p99)),
       pacedP50: median(r.paced.map((x) => x.p50)), pacedP99: median(r.paced.map((x) => x.p99)), rssMiB: t.pids().length ? r.peak : null,
+      cpuUs: r.cpu.length > 0 ? median(r.cpu) : null,
     };
   });
 }
@@ -224,17 +245,23 @@ function printTable(rows: Row[]): void {
   const nginx = rows.find((r) => r.name.startsWith('nginx'));
   const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   console.log('');
-  console.log(['', 'req/s', 'p50 ms', 'p99 ms', '@1k p50', '@1k p99', '+p99 @1k', 'RSS MiB', 'vs direct', 'vs nginx'].map((h, i) => (i === 0 ? h.padEnd(24) : h.padStart(9))).join(' '));
+  console.log(['', 'req/s', 'p50 ms', 'p99 ms', '@1k p50', '@1k p99', '+p99 @1k', 'RSS MiB', 'vs direct', 'vs nginx', 'CPU µs/req'].map((h, i) => (i === 0 ? h.padEnd(24) : h.padStart(9))).join(' '));
   for (const r of rows) {
     console.log([
       r.name.padEnd(24), f(r.rps, 0).padStart(9), f(r.p50).padStart(9), f(r.p99).padStart(9), f(r.pacedP50, 3).padStart(9), f(r.pacedP99, 3).padStart(9),
       f(r.pacedP99 - direct.pacedP99, 3).padStart(9), (r.rssMiB === null ? '-' : f(r.rssMiB, 0)).padStart(9),
       `${f((r.rps / direct.rps) * 100, 0)}%`.padStart(9), nginx ? `${f((r.rps / nginx.rps) * 100, 0)}%`.padStart(9) : '-'.padStart(9),
+      (r.cpuUs === null ? '-' : f(r.cpuUs, 1)).padStart(10),
     ].join(' '));
   }
   const plain = rows.find((r) => r.name === 'mesh --workers 1');
-  const cost = (name: string) => { const r = rows.find((x) => x.name === name); return r && plain ? `${f((1 - r.rps / plain.rps) * 100, 1)}%` : '-'; };
-  console.log(`\ntracing cost in req/s against mesh --workers 1: 100% sampling ${cost('mesh, tracing 100%')}, 1% sampling ${cost('mesh, tracing 1%')} (targets ≤ 10% and ≤ 2%)`);
+  const cost = (name: string) => {
+    const r = rows.find((x) => x.name === name);
+    if (!r || !plain) return '-';
+    const cpu = r.cpuUs !== null && plain.cpuUs !== null ? `, CPU per request +${f((r.cpuUs / plain.cpuUs - 1) * 100, 1)}%` : '';
+    return `req/s ${f((r.rps / plain.rps - 1) * 100, 1)}%${cpu}`;
+  };
+  console.log(`\ntracing against mesh --workers 1 — 100% sampling: ${cost('mesh, tracing 100%')}; 1% sampling: ${cost('mesh, tracing 1%')} (targets: ≤ 10% and ≤ 2% of throughput)`);
   console.log('targets: mesh --workers 1 ≥ 40% of nginx req/s; added p99 at 1k req/s ≤ 0.5 ms; RSS ≤ 120 MiB per worker');
 }
 

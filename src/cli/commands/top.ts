@@ -27,7 +27,7 @@ export async function runTop(opts: TopOptions): Promise<void> {
     import('react'), import('ink'), import('../../metrics/admin-client.js'), import('../../ui/components/Top.js'),
   ]));
   stdout.write('\x1b[?1049h\x1b[H'); // alternate screen: the shell's scrollback is untouched
-  const app = render(createElement(TopApp, { proxies: opts.proxies, connect: subscribeStats }), { stdin, stdout, exitOnCtrlC: true, patchConsole: false });
+  const app = render(createElement(TopApp, { proxies: opts.proxies, connect: subscribeStats, slowestTrace: (service, width) => slowestTrace(opts.proxies, service, width) }), { stdin, stdout, exitOnCtrlC: true, patchConsole: false });
   const stop = () => app.unmount();
   process.once('SIGTERM', stop);
   process.once('SIGHUP', stop);
@@ -41,6 +41,15 @@ export async function runTop(opts: TopOptions): Promise<void> {
     opts.signal?.removeEventListener('abort', stop);
     stdout.write('\x1b[?1049l\x1b[?25h'); // leave the alternate screen, show the cursor
   }
+}
+
+/** Key t: the service's slowest recent trace across the proxies, drawn as `mesh trace <id>` draws it. */
+async function slowestTrace(proxies: readonly string[], service: string, width: number): Promise<string> {
+  const [{ collectTrace, collectTraceList }, { renderWaterfall }] = await Promise.all([import('../../tracing/collect.js'), import('../render/trace.js')]);
+  const { value: [slowest] } = await collectTraceList(proxies, { service, slowest: true, limit: 1 });
+  if (slowest === undefined) return `no recent traces of ${service} (tracing on? mesh proxy start --trace-sample <ratio>)`;
+  const { value: spans } = await collectTrace(proxies, slowest.traceId);
+  return renderWaterfall(slowest.traceId, spans, { color: false, now: Date.now(), barWidth: Math.max(10, Math.min(40, width - 90)) });
 }
 
 /**
@@ -69,7 +78,7 @@ export function registerTopCommand(program: Command, ctx: CommandContext): void 
     .description('A live dashboard of the mesh: per service RPS, success rate, p50/p95/p99, in-flight requests and request fates; Enter shows a service\'s endpoints as the balancer sees them.')
     .addOption(new Option('--proxy <url>', 'URL of a proxy\'s admin API; repeat to watch several proxies as one mesh (default $MESH_PROXY, else http://127.0.0.1:15000).')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), proxyUrlFlag(v)]))
-    .addHelpText('after', '\nKeys: ←/→ or s change the sort column, ↑/↓ move the selection, Enter opens a service, Esc goes back, q or Ctrl-C quits.\n\nExamples:\n  mesh top\n  mesh top --proxy http://127.0.0.1:15000 --proxy http://10.0.0.2:15000\n')
+    .addHelpText('after', '\nKeys: ←/→ or s change the sort column, ↑/↓ move the selection, Enter opens a service, t shows its slowest recent trace (as mesh trace draws it), Esc goes back, q or Ctrl-C quits.\n\nExamples:\n  mesh top\n  mesh top --proxy http://127.0.0.1:15000 --proxy http://10.0.0.2:15000\n')
     .action(async (opts: { proxy?: string[] }) => {
       const fallback = ctx.io.env.MESH_PROXY ? proxyUrlFlag(ctx.io.env.MESH_PROXY) : DEFAULTS.proxyAdminUrl;
       await runTop({ proxies: opts.proxy ?? [fallback] });
