@@ -73,19 +73,48 @@ export class ProtoWriter {
     this.pos += 8;
   }
 
+  /**
+   * Short ASCII strings (attribute keys, methods, paths, addresses: nearly all of them) are copied byte by byte
+   * in JavaScript: a Buffer.write() call per string cost more than the rest of the encoding put together.
+   */
   string(field: number, s: string): void {
-    const start = this.begin(field);
-    this.ensure(s.length * 3);
+    const n = s.length;
+    this.tag(field, 2);
+    if (n < 128) {
+      this.ensure(n + 1);
+      const b = this.buf;
+      let p = this.pos + 1;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) { this.longString(s); return; }
+        b[p++] = c;
+      }
+      b[this.pos] = n;
+      this.pos = p;
+      return;
+    }
+    this.longString(s);
+  }
+
+  /** After the tag: a string of any length or alphabet, through Buffer.write. */
+  private longString(s: string): void {
+    const start = this.pos + 1;
+    this.ensure(1 + s.length * 3);
+    this.pos = start;
     this.pos += this.buf.write(s, this.pos, 'utf8');
     this.end(start);
   }
 
-  /** A hex id (trace or span id) as its raw bytes. */
+  /** A hex id (trace or span id) as its raw bytes, parsed here for the same reason as string(). */
   hexBytes(field: number, hex: string): void {
+    const n = hex.length >> 1;
     this.tag(field, 2);
-    this.varint(hex.length / 2);
-    this.ensure(hex.length / 2);
-    this.pos += this.buf.write(hex, this.pos, 'hex');
+    this.varint(n);
+    this.ensure(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < hex.length; i += 2) b[p++] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
+    this.pos = p;
   }
 
   /** Starts a length-delimited field; pass the result to end() when its content is written. */
@@ -109,4 +138,9 @@ export class ProtoWriter {
     this.buf[at] = v;
     this.pos += size - 1;
   }
+}
+
+/** '0'-'9', 'a'-'f', 'A'-'F' → 0..15 (ids are validated lower-case hex before they get here). */
+function hexDigit(c: number): number {
+  return c <= 57 ? c - 48 : (c | 32) - 87;
 }

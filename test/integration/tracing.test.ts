@@ -27,7 +27,7 @@ let certs: Record<string, TlsFilePaths>;
 before(async () => {
   tmp = tempDir('mesh-tracing-');
   pki = await makePki(tmp.path, 'mesh');
-  certs = { web: await pki.leaf('web'), b: await pki.leaf('b'), c: await pki.leaf('c') };
+  certs = { web: await pki.leaf('web'), b: await pki.leaf('b'), c: await pki.leaf('c'), orders: await pki.leaf('orders') };
 });
 after(() => tmp.cleanup());
 
@@ -170,19 +170,27 @@ function unescapeC(s: string): Buffer {
   return Buffer.from(out);
 }
 
-test('gRPC calls through the proxy get rpc.* attributes and their grpc status code; a failed call is an ERROR span', { timeout: 60_000 }, async (t) => {
+test('gRPC calls through the proxy and the sidecar (HTTP/2 over mTLS) get rpc.* attributes and their grpc status code; a failed call is an ERROR span', { timeout: 60_000 }, async (t) => {
   const rx = await startOtlpReceiver(t);
   const reg = await startRegistry(t);
   const g = await startH2Backend(t, 'g1');
-  await register(reg.url, 'orders', { address: g.grpc, name: 'g1' });
-  const proxy = await startProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-batch-delay', '20ms']);
+  const side = await sidecar(t, 'orders', g.grpc, rx.url);
+  assert.equal((await runMesh(['register', 'orders', '--id', 'g1', '--address', g.grpc, '--tls-port', String(side.port), '--registry', reg.url])).code, 0);
+  const proxy = await mtlsProxy(t, reg.url, ['--trace-endpoint', rx.url, '--trace-batch-delay', '20ms']);
   const client = ordersClient(`127.0.0.1:${proxy.port}`, 'orders');
   t.after(() => client.close());
   assert.equal((await client.get('7')).length > 0, true);
   await assert.rejects(client.fail('8'), (err: { code?: number }) => err.code === 5);
-  const spans = await rx.waitForSpans((s) => s.filter((x) => x.attributes['rpc.system'] === 'grpc').length >= 2);
-  const get = spans.find((s) => s.attributes['rpc.method'] === 'Get')!;
-  const fail = spans.find((s) => s.attributes['rpc.method'] === 'Fail')!;
+  const spans = await rx.waitForSpans((s) => s.filter((x) => x.attributes['rpc.system'] === 'grpc').length >= 4);
+  const get = spans.find((s) => s.attributes['rpc.method'] === 'Get' && s.kind === CLIENT_KIND)!;
+  const fail = spans.find((s) => s.attributes['rpc.method'] === 'Fail' && s.kind === CLIENT_KIND)!;
+  const served = spans.find((s) => s.attributes['rpc.method'] === 'Get' && s.kind === SERVER_KIND)!;
+  assert.equal(served.parentSpanId, get.spanId, 'the sidecar\'s server span is the child of the proxy\'s client span');
+  assert.equal(served.name, 'mesh.test.Orders/Get');
+  assert.equal(served.attributes['network.protocol.version'], '2');
+  assert.equal(served.attributes['rpc.grpc.status_code'], 0);
+  assert.equal(served.attributes['mesh.caller.spiffe_id'], 'spiffe://mesh.local/service/web');
+  assert.equal(spans.find((s) => s.attributes['rpc.method'] === 'Fail' && s.kind === SERVER_KIND)!.attributes['rpc.grpc.status_code'], 5);
   assert.equal(get.name, 'mesh.test.Orders/Get');
   assert.equal(get.kind, CLIENT_KIND);
   assert.equal(get.attributes['rpc.service'], 'mesh.test.Orders');
