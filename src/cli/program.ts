@@ -1,6 +1,20 @@
-// The program: global options and one registration per command. Commands live in ./commands, one file each.
+// The program: global options and one registration per command.
+//
+// How a command is written (every `mesh` call builds this whole tree, so registering must stay cheap; a
+// command's code loads only when that command runs):
+//   src/cli/commands/<name>.ts  registration only: name, arguments, options, help text and examples. It may
+//       import commander, ../common.js and the other *-flags.ts helpers, and small validators or constants from
+//       src/core (and from elsewhere only if they load no package); types with `import type`. Its action is one
+//       line that loads the implementation when the command runs:
+//         .action(async (service: string, opts: ServicesFlags) => (await import('../actions/services.js')).services(ctx, service, opts));
+//   src/cli/actions/<name>.ts   the implementation: validate → call the domain → render. It may import anything,
+//       including the registry client (../registry-client.js), the proxy, TLS, etcd, renderers and chalk.
+// A subcommand (`mesh registry repair`) adds its registration to commands/registry.ts and its function to
+// actions/registry.ts (export it, take `ctx` first). test/integration/cli-startup.test.ts fails when
+// `mesh --version` or any `--help` loads an action module or a heavy package (undici, etcd3, ink, yaml, …).
 import { Command } from 'commander';
 import type { Io } from './io.js';
+import { meshVersion } from './version.js';
 // -- command imports (one line each; keep sorted) --
 import { registerAuthzCommand } from './commands/authz.js';
 import { registerCertsCommand } from './commands/certs.js';
@@ -24,7 +38,7 @@ export interface CommandContext {
 export function buildProgram(io: Io): Command {
   const program = new Command('mesh')
     .description('A service mesh in one command-line tool: discovery, load-balancing proxy, mTLS and monitoring.')
-    .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+    .version(meshVersion(), '-V, --version')
     .option('--debug', 'Print stack traces with errors (same as MESH_DEBUG=1).')
     .showSuggestionAfterError(true)
     .exitOverride()
