@@ -14,6 +14,7 @@
 // `mesh --version` or any `--help` loads an action module or a heavy package (undici, etcd3, ink, yaml, …).
 import { Command } from 'commander';
 import type { Io } from './io.js';
+import { helpWidth } from './help.js';
 import { meshVersion } from './version.js';
 // -- command imports (one line each; keep sorted) --
 import { registerAuthzCommand } from './commands/authz.js';
@@ -31,24 +32,36 @@ import { registerServicesCommand } from './commands/services.js';
 import { registerTopCommand } from './commands/top.js';
 // -- end command imports --
 
+/**
+ * Commander stops wrapping a flag's description when fewer than 40 columns are left beside the flag, which
+ * makes help on a 70-column terminal wider than on a wide one; wrap down to 20.
+ */
+const MIN_DESCRIPTION_WIDTH = 20;
+
 export interface CommandContext {
   io: Io;
+  /** The width help text wraps to (see help.ts); notes after the options go through helpNotes(text, helpWidth). */
+  helpWidth: number;
 }
 
 export function buildProgram(io: Io): Command {
+  const width = helpWidth(io);
   const program = new Command('mesh')
     .description('A service mesh in one command-line tool: discovery, load-balancing proxy, mTLS and monitoring.')
     .version(meshVersion(), '-V, --version')
     .option('--debug', 'Print stack traces with errors (same as MESH_DEBUG=1).')
     .showSuggestionAfterError(true)
+    .configureHelp({ minWidthToWrap: MIN_DESCRIPTION_WIDTH })
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out(s),
       writeErr: (s) => io.err(s),
+      getOutHelpWidth: () => width,
+      getErrHelpWidth: () => width,
       // One line: what is wrong and where to read how to fix it.
       outputError: (s, write) => write(`mesh: ${s.replace(/^error: /, '').trim()} (see --help)\n`),
     });
-  const ctx: CommandContext = { io };
+  const ctx: CommandContext = { io, helpWidth: width };
   // -- command registrations (one line each) --
   registerRegistryCommand(program, ctx);
   registerRegisterCommand(program, ctx);
@@ -67,8 +80,8 @@ export function buildProgram(io: Io): Command {
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {
     cmd.exitOverride().showSuggestionAfterError(true).configureOutput(program.configureOutput());
+    cmd.configureHelp({ ...cmd.configureHelp(), minWidthToWrap: MIN_DESCRIPTION_WIDTH });
   });
-  void ctx;
   return program;
 }
 

@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { validateServiceName } from '../../core/validate.js';
 import type { AuthzTestFlags } from '../actions/authz.js';
 import { addJsonOption, flagParser } from '../common.js';
+import { helpNotes } from '../help.js';
 import type { CommandContext } from '../program.js';
 
 export function registerAuthzCommand(program: Command, ctx: CommandContext): void {
@@ -19,6 +20,7 @@ export function registerAuthzCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--from <service>', 'The calling service, or "unauthenticated" for a plaintext caller in permissive mode.').makeOptionMandatory())
     .addOption(new Option('--to <service>', 'The destination service.').makeOptionMandatory().argParser(flagParser('--to', validateServiceName)))
     .addOption(new Option('--expect <decision>', 'Exit 1 unless the decision is this one (for policy checks in CI).').choices(['allow', 'deny'])))
-    .addHelpText('after', '\nExit status: 0 when the decision was made (allowed or denied), 1 when --expect does not match or the policy\nfile is unreadable or invalid, 2 for bad arguments.\n\nExamples:\n  mesh authz test --policy policy.yaml --from web --to orders GET /orders/42\n  mesh authz test --policy policy.yaml --from web --to orders DELETE /orders/42 --expect deny\n')
+    .addHelpText('after', helpNotes('\nExit status: 0 when the decision was made (allowed or denied), 1 when --expect does not match or the policy file is unreadable or invalid, 2 for bad arguments.', ctx.helpWidth))
+    .addHelpText('after', '\nExamples:\n  mesh authz test --policy policy.yaml --from web --to orders GET /orders/42\n  mesh authz test --policy policy.yaml --from web --to orders DELETE /orders/42 --expect deny\n')
     .action(async (method: string, path: string, opts: AuthzTestFlags) => (await import('../actions/authz.js')).authzTest(ctx, method, path, opts));
 }

@@ -6,6 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import type { CurlFlags } from '../actions/curl.js';
 import { addRegistryClientOptions, collect, flagParser, intFlag } from '../common.js';
+import { helpNotes } from '../help.js';
 import type { CommandContext } from '../program.js';
 
 const parseHeader = (h: string): [string, string] => {
@@ -29,6 +30,7 @@ export function registerCurlCommand(program: Command, ctx: CommandContext): void
     .option('-v, --verbose', 'Print who was called and the server\'s identity on stderr.')
     .option('--json', 'Print {status, headers, body, serverId} as JSON instead of the body.')
     .addOption(new Option('--max-time <seconds>', 'Give up after this many seconds.').default(10).argParser(intFlag('--max-time', 1, 3600))))
-    .addHelpText('after', '\nThe mesh CA is --ca (or MESH_CA), else $MESH_CA_DIR/ca.pem, else ./mesh-ca/ca.pem.\n\nExamples:\n  mesh curl --as web --cert-dir ./certs http://orders/orders/42\n  mesh curl --as web --cert-dir ./certs -X POST -H \'content-type: application/json\' -d \'{"qty":1}\' http://orders/orders\n  mesh curl --as billing --cert-dir ./certs -i https://127.0.0.1:15443/admin\n')
+    .addHelpText('after', helpNotes('\nThe mesh CA is --ca (or MESH_CA), else $MESH_CA_DIR/ca.pem, else ./mesh-ca/ca.pem.', ctx.helpWidth))
+    .addHelpText('after', '\nExamples:\n  mesh curl --as web --cert-dir ./certs http://orders/orders/42\n  mesh curl --as web --cert-dir ./certs -X POST -H \'content-type: application/json\' \\\n    -d \'{"qty":1}\' http://orders/orders\n  mesh curl --as billing --cert-dir ./certs -i https://127.0.0.1:15443/admin\n')
     .action(async (url: string, opts: CurlFlags) => (await import('../actions/curl.js')).curl(ctx, url, opts));
 }

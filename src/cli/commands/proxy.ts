@@ -38,7 +38,17 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--policy <file>', 'Authorization policy (YAML or JSON) the inbound sidecar enforces; reloaded when it changes. Without one every authenticated caller is allowed.').env('MESH_POLICY'))
     .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS).')
     .addOption(new Option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.').argParser(addressFlag('--inbound-admin')))
-    .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  curl -x http://127.0.0.1:15001 http://orders/api        # as an HTTP proxy (curl reads lowercase http_proxy too)\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
-    .addHelpText('after', 'With mTLS (see SECURITY in man mesh):\n  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml\n  mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem\n')
+    .addHelpText('after', `
+Examples:
+  mesh proxy start
+  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml \\
+    --workers 2
+  curl -x http://127.0.0.1:15001 http://orders/api    # as an HTTP proxy (curl reads http_proxy too)
+  curl -H 'Host: orders' http://127.0.0.1:15001/api
+With mTLS (see SECURITY in man mesh):
+  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders \\
+    --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml
+  mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem
+`)
     .action(async (opts: ProxyStartFlags, cmd: Command) => (await import('../actions/proxy.js')).proxyStart(ctx, opts, cmd));
 }

@@ -17,7 +17,8 @@ export function registerRegisterCommand(program: Command, ctx: CommandContext): 
   addJsonOption(addRegistryClientOptions(cmd))
     .addHelpText('after', `
 Examples:
-  mesh register orders --address 127.0.0.1:8080 --tag version=v2 --check-http http://127.0.0.1:8080/healthz
+  mesh register orders --address 127.0.0.1:8080 --tag version=v2 \\
+    --check-http http://127.0.0.1:8080/healthz
   mesh register orders --address 127.0.0.1:8081 --ttl 10s --keep-alive
 `)
     .action(async (service: string, opts: RegisterFlags) => (await import('../actions/register.js')).register(ctx, service, opts));
