@@ -28,6 +28,8 @@ export async function demo(ctx: CommandContext, opts: DemoFlags): Promise<void> 
     } else {
       log(`running for ${(durationMs / 1000).toFixed(0)}s (Ctrl-C ends it early); dashboard: mesh top --proxy ${running.adminUrl}`);
       await new Promise<void>((r) => stop.signal.addEventListener('abort', () => r(), { once: true }));
+      // Counted with nothing in flight, so the headline's totals and the proxy's table add up.
+      await running.stopLoad();
       const summary = await collectSummary({ registry: running.registryUrl, proxy: running.proxyUrl, admin: running.adminUrl }, Date.now() - started, running.load);
       ctx.io.out(opts.json ? renderJson(summary) : renderDemoSummary(summary));
     }
