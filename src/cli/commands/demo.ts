@@ -14,6 +14,6 @@ export function registerDemoCommand(program: Command, ctx: CommandContext): void
       .addOption(new Option('--duration <duration>', 'How long to run: with --no-ui the run\'s length (default 10s); with the dashboard an upper bound (default 30m).').argParser(durationFlag('--duration')))
       .addOption(new Option('--rps <n>', 'Requests per second sent to each service, from 1 to 1000.').default(40).argParser(intFlag('--rps', 1, 1000))),
   )
-    .addHelpText('after', '\nExamples:\n  npx mesh demo\n  mesh demo --no-ui --duration 10s\n  mesh demo --no-ui --duration 5s --rps 100 --json\n')
+    .addHelpText('after', '\nExamples:\n  mesh demo\n  mesh demo --no-ui --duration 10s\n  mesh demo --no-ui --duration 5s --rps 100 --json\n  npx mesh-cli demo            # without installing mesh first\n')
     .action(async (opts: DemoFlags) => (await import('../actions/demo.js')).demo(ctx, opts));
 }
