@@ -5,13 +5,18 @@
 //   src/cli/commands/<name>.ts  registration only: name, arguments, options, help text and examples. It may
 //       import commander, ../common.js and the other *-flags.ts helpers, and small validators or constants from
 //       src/core (and from elsewhere only if they load no package); types with `import type`. Its action is one
-//       line that loads the implementation when the command runs:
-//         .action(async (service: string, opts: ServicesFlags) => (await import('../actions/services.js')).services(ctx, service, opts));
+//       line that loads the implementation when the command runs (the flags' type lives in the action module):
+//         import type { RegisterFlags } from '../actions/register.js';
+//         .action(async (service: string, opts: RegisterFlags) =>
+//           (await import('../actions/register.js')).register(ctx, service, opts));
 //   src/cli/actions/<name>.ts   the implementation: validate → call the domain → render. It may import anything,
 //       including the registry client (../registry-client.js), the proxy, TLS, etcd, renderers and chalk.
-// A subcommand (`mesh registry repair`) adds its registration to commands/registry.ts and its function to
-// actions/registry.ts (export it, take `ctx` first). test/integration/cli-startup.test.ts fails when
-// `mesh --version` or any `--help` loads an action module or a heavy package (undici, etcd3, ink, yaml, …).
+// A subcommand (`mesh registry repair`) adds its registration to commands/registry.ts and its exported function
+// (ctx first, then the arguments and flags commander passes) to actions/registry.ts.
+// Help: examples are written to fit in 100 columns; prose after the options goes through
+// helpNotes(text, ctx.helpWidth) so it wraps to the terminal (help.ts).
+// test/integration/cli-startup.test.ts fails when `mesh --version` or any `--help` loads an action module or a
+// heavy package (undici, etcd3, ink, yaml, …); test/unit/cli/help-conventions.test.ts checks help widths.
 import { Command } from 'commander';
 import type { Io } from './io.js';
 import { helpWidth } from './help.js';
