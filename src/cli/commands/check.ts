@@ -1,14 +1,10 @@
 // `mesh check`: is the mesh healthy? Registry, proxy, CA and certificates, config and policy files — one
 // ✓/× line each, a hint under each ×, exit 1 when any fails.
 import type { Command } from 'commander';
-import chalk from 'chalk';
-import { addJsonOption, addRegistryClientOptions, collect, type RegistryClientFlags } from '../common.js';
+import type { CheckFlags } from '../actions/check.js';
+import { addJsonOption, addRegistryClientOptions, collect } from '../common.js';
 import type { CommandContext } from '../program.js';
 import { addProxyOption } from '../proxy-flags.js';
-import { renderChecks } from '../render/check.js';
-import { renderJson } from '../render/routes.js';
-
-interface CheckFlags extends RegistryClientFlags { proxy: string; caDir?: string; cert?: string[]; config?: string; policy?: string; json?: boolean }
 
 export function registerCheckCommand(program: Command, ctx: CommandContext): void {
   addJsonOption(addProxyOption(addRegistryClientOptions(
@@ -21,15 +17,5 @@ export function registerCheckCommand(program: Command, ctx: CommandContext): voi
       .option('--policy <file>', 'Check this authorization policy file.'),
   )))
     .addHelpText('after', '\nExamples:\n  mesh check\n  mesh check --ca-dir mesh-ca --cert certs/orders.pem --config mesh.yaml --policy policy.yaml\n  mesh check --json\n')
-    .action(async (opts: CheckFlags) => {
-      const { runChecks } = await import('../checks.js'); // loads X.509, config and policy parsers only when run
-      const results = await runChecks({
-        registry: opts.registry, ...(opts.token ? { token: opts.token } : {}), ...(opts.ca ? { ca: opts.ca } : {}),
-        proxy: opts.proxy, ...(opts.caDir ? { caDir: opts.caDir } : {}), certs: opts.cert ?? [],
-        ...(opts.config ? { config: opts.config } : {}), ...(opts.policy ? { policy: opts.policy } : {}),
-      });
-      const ok = results.every((r) => r.ok);
-      ctx.io.out(opts.json ? renderJson({ ok, checks: results }) : renderChecks(results, { color: ctx.io.stdoutIsTTY && chalk.level > 0 }));
-      if (!ok) process.exitCode = 1;
-    });
+    .action(async (opts: CheckFlags) => (await import('../actions/check.js')).check(ctx, opts));
 }

@@ -1,14 +1,10 @@
 // `mesh register <service> --address host:port …`: one registration, or with --keep-alive a foreground
 // registration that heartbeats until SIGINT/SIGTERM and then deregisters.
 import type { Command } from 'commander';
-import { formatDuration } from '../../core/duration.js';
-import { KeepAlive } from '../../registry/keep-alive.js';
-import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } from '../common.js';
+import type { RegisterFlags } from '../actions/register.js';
+import { addJsonOption, addRegistryClientOptions } from '../common.js';
 import type { CommandContext } from '../program.js';
-import { addInstanceOptions, registryClient, specFromFlags, type InstanceFlags } from '../registry-flags.js';
-import { untilSignal } from '../signals.js';
-
-type RegisterFlags = InstanceFlags & RegistryClientFlags & { address: string; keepAlive?: boolean; json?: boolean };
+import { addInstanceOptions } from '../registry-flags.js';
 
 export function registerRegisterCommand(program: Command, ctx: CommandContext): void {
   const cmd = program
@@ -21,28 +17,9 @@ export function registerRegisterCommand(program: Command, ctx: CommandContext): 
   addJsonOption(addRegistryClientOptions(cmd))
     .addHelpText('after', `
 Examples:
-  mesh register orders --address 127.0.0.1:8080 --tag version=v2 --check-http http://127.0.0.1:8080/healthz
+  mesh register orders --address 127.0.0.1:8080 --tag version=v2 \\
+    --check-http http://127.0.0.1:8080/healthz
   mesh register orders --address 127.0.0.1:8081 --ttl 10s --keep-alive
 `)
-    .action(async (service: string, opts: RegisterFlags) => {
-      const spec = specFromFlags(service, opts.address, opts);
-      const client = registryClient(opts);
-      try {
-        if (!opts.keepAlive) {
-          const res = await client.register(spec);
-          ctx.io.out(opts.json ? `${JSON.stringify(res, null, 2)}\n` : `registered ${spec.service}/${spec.id} at ${spec.address} (index ${res.index})\n`);
-          return;
-        }
-        const keeper = new KeepAlive(client, spec, { log: (line) => ctx.io.err(`${line}\n`) });
-        const res = await keeper.start();
-        const every = spec.check?.ttlMs !== undefined ? `heartbeating every ${formatDuration(Math.floor(spec.check.ttlMs / 3))}` : 'holding the registration';
-        ctx.io.out(opts.json ? `${JSON.stringify(res, null, 2)}\n` : `registered ${spec.service}/${spec.id} at ${spec.address} (index ${res.index})\n`);
-        ctx.io.err(`mesh: ${every}; press Ctrl-C (or send SIGTERM) to deregister\n`);
-        const signal = await untilSignal();
-        await keeper.stop();
-        ctx.io.err(`mesh: ${signal}: deregistered ${spec.service}/${spec.id}\n`);
-      } finally {
-        await client.close();
-      }
-    });
+    .action(async (service: string, opts: RegisterFlags) => (await import('../actions/register.js')).register(ctx, service, opts));
 }
