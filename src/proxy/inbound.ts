@@ -3,8 +3,11 @@
 // decides each request (403 naming the rule), and the request goes to the app with `x-mesh-client-id` set from
 // the certificate — a copy sent by the caller is always stripped. ALPN offers h2 and http/1.1: HTTP/2 and gRPC
 // callers get the same guarantees (inbound-h2.ts; gRPC refusals are PERMISSION_DENIED) and reach the app over
-// h2c. With --permissive, plaintext callers (HTTP/1.1, or h2c with prior knowledge) are accepted on the same
-// port (first byte 0x16 = TLS) and treated as unauthenticated.
+// h2c. A caller's certificate must also be a mesh identity (peer-identity.ts: an end-entity certificate with
+// one SPIFFE ID in our trust domain, allowed to act as a TLS client); one that is not is refused right after the
+// handshake, before a byte of its request is read. With --permissive, plaintext callers (HTTP/1.1, or h2c with
+// prior knowledge) are accepted on the same port (first byte 0x16 = TLS) and treated as unauthenticated, and so
+// is a TLS caller whose CA-signed certificate is not a mesh identity: it proves no more than plaintext does.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -19,7 +22,7 @@ import { UpstreamPools } from './upstream-pools.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import { upstreamHeaders } from './server.js';
 import { serverTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
-import { parseSpiffeId, peerSpiffeId } from '../tls/spiffe.js';
+import { checkIdentity, type IdentityRole } from '../tls/peer-identity.js';
 import type { MeshErrorCause } from './errors-response.js';
 import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
 import type { InboundMetrics } from './inbound-metrics.js';
@@ -31,6 +34,7 @@ import { H2Sessions } from './h2-sessions.js';
 import { sniffH2c } from './h2-sniff.js';
 
 export const CLIENT_ID_HEADER = 'x-mesh-client-id';
+const CLIENT_ROLE: readonly IdentityRole[] = ['client'];
 
 export interface InboundOptions {
   service: string;
@@ -66,8 +70,8 @@ export class InboundSidecar {
   readonly #sniffing = new Set<Socket>();
   readonly #app: ForwardService;
   readonly #settings: ServiceSettings = { ...BUILTIN_DEFAULTS, retries: 0 };
-  readonly #trustDomain: string;
-  readonly #seenPlaintext = new Set<string>();
+  /** Addresses already logged as unauthenticated (plaintext, or a certificate that is no identity): once each. */
+  readonly #loggedUnauthenticated = new Set<string>();
   #lastRefusalLog = 0;
   #suppressed = 0;
   readonly #unauthenticated: Caller;
@@ -78,7 +82,6 @@ export class InboundSidecar {
   #probeTimer: NodeJS.Timeout | undefined | null;
 
   constructor(private readonly opts: InboundOptions) {
-    this.#trustDomain = parseSpiffeId(opts.tls.material.spiffeId!).trustDomain;
     this.#app = appService(opts.service, opts.app, this.stats);
     this.#unauthenticated = { id: null, from: null, counts: opts.metrics.caller(null) };
     const timeouts = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 };
@@ -91,6 +94,7 @@ export class InboundSidecar {
     this.https.removeAllListeners('secureConnection');
     this.https.on('secureConnection', (s: TLSSocket) => {
       const caller = this.#callerOf(s);
+      if (caller === undefined) return; // not a mesh identity: refused, the socket is gone
       if (s.alpnProtocol === 'h2') { this.#h2.accept(s, { caller, address: remoteAddressOf(s), tls: true }); return; }
       this.#callers.set(s, caller);
       for (const l of http1) l.call(this.https, s);
@@ -111,13 +115,35 @@ export class InboundSidecar {
     this.listener = createNetServer((socket) => this.#sniff(socket));
   }
 
-  #callerOf(s: TLSSocket): Caller {
-    const id = peerSpiffeId(s);
-    if (id === null) return this.#unauthenticated;
-    const parsed = parseSpiffeId(id);
-    // Another trust domain's identity cannot name one of our services; the policy sees its full ID.
-    const from = parsed.trustDomain === this.#trustDomain && parsed.service !== null ? parsed.service : id;
-    return { id, from, counts: this.opts.metrics.caller(from) };
+  /**
+   * Who a TLS connection speaks for. Its chain was verified in the handshake; here its certificate must also be
+   * a mesh identity. One that is not is refused (undefined: the socket is destroyed) or, with --permissive,
+   * unauthenticated. The policy knows a caller by its service name, or by its full SPIFFE ID for a path that is
+   * not /service/<name>.
+   */
+  #callerOf(s: TLSSocket): Caller | undefined {
+    const cert = s.getPeerX509Certificate();
+    const v = cert === undefined
+      ? { ok: false as const, code: 'IDENTITY_NO_SPIFFE_ID', reason: 'it sent no certificate' }
+      : checkIdentity(cert.raw, { trustDomain: this.opts.tls.material.trustDomain, roles: CLIENT_ROLE });
+    if (v.ok) {
+      const from = v.service ?? v.id;
+      return { id: v.id, from, counts: this.opts.metrics.caller(from) };
+    }
+    const addr = remoteAddressOf(s) ?? 'unknown';
+    if (this.opts.permissive) {
+      this.#logOnce(addr, `mesh inbound: TLS caller from ${addr} whose certificate is not a mesh identity (${v.reason}), treated as unauthenticated (--permissive)`);
+      return this.#unauthenticated;
+    }
+    this.#noteRefusal(addr, v.code, `${v.code}: its certificate is not a mesh identity: ${v.reason}`);
+    s.destroy();
+    return undefined;
+  }
+
+  #logOnce(addr: string, line: string): void {
+    if (this.#loggedUnauthenticated.has(addr) || this.#loggedUnauthenticated.size >= 1000) return;
+    this.#loggedUnauthenticated.add(addr);
+    this.opts.log(line);
   }
 
   #sniff(socket: Socket): void {
@@ -127,10 +153,7 @@ export class InboundSidecar {
       else {
         socket.unshift(chunk);
         const addr = socket.remoteAddress ?? 'unknown';
-        if (!this.#seenPlaintext.has(addr) && this.#seenPlaintext.size < 1000) {
-          this.#seenPlaintext.add(addr);
-          this.opts.log(`mesh inbound: plaintext caller from ${addr}, treated as unauthenticated (--permissive)`);
-        }
+        this.#logOnce(addr, `mesh inbound: plaintext caller from ${addr}, treated as unauthenticated (--permissive)`);
         this.plain!.emit('connection', socket);
       }
       socket.resume();
@@ -138,17 +161,22 @@ export class InboundSidecar {
     socket.on('error', () => socket.destroy());
   }
 
-  /** A refused handshake: no certificate, another CA, expired... One log line per second at most. */
+  /** A refused handshake: no certificate, another CA, expired... */
   #refused(err: Error, s: TLSSocket): void {
-    this.stats.handshakesRefused++;
     const reason = s.authorizationError ? String(s.authorizationError) : (err as NodeJS.ErrnoException).code ?? err.message;
-    this.opts.metrics.handshakeFailure(reason);
+    this.#noteRefusal(remoteAddressOf(s) ?? 'unknown', reason, reason);
+  }
+
+  /** Counts a refused caller under `code` and logs `detail`, one line per second at most. */
+  #noteRefusal(addr: string, code: string, detail: string): void {
+    this.stats.handshakesRefused++;
+    this.opts.metrics.handshakeFailure(code);
     const now = Date.now();
     if (now - this.#lastRefusalLog < 1000) { this.#suppressed++; return; }
     const more = this.#suppressed > 0 ? ` (and ${this.#suppressed} more since the last report)` : '';
     this.#lastRefusalLog = now;
     this.#suppressed = 0;
-    this.opts.log(`mesh inbound: refused TLS client ${remoteAddressOf(s) ?? 'unknown'}: ${reason}${more}`);
+    this.opts.log(`mesh inbound: refused TLS client ${addr}: ${detail}${more}`);
   }
 
   /**

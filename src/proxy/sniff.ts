@@ -40,9 +40,13 @@ export class PrefixedSocket extends Duplex {
   }
 }
 
-/** The client address of a TLS socket built on a PrefixedSocket (whose own remoteAddress is unknown). */
+/**
+ * The client address of a TLS socket built on a PrefixedSocket (whose own remoteAddress is unknown). Node 20
+ * wraps the Duplex in an internal JSStreamSocket, reachable from the live TLS socket's handle; its `stream` is ours.
+ */
 export function remoteAddressOf(s: Socket): string | undefined {
   if (s.remoteAddress !== undefined) return s.remoteAddress;
-  const parent = (s as unknown as { _parent?: unknown })._parent;
-  return parent instanceof PrefixedSocket ? parent.remoteAddress : undefined;
+  const internals = s as unknown as { _parent?: unknown; _handle?: { _parentWrap?: { stream?: unknown } } | null };
+  const raw = internals._parent instanceof PrefixedSocket ? internals._parent : internals._handle?._parentWrap?.stream;
+  return raw instanceof PrefixedSocket ? raw.remoteAddress : undefined;
 }

@@ -5,6 +5,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
 import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
 import type { StoreStatus } from './store.js';
+import { untrustedRegistryError } from './tls-trust.js';
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8500 */
@@ -33,6 +34,7 @@ export class RegistryClient {
   private readonly token: string | undefined;
   private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
+  private readonly caFile: string | undefined;
 
   constructor(opts: RegistryClientOptions) {
     try {
@@ -46,6 +48,7 @@ export class RegistryClient {
     this.url = opts.url.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.caFile = opts.caFile;
     let ca: string | undefined;
     if (opts.caFile !== undefined) {
       try {
@@ -133,6 +136,8 @@ export class RegistryClient {
     if (err instanceof MeshError) return err;
     const e = err as NodeJS.ErrnoException;
     if (e?.name === 'AbortError') return new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', 'the watch was closed', { cause: err });
+    const untrusted = untrustedRegistryError(err, this.url, this.caFile);
+    if (untrusted !== undefined) return untrusted;
     const why = e?.code ?? e?.message ?? String(err);
     return new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', `registry at ${this.url} is unreachable (${why})`, { cause: err });
   }

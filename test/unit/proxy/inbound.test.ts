@@ -34,9 +34,9 @@ test('TLS callers: x-forwarded-proto becomes https, every copy replaced (the cal
 
 test('outbound TLS failures are told apart from other connection errors', () => {
   const withCode = (code: string, cause?: Error) => Object.assign(new Error(code), { code, ...(cause ? { cause } : {}) });
-  for (const code of ['ERR_MESH_SPIFFE_MISMATCH', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
+  for (const code of ['ERR_MESH_PEER_IDENTITY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
     assert.equal(isTlsHandshakeFailure(withCode(code)), true, code);
   }
-  assert.equal(isTlsHandshakeFailure(withCode('UND_ERR_SOCKET', withCode('ERR_MESH_SPIFFE_MISMATCH'))), true);
+  assert.equal(isTlsHandshakeFailure(withCode('UND_ERR_SOCKET', withCode('ERR_MESH_PEER_IDENTITY'))), true);
   for (const code of ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_HEADERS_TIMEOUT']) assert.equal(isTlsHandshakeFailure(withCode(code)), false, code);
 });
