@@ -3,11 +3,10 @@
 // decides each request (403 naming the rule), and the request goes to the app with `x-mesh-client-id` set from
 // the certificate — a copy sent by the caller is always stripped. ALPN offers h2 and http/1.1: HTTP/2 and gRPC
 // callers get the same guarantees (inbound-h2.ts; gRPC refusals are PERMISSION_DENIED) and reach the app over
-// h2c. A caller's certificate must also be a mesh identity (peer-identity.ts: an end-entity certificate with
-// one SPIFFE ID in our trust domain, allowed to act as a TLS client); one that is not is refused right after the
-// handshake, before a byte of its request is read. With --permissive, plaintext callers (HTTP/1.1, or h2c with
-// prior knowledge) are accepted on the same port (first byte 0x16 = TLS) and treated as unauthenticated, and so
-// is a TLS caller whose CA-signed certificate is not a mesh identity: it proves no more than plaintext does.
+// h2c. A caller's certificate must also be a mesh identity, or the caller is refused right after the handshake
+// (inbound-callers.ts). With --permissive, plaintext callers (HTTP/1.1, or h2c with prior knowledge) are accepted
+// on the same port (first byte 0x16 = TLS) and treated as unauthenticated, and so is a TLS caller whose
+// CA-signed certificate is not a mesh identity.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -22,10 +21,10 @@ import { UpstreamPools } from './upstream-pools.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import { upstreamHeaders } from './server.js';
 import { serverTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
-import { checkIdentity, type IdentityRole } from '../tls/peer-identity.js';
 import type { MeshErrorCause } from './errors-response.js';
 import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
 import type { InboundMetrics } from './inbound-metrics.js';
+import { InboundCallers, type Caller } from './inbound-callers.js';
 import { InboundH2Front, probeH2c } from './inbound-h2.js';
 import { H2Exchange } from './h2-forward.js';
 import { sendH2Error, sendH2Forbidden } from './h2-errors.js';
@@ -34,7 +33,6 @@ import { H2Sessions } from './h2-sessions.js';
 import { sniffH2c } from './h2-sniff.js';
 
 export const CLIENT_ID_HEADER = 'x-mesh-client-id';
-const CLIENT_ROLE: readonly IdentityRole[] = ['client'];
 
 export interface InboundOptions {
   service: string;
@@ -48,9 +46,6 @@ export interface InboundOptions {
 }
 
 export interface InboundStats { mtlsRequests: number; plaintextRequests: number; denied: number; handshakesRefused: number }
-
-/** A caller: its SPIFFE ID (null = unauthenticated), the name the policy knows it by, and its counters. */
-interface Caller { id: string | null; from: string | null; counts: { allowed: number; denied: number } }
 
 /** An HTTP/2 connection: who is calling, from where, and whether over TLS. */
 interface H2Conn { caller: Caller; address: string | undefined; tls: boolean }
@@ -70,10 +65,7 @@ export class InboundSidecar {
   readonly #sniffing = new Set<Socket>();
   readonly #app: ForwardService;
   readonly #settings: ServiceSettings = { ...BUILTIN_DEFAULTS, retries: 0 };
-  /** Addresses already logged as unauthenticated (plaintext, or a certificate that is no identity): once each. */
-  readonly #loggedUnauthenticated = new Set<string>();
-  #lastRefusalLog = 0;
-  #suppressed = 0;
+  readonly #who: InboundCallers;
   readonly #unauthenticated: Caller;
   #draining = false;
   /** Whether the app answered h2c at the last probe (see #alpn). */
@@ -83,7 +75,8 @@ export class InboundSidecar {
 
   constructor(private readonly opts: InboundOptions) {
     this.#app = appService(opts.service, opts.app, this.stats);
-    this.#unauthenticated = { id: null, from: null, counts: opts.metrics.caller(null) };
+    this.#who = new InboundCallers({ tls: opts.tls, permissive: opts.permissive, metrics: opts.metrics, stats: this.stats, log: opts.log });
+    this.#unauthenticated = this.#who.unauthenticated;
     const timeouts = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 };
     this.https = createHttpsServer({ ...serverTlsOptions(opts.tls.material), ALPNCallback: ({ protocols }) => this.#alpn(protocols), ...timeouts });
     this.#probeApp();
@@ -93,13 +86,13 @@ export class InboundSidecar {
     const http1 = this.https.listeners('secureConnection') as Array<(s: TLSSocket) => void>;
     this.https.removeAllListeners('secureConnection');
     this.https.on('secureConnection', (s: TLSSocket) => {
-      const caller = this.#callerOf(s);
+      const caller = this.#who.ofTls(s);
       if (caller === undefined) return; // not a mesh identity: refused, the socket is gone
       if (s.alpnProtocol === 'h2') { this.#h2.accept(s, { caller, address: remoteAddressOf(s), tls: true }); return; }
       this.#callers.set(s, caller);
       for (const l of http1) l.call(this.https, s);
     });
-    this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#refused(err, s));
+    this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#who.handshakeRefused(err, s));
     this.https.on('request', (req, res) => this.#handle(req, res));
     if (!opts.permissive) {
       this.plain = undefined;
@@ -115,68 +108,18 @@ export class InboundSidecar {
     this.listener = createNetServer((socket) => this.#sniff(socket));
   }
 
-  /**
-   * Who a TLS connection speaks for. Its chain was verified in the handshake; here its certificate must also be
-   * a mesh identity. One that is not is refused (undefined: the socket is destroyed) or, with --permissive,
-   * unauthenticated. The policy knows a caller by its service name, or by its full SPIFFE ID for a path that is
-   * not /service/<name>.
-   */
-  #callerOf(s: TLSSocket): Caller | undefined {
-    const cert = s.getPeerX509Certificate();
-    const v = cert === undefined
-      ? { ok: false as const, code: 'IDENTITY_NO_SPIFFE_ID', reason: 'it sent no certificate' }
-      : checkIdentity(cert.raw, { trustDomain: this.opts.tls.material.trustDomain, roles: CLIENT_ROLE });
-    if (v.ok) {
-      const from = v.service ?? v.id;
-      return { id: v.id, from, counts: this.opts.metrics.caller(from) };
-    }
-    const addr = remoteAddressOf(s) ?? 'unknown';
-    if (this.opts.permissive) {
-      this.#logOnce(addr, `mesh inbound: TLS caller from ${addr} whose certificate is not a mesh identity (${v.reason}), treated as unauthenticated (--permissive)`);
-      return this.#unauthenticated;
-    }
-    this.#noteRefusal(addr, v.code, `${v.code}: its certificate is not a mesh identity: ${v.reason}`);
-    s.destroy();
-    return undefined;
-  }
-
-  #logOnce(addr: string, line: string): void {
-    if (this.#loggedUnauthenticated.has(addr) || this.#loggedUnauthenticated.size >= 1000) return;
-    this.#loggedUnauthenticated.add(addr);
-    this.opts.log(line);
-  }
-
   #sniff(socket: Socket): void {
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       if (chunk[0] === TLS_HANDSHAKE) this.https.emit('connection', new PrefixedSocket(socket, chunk));
       else {
         socket.unshift(chunk);
-        const addr = socket.remoteAddress ?? 'unknown';
-        this.#logOnce(addr, `mesh inbound: plaintext caller from ${addr}, treated as unauthenticated (--permissive)`);
+        this.#who.notePlaintext(socket.remoteAddress ?? 'unknown');
         this.plain!.emit('connection', socket);
       }
       socket.resume();
     });
     socket.on('error', () => socket.destroy());
-  }
-
-  /** A refused handshake: no certificate, another CA, expired... */
-  #refused(err: Error, s: TLSSocket): void {
-    const reason = s.authorizationError ? String(s.authorizationError) : (err as NodeJS.ErrnoException).code ?? err.message;
-    this.#noteRefusal(remoteAddressOf(s) ?? 'unknown', reason, reason);
-  }
-
-  /** Counts a refused caller under `code` and logs `detail`, one line per second at most. */
-  #noteRefusal(addr: string, code: string, detail: string): void {
-    this.stats.handshakesRefused++;
-    this.opts.metrics.handshakeFailure(code);
-    const now = Date.now();
-    if (now - this.#lastRefusalLog < 1000) { this.#suppressed++; return; }
-    const more = this.#suppressed > 0 ? ` (and ${this.#suppressed} more since the last report)` : '';
-    this.#lastRefusalLog = now;
-    this.#suppressed = 0;
-    this.opts.log(`mesh inbound: refused TLS client ${addr}: ${detail}${more}`);
   }
 
   /**
