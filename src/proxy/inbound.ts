@@ -92,6 +92,9 @@ export class InboundSidecar {
       this.#callers.set(s, caller);
       for (const l of http1) l.call(this.https, s);
     });
+    // Asking a raw socket its address keeps it: a client refused late in the handshake has closed its socket by the
+    // time tlsClientError reports it, and the refusal's log line should still say who it was.
+    this.https.on('connection', (raw: Socket) => void raw.remoteAddress);
     this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#who.handshakeRefused(err, s));
     this.https.on('request', (req, res) => this.#handle(req, res));
     if (!opts.permissive) {

@@ -3,7 +3,7 @@
 // socket reads from the handle, not from the JS buffer, so unshift() would lose it. The TLS side therefore gets
 // this small Duplex that replays the first chunk and then relays the socket (Node wraps it in a JS stream).
 import { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 
 export const TLS_HANDSHAKE = 0x16;
 
@@ -41,12 +41,15 @@ export class PrefixedSocket extends Duplex {
 }
 
 /**
- * The client address of a TLS socket built on a PrefixedSocket (whose own remoteAddress is unknown). Node 20
- * wraps the Duplex in an internal JSStreamSocket, reachable from the live TLS socket's handle; its `stream` is ours.
+ * The client address of a TLS socket: its own, or once it is closed its raw socket's (which keeps the address
+ * it was asked for while open), or for a TLS socket built on a PrefixedSocket (whose own remoteAddress is
+ * unknown) ours — Node 20 wraps the Duplex in an internal JSStreamSocket, reachable from the live TLS socket's
+ * handle, whose `stream` is the PrefixedSocket.
  */
 export function remoteAddressOf(s: Socket): string | undefined {
   if (s.remoteAddress !== undefined) return s.remoteAddress;
   const internals = s as unknown as { _parent?: unknown; _handle?: { _parentWrap?: { stream?: unknown } } | null };
-  const raw = internals._parent instanceof PrefixedSocket ? internals._parent : internals._handle?._parentWrap?.stream;
+  if (internals._parent instanceof Socket || internals._parent instanceof PrefixedSocket) return internals._parent.remoteAddress;
+  const raw = internals._handle?._parentWrap?.stream;
   return raw instanceof PrefixedSocket ? raw.remoteAddress : undefined;
 }

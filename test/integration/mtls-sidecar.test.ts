@@ -346,3 +346,11 @@ test('outbound mTLS: a server presenting a CA certificate or two URI SANs is 502
   }
   assert.equal(reached, 0, 'no request reached the impostors');
 });
+
+test('a caller refused late in the handshake (a certificate without clientAuth) is logged with its address', { timeout: 30_000 }, async (t) => {
+  const { d, port } = await sidecar(t);
+  const r = await curl([...as(certs.noClientAuth!), `https://localhost:${port}/health`]);
+  assert.notEqual(r.code, 0);
+  await d.waitFor(/refused TLS client 127\.0\.0\.1: INVALID_PURPOSE/);
+  assert.doesNotMatch(d.stderr(), /refused TLS client unknown/);
+});
