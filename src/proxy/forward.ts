@@ -10,7 +10,7 @@ import { pickFailureMessage, sendMeshError, type MeshErrorCause } from './errors
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 import type { AccessLog } from '../metrics/access-log.js';
-import { isTlsHandshakeFailure } from './outbound-tls.js';
+import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from './outbound-tls.js';
 import { filterResponseHeaders } from './hop-headers.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
@@ -180,11 +180,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.onClientClose();
       return;
     }
-    const kind = classifyFailure(err);
+    const tlsPort = this.pools.mtls ? (ep as { tlsPort?: number }).tlsPort : undefined;
+    // A refused server certificate (wrong identity, untrusted chain) is no network failure but the request never
+    // left this proxy: it is retried like a connect failure, and counts against the endpoint like one (the
+    // endpoint cannot serve this service; outlier detection never ejects a lone endpoint), see upstream-identity.
+    const refused = tlsPort !== undefined && !this.responded ? refusedServerCertificate(err) : undefined;
+    const kind = refused !== undefined ? 'connect' : classifyFailure(err);
     if (!this.responded) {
       this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
-      if ((ep as { tlsPort?: number }).tlsPort !== undefined && isTlsHandshakeFailure(err)) this.svc.tlsHandshakeFailed?.(ep);
-      else if (kind === 'connect') this.svc.connectFailed?.(ep);
+      if (tlsPort !== undefined && isTlsHandshakeFailure(err)) this.svc.tlsHandshakeFailed?.(ep);
+      else if (kind === 'connect' && refused === undefined) this.svc.connectFailed?.(ep);
     }
     if (!this.responded && this.canRetry(kind)) {
       this.tried ??= new Set();
@@ -198,14 +203,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.finish(this.status, 'upstream-reset');
       return;
     }
+    if (refused !== undefined) {
+      this.fail('upstream-identity', refusedIdentityMessage(this.svc.name, ep.address, tlsPort!, refused, this.tries));
+      return;
+    }
     const timeout = kind === 'timeout';
     const cause: MeshErrorCause = timeout ? 'upstream-timeout' : kind === 'connect' ? 'upstream-connect' : 'upstream-reset';
-    const code = (err as NodeJS.ErrnoException).code;
-    // A mesh identity mismatch is worth its whole message: it names both SPIFFE IDs.
-    const detail = code === 'ERR_MESH_SPIFFE_MISMATCH' ? err.message : code ?? err.message;
+    const detail = (err as NodeJS.ErrnoException).code ?? err.message;
+    // Over mTLS the address dialled is the endpoint's mesh TLS port, not its app port.
+    const dialled = tlsPort === undefined ? ep.address : tlsAddress(ep.address, tlsPort);
     this.fail(cause, timeout
       ? `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`
-      : `service "${this.svc.name}": ${kind === 'connect' ? 'cannot connect to' : 'connection reset by'} ${ep.address} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
+      : `service "${this.svc.name}": ${kind === 'connect' ? 'cannot connect to' : 'connection reset by'} ${dialled} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
   }
 
   // --- helpers ---

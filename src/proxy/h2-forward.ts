@@ -13,7 +13,7 @@ import type { AccessContext, ForwardService } from './forward.js';
 import { sendH2Error } from './h2-errors.js';
 import { filterH2Headers } from './h2-headers.js';
 import { ERR_NOT_H2, type H2Sessions, type H2Target } from './h2-sessions.js';
-import { isTlsHandshakeFailure } from './outbound-tls.js';
+import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from './outbound-tls.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 
@@ -184,22 +184,31 @@ export class H2Exchange {
       this.fail('protocol-unsupported', this.notH2Message(ep));
       return;
     }
+    const tlsPort = this.target.length !== ep.address.length ? (ep as { tlsPort?: number }).tlsPort : undefined;
+    const tlsFailure = this.upError !== undefined && tlsPort !== undefined && isTlsHandshakeFailure(this.upError);
+    // A refused server certificate never reached the app: retried like a connect failure (see forward.ts).
+    const refused = tlsFailure ? refusedServerCertificate(this.upError!) : undefined;
     this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
-    const tlsFailure = this.upError !== undefined && this.target.length !== ep.address.length && isTlsHandshakeFailure(this.upError);
     if (tlsFailure) this.svc.tlsHandshakeFailed?.(ep);
     // Only a failed TCP connect makes the endpoint unreachable; a refused stream is the server speaking.
     else if (this.upError !== undefined && classifyFailure(this.upError) === 'connect') this.svc.connectFailed?.(ep);
-    if (this.canRetry(kind)) { this.retry(); return; }
+    if (this.canRetry(refused !== undefined ? 'connect' : kind)) { this.retry(); return; }
+    if (refused !== undefined) {
+      this.fail('upstream-identity', refusedIdentityMessage(this.svc.name, ep.address, tlsPort!, refused, this.tries));
+      return;
+    }
     if (kind === 'timeout') {
       this.fail('upstream-timeout', `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`);
       return;
     }
     const err = this.upError as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;
-    // A refused certificate or identity is worth its whole message (which identity, which check).
+    // Any other TLS failure (an alert: the server refused our certificate) is worth its whole message.
     const detail = tlsFailure ? `${err!.code}: ${err!.message}` : err?.cause?.code ?? err?.code ?? (this.up?.rstCode !== undefined ? `RST_STREAM ${this.up.rstCode}` : 'closed');
     const connectFailed = kind === 'connect';
+    // Over mTLS the address dialled is the endpoint's mesh TLS port, not its app port.
+    const dialled = tlsPort === undefined ? ep.address : tlsAddress(ep.address, tlsPort);
     this.fail(connectFailed ? 'upstream-connect' : 'upstream-reset',
-      `service "${this.svc.name}": ${connectFailed ? 'cannot connect to' : 'stream reset by'} ${ep.address} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
+      `service "${this.svc.name}": ${connectFailed ? 'cannot connect to' : 'stream reset by'} ${dialled} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
   }
 
   private notH2Message(ep: BalancerEndpoint): string {

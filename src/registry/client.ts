@@ -7,6 +7,7 @@ import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
 import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
 import { httpCall, keepAliveAgent } from './http-call.js';
 import type { StoreStatus } from './store.js';
+import { untrustedRegistryError } from './tls-trust.js';
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8500 */
@@ -39,6 +40,7 @@ export class RegistryClient {
   /** For watch streams (undici), created by the first watch. */
   private dispatcher: Promise<Dispatcher> | undefined;
   private readonly timeoutMs: number;
+  private readonly caFile: string | undefined;
 
   constructor(opts: RegistryClientOptions) {
     try {
@@ -52,6 +54,7 @@ export class RegistryClient {
     this.url = opts.url.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.caFile = opts.caFile;
     let ca: string | undefined;
     if (opts.caFile !== undefined) {
       try {
@@ -147,6 +150,8 @@ export class RegistryClient {
     if (err instanceof MeshError) return err;
     const e = err as NodeJS.ErrnoException;
     if (e?.name === 'AbortError') return new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', 'the watch was closed', { cause: err });
+    const untrusted = untrustedRegistryError(err, this.url, this.caFile);
+    if (untrusted !== undefined) return untrusted;
     const why = e?.code ?? e?.message ?? String(err);
     return new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', `registry at ${this.url} is unreachable (${why})`, { cause: err });
   }

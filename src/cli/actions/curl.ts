@@ -21,12 +21,11 @@ export async function curl(ctx: CommandContext, urlText: string, opts: CurlFlags
   try { url = new URL(urlText); } catch { throw new UsageError(`<url>: invalid URL "${urlText}": use http://<service>/path or https://host:port/path`); }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`<url>: use http://<service>/path or https://host:port/path, not ${url.protocol}`);
   const ca = opts.ca ?? join(ctx.io.env.MESH_CA_DIR ?? DEFAULT_CA_DIR, CA_CERT_FILE);
-  const material = loadTlsMaterial({ cert: join(opts.certDir, `${opts.as}.pem`), key: join(opts.certDir, `${opts.as}-key.pem`), ca });
-  const own = material.spiffeId === null ? null : parseSpiffeId(material.spiffeId);
-  if (own === null || own.service !== opts.as) throw new MeshError('MESH_ERR_TLS', `certificate for --as ${opts.as} carries ${material.spiffeId ?? 'no SPIFFE ID'}`);
+  const material = loadTlsMaterial({ cert: join(opts.certDir, `${opts.as}.pem`), key: join(opts.certDir, `${opts.as}-key.pem`), ca }, { roles: ['client'] });
+  if (parseSpiffeId(material.spiffeId).service !== opts.as) throw new MeshError('MESH_ERR_TLS', `certificate for --as ${opts.as} carries ${material.spiffeId}`);
   const target = url.protocol === 'https:'
     ? { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443), expectServerId: null }
-    : await resolveService(url.hostname.replace(/\.mesh$/, ''), own.trustDomain, opts);
+    : await resolveService(url.hostname.replace(/\.mesh$/, ''), material.trustDomain, opts);
   const body = opts.data === undefined ? undefined : opts.data.startsWith('@') ? readBody(opts.data.slice(1)) : Buffer.from(opts.data);
   const method = (opts.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
   const headers: [string, string][] = [['host', url.host], ...(opts.header ?? [])];

@@ -12,7 +12,7 @@ export function registerCheckCommand(program: Command, ctx: CommandContext): voi
       .command('check')
       .description('Check that the mesh is healthy: the registry and the proxy answer, the CA and certificates are valid and not close to expiry, and the config and policy files are valid. Exits 1 when any check fails.')
       .option('--ca-dir <dir>', 'Check the mesh CA in this directory (and that each --cert was issued by it).')
-      .option('--cert <file>', 'Check this certificate (PEM); repeat for several.', collect((v: string) => v))
+      .option('--cert <file>', 'Check this service certificate (PEM): a mesh identity (an end-entity certificate with one SPIFFE ID, usable as TLS server and client), in the trust domain of --ca-dir\'s CA; repeat for several.', collect((v: string) => v))
       .option('--config <file>', 'Check this proxy config file (JSON or YAML).')
       .option('--policy <file>', 'Check this authorization policy file.'),
   )))

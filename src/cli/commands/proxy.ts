@@ -36,7 +36,7 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--cert <file>', 'This service\'s certificate (from `mesh certs gen`); turns on mTLS. Rotated files are picked up without a restart.').env('MESH_CERT'))
     .addOption(new Option('--key <file>', 'The private key of --cert.').env('MESH_KEY'))
     .addOption(new Option('--policy <file>', 'Authorization policy (YAML or JSON) the inbound sidecar enforces; reloaded when it changes. Without one every authenticated caller is allowed.').env('MESH_POLICY'))
-    .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS).')
+    .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS); a TLS caller whose CA-signed certificate is no mesh identity is then unauthenticated too instead of refused.')
     .addOption(new Option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.').argParser(addressFlag('--inbound-admin')))
     .addHelpText('after', `
 Examples:
