@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import { MeshError, ValidationError } from '../core/errors.js';
 import type { HealthState, Instance, ServiceSummary } from '../core/types.js';
 import { validateInstanceSpec, validateServiceName } from '../core/validate.js';
+import type { DnsCounters } from './dns/counters.js';
 import { readJsonBody, sendError, sendJson } from './server.js';
 import type { RegistryStore } from './store.js';
 import { openWatchStream } from './watch-stream.js';
@@ -24,6 +25,8 @@ export interface ApiContext {
   watchMaxQueuedBytes: number;
   log(line: string): void;
   onWatchStream(socket: Socket): void;
+  /** Present when the daemon serves DNS: its counters, for /v1/metrics. */
+  dnsCounters: DnsCounters | undefined;
 }
 
 type Params = string[];
@@ -38,6 +41,7 @@ const ROUTES: Route[] = [
   { pattern: new RegExp(`^/v1/services/${SEG}/instances/${SEG}/heartbeat$`), methods: { PUT: heartbeat } },
   { pattern: /^\/v1\/status$/, methods: { GET: status } },
   { pattern: /^\/v1\/watch$/, methods: { GET: watch } },
+  { pattern: /^\/v1\/metrics$/, methods: { GET: metrics } },
 ];
 
 export async function handleApiRequest(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -135,6 +139,14 @@ function watch(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _para
     sinceIndex = Number(raw);
   }
   openWatchStream(ctx, req, res, { services, sinceIndex });
+}
+
+async function metrics(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // Loaded on the first scrape: prom-client is not part of a daemon nobody scrapes.
+  const { registryMetrics } = await import('./metrics.js');
+  const { contentType, text } = await registryMetrics(ctx);
+  res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
