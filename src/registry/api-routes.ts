@@ -87,14 +87,22 @@ async function register(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
   if (body === undefined) throw new MeshError('MESH_ERR_INVALID_JSON', 'the registration body is empty: send a JSON object with at least "address"');
   validateServiceName(service);
   const spec = validateInstanceSpec(body, service, id);
+  refuseIfDefinedInFile(ctx, spec.service, spec.id, 'replace');
   const instance = await ctx.store.upsert(spec);
   sendJson(ctx.store, res, 200, { index: ctx.store.currentIndex(), instance });
 }
 
 async function deregister(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, [service, id]: Params): Promise<void> {
+  refuseIfDefinedInFile(ctx, service!, id!, 'deregister');
   const removed = await ctx.store.remove(service!, id!, 'deregistered');
   if (!removed) throw new MeshError('MESH_ERR_NOT_FOUND', `no instance "${id}" of service "${service}"`);
   sendJson(ctx.store, res, 200, { index: ctx.store.currentIndex(), removed: true });
+}
+
+/** An instance from a --services-dir file belongs to its file: the API may heartbeat it, not replace or remove it. */
+function refuseIfDefinedInFile(ctx: ApiContext, service: string, id: string, what: string): void {
+  const file = ctx.store.get(service, id)?.definedIn;
+  if (file !== undefined) throw new MeshError('MESH_ERR_DEFINED_IN_FILE', `cannot ${what} ${service}/${id}: it is defined in ${file}`);
 }
 
 const HEALTH_STATES = new Set<HealthState>(['passing', 'warning', 'critical']);

@@ -2,20 +2,22 @@
 // registration that heartbeats until SIGINT/SIGTERM and then deregisters.
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
+import { UsageError } from '../../core/errors.js';
 import { KeepAlive } from '../../registry/keep-alive.js';
 import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } from '../common.js';
 import type { CommandContext } from '../program.js';
 import { addInstanceOptions, registryClient, specFromFlags, type InstanceFlags } from '../registry-flags.js';
 import { untilSignal } from '../signals.js';
 
-type RegisterFlags = InstanceFlags & RegistryClientFlags & { address: string; keepAlive?: boolean; json?: boolean };
+type RegisterFlags = InstanceFlags & RegistryClientFlags & { address?: string; file?: string; keepAlive?: boolean; json?: boolean };
 
 export function registerRegisterCommand(program: Command, ctx: CommandContext): void {
   const cmd = program
     .command('register')
     .description('Register an instance of a service with the registry (idempotent: registering the same id again replaces it).')
-    .argument('<service>', 'The service name: a DNS label such as orders.')
-    .requiredOption('--address <host:port>', 'Where the instance listens: host:port, with IPv6 as [addr]:port.');
+    .argument('[service]', 'The service name: a DNS label such as orders (required unless -f is given).')
+    .option('--address <host:port>', 'Where the instance listens: host:port, with IPv6 as [addr]:port (required unless -f is given).')
+    .option('-f, --file <file>', 'Register every instance defined in this YAML or JSON file (the format of `mesh registry start --services-dir`) instead.');
   addInstanceOptions(cmd);
   cmd.option('--keep-alive', 'Stay in the foreground: heartbeat every TTL/3 until SIGINT or SIGTERM, then deregister.');
   addJsonOption(addRegistryClientOptions(cmd))
@@ -23,8 +25,26 @@ export function registerRegisterCommand(program: Command, ctx: CommandContext): 
 Examples:
   mesh register orders --address 127.0.0.1:8080 --tag version=v2 --check-http http://127.0.0.1:8080/healthz
   mesh register orders --address 127.0.0.1:8081 --ttl 10s --keep-alive
+  mesh register -f orders.yaml
 `)
-    .action(async (service: string, opts: RegisterFlags) => {
+    .action(async (service: string | undefined, opts: RegisterFlags) => {
+      if (opts.file !== undefined) {
+        const instanceFlags = (['id', 'weight', 'priority', 'zone', 'tag', 'tlsPort', 'ttl', 'checkHttp', 'checkTcp', 'interval', 'timeout', 'deregisterAfter'] as const).some((k) => opts[k] !== undefined);
+        if (service !== undefined || opts.address !== undefined || opts.keepAlive || instanceFlags) {
+          throw new UsageError('-f takes everything from the file: do not also give a service, --address, instance flags or --keep-alive');
+        }
+        const client = registryClient(opts);
+        try {
+          const { registerFile } = await import('../../registry/definitions/register-file.js');
+          const res = await registerFile(client, opts.file);
+          ctx.io.out(opts.json ? `${JSON.stringify(res, null, 2)}\n` : res.instances.map((i) => `registered ${i.service}/${i.id} at ${i.address} (index ${i.modifyIndex})\n`).join(''));
+        } finally {
+          await client.close();
+        }
+        return;
+      }
+      if (service === undefined) throw new UsageError("missing required argument 'service'");
+      if (opts.address === undefined) throw new UsageError("required option '--address <host:port>' not specified");
       const spec = specFromFlags(service, opts.address, opts);
       const client = registryClient(opts);
       try {
