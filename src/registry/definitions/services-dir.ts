@@ -134,7 +134,8 @@ export class ServicesDir {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed between the listing and the read
         const previous = this.accepted.get(path)?.filter((s) => !owner.has(keyOf(s)));
-        const kept = previous && previous.length > 0 ? `; its previous ${previous.length} instance${previous.length === 1 ? '' : 's'} stay` : '';
+        const n = previous?.length ?? 0;
+        const kept = n === 0 ? '' : n === 1 ? '; its previous instance stays' : `; its previous ${n} instances stay`;
         this.refuse(path, `services-dir: refused ${(err as Error).message}${kept}`);
         if (previous && previous.length > 0) {
           next.set(path, previous);
