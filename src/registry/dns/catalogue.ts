@@ -31,6 +31,7 @@ export class DnsCatalogue {
   /** Per-service arrays, rebuilt on first use after a change, so a query does not copy a map. */
   private readonly arrays = new Map<string, readonly DnsInstance[]>();
   private index = 0;
+  private changes = 0;
   private readonly unsubscribe: () => void;
 
   constructor(hub: WatchHub) {
@@ -41,6 +42,11 @@ export class DnsCatalogue {
   /** The catalogue index of the newest change seen (the SOA serial). */
   get serial(): number {
     return this.index;
+  }
+
+  /** Bumped by every change: what is derived from the view (resolve.ts caches) is stale once it moves. */
+  get version(): number {
+    return this.changes;
   }
 
   /** The instances of a service, in any health, sorted by id; undefined when the service is unknown. */
@@ -60,6 +66,7 @@ export class DnsCatalogue {
 
   private apply(event: WatchEvent): void {
     this.index = event.index;
+    this.changes++;
     if (event.type === 'reset') {
       this.services.clear();
       this.arrays.clear();

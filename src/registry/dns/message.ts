@@ -100,7 +100,8 @@ export function encodeReply(query: Query, reply: Reply, limit: number): { bytes:
     id: query.id, type: 'response', flags, questions: [query.question],
     answers: reply.answers, authorities: reply.authorities, additionals: [...reply.additionals, ...opt],
   };
-  if (dnsPacket.encodingLength(packet) <= limit) return { bytes: dnsPacket.encode(packet), truncated: false };
+  const whole = encode(packet);
+  if (whole.length <= limit) return { bytes: whole, truncated: false };
   packet.additionals = opt;
   if (dnsPacket.encodingLength(packet) <= limit) return { bytes: dnsPacket.encode(packet), truncated: false };
   // Keep the answers that fit after the fixed part (header, question, authority, OPT).
@@ -114,6 +115,22 @@ export function encodeReply(query: Query, reply: Reply, limit: number): { bytes:
   packet.answers = kept;
   packet.flags = flags | dnsPacket.TRUNCATED_RESPONSE;
   return { bytes: dnsPacket.encode(packet), truncated: true };
+}
+
+/**
+ * Most answers are a handful of records: they are encoded into one scratch buffer and copied out, which skips
+ * dns-packet's sizing pass and an allocation per answer. Each record is at most ~530 bytes (two names of 255
+ * plus fixed fields), so below SCRATCH_RECORDS records an answer cannot overflow the scratch buffer (dns-packet
+ * writes names with Buffer.write, which would cut silently rather than throw); larger ones are sized first.
+ */
+const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+const SCRATCH_RECORDS = 100;
+
+function encode(packet: Packet): Buffer {
+  const records = packet.answers!.length + packet.authorities!.length + packet.additionals!.length;
+  if (records >= SCRATCH_RECORDS) return dnsPacket.encode(packet);
+  dnsPacket.encode(packet, SCRATCH, 0);
+  return Buffer.from(SCRATCH.subarray(0, dnsPacket.encode.bytes));
 }
 
 /** One record's encoded size: dns-packet does not compress names, so it does not depend on its neighbours. */

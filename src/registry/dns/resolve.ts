@@ -43,7 +43,22 @@ export const OUTSIDE = Symbol('outside');
 
 type Records = { answers: Answer[]; additionals?: Answer[] };
 
+/**
+ * What a name's answers are drawn from, worked out once per catalogue change rather than per query: the
+ * instances taking traffic, the active tier, and its distinct IPv4 and IPv6 hosts. Only the weighted shuffle
+ * happens per answer.
+ */
+interface Prepared {
+  takers: DnsInstance[];
+  tier: DnsInstance[];
+  v4: DnsInstance[];
+  v6: DnsInstance[];
+}
+
 export class Resolver {
+  private readonly prepared = new Map<string, Prepared>();
+  private preparedAt = -1;
+
   constructor(
     private readonly view: DnsCatalogue,
     private readonly s: ResolveSettings,
@@ -68,36 +83,33 @@ export class Resolver {
         const all = this.view.instances(parsed.service);
         if (all === undefined) return this.negative('NXDOMAIN');
         if (type !== 'SRV' && type !== 'ANY') return this.negative('NOERROR');
-        return this.positive(this.srv(q.name, this.takers(all)));
+        return this.positive(this.srv(q.name, this.prepare(parsed.service, all).takers));
       }
       case 'service': {
         const all = this.view.instances(parsed.service);
         if (all === undefined) return this.negative('NXDOMAIN');
-        let matching = all;
-        if (parsed.tag !== undefined) {
-          if (parsed.tag.startsWith('.')) {
-            // <key>.<service>: the parent of the tag names with that key, so it exists (empty) when they do.
-            const key = parsed.tag.slice(1);
-            return this.negative(all.some((i) => i.tagKeys.has(key)) ? 'NOERROR' : 'NXDOMAIN');
-          }
-          const tag = parsed.tag;
-          matching = all.filter((i) => i.tags.has(tag));
-          if (matching.length === 0) return this.negative('NXDOMAIN');
+        const tag = parsed.tag;
+        if (tag === undefined) return this.forService(q.name, type, this.prepare(parsed.service, all));
+        if (tag.startsWith('.')) {
+          // <key>.<service>: the parent of the tag names with that key, so it exists (empty) when they do.
+          const key = tag.slice(1);
+          return this.negative(all.some((i) => i.tagKeys.has(key)) ? 'NOERROR' : 'NXDOMAIN');
         }
-        return this.forService(q.name, type, this.takers(matching));
+        const p = this.prepare(`${parsed.service} ${tag}`, all, tag);
+        return p === undefined ? this.negative('NXDOMAIN') : this.forService(q.name, type, p);
       }
     }
   }
 
-  private forService(name: string, type: string, takers: DnsInstance[]): Resolution {
+  private forService(name: string, type: string, p: Prepared): Resolution {
     let records: Records | undefined;
     switch (type) {
-      case 'A': records = this.addresses(name, takers, 4); break;
-      case 'AAAA': records = this.addresses(name, takers, 6); break;
-      case 'CNAME': records = this.cname(name, activeTier(takers)); break;
-      case 'SRV': records = this.srv(name, takers); break;
+      case 'A': records = this.addresses(name, p, 4); break;
+      case 'AAAA': records = this.addresses(name, p, 6); break;
+      case 'CNAME': records = this.cname(name, p.tier); break;
+      case 'SRV': records = this.srv(name, p.takers); break;
       case 'ANY':
-        records = this.addresses(name, takers, 4) ?? this.addresses(name, takers, 6)
+        records = this.addresses(name, p, 4) ?? this.addresses(name, p, 6)
           ?? { answers: [{ name, type: 'HINFO', ttl: this.s.ttlSeconds, class: 'IN', data: { cpu: 'RFC8482', os: '' } }] };
         break;
       default: records = undefined;
@@ -105,21 +117,38 @@ export class Resolver {
     return records === undefined || records.answers.length === 0 ? this.negative('NOERROR') : this.positive(records);
   }
 
-  private takers(instances: readonly DnsInstance[]): DnsInstance[] {
+  /**
+   * The prepared form of a service's instances (those with `tag`, when given), cached under `key` until the
+   * catalogue changes; undefined when no instance has the tag.
+   */
+  private prepare(key: string, all: readonly DnsInstance[], tag?: string): Prepared;
+  private prepare(key: string, all: readonly DnsInstance[], tag: string): Prepared | undefined;
+  private prepare(key: string, all: readonly DnsInstance[], tag?: string): Prepared | undefined {
+    if (this.preparedAt !== this.view.version) {
+      this.prepared.clear();
+      this.preparedAt = this.view.version;
+    }
+    const cached = this.prepared.get(key);
+    if (cached !== undefined) return cached;
+    const matching = tag === undefined ? all : all.filter((i) => i.tags.has(tag));
+    if (matching.length === 0) return undefined;
     const only = this.s.onlyPassing;
-    return instances.filter((i) => i.health === 'passing' || (i.health === 'warning' && !only));
+    const takers = matching.filter((i) => i.health === 'passing' || (i.health === 'warning' && !only));
+    const tier = activeTier(takers);
+    const p: Prepared = { takers, tier, v4: uniqueHosts(tier.filter((i) => i.family === 4)), v6: uniqueHosts(tier.filter((i) => i.family === 6)) };
+    this.prepared.set(key, p);
+    return p;
   }
 
   /** A/AAAA from the active tier, or its CNAME when that tier has host names only. */
-  private addresses(name: string, takers: DnsInstance[], family: 4 | 6): Records | undefined {
-    const tier = activeTier(takers);
-    const ips = tier.filter((i) => i.family === family);
+  private addresses(name: string, p: Prepared, family: 4 | 6): Records | undefined {
+    const ips = family === 4 ? p.v4 : p.v6;
     if (ips.length > 0) {
       const type = family === 4 ? 'A' : 'AAAA';
-      const picked = weightedOrder(uniqueHosts(ips), this.s.maxAnswers, this.random);
+      const picked = weightedOrder(ips, this.s.maxAnswers, this.random);
       return { answers: picked.map((i) => ({ name, type, ttl: this.s.ttlSeconds, class: 'IN', data: i.host })) };
     }
-    return this.cname(name, tier);
+    return this.cname(name, p.tier);
   }
 
   private cname(name: string, tier: DnsInstance[]): Records | undefined {
