@@ -2,7 +2,8 @@
 // (message.ts), resolved (resolve.ts) or forwarded (forward.ts), and answered within the transport's size
 // limit. Work per packet is bounded (limits.ts); nothing is logged per query, only counted (counters.ts).
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { lookup, type LookupOneOptions } from 'node:dns';
+import { createServer, isIP, isIPv6, type Server, type Socket } from 'node:net';
 import { MeshError } from '../../core/errors.js';
 import type { HostPort } from '../../core/validate.js';
 import type { WatchHub } from '../watch-hub.js';
@@ -42,7 +43,9 @@ export class DnsServer {
     this.catalogue = new DnsCatalogue(opts.hub);
     this.resolver = new Resolver(this.catalogue, opts, opts.random);
     this.forwarder = opts.recursor === undefined ? undefined : new Forwarder(opts.recursor, opts.random);
-    this.udp = createSocket({ type: isIPv6(opts.listen.host) ? 'udp6' : 'udp4' });
+    // Answers go back to the address a query came from, always an IP literal: a lookup that hands it straight
+    // back spares every send dgram's default dns.lookup round through the next tick.
+    this.udp = createSocket({ type: isIPv6(opts.listen.host) ? 'udp6' : 'udp4', lookup: literalLookup });
     this.udp.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     this.udp.on('error', () => { /* per-send errors (an unreachable client) must not stop the socket */ });
     this.tcp = createServer({ noDelay: true }, (socket) => this.onConnection(socket));
@@ -88,6 +91,9 @@ export class DnsServer {
       this.udp.bind(listen.port, listen.host, () => resolve());
     });
     const port = this.udp.address().port;
+    // A burst of queries queues in the kernel rather than being dropped while an answer is being written (the
+    // kernel caps this at net.core.rmem_max; the memory is the kernel's and bounded either way).
+    try { this.udp.setRecvBufferSize(4 * 1024 * 1024); } catch { /* keep the default */ }
     await new Promise<void>((resolve, reject) => {
       this.tcp.once('error', (err) => reject(fail('tcp')(err)));
       this.tcp.listen(port, listen.host, () => resolve());
@@ -190,6 +196,13 @@ export class DnsServer {
       this.counters.tcpOpen--;
     });
   }
+}
+
+/** dns.lookup, answered at once for an IP literal (a --dns host name still resolves the usual way at bind). */
+function literalLookup(address: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const literal = isIP(address);
+  if (literal !== 0) callback(null, address, literal);
+  else lookup(address, options, callback);
 }
 
 function rcodeOf(reply: Buffer): 'NOERROR' | 'FORMERR' | 'SERVFAIL' | 'NXDOMAIN' | 'NOTIMP' | 'REFUSED' {
