@@ -112,6 +112,8 @@ test('tags: <value>.<key>.<service>.service.mesh filters; unknown names NXDOMAIN
   const ent = await dig(reg.dnsPort, ['version.web.service.mesh']);
   assert.equal(ent.status, 'NOERROR', 'the parent of a tag name exists (empty non-terminal)');
 
+  assert.equal((await dig(reg.dnsPort, ['mesh', 'AXFR', '+tcp'])).raw.includes('Transfer failed'), true, 'no zone transfers');
+  assert.equal((await dig(reg.dnsPort, ['version.bind', 'TXT', 'CH'])).status, 'REFUSED', 'other classes are refused');
   const outside = await dig(reg.dnsPort, ['example.com']);
   assert.equal(outside.status, 'REFUSED', 'no recursion without --dns-recursor');
   assert.ok(!outside.flags.includes('ra'));

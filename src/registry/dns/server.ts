@@ -115,7 +115,8 @@ export class DnsServer {
     const ra = this.forwarder !== undefined;
     const q = query.question;
     if (query.edns !== undefined && query.edns.version > 0) return this.reply(query, bareReply('BADVERS', ra), transport, limit, send);
-    if (q.class !== 'IN' && q.class !== 'ANY') return this.reply(query, bareReply('REFUSED', ra), transport, limit, send);
+    // Other classes (CH's version.bind …) and zone transfers are not something mesh serves.
+    if ((q.class !== 'IN' && q.class !== 'ANY') || q.type === 'AXFR' || q.type === 'IXFR') return this.reply(query, bareReply('REFUSED', ra), transport, limit, send);
     const resolution = this.resolver.resolve(q);
     if (resolution === OUTSIDE) {
       if (this.forwarder === undefined) return this.reply(query, bareReply('REFUSED', false), transport, limit, send);
