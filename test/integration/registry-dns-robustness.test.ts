@@ -84,7 +84,7 @@ test('seeded fuzz of malformed packets and a query flood: FORMERR or drop, count
   assert.ok(count(/mesh_registry_dns_dropped_total\{reason="response"\} (\d+)/) > 0, 'responses are never answered');
 });
 
-test('TCP: an oversized length prefix and a silent connection are closed; pipelined queries answered in order', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
+test('TCP: over 256 connections, an oversized length prefix and a silent connection are closed; pipelined queries answered in order', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const reg = await startDnsRegistry(t);
   await reg.client.register(spec('web', 'w1', '127.0.0.1:80'));
   const open = () => new Promise<import('node:net').Socket>((resolve, reject) => {
@@ -92,6 +92,13 @@ test('TCP: an oversized length prefix and a silent connection are closed; pipeli
     s.on('error', reject);
   });
   const closed = (s: import('node:net').Socket) => new Promise<void>((resolve) => s.once('close', () => resolve()));
+
+  // At most 256 connections at once: one more is closed as soon as it is accepted.
+  const held = [];
+  for (let i = 0; i < 256; i++) held.push(await open());
+  const extra = await open();
+  await closed(extra);
+  for (const s of held) s.destroy();
 
   const big = await open();
   const bigClosed = closed(big);
@@ -125,6 +132,7 @@ test('TCP: an oversized length prefix and a silent connection are closed; pipeli
   const metrics = await fetch(`${reg.url}/v1/metrics`).then((r) => r.text());
   assert.match(metrics, /mesh_registry_dns_tcp_closed_total\{reason="oversize"\} 1/);
   assert.match(metrics, /mesh_registry_dns_tcp_closed_total\{reason="idle"\} 1/);
+  assert.match(metrics, /mesh_registry_dns_tcp_closed_total\{reason="limit"\} 1/);
   assert.equal((await dig(reg.dnsPort, ['web.service.mesh', '+tcp'])).status, 'NOERROR');
 });
 

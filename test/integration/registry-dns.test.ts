@@ -5,8 +5,7 @@ import { Resolver } from 'node:dns/promises';
 import { test } from 'node:test';
 import type { InstanceSpec } from '../../src/core/types.js';
 import { dig, DIG_SKIP, startDnsRegistry } from '../helpers/dns.js';
-import { startMesh } from '../helpers/mesh.js';
-import { tempDir } from '../helpers/mesh.js';
+import { startMesh, tempDir } from '../helpers/mesh.js';
 
 const spec = (service: string, id: string, address: string, extra: Partial<InstanceSpec> = {}): InstanceSpec =>
   ({ service, id, address, weight: 100, priority: 0, tags: {}, ...extra });
