@@ -11,7 +11,7 @@ import { DnsCatalogue } from './catalogue.js';
 import { DnsCounters, type Transport } from './counters.js';
 import { Forwarder } from './forward.js';
 import { MAX_QUERY_BYTES, MAX_TCP_CONNECTIONS, MAX_TCP_RESPONSE_BYTES, TCP_IDLE_MS, TCP_MAX_UNSENT_BYTES } from './limits.js';
-import { bareReply, encodeReply, readQuery, udpLimit, type Query } from './message.js';
+import { bareReply, encodeReply, readQuery, udpLimit, type Query, type Reply } from './message.js';
 import { OUTSIDE, Resolver, type ResolveSettings } from './resolve.js';
 
 /** What `mesh registry start --dns…` configures. */
@@ -37,6 +37,7 @@ export class DnsServer {
   private readonly tcp: Server;
   private readonly connections = new Set<Socket>();
   private bound: HostPort | undefined;
+  private closed = false;
 
   private constructor(opts: DnsServerOptions) {
     this.counters = opts.counters ?? new DnsCounters();
@@ -72,6 +73,7 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.catalogue.close();
     this.forwarder?.close();
     for (const s of this.connections) s.destroy();
@@ -102,7 +104,8 @@ export class DnsServer {
   }
 
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
-    this.answer(msg, 'udp', (reply) => this.udp.send(reply, rinfo.port, rinfo.address));
+    // A forwarded query can come back after close(); a send on a closed socket would throw.
+    this.answer(msg, 'udp', (reply) => { if (!this.closed) this.udp.send(reply, rinfo.port, rinfo.address); });
   }
 
   /** Reads, resolves and answers one message; `send` gets the encoded answer (never called for a drop). */
@@ -126,7 +129,7 @@ export class DnsServer {
     this.reply(query, { ...resolution, authoritative: true, recursionAvailable: ra }, transport, limit, send);
   }
 
-  private reply(query: Query, reply: Parameters<typeof encodeReply>[1], transport: Transport, limit: number, send: (reply: Buffer) => void): void {
+  private reply(query: Query, reply: Reply, transport: Transport, limit: number, send: (reply: Buffer) => void): void {
     const { bytes, truncated } = encodeReply(query, reply, limit);
     if (truncated && transport === 'udp') this.counters.truncated++;
     this.counters.answer(transport, reply.rcode);
