@@ -21,7 +21,7 @@ const WEB = `
   weight: 50
 `;
 
-test('--services-dir: loaded at start, marked with their file, 409 from the API, invalid files refused with one line', { timeout: 30_000 }, async (t) => {
+test('--services-dir: loaded at start, marked with their file, 409 from the API, invalid files refused with one line', { timeout: 60_000 }, async (t) => {
   const dir = tempDir('mesh-services-');
   t.after(dir.cleanup);
   writeFileSync(join(dir.path, 'web.yaml'), WEB);
@@ -50,7 +50,7 @@ test('--services-dir: loaded at start, marked with their file, 409 from the API,
   assert.equal((await reg.client.heartbeat('web', 'web-1', { status: 'warning' })).instance.health, 'warning');
 });
 
-test('--services-dir follows the directory: edits, new files, removed files, SIGHUP, and removals while stopped', { timeout: 60_000 }, async (t) => {
+test('--services-dir follows the directory: edits, new files, removed files, SIGHUP, and removals while stopped', { timeout: 90_000 }, async (t) => {
   const dir = tempDir('mesh-services-');
   t.after(dir.cleanup);
   const data = tempDir('mesh-services-data-');
@@ -88,7 +88,7 @@ test('--services-dir follows the directory: edits, new files, removed files, SIG
   assert.deepEqual((await again.client.services()).services, []);
 });
 
-test('DNS answers instances from definition files', { skip: DIG_SKIP, timeout: 30_000 }, async (t) => {
+test('DNS answers instances from definition files', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const dir = tempDir('mesh-services-');
   t.after(dir.cleanup);
   writeFileSync(join(dir.path, 'web.yaml'), WEB);
@@ -98,7 +98,7 @@ test('DNS answers instances from definition files', { skip: DIG_SKIP, timeout: 3
   assert.deepEqual(r.answers.map((a) => a.data), ['127.0.0.1']);
 });
 
-test('--services-dir that does not exist: one line, exit 1', { timeout: 30_000 }, async () => {
+test('--services-dir that does not exist: one line, exit 1', { timeout: 60_000 }, async () => {
   const dir = tempDir('mesh-services-');
   try {
     const r = await runMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--data-dir', dir.path, '--services-dir', join(dir.path, 'missing')]);
@@ -110,7 +110,7 @@ test('--services-dir that does not exist: one line, exit 1', { timeout: 30_000 }
   }
 });
 
-test('mesh register -f registers every instance of a file through the API; a bad file registers nothing', { timeout: 30_000 }, async (t) => {
+test('mesh register -f registers every instance of a file through the API; a bad file registers nothing', { timeout: 60_000 }, async (t) => {
   const reg = await startRegistry(t);
   const dir = tempDir('mesh-register-f-');
   t.after(dir.cleanup);

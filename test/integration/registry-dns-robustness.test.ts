@@ -50,7 +50,7 @@ function malformed(rand: () => number): Buffer {
   }
 }
 
-test('seeded fuzz of malformed packets and a query flood: FORMERR or drop, counted, and the daemon keeps answering', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
+test('seeded fuzz of malformed packets and a query flood: FORMERR or drop, counted, and the daemon keeps answering', { skip: DIG_SKIP, timeout: 120_000 }, async (t) => {
   const reg = await startDnsRegistry(t);
   await reg.client.register(spec('web', 'w1', '127.0.0.1:80'));
   const seed = Number(process.env.MESH_FUZZ_SEED ?? 20261129);
@@ -84,7 +84,7 @@ test('seeded fuzz of malformed packets and a query flood: FORMERR or drop, count
   assert.ok(count(/mesh_registry_dns_dropped_total\{reason="response"\} (\d+)/) > 0, 'responses are never answered');
 });
 
-test('TCP: over 256 connections, an oversized length prefix and a silent connection are closed; pipelined queries answered in order', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
+test('TCP: over 256 connections, an oversized length prefix and a silent connection are closed; pipelined queries answered in order', { skip: DIG_SKIP, timeout: 120_000 }, async (t) => {
   const reg = await startDnsRegistry(t);
   await reg.client.register(spec('web', 'w1', '127.0.0.1:80'));
   const open = () => new Promise<import('node:net').Socket>((resolve, reject) => {
@@ -140,7 +140,7 @@ let etcd: EtcdProcess | undefined;
 before(async () => { if (!ETCD_SKIP && !DIG_SKIP) etcd = await startEtcd(); });
 after(async () => { await etcd?.destroy(); });
 
-test('two daemons on one etcd answer the same, and both follow a health change', { skip: ETCD_SKIP || DIG_SKIP, timeout: 60_000 }, async (t) => {
+test('two daemons on one etcd answer the same, and both follow a health change', { skip: ETCD_SKIP || DIG_SKIP, timeout: 120_000 }, async (t) => {
   const prefix = '/dns-it';
   const args = ['--dns', '127.0.0.1:0', '--dns-max-answers', '10'];
   const a = await startEtcdRegistry(t, etcd!.url, prefix, args);

@@ -12,7 +12,7 @@ const spec = (service: string, id: string, address: string, extra: Partial<Insta
 
 const ips = (records: { type: string; data: string }[], type = 'A') => records.filter((r) => r.type === type).map((r) => r.data).sort();
 
-test('A answers: instances taking traffic only, at most --dns-max-answers, case-insensitive, authoritative', { skip: DIG_SKIP, timeout: 30_000 }, async (t) => {
+test('A answers: instances taking traffic only, at most --dns-max-answers, case-insensitive, authoritative', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const reg = await startDnsRegistry(t);
   for (let i = 1; i <= 5; i++) await reg.client.register(spec('web', `w${i}`, `127.0.0.${i}:8080`, { check: { ttlMs: 60_000 } }));
   await reg.client.heartbeat('web', 'w1', { status: 'critical', output: 'down' });
@@ -35,7 +35,7 @@ test('A answers: instances taking traffic only, at most --dns-max-answers, case-
   assert.equal(mixed.answers[0]!.name, 'WeB.SeRvIcE.MeSh.', 'the question name is echoed as asked');
 });
 
-test('a health change is in the very next answer (the DNS view follows the catalogue synchronously)', { skip: DIG_SKIP, timeout: 30_000 }, async (t) => {
+test('a health change is in the very next answer (the DNS view follows the catalogue synchronously)', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const reg = await startDnsRegistry(t, ['--dns-max-answers', '10']);
   await reg.client.register(spec('api', 'a1', '127.0.0.1:9000', { check: { ttlMs: 60_000 } }));
   await reg.client.register(spec('api', 'a2', '127.0.0.2:9000', { check: { ttlMs: 60_000 } }));
@@ -50,7 +50,7 @@ test('a health change is in the very next answer (the DNS view follows the catal
   assert.deepEqual(ips((await dig(reg.dnsPort, ['api.service.mesh'])).answers), ['127.0.0.2'], 'back in the first answer after recovering');
 });
 
-test('SRV: port, priority (tier), weight and an addr target with its glue; host names as targets and CNAME', { skip: DIG_SKIP, timeout: 30_000 }, async (t) => {
+test('SRV: port, priority (tier), weight and an addr target with its glue; host names as targets and CNAME', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const reg = await startDnsRegistry(t);
   await reg.client.register(spec('orders', 'o1', '127.0.0.11:7001', { weight: 50 }));
   await reg.client.register(spec('orders', 'o2', '[::1]:7002', { weight: 200 }));
@@ -86,7 +86,7 @@ test('SRV: port, priority (tier), weight and an addr target with its glue; host 
   assert.deepEqual(any.answers.map((a) => a.type), ['A'], 'ANY is answered minimally (RFC 8482): one RRset');
 });
 
-test('tags: <value>.<key>.<service>.service.mesh filters; unknown names NXDOMAIN with SOA; NODATA; REFUSED outside', { skip: DIG_SKIP, timeout: 30_000 }, async (t) => {
+test('tags: <value>.<key>.<service>.service.mesh filters; unknown names NXDOMAIN with SOA; NODATA; REFUSED outside', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const reg = await startDnsRegistry(t, ['--dns-max-answers', '10', '--dns-ttl', '5s']);
   await reg.client.register(spec('web', 'v1a', '127.0.0.1:80', { tags: { version: 'v1' } }));
   await reg.client.register(spec('web', 'v2a', '127.0.0.2:80', { tags: { version: 'v2', 'app.io/team': 'blue' } }));
@@ -118,7 +118,7 @@ test('tags: <value>.<key>.<service>.service.mesh filters; unknown names NXDOMAIN
   assert.ok(!outside.flags.includes('ra'));
 });
 
-test('truncation: 20 instances overflow 512 bytes; TC set, dig retries over TCP; +bufsize and +tcp get everything', { skip: DIG_SKIP, timeout: 30_000 }, async (t) => {
+test('truncation: 20 instances overflow 512 bytes; TC set, dig retries over TCP; +bufsize and +tcp get everything', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const reg = await startDnsRegistry(t, ['--dns-max-answers', '20']);
   for (let i = 1; i <= 20; i++) await reg.client.register(spec('big', `b${i}`, `127.0.1.${i}:8000`));
   const plain = await dig(reg.dnsPort, ['big.service.mesh', '+noedns', '+ignore']);
@@ -141,10 +141,10 @@ test('truncation: 20 instances overflow 512 bytes; TC set, dig retries over TCP;
   assert.match(metrics, /mesh_registry_dns_responses_total\{transport="tcp",rcode="NOERROR"\} [1-9]/);
 });
 
-test('Node\'s dns.Resolver with setServers: resolve4, resolveSrv, ENOTFOUND', { skip: DIG_SKIP, timeout: 30_000 }, async (t) => {
+test('Node\'s dns.Resolver with setServers: resolve4, resolveSrv, ENOTFOUND', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const reg = await startDnsRegistry(t);
   await reg.client.register(spec('cache', 'c1', '127.0.0.7:6379'));
-  const resolver = new Resolver({ timeout: 2_000, tries: 1 });
+  const resolver = new Resolver({ timeout: 5_000, tries: 3 });
   resolver.setServers([`127.0.0.1:${reg.dnsPort}`]);
   assert.deepEqual(await resolver.resolve4('cache.service.mesh'), ['127.0.0.7']);
   assert.deepEqual(await resolver.resolveSrv('_cache._tcp.service.mesh'), [{ name: '7f000007.addr.mesh', port: 6379, priority: 0, weight: 100 }]);
@@ -152,7 +152,7 @@ test('Node\'s dns.Resolver with setServers: resolve4, resolveSrv, ENOTFOUND', { 
   await assert.rejects(resolver.resolve4('example.com'), (err: NodeJS.ErrnoException) => err.code === 'EREFUSED');
 });
 
-test('--dns-recursor forwards names outside the domain (UDP and TCP); --dns-only-passing drops warning instances', { skip: DIG_SKIP, timeout: 30_000 }, async (t) => {
+test('--dns-recursor forwards names outside the domain (UDP and TCP); --dns-only-passing drops warning instances', { skip: DIG_SKIP, timeout: 60_000 }, async (t) => {
   const upstream = await startDnsRegistry(t, ['--dns-domain', 'other.test']);
   await upstream.client.register(spec('far', 'f1', '127.0.0.42:1'));
   const front = await startDnsRegistry(t, ['--dns-recursor', `127.0.0.1:${upstream.dnsPort}`, '--dns-only-passing']);
@@ -173,7 +173,7 @@ test('--dns-recursor forwards names outside the domain (UDP and TCP); --dns-only
   assert.match(metrics, /mesh_registry_dns_forwarded_total\{result="answered"\} 2/);
 });
 
-test('a bad --dns flag is one line and exit 2; a taken port is one line and exit 1', { timeout: 30_000 }, async (t) => {
+test('a bad --dns flag is one line and exit 2; a taken port is one line and exit 1', { timeout: 90_000 }, async (t) => {
   const dir = tempDir('mesh-dns-flags-');
   t.after(dir.cleanup);
   for (const [args, re] of [
