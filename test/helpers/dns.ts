@@ -47,7 +47,7 @@ export interface DigResult {
 /** Runs `dig @127.0.0.1 -p port …args` and parses its sections. */
 export function dig(port: number, args: string[]): Promise<DigResult> {
   return new Promise((resolve, reject) => {
-    execFile('dig', ['@127.0.0.1', '-p', String(port), '+time=5', '+tries=3', '+nocookie', ...args], { timeout: 15_000 }, (err, stdout) => {
+    execFile('dig', ['@127.0.0.1', '-p', String(port), '+time=5', '+tries=3', '+nocookie', ...args], { timeout: 30_000 }, (err, stdout) => {
       if (err && !stdout) { reject(err); return; }
       resolve(parseDig(stdout));
     });
