@@ -43,7 +43,9 @@ Examples:
         }
         return;
       }
-      if (service === undefined) throw new UsageError("missing required argument 'service'");
+      if (service === undefined) {
+        throw new UsageError(`missing required argument 'service'${opts.address === undefined ? " and option '--address <host:port>' (or register from a file with -f <file>)" : ''}`);
+      }
       if (opts.address === undefined) throw new UsageError("required option '--address <host:port>' not specified");
       const spec = specFromFlags(service, opts.address, opts);
       const client = registryClient(opts);
