@@ -27,9 +27,13 @@ test('--services-dir: loaded at start, marked with their file, 409 from the API,
   writeFileSync(join(dir.path, 'web.yaml'), WEB);
   writeFileSync(join(dir.path, 'bad.json'), JSON.stringify({ service: 'db', address: '127.0.0.9:5432', weight: 5000 }));
   writeFileSync(join(dir.path, 'notes.txt'), 'not a definition file');
+  writeFileSync(join(dir.path, 'zz-dup.yaml'), 'service: web\nid: web-1\naddress: 127.0.0.99:1\n');
   const reg = await startRegistry(t, { args: ['--services-dir', dir.path] });
   const refusals = reg.daemon.stderr().split('\n').filter((l) => l.includes('refused'));
-  assert.deepEqual(refusals, ['mesh registry: services-dir: refused bad.json: weight: invalid weight "5000": use an integer from 1 to 1000'], reg.daemon.stderr());
+  assert.deepEqual(refusals, [
+    'mesh registry: services-dir: refused bad.json: weight: invalid weight "5000": use an integer from 1 to 1000',
+    'mesh registry: services-dir: refused zz-dup.yaml: id: instance web/web-1 is already defined in web.yaml',
+  ], reg.daemon.stderr());
 
   const { instances } = await reg.client.service('web');
   assert.deepEqual(instances.map((i) => [i.id, i.weight, i.definedIn]), [
