@@ -27,6 +27,7 @@ export const ErrorCodes = {
   MESH_ERR_BAD_REQUEST: { status: 400, hint: 'the request is malformed' },
   MESH_ERR_PROTOCOL_UNSUPPORTED: { status: 502, hint: 'HTTP/2 and gRPC reach plaintext (h2c) endpoints only; call mTLS endpoints over HTTP/1.1' },
   MESH_ERR_CONFIG_INVALID: { status: 400, hint: 'fix the file; the previous configuration stays in force' },
+  MESH_ERR_DEFINED_IN_FILE: { status: 409, hint: 'edit or remove the file in the registry\'s --services-dir; the registry reloads it' },
   MESH_ERR_TLS: { status: 500, hint: 'check the certificate, key and CA files with `mesh certs inspect`' },
   MESH_ERR_CA_EXISTS: { status: 409, hint: 'pass --force to replace the existing CA' },
   MESH_ERR_ETCD_UNAVAILABLE: { status: 503, hint: 'check --etcd-endpoints and that etcd is running' },

@@ -7,10 +7,15 @@ import { registryClient } from '../registry-client.js';
 import { specFromFlags, type InstanceFlags } from '../registry-flags.js';
 import { untilSignal } from '../signals.js';
 
-export type RegisterFlags = InstanceFlags & RegistryClientFlags & { address: string; keepAlive?: boolean; json?: boolean };
+export type RegisterFlags = InstanceFlags & RegistryClientFlags & { address?: string; file?: string; keepAlive?: boolean; json?: boolean };
 
-export async function register(ctx: CommandContext, service: string, opts: RegisterFlags): Promise<void> {
-  const spec = specFromFlags(service, opts.address, opts);
+export async function register(ctx: CommandContext, service: string | undefined, opts: RegisterFlags): Promise<void> {
+  if (opts.file !== undefined) {
+    await registerFromFile(ctx, opts, opts.file);
+    return;
+  }
+  // checkRegisterArguments (../commands/register.ts) ran before this module loaded.
+  const spec = specFromFlags(service!, opts.address!, opts);
   const client = registryClient(opts);
   try {
     if (!opts.keepAlive) {
@@ -26,6 +31,18 @@ export async function register(ctx: CommandContext, service: string, opts: Regis
     const signal = await untilSignal();
     await keeper.stop();
     ctx.io.err(`mesh: ${signal}: deregistered ${spec.service}/${spec.id}\n`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** `mesh register -f <file>`: every instance the file defines, through the API (for hosts without a daemon). */
+async function registerFromFile(ctx: CommandContext, opts: RegisterFlags, file: string): Promise<void> {
+  const client = registryClient(opts);
+  try {
+    const { registerFile } = await import('../../registry/definitions/register-file.js');
+    const res = await registerFile(client, file);
+    ctx.io.out(opts.json ? `${JSON.stringify(res, null, 2)}\n` : res.instances.map((i) => `registered ${i.service}/${i.id} at ${i.address} (index ${i.modifyIndex})\n`).join(''));
   } finally {
     await client.close();
   }

@@ -2,6 +2,7 @@
 // ../commands/registry.ts).
 import { defaultDataDir } from '../../registry/data-dir.js';
 import type { RegistryClientFlags } from '../common.js';
+import { dnsOptionsFromFlags, type DnsFlags } from '../dns-flags.js';
 import { etcdOptionsFromFlags, type EtcdFlags } from '../etcd-flags.js';
 import type { CommandContext } from '../program.js';
 import { registryClient } from '../registry-client.js';
@@ -10,10 +11,11 @@ import { renderRepairReport } from '../render/registry-repair.js';
 import { renderRegistryStatus } from '../render/registry-status.js';
 import { registrySecurity } from './registry-security.js';
 
-export type RegistryStartFlags = { listen: string; dataDir?: string } & EtcdFlags & RegistrySecurityFlags;
+export type RegistryStartFlags = { listen: string; dataDir?: string } & EtcdFlags & RegistrySecurityFlags & DnsFlags;
 
 export async function registryStart(ctx: CommandContext, opts: RegistryStartFlags): Promise<void> {
   const etcd = etcdOptionsFromFlags(opts);
+  const discovery = dnsOptionsFromFlags(opts);
   const security = registrySecurity(opts, opts.listen, ctx.io.env, (line) => ctx.io.err(`${line}\n`));
   // Loaded on demand: client commands should not pay for (or depend on) the daemon's code.
   const { runRegistryDaemon } = await import('../../registry/daemon.js');
@@ -24,6 +26,7 @@ export async function registryStart(ctx: CommandContext, opts: RegistryStartFlag
     log: (line) => ctx.io.err(`${line}\n`),
     ...(storeFactory ? { storeFactory } : {}),
     ...security,
+    ...discovery,
   });
 }
 
