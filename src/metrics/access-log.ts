@@ -24,9 +24,16 @@ export interface AccessLogEntry {
   durationMs: number;
   /** Address of the endpoint that answered (the last try), or null when none was reached. */
   upstream: string | null;
-  /** Request body bytes received from the client. */
+  /**
+   * Request body bytes forwarded to the upstream (what mesh_request_bytes_total adds for this request); for a
+   * WebSocket, the bytes tunnelled from the client to the upstream.
+   */
   bytesIn: number;
-  /** Response body bytes sent to the client. */
+  /**
+   * Response body bytes sent to the client: those relayed from the upstream (what mesh_response_bytes_total
+   * adds), or the proxy's own error body when it answered itself; for a WebSocket, the bytes tunnelled from
+   * the upstream to the client (its 101 response head included, which the proxy relays unparsed).
+   */
   bytesOut: number;
   requestId: string;
   traceId: string;
