@@ -5,8 +5,9 @@
 //
 // The proxy calls, once per finished request (only when the log is on):
 //   accessLog?.record({ method, authority, path, status, error, durationMs, upstream, bytesIn, bytesOut, requestId, traceId });
-// — forwarded requests from forward.ts, and the ones refused before forwarding (400s, unknown service,
-// circuit open) from server.ts, so every request has its line.
+// — forwarded requests from forward.ts and h2-forward.ts, the ones refused before forwarding (400s, unknown
+// service, circuit open) from server.ts, and WebSocket requests (tunnelled or refused) from websocket.ts, so
+// every request has its line.
 // and `await accessLog.close()` on shutdown, after the drain.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';

@@ -50,6 +50,7 @@ export class H2Exchange {
   /** Request body bytes piped upstream and response body bytes relayed back (metrics and access log). */
   private bytesIn = 0;
   private bytesOut = 0;
+  private countingIn = false;
   /** The proxy's own error body, if it answered (logged in bytes_out, not counted against any endpoint). */
   private errorBytes = 0;
 
@@ -113,7 +114,7 @@ export class H2Exchange {
     // Counted only once piped: a 'data' listener added earlier would start the flow with nowhere to go.
     // pipe() already reads in flowing mode, so this listener costs one call per chunk and no allocation.
     // Once per request: a retried try pipes the same client stream again.
-    if (this.client.listenerCount('data') === 1) this.client.on('data', this.countIn);
+    if (!this.countingIn) { this.countingIn = true; this.client.on('data', this.countIn); }
   };
 
   private readonly countIn = (chunk: Buffer): void => { this.bytesIn += chunk.length; };

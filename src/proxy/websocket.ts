@@ -3,7 +3,8 @@
 // rules as any HTTP/1.1 request (hop-by-hop and underscore headers dropped, X-Forwarded-* set) plus
 // `Connection: Upgrade` and `Upgrade: websocket` — other tokens the client offered beside websocket (h2c...)
 // are not passed on — and then splices the two sockets: whatever the upstream answers (101 or a refusal) goes
-// to the client byte for byte.
+// to the client byte for byte. Metrics and the access log get the tunnel once it closes: the upstream's answer
+// status, its duration and the bytes tunnelled each way, read from the sockets' own counters (nothing per chunk).
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { settingsFor } from './config.js';
