@@ -22,6 +22,11 @@ export interface ForwardService {
   /** A try started / ended; `ok` false for connect errors, resets, timeouts and 5xx (outlier detection). */
   tryStarted(ep: BalancerEndpoint): void;
   tryEnded(ep: BalancerEndpoint, ok: boolean, latencyMs: number, status: number): void;
+  /**
+   * Once per request, as it ends: the body bytes sent to and relayed from the endpoint of its last try (the
+   * only try that can have moved any, see EndpointStats.bodyBytes); the proxy's own error bodies are not counted.
+   */
+  bodyBytes?(ep: BalancerEndpoint, toEndpoint: number, fromEndpoint: number): void;
   /** A TLS handshake to a mesh TLS endpoint failed (bad certificate, wrong SPIFFE ID): counted per endpoint. */
   tlsHandshakeFailed?(ep: BalancerEndpoint): void;
   /** A connect to the endpoint failed (refused, timed out): it is unreachable until a probe connects. */
@@ -60,9 +65,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private resumeUpstream: (() => void) | undefined = undefined;
   private readonly idempotent: boolean;
   private readonly deadline: number;
+  /** Response body bytes relayed from the upstream. */
   private bytesOut = 0;
+  /** The proxy's own error body, if it answered (logged in bytes_out, not counted against any endpoint). */
+  private errorBytes = 0;
+  /** Request body bytes undici wrote upstream (onBodySent): equal to those read from the client. */
   private bytesIn = 0;
-  private countingIn = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -112,13 +120,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortTry = abort;
-    // Counted from here, where undici attaches its own body reader in the same tick: a 'data' listener added
-    // any earlier would set the body flowing before undici reads it, and the upstream would get nothing.
-    if (this.access !== undefined && this.hasBody && !this.countingIn) {
-      this.countingIn = true;
-      this.req.on('data', (c: Buffer) => { this.bytesIn += c.length; });
-    }
     if (this.finished) abort();
+  }
+
+  // undici 7 passes the chunk written (its types still declare the older (chunkSize, totalBytesSent)).
+  onBodySent(chunk: Buffer | string | number): void {
+    this.bytesIn += typeof chunk === 'number' ? chunk : chunk.length;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
@@ -230,13 +237,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private fail(cause: MeshErrorCause, message: string): void {
-    this.bytesOut += sendMeshError(this.res, cause, message);
+    this.errorBytes = sendMeshError(this.res, cause, message);
     this.finish(this.res.statusCode, cause);
+  }
+
+  private countBodyBytes(): void {
+    if (this.ep !== undefined && (this.bytesIn !== 0 || this.bytesOut !== 0)) this.svc.bodyBytes?.(this.ep, this.bytesIn, this.bytesOut);
   }
 
   private finish(status: number, cause: MeshErrorCause | undefined): void {
     if (this.finished) return;
     this.finished = true;
+    this.countBodyBytes();
     // The 'close' listener stays: it runs once more when the response closes, and returns at once (finished).
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
@@ -247,7 +259,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const a = this.access!;
     a.log.record({
       method: this.req.method!, authority: a.authority, path: this.path, status, error: cause ?? null, durationMs,
-      upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut, requestId: a.requestId, traceId: a.traceId,
+      upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut + this.errorBytes, requestId: a.requestId, traceId: a.traceId,
     });
   }
 
@@ -265,6 +277,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ep !== undefined && !this.responded && !this.retryPending) this.svc.tryEnded(ep, true, performance.now() - this.tryStartedAt, 499);
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(499, durationMs, this.tries > 1, undefined);
+    this.countBodyBytes();
     if (this.access !== undefined) this.logAccess(0, durationMs, undefined);
   };
 }

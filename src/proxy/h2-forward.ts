@@ -47,8 +47,12 @@ export class H2Exchange {
   private upError: Error | undefined;
   private budgetRefused = false;
   private readonly deadline: number;
+  /** Request body bytes piped upstream and response body bytes relayed back (metrics and access log). */
   private bytesIn = 0;
   private bytesOut = 0;
+  private countingIn = false;
+  /** The proxy's own error body, if it answered (logged in bytes_out, not counted against any endpoint). */
+  private errorBytes = 0;
 
   constructor(
     private readonly client: ServerHttp2Stream,
@@ -108,7 +112,9 @@ export class H2Exchange {
     if (!this.req.hasBody) return;
     this.client.pipe(this.up!);
     // Counted only once piped: a 'data' listener added earlier would start the flow with nowhere to go.
-    if (this.access !== undefined) this.client.on('data', this.countIn);
+    // pipe() already reads in flowing mode, so this listener costs one call per chunk and no allocation.
+    // Once per request: a retried try pipes the same client stream again.
+    if (!this.countingIn) { this.countingIn = true; this.client.on('data', this.countIn); }
   };
 
   private readonly countIn = (chunk: Buffer): void => { this.bytesIn += chunk.length; };
@@ -140,7 +146,7 @@ export class H2Exchange {
     this.client.on('wantTrailers', this.onWantTrailers);
     if (!this.req.grpc) this.up!.setTimeout(this.settings.perTryTimeoutMs, this.onIdle);
     this.up!.pipe(this.client);
-    if (this.access !== undefined) this.up!.on('data', this.countOut);
+    this.up!.on('data', this.countOut);
   };
 
   private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
@@ -255,7 +261,7 @@ export class H2Exchange {
   };
 
   private fail(cause: MeshErrorCause, message: string): void {
-    this.bytesOut += sendH2Error(this.client, this.req.grpc, cause, message);
+    this.errorBytes = sendH2Error(this.client, this.req.grpc, cause, message);
     this.finish(statusOf(cause), cause);
   }
 
@@ -265,11 +271,12 @@ export class H2Exchange {
     this.client.off('close', this.onClientClose);
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
+    if (this.ep !== undefined && (this.bytesIn !== 0 || this.bytesOut !== 0)) this.svc.bodyBytes?.(this.ep, this.bytesIn, this.bytesOut);
     const a = this.access;
     if (a !== undefined) {
       a.log.record({
         method: this.req.method, authority: a.authority, path: this.req.path, status, error: cause ?? null, durationMs,
-        upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut, requestId: a.requestId, traceId: a.traceId,
+        upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut + this.errorBytes, requestId: a.requestId, traceId: a.traceId,
       });
     }
   }
