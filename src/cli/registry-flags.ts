@@ -1,11 +1,10 @@
 // The flags that describe an instance (shared by `mesh register` and `mesh run`), turned into a validated
-// InstanceSpec before anything is sent; and the registry client built from --registry/--token/--ca.
+// InstanceSpec before anything is sent. (The client those flags reach is in registry-client.ts.)
 import { Option, type Command } from 'commander';
 import { UsageError, ValidationError } from '../core/errors.js';
 import type { InstanceSpec } from '../core/types.js';
 import { parseTag, validateInstanceSpec, validatePort, validateServiceName, parseHostPort } from '../core/validate.js';
-import { RegistryClient } from '../registry/client.js';
-import { collect, durationFlag, flagParser, intFlag, type RegistryClientFlags } from './common.js';
+import { collect, durationFlag, flagParser, intFlag } from './common.js';
 
 export interface InstanceFlags {
   address?: string;
@@ -73,13 +72,4 @@ export function specFromFlags(service: string, address: string, f: InstanceFlags
     }
     throw err;
   }
-}
-
-export function registryClient(flags: RegistryClientFlags, timeoutMs?: number): RegistryClient {
-  return new RegistryClient({
-    url: flags.registry,
-    ...(flags.token !== undefined ? { token: flags.token } : {}),
-    ...(flags.ca !== undefined ? { caFile: flags.ca } : {}),
-    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-  });
 }

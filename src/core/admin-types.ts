@@ -74,6 +74,8 @@ export interface EndpointStatsFrame extends GoldenSignals {
   address: string;
   ewmaMs?: number;
   ejectedUntil?: number;
+  /** Epoch ms since which connects to it fail (absent while reachable); it takes no traffic until a probe connects. */
+  unreachableSince?: number;
 }
 
 export interface ServiceStatsFrame extends GoldenSignals {

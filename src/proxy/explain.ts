@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RoutesEndpoint, RoutesSnapshot } from '../core/admin-types.js';
 import type { Clock } from '../core/clock.js';
 import { isMeshError, UsageError } from '../core/errors.js';
+import { parseHeader } from '../core/header.js';
 import { createPolicy } from './balancer/index.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import { weightOf } from './balancer/weights.js';
@@ -81,13 +82,6 @@ export function parseExplainQuery(params: URLSearchParams): ExplainInput {
   if (!url) throw new UsageError('explain needs ?url=<url of the request>');
   const headers = params.getAll('header').map((h) => parseHeader(h));
   return { url, method: (params.get('method') ?? 'GET').toUpperCase(), headers };
-}
-
-/** "Name: value" → ["name", "value"]. */
-export function parseHeader(h: string): [string, string] {
-  const i = h.indexOf(':');
-  if (i <= 0) throw new UsageError(`invalid header "${h}": use "Name: value"`);
-  return [h.slice(0, i).trim().toLowerCase(), h.slice(i + 1).trim()];
 }
 
 export function explainRequest(input: ExplainInput, snapshot: RoutesSnapshot, config: ProxyConfig, clock: Clock): ExplainResult {

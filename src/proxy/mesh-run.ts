@@ -4,6 +4,7 @@
 import { PolicyHolder } from '../authz/load.js';
 import { MeshError, UsageError } from '../core/errors.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths } from '../tls/context.js';
+import type { IdentityRole } from '../tls/peer-identity.js';
 import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
@@ -31,15 +32,16 @@ export interface RunningMeshProxy { inbound: string | undefined; outbound: Runni
 
 export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMeshProxy> {
   const log = opts.log;
-  // The identity is the certificate's; --service, when given, must agree with it.
-  const first = loadTlsMaterial(opts.tls);
-  if (first.spiffeId === null) throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" carries no SPIFFE ID`, { hint: 'issue it with `mesh certs gen <service>`' });
+  // The identity is the certificate's; --service, when given, must agree with it. The certificate must be fit for
+  // what this process does with it: serve callers (--inbound) and call servers (the outbound listener).
+  const roles: IdentityRole[] = [...(opts.inbound !== undefined ? ['server' as const] : []), ...(opts.outbound ? ['client' as const] : [])];
+  const first = loadTlsMaterial(opts.tls, { roles });
   const own = parseSpiffeId(first.spiffeId);
   if (opts.service !== undefined && own.service !== opts.service) {
     throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" is for ${first.spiffeId}, not service ${opts.service}`, { hint: `issue one with \`mesh certs gen ${opts.service}\`` });
   }
   for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
-  const tls = new ReloadingTlsContext(opts.tls, { expectSpiffeId: first.spiffeId, log });
+  const tls = new ReloadingTlsContext(opts.tls, { expectSpiffeId: first.spiffeId, roles, log });
   let policy: PolicyHolder | undefined;
   let sidecar: InboundSidecar | undefined;
   let inboundAddr: string | undefined;
@@ -65,7 +67,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : 'no policy: every authenticated caller is allowed'})`);
     }
     if (opts.outbound) {
-      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain), ...(tracer === undefined ? {} : { tracer }) });
+      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls), ...(tracer === undefined ? {} : { tracer }) });
       log(`mesh proxy: outbound ${outbound.listen} (admin ${outbound.admin ?? 'off'}, registry ${opts.registry.url}), mTLS as ${first.spiffeId} to endpoints with a mesh TLS port`);
     }
   } catch (err) {

@@ -10,7 +10,7 @@
 // spreads the probes already, and a probe is one SYN.
 //
 // Timers and the connect are injected, so unit tests run the backoff on a fake clock.
-import { tcpProbe } from '../registry/health-probes.js';
+import { tcpConnect } from '../core/tcp-connect.js';
 
 export const PROBE_DEFAULTS = { firstDelayMs: 250, maxDelayMs: 10_000, timeoutMs: 1_000 } as const;
 
@@ -36,7 +36,7 @@ export interface ProberOptions {
 
 /** The real thing: node's TCP connect and unref'd timers (a prober never keeps the process alive). */
 export const systemProberDeps: ProberDeps = {
-  connect: async (address, timeoutMs) => (await tcpProbe(address, timeoutMs)).health === 'passing',
+  connect: (address, timeoutMs) => tcpConnect(address, timeoutMs).then(() => true, () => false),
   setTimer: (fn, ms) => setTimeout(fn, ms).unref(),
   clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
 };

@@ -98,9 +98,11 @@ export class ServiceRuntimes implements ServiceDirectory {
         this.deps.log(`returned ${e.key} (${e.address}) to service after ejection`);
         break;
       case 'unreachable':
+        this.deps.metrics.service(e.service).endpoint(id, e.address).unreachable(this.deps.clock.now());
         this.deps.log(`unreachable ${e.key} (${e.address}): connect failed; out of service until a probe connects`);
         break;
       case 'reachable':
+        this.deps.metrics.service(e.service).endpoint(id, e.address).reachable();
         this.deps.log(`reachable ${e.key} (${e.address}) again; back in service`);
         break;
     }
@@ -140,7 +142,11 @@ export class ServiceRuntime implements ForwardService, ServiceGate {
 
   tryEnded(ep: BalancerEndpoint, ok: boolean, latencyMs: number, status: number): void {
     this.pool.finish(ep as PoolEndpoint, latencyMs, status === 499 ? 'aborted' : ok ? 'success' : 'failure');
-    this.endpointStats(ep as PoolEndpoint).requestEnded(status === 499 ? 0 : status, latencyMs, 0, 0);
+    this.endpointStats(ep as PoolEndpoint).requestEnded(status === 499 ? 0 : status, latencyMs);
+  }
+
+  bodyBytes(ep: BalancerEndpoint, toEndpoint: number, fromEndpoint: number): void {
+    this.endpointStats(ep as PoolEndpoint).bodyBytes(toEndpoint, fromEndpoint);
   }
 
   connectFailed(ep: BalancerEndpoint): void {

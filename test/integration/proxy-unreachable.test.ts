@@ -2,15 +2,18 @@
 // Two priority-0 instances and one priority-1 backup; clients keep sending GETs through the kill, then a
 // paced series (10 req/s) and a burst. Every request that starts after the kill must succeed on the backup;
 // only requests in flight at the kill may fail. Run over HTTP/1.1, with --workers 2 (each worker finds out on
-// its own) and over h2c. Also: weights honoured by the default policy.
+// its own) and over h2c. Also: weights honoured by the default policy, and the unreachable state in /stats and
+// /metrics (merged across workers).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import type { ClientHttp2Session } from 'node:http2';
 import { test } from 'node:test';
-import type { RoutesSnapshot } from '../../src/core/admin-types.js';
+import type { RoutesSnapshot, StatsFrame } from '../../src/core/admin-types.js';
 import { h2Request, h2Session, startH2Backend } from '../helpers/h2-backend.js';
 import { eventually } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
-import { getJson, instanceOf, primariesAndBackup, register, startBackend, startProxy, viaProxy, type TestProxy } from '../helpers/proxy.js';
+import { get, getJson, instanceOf, primariesAndBackup, register, startBackend, startProxy, viaProxy, type TestProxy } from '../helpers/proxy.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 
@@ -169,4 +172,71 @@ test('the default policy honours registered weights: 300 vs 100 splits 3:1 witho
   }
   // Smooth weighted round robin is exact over every whole cycle of sum(weights) picks.
   assert.deepEqual(Object.fromEntries(counts), { heavy: 300, light: 100 });
+});
+
+/** The first frame of the proxy's /stats stream (sent at once on connect). */
+function firstStatsFrame(admin: string): Promise<StatsFrame> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${admin}/stats`, (res) => {
+      let buf = '';
+      res.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        const end = buf.indexOf('\n\n');
+        if (end < 0) return;
+        const data = buf.slice(0, end).split('\n').find((l) => l.startsWith('data: '));
+        req.destroy();
+        if (data === undefined) reject(new Error(`no data line in ${buf}`)); else resolve(JSON.parse(data.slice(6)) as StatsFrame);
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The value of one `orders` endpoint's sample of `name` in the proxy's /metrics (undefined when absent). */
+async function endpointSample(admin: string, name: string, endpoint: string): Promise<number | undefined> {
+  const text = (await get(`${admin}/metrics`)).body;
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(lint.status, 0, `promtool check metrics failed:\n${lint.stdout}${lint.stderr}`);
+  const m = new RegExp(`^${name}\\{service="orders",endpoint="${endpoint}"\\} (\\d+)$`, 'm').exec(text);
+  return m === null ? undefined : Number(m[1]);
+}
+
+test('a killed endpoint is unreachable in /stats and /metrics (one process and --workers 2), and clears when it is back', { timeout: 90_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const a = await startBackend(t, 'orders-a');
+  const b = await startBackend(t, 'orders-b');
+  await register(reg.url, 'orders', a);
+  await register(reg.url, 'orders', b);
+  const single = await startProxy(t, reg.url);
+  const workers = await startProxy(t, reg.url, ['--workers', '2']);
+  for (const p of [single, workers]) await eventually(async () => (await viaProxy(p.port, 'orders', '/warm')).status === 200, 10_000);
+  for (const p of [single, workers]) assert.equal(await endpointSample(p.admin, 'mesh_endpoint_unreachable', 'orders-b'), 0);
+
+  const killedAt = Date.now();
+  await b.kill('SIGKILL');
+  for (const p of [single, workers]) {
+    // Requests keep succeeding (refused connects are retried on orders-a); the first refused one marks orders-b,
+    // in whichever worker took it — the admin worker then shows it from its peer's state.
+    await eventually(async () => {
+      for (let i = 0; i < 4; i++) assert.equal((await viaProxy(p.port, 'orders', '/after-kill')).status, 200);
+      return await endpointSample(p.admin, 'mesh_endpoint_unreachable', 'orders-b') === 1;
+    }, 15_000, 100);
+    assert.ok((await endpointSample(p.admin, 'mesh_unreachable_total', 'orders-b'))! >= 1);
+    assert.equal(await endpointSample(p.admin, 'mesh_endpoint_unreachable', 'orders-a'), 0);
+    const frame = await firstStatsFrame(p.admin);
+    const eps = frame.services.find((s) => s.service === 'orders')!.endpoints;
+    const since = eps.find((e) => e.id === 'orders-b')!.unreachableSince;
+    assert.ok(since !== undefined && since >= killedAt - 1_000 && since <= Date.now(), `unreachableSince ${since}`);
+    assert.equal(eps.find((e) => e.id === 'orders-a')!.unreachableSince, undefined);
+  }
+
+  // Back on the same port: the background probe connects, and the state clears everywhere (the count stays).
+  await startBackend(t, 'orders-b', b.port);
+  for (const p of [single, workers]) {
+    await eventually(async () => await endpointSample(p.admin, 'mesh_endpoint_unreachable', 'orders-b') === 0, 20_000, 200);
+    assert.ok((await endpointSample(p.admin, 'mesh_unreachable_total', 'orders-b'))! >= 1);
+    const frame = await firstStatsFrame(p.admin);
+    assert.equal(frame.services.find((s) => s.service === 'orders')!.endpoints.find((e) => e.id === 'orders-b')!.unreachableSince, undefined);
+  }
 });
