@@ -16,6 +16,8 @@ export interface WindowState { requests: number; errors: number; seconds: number
 export interface EndpointState {
   id: string; address: string; inFlight: number; byClass: number[]; buckets: number[]; durationSumS: number;
   bytesIn: number; bytesOut: number; ejections: number; tlsFailures: number; window: WindowState;
+  /** This worker's reachability view: epoch ms since which connects fail (0 = reachable), times marked. */
+  unreachableSince: number; unreachableMarks: number;
 }
 
 export interface ServiceState {

@@ -12,6 +12,7 @@ export type MeshErrorCause =
   | 'upstream-timeout'
   | 'upstream-connect'
   | 'upstream-reset'
+  | 'upstream-identity'
   | 'bad-request'
   | 'protocol-unsupported'
   | 'fault-injected';
@@ -23,6 +24,7 @@ const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
   'upstream-timeout': 'MESH_ERR_UPSTREAM_TIMEOUT',
   'upstream-connect': 'MESH_ERR_UPSTREAM_CONNECT',
   'upstream-reset': 'MESH_ERR_UPSTREAM_CONNECT',
+  'upstream-identity': 'MESH_ERR_UPSTREAM_IDENTITY',
   'bad-request': 'MESH_ERR_BAD_REQUEST',
   'protocol-unsupported': 'MESH_ERR_PROTOCOL_UNSUPPORTED',
   'fault-injected': 'MESH_ERR_FAULT_INJECTED',

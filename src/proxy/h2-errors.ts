@@ -12,6 +12,7 @@ export const GRPC_STATUS: Readonly<Record<MeshErrorCause, number>> = {
   'upstream-timeout': 4, // DEADLINE_EXCEEDED
   'upstream-connect': 14,
   'upstream-reset': 14,
+  'upstream-identity': 14, // a refused server certificate: UNAVAILABLE, as Envoy answers a TLS failure
   'bad-request': 13, // INTERNAL, as gRPC maps an HTTP 400
   'protocol-unsupported': 12, // UNIMPLEMENTED
   'fault-injected': 14,

@@ -3,8 +3,10 @@
 // decides each request (403 naming the rule), and the request goes to the app with `x-mesh-client-id` set from
 // the certificate — a copy sent by the caller is always stripped. ALPN offers h2 and http/1.1: HTTP/2 and gRPC
 // callers get the same guarantees (inbound-h2.ts; gRPC refusals are PERMISSION_DENIED) and reach the app over
-// h2c. With --permissive, plaintext callers (HTTP/1.1, or h2c with prior knowledge) are accepted on the same
-// port (first byte 0x16 = TLS) and treated as unauthenticated. The app gets the outbound proxy's header rules
+// h2c. A caller's certificate must also be a mesh identity, or the caller is refused right after the handshake
+// (inbound-callers.ts). With --permissive, plaintext callers (HTTP/1.1, or h2c with prior knowledge) are accepted
+// on the same port (first byte 0x16 = TLS) and treated as unauthenticated, and so is a TLS caller whose
+// CA-signed certificate is not a mesh identity. The app gets the outbound proxy's header rules
 // (hop-by-hop and underscore headers dropped: hop-headers.ts, underscore-headers.ts), and nothing is
 // tunnelled: every Upgrade, WebSocket included, is dropped and the request answered over HTTP/1.1 (upgrade.ts).
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
@@ -21,10 +23,10 @@ import { UpstreamPools } from './upstream-pools.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import { upstreamHeaders } from './hop-headers.js';
 import { serverTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
-import { parseSpiffeId, peerSpiffeId } from '../tls/spiffe.js';
 import type { MeshErrorCause } from './errors-response.js';
 import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
 import type { InboundMetrics } from './inbound-metrics.js';
+import { InboundCallers, type Caller } from './inbound-callers.js';
 import { InboundH2Front, probeH2c } from './inbound-h2.js';
 import { H2Exchange } from './h2-forward.js';
 import { sendH2Error, sendH2Forbidden } from './h2-errors.js';
@@ -32,6 +34,9 @@ import { forwardedHeaders, requestHeaders } from './h2-headers.js';
 import { H2Sessions } from './h2-sessions.js';
 import { sniffH2c } from './h2-sniff.js';
 import { serveWithoutUpgrade } from './upgrade.js';
+import { applyTraceContext } from '../metrics/trace.js';
+import { SpanKind, type Span } from '../tracing/span.js';
+import type { Tracer } from '../tracing/tracer.js';
 
 export const CLIENT_ID_HEADER = 'x-mesh-client-id';
 
@@ -47,12 +52,11 @@ export interface InboundOptions {
   /** Forward request headers with '_' in their name (the config's allowUnderscoresInHeaders for this service). */
   allowUnderscoresInHeaders: boolean;
   log: (line: string) => void;
+  /** When tracing is on: each request gets a server-kind span, and the app a traceparent naming it. */
+  tracer?: Tracer | undefined;
 }
 
 export interface InboundStats { mtlsRequests: number; plaintextRequests: number; denied: number; handshakesRefused: number }
-
-/** A caller: its SPIFFE ID (null = unauthenticated), the name the policy knows it by, and its counters. */
-interface Caller { id: string | null; from: string | null; counts: { allowed: number; denied: number } }
 
 /** An HTTP/2 connection: who is calling, from where, and whether over TLS. */
 interface H2Conn { caller: Caller; address: string | undefined; tls: boolean }
@@ -72,12 +76,9 @@ export class InboundSidecar {
   readonly #sniffing = new Set<Socket>();
   readonly #app: ForwardService;
   readonly #settings: ServiceSettings = { ...BUILTIN_DEFAULTS, retries: 0 };
-  readonly #trustDomain: string;
   /** Where dropped underscore headers are counted; undefined when they are allowed. */
   readonly #underscores: InboundMetrics | undefined;
-  readonly #seenPlaintext = new Set<string>();
-  #lastRefusalLog = 0;
-  #suppressed = 0;
+  readonly #who: InboundCallers;
   readonly #unauthenticated: Caller;
   #draining = false;
   /** Whether the app answered h2c at the last probe (see #alpn). */
@@ -86,10 +87,10 @@ export class InboundSidecar {
   #probeTimer: NodeJS.Timeout | undefined | null;
 
   constructor(private readonly opts: InboundOptions) {
-    this.#trustDomain = parseSpiffeId(opts.tls.material.spiffeId!).trustDomain;
     this.#app = appService(opts.service, opts.app, this.stats);
     this.#underscores = opts.allowUnderscoresInHeaders ? undefined : opts.metrics;
-    this.#unauthenticated = { id: null, from: null, counts: opts.metrics.caller(null) };
+    this.#who = new InboundCallers({ tls: opts.tls, permissive: opts.permissive, metrics: opts.metrics, stats: this.stats, log: opts.log });
+    this.#unauthenticated = this.#who.unauthenticated;
     const timeouts = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 };
     this.https = createHttpsServer({ ...serverTlsOptions(opts.tls.material), ALPNCallback: ({ protocols }) => this.#alpn(protocols), ...timeouts });
     this.#probeApp();
@@ -100,13 +101,17 @@ export class InboundSidecar {
     const toHttp1 = (s: Socket): void => { for (const l of http1) l.call(this.https, s); };
     this.https.removeAllListeners('secureConnection');
     this.https.on('secureConnection', (s: TLSSocket) => {
-      const caller = this.#callerOf(s);
+      const caller = this.#who.ofTls(s);
+      if (caller === undefined) return; // not a mesh identity: refused, the socket is gone
       if (s.alpnProtocol === 'h2') { this.#h2.accept(s, { caller, address: remoteAddressOf(s), tls: true }); return; }
       this.#callers.set(s, caller);
       toHttp1(s);
     });
     this.https.on('upgrade', (req: IncomingMessage, s: Socket, head: Buffer) => serveWithoutUpgrade(req, s, head, toHttp1));
-    this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#refused(err, s));
+    // Asking a raw socket its address keeps it: a client refused late in the handshake has closed its socket by the
+    // time tlsClientError reports it, and the refusal's log line should still say who it was.
+    this.https.on('connection', (raw: Socket) => void raw.remoteAddress);
+    this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#who.handshakeRefused(err, s));
     this.https.on('request', (req, res) => this.#handle(req, res));
     if (!opts.permissive) {
       this.plain = undefined;
@@ -123,44 +128,18 @@ export class InboundSidecar {
     this.listener = createNetServer((socket) => this.#sniff(socket));
   }
 
-  #callerOf(s: TLSSocket): Caller {
-    const id = peerSpiffeId(s);
-    if (id === null) return this.#unauthenticated;
-    const parsed = parseSpiffeId(id);
-    // Another trust domain's identity cannot name one of our services; the policy sees its full ID.
-    const from = parsed.trustDomain === this.#trustDomain && parsed.service !== null ? parsed.service : id;
-    return { id, from, counts: this.opts.metrics.caller(from) };
-  }
-
   #sniff(socket: Socket): void {
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       if (chunk[0] === TLS_HANDSHAKE) this.https.emit('connection', new PrefixedSocket(socket, chunk));
       else {
         socket.unshift(chunk);
-        const addr = socket.remoteAddress ?? 'unknown';
-        if (!this.#seenPlaintext.has(addr) && this.#seenPlaintext.size < 1000) {
-          this.#seenPlaintext.add(addr);
-          this.opts.log(`mesh inbound: plaintext caller from ${addr}, treated as unauthenticated (--permissive)`);
-        }
+        this.#who.notePlaintext(socket.remoteAddress ?? 'unknown');
         this.plain!.emit('connection', socket);
       }
       socket.resume();
     });
     socket.on('error', () => socket.destroy());
-  }
-
-  /** A refused handshake: no certificate, another CA, expired... One log line per second at most. */
-  #refused(err: Error, s: TLSSocket): void {
-    this.stats.handshakesRefused++;
-    const reason = s.authorizationError ? String(s.authorizationError) : (err as NodeJS.ErrnoException).code ?? err.message;
-    this.opts.metrics.handshakeFailure(reason);
-    const now = Date.now();
-    if (now - this.#lastRefusalLog < 1000) { this.#suppressed++; return; }
-    const more = this.#suppressed > 0 ? ` (and ${this.#suppressed} more since the last report)` : '';
-    this.#lastRefusalLog = now;
-    this.#suppressed = 0;
-    this.opts.log(`mesh inbound: refused TLS client ${remoteAddressOf(s) ?? 'unknown'}: ${reason}${more}`);
   }
 
   /**
@@ -219,7 +198,8 @@ export class InboundSidecar {
     const te = req.headers['transfer-encoding'];
     const cl = req.headers['content-length'];
     const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
-    new Exchange(req, res, this.#app, this.#pools, this.#settings, undefined, undefined, undefined, url, out, hasBody).start();
+    const span = this.opts.tracer === undefined ? undefined : this.#serverSpan(out, req.method!, url, '1.1', false, caller, remoteAddressOf(req.socket));
+    new Exchange(req, res, this.#app, this.#pools, this.#settings, undefined, undefined, undefined, url, out, hasBody, undefined, span).start();
   }
 
   /** One HTTP/2 stream: the same checks and header rules as #handle, then h2c to the app. */
@@ -241,8 +221,23 @@ export class InboundSidecar {
     const authority = headers[':authority'] ?? headers.host ?? this.opts.service;
     const out = withClientId(forwardedHeaders(headers, conn.address, authority, this.#underscores), caller.id);
     if (conn.tls) markHttps(out);
+    const span = this.opts.tracer === undefined ? undefined : this.#serverSpan(out, method, path, '2', grpc, caller, conn.address);
     const req = { method, path, headers: requestHeaders(method, path, authority, out), hasBody: !stream.endAfterHeaders, grpc };
-    new H2Exchange(stream, req, this.#app, this.#appH2, this.#settings, undefined, undefined, undefined, undefined).start();
+    new H2Exchange(stream, req, this.#app, this.#appH2, this.#settings, undefined, undefined, undefined, undefined, span).start();
+  }
+
+  /**
+   * Tracing on: the request's traceparent is continued with a new span id (the app's own spans then hang under
+   * this server span), and the span is recorded when the trace is sampled.
+   */
+  #serverSpan(headers: string[], method: string, path: string, protocol: string, grpc: boolean, caller: Caller, address: string | undefined): Span | undefined {
+    const tracer = this.opts.tracer!;
+    const ids = applyTraceContext(headers, tracer);
+    if (!ids.sampled) return undefined;
+    const span = tracer.startSpan(SpanKind.server, ids, this.opts.service, method, path, protocol, grpc, ids.requestId);
+    if (caller.id !== null) span.callerId = caller.id;
+    span.peerAddress = address;
+    return span;
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import { RegistryClient } from '../registry/client.js';
 import { CentralConfigFollower } from './central-config.js';
 import { MeshError, UsageError } from '../core/errors.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths } from '../tls/context.js';
+import type { IdentityRole } from '../tls/peer-identity.js';
 import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
@@ -14,6 +15,7 @@ import { settingsFor } from '../config/proxy-config.js';
 import { loadConfigFlag, startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
 import { parseHostPort } from '../core/validate.js';
 import { listenOn } from './listen.js';
+import { Tracer } from '../tracing/tracer.js';
 
 export interface MeshProxyOptions extends ProxyOptions {
   /** Run the outbound listener too (with --inbound it runs only when --listen was given). */
@@ -32,15 +34,16 @@ export interface RunningMeshProxy { inbound: string | undefined; outbound: Runni
 
 export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMeshProxy> {
   const log = opts.log;
-  // The identity is the certificate's; --service, when given, must agree with it.
-  const first = loadTlsMaterial(opts.tls);
-  if (first.spiffeId === null) throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" carries no SPIFFE ID`, { hint: 'issue it with `mesh certs gen <service>`' });
+  // The identity is the certificate's; --service, when given, must agree with it. The certificate must be fit for
+  // what this process does with it: serve callers (--inbound) and call servers (the outbound listener).
+  const roles: IdentityRole[] = [...(opts.inbound !== undefined ? ['server' as const] : []), ...(opts.outbound ? ['client' as const] : [])];
+  const first = loadTlsMaterial(opts.tls, { roles });
   const own = parseSpiffeId(first.spiffeId);
   if (opts.service !== undefined && own.service !== opts.service) {
     throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" is for ${first.spiffeId}, not service ${opts.service}`, { hint: `issue one with \`mesh certs gen ${opts.service}\`` });
   }
   for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
-  const tls = new ReloadingTlsContext(opts.tls, { expectSpiffeId: first.spiffeId, log });
+  const tls = new ReloadingTlsContext(opts.tls, { expectSpiffeId: first.spiffeId, roles, log });
   let policy: PolicyHolder | undefined;
   // Without --policy the sidecar enforces the registry's central policy (a local file replaces it whole).
   let centralPolicy: { follower: CentralConfigFollower; client: RegistryClient } | undefined;
@@ -49,6 +52,8 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   let inboundAddr: string | undefined;
   let outbound: RunningProxy | undefined;
   let inboundAdmin: import('node:http').Server | undefined;
+  // One tracer for the sidecar and the outbound proxy: one ring for `mesh trace`, one export queue.
+  const tracer = opts.tracing === undefined ? undefined : new Tracer(opts.tracing, log);
   try {
     if (opts.policyFile !== undefined) policy = policySource = new PolicyHolder(opts.policyFile, { log });
     if (opts.inbound !== undefined) {
@@ -66,16 +71,16 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
         await follower.ready(5_000);
         policySource = { get policy() { return follower.current.policy; } };
       }
-      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy: policySource, permissive: opts.permissive, metrics, allowUnderscoresInHeaders, log });
+      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy: policySource, permissive: opts.permissive, metrics, allowUnderscoresInHeaders, log, tracer });
       if (opts.inboundAdmin !== undefined) {
-        inboundAdmin = createInboundAdmin(metrics);
+        inboundAdmin = createInboundAdmin(metrics, tracer);
         log(`mesh proxy: inbound metrics on http://${await listenOn(inboundAdmin, opts.inboundAdmin, '--inbound-admin')}/metrics`);
       }
       inboundAddr = await listenOn(sidecar.listener, opts.inbound, '--inbound');
       log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : `the registry's central policy (version ${centralPolicy?.follower.current.version ?? 0}; none: every authenticated caller is allowed)`})`);
     }
     if (opts.outbound) {
-      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain), ...(own.service === null ? {} : { ownService: own.service }) });
+      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls), ...(own.service === null ? {} : { ownService: own.service }), ...(tracer === undefined ? {} : { tracer }) });
       log(`mesh proxy: outbound ${outbound.listen} (admin ${outbound.admin ?? 'off'}, registry ${opts.registry.url}), mTLS as ${first.spiffeId} to endpoints with a mesh TLS port`);
     }
   } catch (err) {
@@ -85,6 +90,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
     void centralPolicy?.client.close();
     sidecar?.listener.close();
     inboundAdmin?.close();
+    void tracer?.close();
     throw err;
   }
 
@@ -118,6 +124,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       inboundAdmin.closeAllConnections();
       await new Promise<void>((r) => inboundAdmin!.close(() => r()));
     }
+    await tracer?.close();
   })();
   return { inbound: inboundAddr, outbound, sidecar, stop };
 }

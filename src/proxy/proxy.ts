@@ -23,6 +23,8 @@ import type { OutboundTlsProvider } from './outbound-tls.js';
 import { createProxyServer } from './server.js';
 import { ServiceRuntimes } from './service-runtime.js';
 import { listenOn } from './listen.js';
+import { Tracer } from '../tracing/tracer.js';
+import type { TracingSettings } from '../tracing/settings.js';
 
 export interface ProxyOptions {
   listen: string;
@@ -39,6 +41,10 @@ export interface ProxyOptions {
   outboundTls?: OutboundTlsProvider;
   /** The service this proxy calls as (its certificate's), which faults injected `--from` it match. */
   ownService?: string;
+  /** Tracing (--trace-endpoint, --trace-sample, OTEL_*): undefined = off. */
+  tracing?: TracingSettings;
+  /** A tracer shared with an inbound sidecar in the same process (mesh-run.ts); otherwise made from `tracing`. */
+  tracer?: Tracer;
 }
 
 export interface RunningProxy {
@@ -75,6 +81,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let faults = central.current.faults;
   const accessLog = opts.accessLog === undefined ? undefined
     : await AccessLog.open(opts.accessLog, { onError: (err) => log(`access log ${opts.accessLog} failed, no more lines will be written: ${err.message}`) });
+  const tracer = opts.tracer ?? (opts.tracing === undefined ? undefined : new Tracer(opts.tracing, log));
   const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;
   metrics.start();
   const pools = new UpstreamPools(config.defaults.connectTimeoutMs);
@@ -97,14 +104,14 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let draining = false;
   const tunnels = new Set<Socket>();
   const h2Sessions = new Set<ServerHttp2Session>();
-  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog, faults: () => faults, ownService: opts.ownService });
+  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog, faults: () => faults, ownService: opts.ownService, tracer });
   const listenAddr = await listenOn(server, opts.listen, '--listen');
 
   let admin: Server | undefined;
   let metricsAdmin: MetricsAdmin | undefined;
   let adminAddr: string | undefined;
   if (opts.admin !== undefined) {
-    metricsAdmin = createMetricsAdmin(metrics, accessLog === undefined ? {} : { accessLog });
+    metricsAdmin = createMetricsAdmin(metrics, { ...(accessLog === undefined ? {} : { accessLog }), ...(tracer === undefined ? {} : { tracing: tracer }) });
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();
@@ -113,7 +120,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       config: () => config,
       settingSources: (service) => settingSources(central.current, service),
       ready: () => draining ? { ready: false, reason: 'draining' } : discovery.status().synced ? { ready: true } : { ready: false, reason: 'no route table from the registry yet' },
-    }, systemClock, metricsAdmin);
+    }, systemClock, metricsAdmin, tracer);
     try {
       adminAddr = await listenOn(admin, opts.admin, '--admin');
     } catch (err) {
@@ -166,6 +173,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       await pools.close();
       await client.close();
       await accessLog?.close();
+      // A shared tracer is closed by its owner (mesh-run.ts).
+      if (opts.tracer === undefined) await tracer?.close();
     })();
     return stopping;
   };

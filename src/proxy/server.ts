@@ -8,10 +8,12 @@ import type { Socket } from 'node:net';
 import type { Random } from '../core/clock.js';
 import { settingsFor, type ProxyConfig } from '../config/proxy-config.js';
 import { sendMeshError, type MeshErrorCause } from './errors-response.js';
-import { applyTraceContext, continueTrace, ensureRequestId, newRequestId } from '../metrics/trace.js';
+import { applyTraceContext, continueTrace, ensureRequestId, newRequestId, type AppliedTrace } from '../metrics/trace.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import { Exchange, type ForwardService } from './forward.js';
 import { upstreamHeaders } from './hop-headers.js';
+import { SpanKind } from '../tracing/span.js';
+import type { Tracer } from '../tracing/tracer.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import { createH2Front } from './h2-server.js';
 import { sniffH2c } from './h2-sniff.js';
@@ -54,6 +56,8 @@ export interface ProxyServerDeps {
   faults?: () => FaultTable;
   /** This proxy's own service (from its certificate), which `--from` faults match; undefined without one. */
   ownService?: string | undefined;
+  /** The tracer (--trace-endpoint / --trace-sample), when tracing is on. */
+  tracer?: Tracer | undefined;
 }
 
 export interface ProxyServerOptions {
@@ -110,7 +114,8 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
     return;
   }
   // W3C trace context and x-request-id travel upstream on every request (continued or started here).
-  const ids = applyTraceContext(headers);
+  const tracer = deps.tracer;
+  const ids = applyTraceContext(headers, tracer);
   if (service === undefined || settings === undefined) {
     refuse(deps, req, res, 'no-such-service', target.service === null
       ? `"${target.authority}" does not name a service: use http://<service>/ or Host: <service>[.mesh]`
@@ -129,8 +134,9 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
 function admitAndForward(
   deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse,
   service: NonNullable<ReturnType<ServiceDirectory['get']>>, settings: ReturnType<typeof settingsFor>, choice: ReturnType<typeof chooseRoute> | undefined,
-  target: { authority: string; path: string }, headers: Exclude<ReturnType<typeof upstreamHeaders>, string>, ids: { requestId: string; traceId: string },
+  target: { authority: string; path: string }, headers: Exclude<ReturnType<typeof upstreamHeaders>, string>, ids: AppliedTrace,
 ): void {
+  const tracer = deps.tracer;
   if (!service.admit(settings.maxConcurrent)) {
     service.refused('circuit-open');
     refuse(deps, req, res, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`, target.authority, target.path, ids);
@@ -144,7 +150,8 @@ function admitAndForward(
   const cl = req.headers['content-length'];
   const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
-  new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody, access).start();
+  const span = tracer === undefined || !ids.sampled ? undefined : tracer.startSpan(SpanKind.client, ids, service.name, req.method!, target.path, '1.1', false, ids.requestId);
+  new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody, access, span).start();
 }
 
 /**

@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { isMeshError, MeshError, ValidationError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { handleApiRequest, type ApiContext } from './api-routes.js';
+import type { DnsCounters } from './dns/counters.js';
 import type { RegistryStore } from './store.js';
 import type { WatchHub } from './watch-hub.js';
 
@@ -34,6 +35,8 @@ export interface RegistryServerOptions {
   log?: (line: string) => void;
   /** Bytes a watch stream may have queued and unsent before it is dropped (default WATCH_MAX_QUEUED_BYTES). */
   watchMaxQueuedBytes?: number;
+  /** The DNS front end's counters, exported at /v1/metrics (when the daemon serves DNS). */
+  dnsCounters?: DnsCounters;
 }
 
 export class RegistryServer {
@@ -55,6 +58,7 @@ export class RegistryServer {
       keepaliveMs: opts.keepaliveMs ?? 15_000,
       watchMaxQueuedBytes: opts.watchMaxQueuedBytes ?? WATCH_MAX_QUEUED_BYTES,
       log: opts.log ?? (() => {}),
+      dnsCounters: opts.dnsCounters,
       onWatchStream: (socket) => {
         this.watchSockets.add(socket);
         socket.once('close', () => this.watchSockets.delete(socket));

@@ -12,3 +12,22 @@ export function curl(args: string[], timeoutMs = 10_000): Promise<CurlResult> {
     });
   });
 }
+
+export interface CurlResponse {
+  /** curl's exit code (0 = a response arrived). */
+  code: number;
+  /** The HTTP status, 0 when none arrived. */
+  status: number;
+  /** The HTTP version of the response ("1.1", "2"), "0" when none arrived. */
+  version: string;
+  body: string;
+  stderr: string;
+}
+
+/** One request through real curl, parsed: the status, the HTTP version, the body and curl's own errors. */
+export async function curlResponse(args: string[]): Promise<CurlResponse> {
+  const { code, stdout, stderr } = await curl(['-w', '\n%{http_version} %{http_code}', ...args]);
+  const lines = stdout.split('\n');
+  const [version = '0', status = '0'] = lines.pop()!.split(' ');
+  return { code, status: Number(status), version, body: lines.join('\n'), stderr };
+}

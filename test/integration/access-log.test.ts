@@ -10,6 +10,7 @@ import { curl } from '../helpers/curl.js';
 import { eventually, freePort, tempDir } from '../helpers/mesh.js';
 import { register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 import { startRegistry } from '../helpers/registry.js';
+import { closed, echoOnce, opened, wsViaProxy } from '../helpers/websocket.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -142,4 +143,34 @@ test('the proxy\'s own answers log the body bytes they sent as bytes_out (HTTP/1
   assert.equal(bytesOut((l) => l.path === '' && l.status === 431), bodyOf(tooLarge));
   assert.equal(bytesOut((l) => l.method === 'CONNECT'), bodyOf(connectReply));
   assert.equal(bytesOut((l) => l.path === '/h2-nosuch'), Buffer.byteLength(h2.stdout));
+});
+
+test('a WebSocket request gets one line: when its tunnel ends (101, bytes each way) and when it is refused', { timeout: 45_000 }, async (t) => {
+  const { log, reg, b } = await setup(t);
+  const proxy = await startProxy(t, reg.url, ['--access-log', log]);
+  await eventually(async () => (await viaProxy(proxy.port, 'orders', '/warm')).status === 200, 10_000);
+
+  assert.equal(await echoOnce(wsViaProxy(t, proxy.port, 'orders', '/chat?room=1'), 'hi'), 'orders-a:hi');
+  const refusedWs = wsViaProxy(t, proxy.port, 'nosuch', '/chat');
+  await assert.rejects(opened(refusedWs));
+  await closed(refusedWs);
+
+  const lines = await eventually(() => {
+    const parsed = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const chat = parsed.filter((l) => l.path === '/chat?room=1');
+    const refused = parsed.filter((l) => l.authority === 'nosuch.mesh');
+    return chat.length > 0 && refused.length > 0 ? { chat, refused } : undefined;
+  }, 5_000) as { chat: Record<string, unknown>[]; refused: Record<string, unknown>[] };
+  assert.equal(lines.chat.length, 1, 'one line per WebSocket request');
+  const chat = lines.chat[0]!;
+  assert.deepEqual([chat.method, chat.authority, chat.status, chat.error, chat.upstream], ['GET', 'orders.mesh', 101, null, b.address]);
+  // Masked frames from the client (2 + 4 + payload): "hi" and an empty close; plain ones back: the echo and a close.
+  assert.equal(chat.bytes_in, (2 + 4 + 2) + (2 + 4));
+  assert.equal(chat.bytes_out, (2 + 'orders-a:hi'.length) + 2);
+  assert.ok(typeof chat.duration_ms === 'number' && chat.duration_ms > 0);
+  assert.match(chat.request_id as string, /^[0-9a-f-]{36}$/);
+  assert.equal(lines.refused.length, 1);
+  const refused = lines.refused[0]!;
+  assert.deepEqual([refused.status, refused.error, refused.upstream, refused.bytes_in], [503, 'no-such-service', null, 0]);
+  assert.ok((refused.bytes_out as number) > 0, 'the refusal body is logged as bytes_out');
 });

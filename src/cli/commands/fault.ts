@@ -2,12 +2,9 @@
 // mesh). Registration only; the actions load their modules when they run.
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { addJsonOption, addRegistryClientOptions, durationFlag, intFlag, type RegistryClientFlags } from '../common.js';
+import type { FaultFlags } from '../actions/fault.js';
+import { addJsonOption, addRegistryClientOptions, durationFlag, intFlag } from '../common.js';
 import type { CommandContext } from '../program.js';
-
-export interface FaultFlags extends RegistryClientFlags {
-  json?: boolean; route?: string; from?: string; abort?: number; reset?: boolean; delay?: number; percent?: number; for?: number; allowLong?: boolean;
-}
 
 function percentFlag(v: string): number {
   const n = Number(v.replace(/%$/, ''));
@@ -19,7 +16,7 @@ export function registerFaultCommand(program: Command, ctx: CommandContext): voi
   const fault = program.command('fault')
     .description('Inject time-boxed faults (aborts, resets, delays) that every proxy applies until they expire.')
     .addHelpText('after', '\nExamples:\n  mesh fault inject orders --abort 503 --percent 10 --for 5m\n  mesh fault list\n  mesh fault clear\n');
-  const actions = () => import('../config/fault-actions.js');
+  const actions = () => import('../actions/fault.js');
 
   addJsonOption(addRegistryClientOptions(fault.command('inject')
     .description('Make every proxy answer a share of a service\'s requests with an abort, a reset or a delay, until the fault expires.')
@@ -33,16 +30,16 @@ export function registerFaultCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--for <duration>', 'How long the fault lasts (required; at most 1h unless --allow-long).').argParser(durationFlag('--for')))
     .option('--allow-long', 'Allow --for up to 7 days.')))
     .addHelpText('after', '\nExamples:\n  mesh fault inject orders --abort 503 --percent 10 --for 5m\n  mesh fault inject orders --route /checkout --delay 300ms --percent 50 --for 2m\n')
-    .action(async (service: string, opts: FaultFlags) => (await actions()).faultInject(ctx.io, service, opts));
+    .action(async (service: string, opts: FaultFlags) => (await actions()).faultInject(ctx, service, opts));
 
   addJsonOption(addRegistryClientOptions(fault.command('list')
     .description('List the active faults with their expiry.')))
     .addHelpText('after', '\nExample:\n  mesh fault list --json\n')
-    .action(async (opts: FaultFlags) => (await actions()).faultList(ctx.io, opts));
+    .action(async (opts: FaultFlags) => (await actions()).faultList(ctx, opts));
 
   addJsonOption(addRegistryClientOptions(fault.command('clear')
     .description('End one fault now, or every fault when no id is given.')
     .argument('[id]', 'The fault id from `mesh fault list`.')))
     .addHelpText('after', '\nExamples:\n  mesh fault clear f-1a2b3c4d\n  mesh fault clear\n')
-    .action(async (id: string | undefined, opts: FaultFlags) => (await actions()).faultClear(ctx.io, id, opts));
+    .action(async (id: string | undefined, opts: FaultFlags) => (await actions()).faultClear(ctx, id, opts));
 }

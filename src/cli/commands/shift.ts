@@ -3,13 +3,11 @@
 import { Option, type Command } from 'commander';
 import { parseTag } from '../../core/validate.js';
 import { UsageError } from '../../core/errors.js';
-import { addRegistryClientOptions, durationFlag, flagParser, type RegistryClientFlags } from '../common.js';
+import type { ShiftFlags } from '../actions/shift.js';
+import { addRegistryClientOptions, durationFlag, flagParser } from '../common.js';
+import { helpNotes } from '../help.js';
 import type { CommandContext } from '../program.js';
 import { proxyUrlFlag } from '../proxy-flags.js';
-
-interface ShiftFlags extends RegistryClientFlags {
-  to?: [string, string]; from?: [string, string]; steps: number[]; every: number; maxErrorRate: number; proxy?: string[]; abort?: boolean;
-}
 
 const tagFlag = (flag: string) => flagParser(flag, parseTag);
 
@@ -38,27 +36,7 @@ export function registerShiftCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--max-error-rate <percent>', 'Roll back when more than this share of the canary\'s requests fail (5xx or no answer).').argParser(rateFlag).default(0.01, '1%'))
     .addOption(new Option('--proxy <url>', 'Admin URL of a proxy whose stats judge the canary (repeat it for several proxies).').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), proxyUrlFlag(v)]))
     .option('--abort', 'Restore the split the newest shift of this service started from, and stop.'))
-    .addHelpText('after', '\nExit status: 0 when the shift completed (or --abort restored the split), 1 when it was rolled back, 130 when\ninterrupted (the split stays where it was).\n\nExamples:\n  mesh shift orders --to version=v2 --steps 5,25,50,100 --every 1m --max-error-rate 1%\n  mesh shift orders --abort\n')
-    .action(async (service: string, opts: ShiftFlags) => {
-      const { validateServiceName } = await import('../../core/validate.js');
-      flagParser('<service>', validateServiceName)(service);
-      const { registryClient } = await import('../registry-flags.js');
-      const { abortShift, runShift } = await import('../shift/run.js');
-      const client = registryClient(opts);
-      const stop = new AbortController();
-      const onSigint = () => stop.abort();
-      process.once('SIGINT', onSigint);
-      try {
-        if (opts.abort) { await abortShift(ctx.io, client, service); return; }
-        if (opts.to === undefined) throw new UsageError('--to <tag> is required, e.g. --to version=v2 (or pass --abort)');
-        const { DEFAULTS } = await import('../../core/types.js');
-        process.exitCode = await runShift(ctx.io, client, {
-          service, to: Object.fromEntries([opts.to]), from: opts.from === undefined ? undefined : Object.fromEntries([opts.from]),
-          steps: opts.steps, everyMs: opts.every, maxErrorRate: opts.maxErrorRate, proxies: opts.proxy ?? [DEFAULTS.proxyAdminUrl],
-        }, stop.signal);
-      } finally {
-        process.off('SIGINT', onSigint);
-        await client.close();
-      }
-    });
+    .addHelpText('after', helpNotes('\nExit status: 0 when the shift completed (or --abort restored the split), 1 when it was rolled back, 130 when interrupted (the split stays where it was).', ctx.helpWidth))
+    .addHelpText('after', '\nExamples:\n  mesh shift orders --to version=v2 --steps 5,25,50,100 --every 1m --max-error-rate 1%\n  mesh shift orders --abort\n')
+    .action(async (service: string, opts: ShiftFlags) => (await import('../actions/shift.js')).shift(ctx, service, opts));
 }

@@ -54,7 +54,7 @@ export function renderRoutesTable(snap: RoutesSnapshot, opts: RenderOptions): st
   if (snap.services.length === 0) return `${out}no services in the route table\n`;
   for (const svc of snap.services) {
     const limit = svc.maxConcurrent === undefined ? '' : `/${svc.maxConcurrent}`;
-    out += `\n${c.bold(svc.service)}  policy ${svc.policy}  active tier ${svc.activeTier ?? c.red('none')}  in-flight ${svc.inFlight}${limit}\n`;
+    out += `\n${c.bold(svc.service)}  policy ${svc.policy}  ${activeTiers(svc.activeTier, svc.tiers, c.red)}  in-flight ${svc.inFlight}${limit}\n`;
     const rows = svc.endpoints.map((e) => [
       e.id,
       e.address,
@@ -77,6 +77,7 @@ const REASONS: Record<string, string> = {
   critical: 'health is critical',
   warning: 'health is warning (not counted as healthy for this service)',
   ejected: 'ejected by outlier detection',
+  unreachable: 'connections to it fail; probed in the background until one succeeds',
   'inactive-tier': 'its priority tier is not taking traffic',
   subset: 'not in the route\'s subset',
 };
@@ -96,7 +97,7 @@ export function renderExplain(r: ExplainResult, opts: RenderOptions): string {
     }
     if (r.subsets.length > 1 || Object.keys(r.subsets[0]?.tags ?? {}).length > 0) {
       for (const s of r.subsets) {
-        out += `subset   ${Object.entries(s.tags).map(([k, v]) => `${k}=${v}`).join(',') || '(all)'}  ${pct(s.share)} of traffic, active tier ${s.activeTier ?? c.red('none')}, ${s.eligible} eligible\n`;
+        out += `subset   ${Object.entries(s.tags).map(([k, v]) => `${k}=${v}`).join(',') || '(all)'}  ${pct(s.share)} of traffic, ${activeTiers(s.activeTier, s.tiers, c.red)}, ${s.eligible} eligible\n`;
       }
     }
   }
@@ -124,6 +125,13 @@ function settingsLine(s: NonNullable<ExplainResult['settingSources']>): string {
   const label: Record<string, string> = { file: 'local file', central: 'central', 'file defaults': 'local file defaults', 'central defaults': 'central defaults' };
   const parts = [...by].map(([from, fields]) => `${label[from] ?? from}: ${fields.join(', ')}`);
   return `config   central version ${s.version}; ${parts.length > 0 ? `${parts.join('; ')}; built-in: the rest` : 'every setting built-in'}`;
+}
+
+/** "active tier 0", or "active tiers 0 (70%), 1 (30%)" while a degraded tier spills traffic to the next. */
+function activeTiers(lowest: number | null, tiers: ReadonlyArray<{ priority: number; load: number }> | undefined, red: (s: string) => string): string {
+  const loaded = tiers?.filter((t) => t.load > 0) ?? [];
+  if (loaded.length > 1) return `active tiers ${loaded.map((t) => `${t.priority} (${t.load}%)`).join(', ')}`;
+  return `active tier ${lowest ?? red('none')}`;
 }
 
 function pct(v: number): string {

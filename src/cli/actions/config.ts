@@ -9,12 +9,15 @@ import { parseConfig } from '../../config/proxy-config.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import type { ConfigWriteResponse } from '../../registry/client.js';
-import type { ConfigFlags } from '../commands/config.js';
 import type { Io } from '../io.js';
-import { flagParser } from '../common.js';
-import { registryClient } from '../registry-flags.js';
+import type { CommandContext } from '../program.js';
+import { flagParser, type RegistryClientFlags } from '../common.js';
+import { registryClient } from '../registry-client.js';
 import { renderConfig, renderEntry, renderHistory, renderWrite } from '../render/config.js';
 import { renderJson } from '../render/routes.js';
+
+/** The flags of `mesh config …` and `mesh authz apply` (registered in ../commands/config.ts and authz.ts). */
+export interface ConfigFlags extends RegistryClientFlags { json?: boolean; file?: string; dryRun?: boolean }
 
 async function withClient<T>(flags: ConfigFlags, fn: (c: ReturnType<typeof registryClient>) => Promise<T>): Promise<T> {
   const client = registryClient(flags);
@@ -55,7 +58,7 @@ function printWrite(io: Io, r: ConfigWriteResponse, json: boolean | undefined): 
   io.out(json ? renderJson(r) : renderWrite(r));
 }
 
-export async function configApply(io: Io, flags: ConfigFlags, part: 'proxy' | 'authz'): Promise<void> {
+export async function configApply({ io }: CommandContext, flags: ConfigFlags, part: 'proxy' | 'authz'): Promise<void> {
   const file = flags.file!;
   const doc = await readDocument(file);
   try {
@@ -70,7 +73,7 @@ export async function configApply(io: Io, flags: ConfigFlags, part: 'proxy' | 'a
   printWrite(io, r, flags.json);
 }
 
-export async function configGet(io: Io, service: string | undefined, flags: ConfigFlags): Promise<void> {
+export async function configGet({ io }: CommandContext, service: string | undefined, flags: ConfigFlags): Promise<void> {
   if (service !== undefined) flagParser('[service]', validateServiceName)(service);
   await withClient(flags, async (c) => {
     if (service === undefined) {
@@ -83,16 +86,16 @@ export async function configGet(io: Io, service: string | undefined, flags: Conf
   });
 }
 
-export async function configHistory(io: Io, flags: ConfigFlags): Promise<void> {
+export async function configHistory({ io }: CommandContext, flags: ConfigFlags): Promise<void> {
   const r = await withClient(flags, (c) => c.configHistory());
   io.out(flags.json ? renderJson(r) : renderHistory(r.versions));
 }
 
-export async function configRollback(io: Io, version: number, flags: ConfigFlags): Promise<void> {
+export async function configRollback({ io }: CommandContext, version: number, flags: ConfigFlags): Promise<void> {
   printWrite(io, await withClient(flags, (c) => c.rollbackConfig(version)), flags.json);
 }
 
-export async function configDelete(io: Io, service: string, flags: ConfigFlags): Promise<void> {
+export async function configDelete({ io }: CommandContext, service: string, flags: ConfigFlags): Promise<void> {
   flagParser('<service>', validateServiceName)(service);
   printWrite(io, await withClient(flags, (c) => c.deleteConfigEntry(service)), flags.json);
 }

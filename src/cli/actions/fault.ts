@@ -3,19 +3,23 @@ import type { Fault } from '../../config/faults.js';
 import { UsageError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import type { FaultRequest } from '../../registry/client.js';
-import type { FaultFlags } from '../commands/fault.js';
-import { flagParser } from '../common.js';
-import type { Io } from '../io.js';
-import { registryClient } from '../registry-flags.js';
+import { flagParser, type RegistryClientFlags } from '../common.js';
+import type { CommandContext } from '../program.js';
+import { registryClient } from '../registry-client.js';
 import { renderJson } from '../render/routes.js';
 import { plainTable } from '../render/table.js';
+
+/** The flags of `mesh fault …` (registered in ../commands/fault.ts). */
+export interface FaultFlags extends RegistryClientFlags {
+  json?: boolean; route?: string; from?: string; abort?: number; reset?: boolean; delay?: number; percent?: number; for?: number; allowLong?: boolean;
+}
 
 async function withClient<T>(flags: FaultFlags, fn: (c: ReturnType<typeof registryClient>) => Promise<T>): Promise<T> {
   const client = registryClient(flags);
   try { return await fn(client); } finally { await client.close(); }
 }
 
-export async function faultInject(io: Io, service: string, flags: FaultFlags): Promise<void> {
+export async function faultInject({ io }: CommandContext, service: string, flags: FaultFlags): Promise<void> {
   flagParser('<service>', validateServiceName)(service);
   const actions = [flags.abort !== undefined, flags.reset === true, flags.delay !== undefined].filter(Boolean).length;
   if (actions !== 1) throw new UsageError('give exactly one of --abort <status>, --reset or --delay <duration>');
@@ -33,7 +37,7 @@ export async function faultInject(io: Io, service: string, flags: FaultFlags): P
   io.out(flags.json ? renderJson(r) : `injected ${r.fault.id}: ${describe(r.fault)} until ${new Date(r.fault.expiresAt).toISOString()} (config version ${r.version})\n`);
 }
 
-export async function faultList(io: Io, flags: FaultFlags): Promise<void> {
+export async function faultList({ io }: CommandContext, flags: FaultFlags): Promise<void> {
   const r = await withClient(flags, (c) => c.faults());
   if (flags.json) { io.out(renderJson(r)); return; }
   if (r.faults.length === 0) { io.out('no active faults\n'); return; }
@@ -42,7 +46,7 @@ export async function faultList(io: Io, flags: FaultFlags): Promise<void> {
   ])));
 }
 
-export async function faultClear(io: Io, id: string | undefined, flags: FaultFlags): Promise<void> {
+export async function faultClear({ io }: CommandContext, id: string | undefined, flags: FaultFlags): Promise<void> {
   const r = await withClient(flags, (c) => c.clearFaults(id));
   io.out(flags.json ? renderJson(r) : r.cleared.length === 0 ? 'no active faults to clear\n' : `cleared ${r.cleared.join(', ')}\n`);
 }
