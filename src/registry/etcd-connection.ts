@@ -33,6 +33,8 @@ export class EtcdConnection {
   reason: string | undefined;
   /** When (monotonic ms) etcd was lost. */
   lostAt = 0;
+  /** When (wall-clock ms) writes were last accepted again: at open, or when etcd returned after an outage. */
+  writableSince = 0;
   private membership: Membership | undefined;
   private watcher: Watcher | undefined;
   private watchGeneration = 0;
@@ -74,6 +76,7 @@ export class EtcdConnection {
       throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} ${why}`, { cause: err });
     }
     this.available = true;
+    this.writableSince = this.clock.now();
     this.membership = new Membership(client, this.prefix, this.opts.memberId, this.opts.memberTtlSeconds, this.opts.memberInfo);
     await this.membership.join().catch((err: unknown) => this.lost(err));
     this.scheduleProbe();
@@ -161,6 +164,7 @@ export class EtcdConnection {
     await this.startWatch(from);
     await this.membership?.join();
     this.available = true;
+    this.writableSince = this.clock.now();
     const outage = ((this.clock.monotonic() - this.lostAt) / 1000).toFixed(1);
     this.reason = undefined;
     this.log(`etcd store: etcd is back after ${outage} s: resumed the watch at revision ${from}; writes accepted again (${this.cache.size} instances)`);
