@@ -36,6 +36,8 @@ export interface EtcdProcess {
   running(): boolean;
   /** What etcd printed (for failure messages). */
   output(): string;
+  /** The running process's pid (for CPU and memory readings). */
+  readonly pid: number;
 }
 
 /** Starts a one-member etcd and resolves once /health answers true. */
@@ -89,6 +91,7 @@ export async function startEtcd(opts: { ready?: number } = {}): Promise<EtcdProc
     async destroy() { await stop(); dir.cleanup(); },
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
     output: () => out,
+    get pid() { return child?.pid ?? 0; },
   };
 }
 
