@@ -53,6 +53,7 @@ export function createEtcdClient(opts: EtcdConnectionOptions): Etcd3 {
       throw new MeshError('MESH_ERR_TLS', 'pass both --etcd-cert and --etcd-key for etcd client certificates, or neither');
     }
     if (!opts.tls.caFile) throw new MeshError('MESH_ERR_TLS', 'pass --etcd-ca with the CA that signed etcd\'s certificate');
+    dropIpServernameWarning();
     options.credentials = {
       rootCertificate: read(opts.tls.caFile, 'CA file'),
       ...(opts.tls.keyFile ? { privateKey: read(opts.tls.keyFile, 'key file') } : {}),
@@ -79,7 +80,31 @@ export function describeEtcdError(err: unknown): string {
   const msg = (err instanceof Error ? err.message : String(err)).replace(/^\d+ [A-Z_]+: /, '').split('\n')[0] ?? '';
   // grpc-js wraps the socket error in "No connection established. Last error: Error: connect … Resolution note: …".
   const last = msg.match(/Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note:|$)/);
-  return (last?.[1] || msg) || 'unknown error';
+  const text = (last?.[1] || msg) || 'unknown error';
+  // OpenSSL's own text ("805C…:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:…") says
+  // little to an operator: keep its reason and say what it usually means.
+  const ssl = /SSL routines:[^:]*:([^:]+)/.exec(text)?.[1];
+  if (ssl === undefined) return text;
+  const meaning = /bad certificate|certificate required|unknown ca/.test(ssl)
+    ? 'etcd refused this client\'s certificate, or wants one: check --etcd-cert and --etcd-key'
+    : /wrong version number|packet length too long/.test(ssl) ? 'http and https mixed up: check the scheme in --etcd-endpoints' : 'check --etcd-ca, --etcd-cert and --etcd-key';
+  return `TLS handshake failed (${ssl}; ${meaning})`;
+}
+
+/**
+ * grpc-js hands an endpoint's host to TLS as the server name even when it is an IP address, and Node then
+ * prints a DEP0123 deprecation warning on stderr; the certificate is still checked against the IP SAN. That
+ * warning is noise to a mesh user (and breaks the one-line error rule), so it alone is dropped.
+ */
+function dropIpServernameWarning(): void {
+  const emit = process.emitWarning as (...args: unknown[]) => void;
+  if ((emit as { meshFiltered?: boolean }).meshFiltered) return;
+  const filtered = (...args: unknown[]) => {
+    if (args.includes('DEP0123') || (typeof args[1] === 'object' && (args[1] as { code?: string } | null)?.code === 'DEP0123')) return;
+    emit.apply(process, args);
+  };
+  (filtered as { meshFiltered?: boolean }).meshFiltered = true;
+  process.emitWarning = filtered as typeof process.emitWarning;
 }
 
 /** Every key-value under a prefix, with the revision the read happened at. */
