@@ -4,8 +4,9 @@
 // (service `ledger`, each acknowledged one remembered). Then the faults, one after another; after each: the
 // acknowledged registrations missing on any daemon (must be 0), client requests failed during the fault and in
 // the 5 s after it, how long until a registration made at recovery is on every daemon (watch convergence), and
-// for the frozen host how long until its instances leave and rejoin the other proxies' tables. One table at the
-// end; the run fails (exit 1) if an acknowledged registration was lost or a daemon did not converge.
+// for the frozen host how long until its instances leave and rejoin the other proxies' tables, and false TTL
+// expiries (an instance that kept heartbeating marked critical). One table at the end; the run fails (exit 1)
+// if an acknowledged registration was lost, an instance falsely expired, or a daemon did not converge.
 // Not part of `npm test` (it takes about four minutes); CI may call it.
 import { Agent, request } from 'node:http';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
@@ -22,6 +23,10 @@ interface RequestRecord { at: number; host: number; ok: boolean }
 interface Outcome {
   fault: string;
   lost: number;
+  /** Registrations acknowledged / attempted while the fault lasted. */
+  regsDuring: string;
+  /** Instances that kept heartbeating but were marked critical (TTL expired) anyway: must be 0. */
+  falseExpiries: number;
   failedDuring: string;
   failedAfter: string;
   convergeMs: number | undefined;
@@ -82,6 +87,8 @@ class Load {
 class Ledger {
   readonly acked = new Set<string>();
   attempts = 0;
+  /** [time, acknowledged] of every attempt. */
+  readonly log: [number, boolean][] = [];
   private stopped = false;
   private running: Promise<void> | undefined;
 
@@ -96,8 +103,10 @@ class Ledger {
         try {
           await h.client.register({ service: 'ledger', id, address: `${h.ip}:${10_000 + (n % 50_000)}`, weight: 100, priority: 0, tags: {} });
           this.acked.add(id);
+          this.log.push([Date.now(), true]);
         } catch {
           // Not acknowledged (daemon down, etcd without quorum): it may or may not exist; only acks are promises.
+          this.log.push([Date.now(), false]);
         }
         await sleep(100);
       }
@@ -107,6 +116,11 @@ class Ledger {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.running;
+  }
+
+  during(from: number, to: number): string {
+    const w = this.log.filter(([at]) => at >= from && at < to);
+    return `${w.filter(([, ok]) => ok).length}/${w.length}`;
   }
 
   /** Acknowledged registrations missing on the daemon that misses the most. */
@@ -188,19 +202,26 @@ async function main(): Promise<void> {
     console.log(`chaos run: 3 etcd members, 3 hosts (${hosts.map((h) => h.ip).join(', ')}), load and registrations running`);
 
     let k = 0;
-    const fault = async (name: string, inject: () => Promise<Partial<Outcome>>) => {
+    // "health: api/api-h1-2 passing -> critical (TTL expired)" for an instance whose host was never frozen is a
+    // false expiry: its keep-alive heartbeated all along (through its own, live daemon).
+    const expiries = () => hosts.flatMap((h) => [...h.daemonLog().matchAll(/health: api\/api-h(\d)-\d \w+ -> critical \(TTL expired\)/g)].map((m) => Number(m[1])));
+    let expiriesBefore = 0;
+    const fault = async (name: string, inject: () => Promise<Partial<Outcome>>, frozenHost?: number) => {
       const t0 = Date.now();
       console.log(`  fault: ${name} …`);
       const extra = await inject();
       const t1 = Date.now();
       const convergeMs = await convergence(hosts, ++k, t1);
       await sleep(Math.max(0, t1 + AFTER_WINDOW_MS - Date.now()));
+      const now = expiries();
+      const falseExpiries = now.slice(expiriesBefore).filter((n) => n !== frozenHost).length;
+      expiriesBefore = now.length;
       const outcome: Outcome = {
-        fault: name, lost: await ledger.lost(), failedDuring: load.failures(t0, t1),
+        fault: name, lost: await ledger.lost(), regsDuring: ledger.during(t0, t1), falseExpiries, failedDuring: load.failures(t0, t1),
         failedAfter: load.failures(t1, t1 + AFTER_WINDOW_MS), convergeMs, ...extra,
       };
       outcomes.push(outcome);
-      console.log(`    lost ${outcome.lost}, failed during ${outcome.failedDuring}, after ${outcome.failedAfter}, converged in ${outcome.convergeMs ?? 'never'} ms`);
+      console.log(`    lost ${outcome.lost}, registrations acked ${outcome.regsDuring}, false expiries ${outcome.falseExpiries}, failed during ${outcome.failedDuring}, after ${outcome.failedAfter}, converged in ${outcome.convergeMs ?? 'never'} ms`);
     };
 
     await fault('kill -9 of the etcd leader (restarted after 5 s)', async () => {
@@ -241,7 +262,7 @@ async function main(): Promise<void> {
       const rejoinMs = back ? Date.now() - contAt : undefined;
       load.paused.delete(frozen.n);
       return { leaveMs, rejoinMs };
-    });
+    }, 3);
     await fault('loss of etcd quorum (2 of 3 members stopped) for 20 s', async () => {
       const leader = await etcd.leader();
       const victims = [leader ?? etcd.members[0]!, etcd.members.find((m) => m !== leader)!];
@@ -267,14 +288,14 @@ async function main(): Promise<void> {
     await etcd.destroy();
   }
   printTable(outcomes, ledger, load, (Date.now() - started) / 1000);
-  if (outcomes.some((o) => o.lost > 0 || o.convergeMs === undefined)) process.exitCode = 1;
+  if (outcomes.some((o) => o.lost > 0 || o.falseExpiries > 0 || o.convergeMs === undefined)) process.exitCode = 1;
 }
 
 function printTable(outcomes: Outcome[], ledger: Ledger, load: Load, secs: number): void {
   const ms = (v: number | undefined) => (v === undefined ? 'never' : `${(v / 1000).toFixed(1)} s`);
   const rows = [
-    ['fault', 'acked regs lost', 'requests failed during', 'failed in 5 s after', 'watchers converged', 'frozen host out / back'],
-    ...outcomes.map((o) => [o.fault, String(o.lost), o.failedDuring, o.failedAfter, ms(o.convergeMs),
+    ['fault', 'acked regs lost', 'regs acked/tried during', 'false TTL expiries', 'requests failed during', 'failed in 5 s after', 'watchers converged', 'frozen host out / back'],
+    ...outcomes.map((o) => [o.fault, String(o.lost), o.regsDuring, String(o.falseExpiries), o.failedDuring, o.failedAfter, ms(o.convergeMs),
       o.leaveMs === undefined && o.rejoinMs === undefined ? '-' : `${ms(o.leaveMs)} / ${ms(o.rejoinMs)}`]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));

@@ -26,6 +26,8 @@ export interface Host {
   instanceIds: string[];
   /** Starts (or restarts, same address and port) this host's registry daemon. */
   startDaemon(): Promise<void>;
+  /** What this host's registry daemons (every incarnation) have logged. */
+  daemonLog(): string;
   /** Every process of the host, for SIGSTOP/SIGCONT of the whole machine. */
   pids(): number[];
   stop(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startHost(n: number, etcdEndpoints: string[], prefix: stri
   const registryUrl = `http://${ip}:${registryPort}`;
   const backends: ChildProcess[] = [];
   const keepers: Daemon[] = [];
+  const pastDaemons: Daemon[] = [];
   const host: Host = {
     n, ip, registryUrl,
     proxyUrl: { host: ip, port: proxyPort },
@@ -47,10 +50,12 @@ export async function startHost(n: number, etcdEndpoints: string[], prefix: stri
     client: new RegistryClient({ url: registryUrl, timeoutMs: 2_000 }),
     instanceIds: [`api-h${n}-1`, `api-h${n}-2`],
     async startDaemon() {
+      if (host.daemon) pastDaemons.push(host.daemon);
       host.daemon = startMesh(['registry', 'start', '--listen', `${ip}:${registryPort}`, '--store', 'etcd',
         '--etcd-endpoints', etcdEndpoints.join(','), '--etcd-prefix', prefix]);
       await host.daemon.waitFor(/listening on/, 30_000);
     },
+    daemonLog: () => [...pastDaemons, host.daemon].map((d) => d.stderr()).join(''),
     pids: () => [host.daemon, proxy, ...keepers].map((d) => d.child.pid!).concat(backends.map((b) => b.pid!)),
     async stop() {
       await Promise.all(keepers.map((k) => k.stop('SIGTERM')));

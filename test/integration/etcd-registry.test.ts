@@ -66,6 +66,9 @@ test('an expired TTL instance turns critical first, then is removed after deregi
   const gone = await watch.next((e) => e.type === 'remove' && e.id === 'api-ttl', 10_000);
   assert.ok(gone.at - critical.at >= 1_500, `removed ${gone.at - critical.at} ms after turning critical, before deregister-after`);
   assert.match(gone.event.type === 'remove' ? gone.event.reason : '', /deregister-after/);
+  // Exactly one daemon (the service's checker) expired and removed it.
+  const removers = [a, b].filter((d) => /health: removing api\/api-ttl: critical for longer than deregister-after/.test(d.daemon.stderr()));
+  assert.equal(removers.length, 1);
 });
 
 test('LAST HEARTBEAT is the same on every daemon and stays fresh; heartbeats are no watch events', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
