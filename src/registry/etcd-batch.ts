@@ -27,6 +27,8 @@ export interface BatchResult {
   succeeded: boolean;
   /** For a delete: how many keys it removed (0 or 1). */
   deleted: number;
+  /** etcd's raft term when it answered: it grows with every leader election. */
+  term: number;
 }
 
 interface Pending { write: BatchWrite; keyText: string; resolve: (r: BatchResult) => void; reject: (err: unknown) => void }
@@ -105,12 +107,13 @@ export class WriteBatcher {
       return;
     }
     const revision = Number(res.header.revision);
+    const term = Number(res.header.raft_term);
     batch.forEach((p, i) => {
       const op = res.responses[i];
       const inner = op?.response_txn;
       const single = inner ? inner.responses?.[0] : op;
       const deleted = Number(single?.response_delete_range?.deleted ?? 0);
-      p.resolve({ revision, succeeded: inner ? inner.succeeded : op !== undefined, deleted });
+      p.resolve({ revision, succeeded: inner ? inner.succeeded : op !== undefined, deleted, term });
     });
   }
 }

@@ -25,7 +25,10 @@ export interface EtcdConnectionOptions {
 
 /** Builds the client; rejects unreadable TLS files with MESH_ERR_TLS. */
 export function createEtcdClient(opts: EtcdConnectionOptions): Etcd3 {
-  const callTimeoutMs = opts.callTimeoutMs ?? 5_000;
+  // 2 s: a call to a frozen or cut-off member (whose TCP connection stays open) fails by then, and etcd3 retries
+  // it on another member (it shuffles the endpoints per call and retries recoverable errors, deadlines included),
+  // so a heartbeat still lands within a short TTL. A healthy etcd answers in milliseconds.
+  const callTimeoutMs = opts.callTimeoutMs ?? 2_000;
   const options: IOptions = {
     hosts: opts.endpoints,
     dialTimeout: callTimeoutMs,
@@ -113,10 +116,10 @@ export async function rangePrefix(client: Etcd3, prefix: string): Promise<{ revi
   return { revision: Number(res.header.revision), kvs: res.kvs };
 }
 
-/** The current revision, read cheaply (count only, no values). Doubles as the liveness probe. */
-export async function currentRevision(client: Etcd3, prefix: string): Promise<number> {
+/** The current revision and raft term, read cheaply (count only, no values). Doubles as the liveness probe. */
+export async function currentRevision(client: Etcd3, prefix: string): Promise<{ revision: number; term: number }> {
   const res = await client.kv.range({ key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix), count_only: true });
-  return Number(res.header.revision);
+  return { revision: Number(res.header.revision), term: Number(res.header.raft_term) };
 }
 
 export async function grantLease(client: Etcd3, ttlSeconds: number): Promise<string> {

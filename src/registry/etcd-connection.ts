@@ -27,20 +27,28 @@ export interface EtcdConnectionSettings {
 export class EtcdConnection {
   /** The client, once open() has been called. */
   client: Etcd3 | undefined;
+  /** The watch's own client (see startWatch). */
+  private watchClient: Etcd3 | undefined;
   /** Whether etcd answers: writes are accepted only then. */
   available = false;
   /** Why the registry is read-only, while it is. */
   reason: string | undefined;
   /** When (monotonic ms) etcd was lost. */
   lostAt = 0;
-  /** When (wall-clock ms) writes were last accepted again: at open, or when etcd returned after an outage. */
+  /**
+   * When (wall-clock ms) heartbeats could last not land: at open, when etcd returned after an outage, or when
+   * this daemon first heard of a new raft term (an election, during which etcd accepted no writes).
+   */
   writableSince = 0;
+  private term = 0;
   private membership: Membership | undefined;
   private watcher: Watcher | undefined;
   private watchGeneration = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
   private lastResyncAt = -Infinity;
+  private lastWatchRestartAt = -Infinity;
+  private restartingWatch = false;
   private closing = false;
   private readonly endpointsText: string;
   private readonly prefix: string;
@@ -72,6 +80,8 @@ export class EtcdConnection {
     } catch (err) {
       this.watchGeneration++;
       client.close();
+      this.watchClient?.close();
+      this.watchClient = undefined;
       const why = isAuthError(err) ? `refused the credentials: ${describeEtcdError(err)}` : `is unreachable: ${describeEtcdError(err)}`;
       throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} ${why}`, { cause: err });
     }
@@ -93,11 +103,15 @@ export class EtcdConnection {
     if (this.available) await withTimeout(this.membership?.leave() ?? Promise.resolve(), 2_000, '').catch(() => {});
     await withTimeout(this.watcher?.cancel() ?? Promise.resolve(), 1_000, '').catch(() => {});
     client.close();
+    this.watchClient?.close();
   }
 
   /** Opens the watch on the whole prefix from `fromRevision`; resolves once etcd has accepted it. */
   private startWatch(fromRevision: number, timeoutMs = 4_000): Promise<void> {
-    const client = this.client!;
+    // etcd3 multiplexes every watch of a client on one gRPC stream: the watch has a client of its own, so a stuck
+    // stream can be dropped (watchStalled) without touching the writes' connections.
+    this.watchClient ??= createEtcdClient(this.opts.connection);
+    const client = this.watchClient;
     const generation = ++this.watchGeneration;
     const watcher = client.watch().prefix(`${this.prefix}/`).startRevision(String(fromRevision)).watcher();
     this.watcher = watcher;
@@ -115,11 +129,43 @@ export class EtcdConnection {
       };
       watcher.on('connected', () => { clearTimeout(timer); if (!settled) { settled = true; resolve(); } });
       watcher.on('data', (res) => {
+        this.noteTerm(Number(res.header.raft_term));
         if (generation === this.watchGeneration) this.cache.applyWatch(res.events, Number(res.header.revision));
       });
       watcher.on('disconnected', fail(false));
       watcher.on('error', fail(true));
     });
+  }
+
+  /**
+   * The watch has not delivered a revision etcd committed: its member is frozen or cut off while the stream stays
+   * open (gRPC keep-alive would notice only after seconds). Restart it from the last applied revision; the new
+   * stream goes to a member chosen afresh. One restart at a time, at most one every 2 s.
+   */
+  watchStalled(revision: number): void {
+    const now = this.clock.monotonic();
+    if (!this.available || this.closing || this.restartingWatch || now - this.lastWatchRestartAt < 2_000) return;
+    if (this.cache.revision >= revision) return;
+    this.restartingWatch = true;
+    this.lastWatchRestartAt = now;
+    const from = this.cache.revision + 1;
+    this.log(`etcd store: the watch is behind revision ${revision} (at ${this.cache.revision}); restarting it from revision ${from} on a new connection`);
+    // A new client means a new stream, to a member chosen afresh; the old one goes with its stuck stream.
+    const stuck = this.watchClient;
+    this.watchClient = undefined;
+    this.watcher = undefined;
+    this.watchGeneration++; // whatever the old watcher reports as it closes is no longer news
+    stuck?.close();
+    this.startWatch(from)
+      .catch((err: unknown) => this.lost(err))
+      .finally(() => { this.restartingWatch = false; });
+  }
+
+  /** Records etcd's raft term; a newer one than last seen means an election happened (see writableSince). */
+  noteTerm(term: number): void {
+    if (!(term > this.term)) return;
+    if (this.term !== 0) this.writableSince = this.clock.now();
+    this.term = term;
   }
 
   /** etcd is out of reach: serve read-only and keep probing until it returns. */
@@ -148,7 +194,7 @@ export class EtcdConnection {
     if (this.probing || this.closing || !this.client) return;
     this.probing = true;
     try {
-      await currentRevision(this.client, `${this.prefix}/`);
+      this.noteTerm((await currentRevision(this.client, `${this.prefix}/`)).term);
       if (!this.available) await this.recover();
     } catch (err) {
       if (this.available) this.lost(err);

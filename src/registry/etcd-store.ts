@@ -15,8 +15,8 @@
 // step; now a registration is one put that shares a transaction with concurrent writes (etcd-batch.ts), and no
 // lease is needed per instance. What is given up: while no registry daemon runs at all, no TTL expires (as with a
 // stopped embedded registry); the first daemon back counts TTLs from its start. Expiry also counts from when the
-// store last became writable, since heartbeats cannot land while etcd is out of reach (etcd itself extends every
-// lease after a leader change for the same reason). Keys written by an older mesh with a lease of their own keep
+// store last became writable, or since etcd last elected a leader (a new raft term), since heartbeats cannot land
+// while etcd is out of reach or electing — etcd extends every lease after a leader change for the same reason. Keys written by an older mesh with a lease of their own keep
 // it until re-registered; a heartbeat still renews it.
 //
 // The heartbeat time is shared through etcd, so every daemon shows the same LAST HEARTBEAT and the checking daemon
@@ -147,7 +147,15 @@ export class EtcdStore implements RegistryStore {
    * became writable here (see the header).
    */
   healthPolicy(): HealthPolicy {
-    return { ttlByStore: false, shouldCheck: (service) => this.shouldCheck(service), expiryFloor: () => this.link.writableSince };
+    return {
+      ttlByStore: false,
+      shouldCheck: (service) => this.shouldCheck(service),
+      expiryFloor: () => this.link.writableSince,
+      // The shared heartbeat time lags the newest heartbeat by up to heartbeatShareMs (it is not rewritten more
+      // often): expire that much later, so a live instance is never expired for the lag; a dead one goes at most
+      // that much after its TTL.
+      ttlSlackMs: (inst) => heartbeatShareMs(inst.check),
+    };
   }
 
   async upsert(raw: InstanceSpec): Promise<Instance> {
@@ -235,8 +243,10 @@ export class EtcdStore implements RegistryStore {
   }
 
   /** One instance write, sent in the next shared transaction (etcd-batch.ts). */
-  private write(what: string, write: BatchWrite): Promise<BatchResult> {
-    return this.etcd(what, () => this.batcher.write(write));
+  private async write(what: string, write: BatchWrite): Promise<BatchResult> {
+    const res = await this.etcd(what, () => this.batcher.write(write));
+    this.link.noteTerm(res.term);
+    return res;
   }
 
   private revokeQuietly(lease: string): void {
@@ -246,7 +256,12 @@ export class EtcdStore implements RegistryStore {
 
   /** Waits for the watch to apply a write, so the caller reads its own write; falls back to the written value. */
   private async applied(key: string, revision: number, stored: StoredInstance, createIndex: number | undefined): Promise<Instance> {
-    await this.cache.waitFor(revision, 5_000);
+    // etcd committed the write, so the watch owes us its event. A watch that does not deliver it within 2 s is
+    // stuck (typically on a frozen or partitioned member, whose stream stays open): move it to another member.
+    if (!(await this.cache.waitFor(revision, 2_000))) {
+      this.link.watchStalled(revision);
+      await this.cache.waitFor(revision, 3_000);
+    }
     const cached = this.cache.entry(key);
     if (cached && cached.modRevision >= revision) return cached.instance;
     return { ...stored, createIndex: createIndex ?? revision, modifyIndex: revision } as Instance;

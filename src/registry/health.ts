@@ -29,6 +29,8 @@ export interface HealthMonitorOptions {
   shouldCheck?: (service: string) => boolean;
   /** See HealthPolicy.expiryFloor: deadlines never count from before this (wall-clock ms). */
   expiryFloor?: () => number;
+  /** See HealthPolicy.ttlSlackMs. */
+  ttlSlackMs?: (inst: Instance) => number;
 }
 
 interface Tracked {
@@ -56,6 +58,7 @@ export class HealthMonitor {
   private readonly ttlByStore: boolean;
   private readonly shouldCheck: (service: string) => boolean;
   private readonly expiryFloor: () => number;
+  private readonly ttlSlackMs: (inst: Instance) => number;
   private readonly tracked = new Map<string, Tracked>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
@@ -71,6 +74,7 @@ export class HealthMonitor {
     this.ttlByStore = opts.ttlByStore ?? false;
     this.shouldCheck = opts.shouldCheck ?? (() => true);
     this.expiryFloor = opts.expiryFloor ?? (() => 0);
+    this.ttlSlackMs = opts.ttlSlackMs ?? (() => 0);
   }
 
   start(): void {
@@ -133,7 +137,7 @@ export class HealthMonitor {
       return Math.max(inst.criticalSince ?? this.startedAt, floor) + after;
     }
     if (inst.check?.ttlMs !== undefined && !hasActiveCheck(inst.check) && !this.ttlByStore) {
-      return Math.max(inst.lastHeartbeat ?? inst.registeredAt, floor) + inst.check.ttlMs;
+      return Math.max(inst.lastHeartbeat ?? inst.registeredAt, floor) + inst.check.ttlMs + this.ttlSlackMs(inst);
     }
     return undefined;
   }

@@ -65,4 +65,9 @@ export interface HealthPolicy {
    * Heartbeats cannot land while the store refuses writes, so an outage must not expire the instances it hid.
    */
   expiryFloor?: () => number;
+  /**
+   * How late the store's copy of an instance's last heartbeat may be (ms): a TTL expires only that much after
+   * TTL, so a heartbeat that landed but was not yet recorded never expires a live instance.
+   */
+  ttlSlackMs?: (inst: Instance) => number;
 }

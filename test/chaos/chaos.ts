@@ -4,8 +4,9 @@
 // (service `ledger`, each acknowledged one remembered). Then the faults, one after another; after each: the
 // acknowledged registrations missing on any daemon (must be 0), client requests failed during the fault and in
 // the 5 s after it, how long until a registration made at recovery is on every daemon (watch convergence), and
-// for the frozen host how long until its instances leave and rejoin the other proxies' tables, and false TTL
-// expiries (an instance that kept heartbeating marked critical). One table at the end; the run fails (exit 1)
+// for the frozen host how long until its instances leave and rejoin the other proxies' tables, and TTL expiries:
+// on hosts the fault left alone (must be 0: their instances heartbeated through their own live daemon all along)
+// and on the host it hit (expected when its heartbeats could not land for longer than the TTL). One table at the end; the run fails (exit 1)
 // if an acknowledged registration was lost, an instance falsely expired, or a daemon did not converge.
 // Not part of `npm test` (it takes about four minutes); CI may call it.
 import { Agent, request } from 'node:http';
@@ -25,8 +26,10 @@ interface Outcome {
   lost: number;
   /** Registrations acknowledged / attempted while the fault lasted. */
   regsDuring: string;
-  /** Instances that kept heartbeating but were marked critical (TTL expired) anyway: must be 0. */
+  /** Instances whose host and daemon the fault left alone, marked critical (TTL expired) anyway: must be 0. */
   falseExpiries: number;
+  /** TTL expiries of instances on the host the fault hit (their heartbeats could not land: expected). */
+  hitExpiries: number;
   failedDuring: string;
   failedAfter: string;
   convergeMs: number | undefined;
@@ -206,7 +209,7 @@ async function main(): Promise<void> {
     // false expiry: its keep-alive heartbeated all along (through its own, live daemon).
     const expiries = () => hosts.flatMap((h) => [...h.daemonLog().matchAll(/health: api\/api-h(\d)-\d \w+ -> critical \(TTL expired\)/g)].map((m) => Number(m[1])));
     let expiriesBefore = 0;
-    const fault = async (name: string, inject: () => Promise<Partial<Outcome>>, frozenHost?: number) => {
+    const fault = async (name: string, inject: () => Promise<Partial<Outcome>>, hitHosts: number[] = []) => {
       const t0 = Date.now();
       console.log(`  fault: ${name} …`);
       const extra = await inject();
@@ -214,14 +217,16 @@ async function main(): Promise<void> {
       const convergeMs = await convergence(hosts, ++k, t1);
       await sleep(Math.max(0, t1 + AFTER_WINDOW_MS - Date.now()));
       const now = expiries();
-      const falseExpiries = now.slice(expiriesBefore).filter((n) => n !== frozenHost).length;
+      const fresh = now.slice(expiriesBefore);
+      const falseExpiries = fresh.filter((n) => !hitHosts.includes(n)).length;
+      const hitExpiries = fresh.length - falseExpiries;
       expiriesBefore = now.length;
       const outcome: Outcome = {
-        fault: name, lost: await ledger.lost(), regsDuring: ledger.during(t0, t1), falseExpiries, failedDuring: load.failures(t0, t1),
+        fault: name, lost: await ledger.lost(), regsDuring: ledger.during(t0, t1), falseExpiries, hitExpiries, failedDuring: load.failures(t0, t1),
         failedAfter: load.failures(t1, t1 + AFTER_WINDOW_MS), convergeMs, ...extra,
       };
       outcomes.push(outcome);
-      console.log(`    lost ${outcome.lost}, registrations acked ${outcome.regsDuring}, false expiries ${outcome.falseExpiries}, failed during ${outcome.failedDuring}, after ${outcome.failedAfter}, converged in ${outcome.convergeMs ?? 'never'} ms`);
+      console.log(`    lost ${outcome.lost}, registrations acked ${outcome.regsDuring}, TTL expiries ${outcome.falseExpiries} elsewhere / ${outcome.hitExpiries} on the hit host, failed during ${outcome.failedDuring}, after ${outcome.failedAfter}, converged in ${outcome.convergeMs ?? 'never'} ms`);
     };
 
     await fault('kill -9 of the etcd leader (restarted after 5 s)', async () => {
@@ -246,7 +251,7 @@ async function main(): Promise<void> {
       await hosts[1]!.daemon.stop('SIGKILL');
       await hosts[1]!.startDaemon();
       return {};
-    });
+    }, [2]);
     await fault('SIGSTOP of host 3 (daemon, proxy, instances) for 30 s', async () => {
       const frozen = hosts[2]!;
       const others = hosts.filter((h) => h !== frozen);
@@ -262,7 +267,7 @@ async function main(): Promise<void> {
       const rejoinMs = back ? Date.now() - contAt : undefined;
       load.paused.delete(frozen.n);
       return { leaveMs, rejoinMs };
-    }, 3);
+    }, [3]);
     await fault('loss of etcd quorum (2 of 3 members stopped) for 20 s', async () => {
       const leader = await etcd.leader();
       const victims = [leader ?? etcd.members[0]!, etcd.members.find((m) => m !== leader)!];
@@ -279,7 +284,7 @@ async function main(): Promise<void> {
         await sleep(2_000);
       }
       return {};
-    });
+    }, [1, 2, 3]);
   } finally {
     clearTimeout(guard);
     await load.stop();
@@ -294,8 +299,8 @@ async function main(): Promise<void> {
 function printTable(outcomes: Outcome[], ledger: Ledger, load: Load, secs: number): void {
   const ms = (v: number | undefined) => (v === undefined ? 'never' : `${(v / 1000).toFixed(1)} s`);
   const rows = [
-    ['fault', 'acked regs lost', 'regs acked/tried during', 'false TTL expiries', 'requests failed during', 'failed in 5 s after', 'watchers converged', 'frozen host out / back'],
-    ...outcomes.map((o) => [o.fault, String(o.lost), o.regsDuring, String(o.falseExpiries), o.failedDuring, o.failedAfter, ms(o.convergeMs),
+    ['fault', 'acked regs lost', 'regs acked/tried during', 'TTL expiries: elsewhere / hit host', 'requests failed during', 'failed in 5 s after', 'watchers converged', 'frozen host out / back'],
+    ...outcomes.map((o) => [o.fault, String(o.lost), o.regsDuring, `${o.falseExpiries} / ${o.hitExpiries}`, o.failedDuring, o.failedAfter, ms(o.convergeMs),
       o.leaveMs === undefined && o.rejoinMs === undefined ? '-' : `${ms(o.leaveMs)} / ${ms(o.rejoinMs)}`]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
