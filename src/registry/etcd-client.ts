@@ -116,10 +116,15 @@ export async function rangePrefix(client: Etcd3, prefix: string): Promise<{ revi
   return { revision: Number(res.header.revision), kvs: res.kvs };
 }
 
-/** The current revision and raft term, read cheaply (count only, no values). Doubles as the liveness probe. */
-export async function currentRevision(client: Etcd3, prefix: string): Promise<{ revision: number; term: number }> {
-  const res = await client.kv.range({ key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix), count_only: true });
-  return { revision: Number(res.header.revision), term: Number(res.header.raft_term) };
+/**
+ * The liveness probe: the revision and raft term, and the newest mod revision under the prefix (one key, no
+ * value), which the watch must have delivered by now — a watch that has not is stuck (see watchStalled).
+ */
+export async function probePrefix(client: Etcd3, prefix: string): Promise<{ revision: number; term: number; newestChange: number }> {
+  const res = await client.kv.range({
+    key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix), keys_only: true, limit: 1, sort_order: 'Descend', sort_target: 'Mod',
+  });
+  return { revision: Number(res.header.revision), term: Number(res.header.raft_term), newestChange: Number(res.kvs[0]?.mod_revision ?? 0) };
 }
 
 export async function grantLease(client: Etcd3, ttlSeconds: number): Promise<string> {

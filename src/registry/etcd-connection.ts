@@ -6,7 +6,7 @@ import { MeshError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { EtcdCache } from './etcd-cache.js';
 import {
-  createEtcdClient, currentRevision, describeEtcdError, isAuthError, rangePrefix, type EtcdConnectionOptions,
+  createEtcdClient, describeEtcdError, probePrefix, isAuthError, rangePrefix, type EtcdConnectionOptions,
 } from './etcd-client.js';
 import { Membership } from './etcd-members.js';
 import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
@@ -49,6 +49,9 @@ export class EtcdConnection {
   private lastResyncAt = -Infinity;
   private lastWatchRestartAt = -Infinity;
   private restartingWatch = false;
+  private watchEndpoint = Math.floor(Math.random() * 1_000);
+  /** A revision etcd has committed under the prefix that the watch had not delivered, and since when. */
+  private owed: { revision: number; since: number } | undefined;
   private closing = false;
   private readonly endpointsText: string;
   private readonly prefix: string;
@@ -106,11 +109,29 @@ export class EtcdConnection {
     this.watchClient?.close();
   }
 
+  /**
+   * The watch's client talks to one endpoint, the next one each time it is made: a watch dropped because its
+   * member froze or died is re-opened on another member, not on a shuffle that may pick the same one again.
+   */
+  private newWatchClient(): Etcd3 {
+    const endpoints = this.opts.connection.endpoints;
+    const endpoint = endpoints[this.watchEndpoint++ % endpoints.length]!;
+    return createEtcdClient({ ...this.opts.connection, endpoints: [endpoint] });
+  }
+
+  /** Drops the watch's client (a stuck or broken stream) so the next watch opens a new one. */
+  private dropWatchClient(): void {
+    const old = this.watchClient;
+    this.watchClient = undefined;
+    this.watcher = undefined;
+    old?.close();
+  }
+
   /** Opens the watch on the whole prefix from `fromRevision`; resolves once etcd has accepted it. */
   private startWatch(fromRevision: number, timeoutMs = 4_000): Promise<void> {
     // etcd3 multiplexes every watch of a client on one gRPC stream: the watch has a client of its own, so a stuck
     // stream can be dropped (watchStalled) without touching the writes' connections.
-    this.watchClient ??= createEtcdClient(this.opts.connection);
+    this.watchClient ??= this.newWatchClient();
     const client = this.watchClient;
     const generation = ++this.watchGeneration;
     const watcher = client.watch().prefix(`${this.prefix}/`).startRevision(String(fromRevision)).watcher();
@@ -150,15 +171,23 @@ export class EtcdConnection {
     this.lastWatchRestartAt = now;
     const from = this.cache.revision + 1;
     this.log(`etcd store: the watch is behind revision ${revision} (at ${this.cache.revision}); restarting it from revision ${from} on a new connection`);
-    // A new client means a new stream, to a member chosen afresh; the old one goes with its stuck stream.
-    const stuck = this.watchClient;
-    this.watchClient = undefined;
-    this.watcher = undefined;
+    // A new client means a new stream, on the next member; the old one goes with its stuck stream.
     this.watchGeneration++; // whatever the old watcher reports as it closes is no longer news
-    stuck?.close();
+    this.dropWatchClient();
     this.startWatch(from)
       .catch((err: unknown) => this.lost(err))
       .finally(() => { this.restartingWatch = false; });
+  }
+
+  /**
+   * A daemon that only reads notices a stuck watch here: a change etcd reported at one probe that the watch has
+   * still not delivered at a probe 2 s later. (A writing daemon notices sooner, in the store's write path.)
+   */
+  private checkWatchCaughtUp(newestChange: number): void {
+    if (!this.available || newestChange <= this.cache.revision) { this.owed = undefined; return; }
+    const now = this.clock.monotonic();
+    if (this.owed === undefined || this.owed.revision > newestChange) { this.owed = { revision: newestChange, since: now }; return; }
+    if (now - this.owed.since >= 2_000) { this.watchStalled(this.owed.revision); this.owed = undefined; }
   }
 
   /** Records etcd's raft term; a newer one than last seen means an election happened (see writableSince). */
@@ -172,9 +201,7 @@ export class EtcdConnection {
   lost(err: unknown): void {
     if (this.closing) return;
     this.watchGeneration++;
-    const watcher = this.watcher;
-    this.watcher = undefined;
-    void watcher?.cancel().catch(() => {});
+    this.dropWatchClient();
     if (!this.available) return;
     this.available = false;
     this.lostAt = this.clock.monotonic();
@@ -194,7 +221,9 @@ export class EtcdConnection {
     if (this.probing || this.closing || !this.client) return;
     this.probing = true;
     try {
-      this.noteTerm((await currentRevision(this.client, `${this.prefix}/`)).term);
+      const seen = await probePrefix(this.client, `${this.prefix}/`);
+      this.noteTerm(seen.term);
+      this.checkWatchCaughtUp(seen.newestChange);
       if (!this.available) await this.recover();
     } catch (err) {
       if (this.available) this.lost(err);
