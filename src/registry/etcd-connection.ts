@@ -78,7 +78,17 @@ export class EtcdConnection {
       await withTimeout((async () => {
         const { revision, kvs } = await rangePrefix(client, `${this.prefix}/`);
         this.cache.load(kvs, revision);
-        await this.startWatch(revision + 1, timeoutMs);
+        // The watch's connection goes to one member: if it is the one that is down, try the next.
+        const members = this.opts.connection.endpoints.length;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.startWatch(revision + 1, members > 1 ? Math.max(1_000, timeoutMs / members) : timeoutMs);
+            break;
+          } catch (err) {
+            if (attempt >= members || isAuthError(err)) throw err;
+            this.dropWatchClient();
+          }
+        }
       })(), timeoutMs, `no answer within ${timeoutMs} ms`);
     } catch (err) {
       this.watchGeneration++;

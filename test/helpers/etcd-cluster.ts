@@ -26,6 +26,8 @@ export interface EtcdCluster {
   leader(): Promise<EtcdMember | undefined>;
   /** Resolves once every member reports the same leader (the cluster has quorum and agrees). */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /** Resolves once the running members agree on a leader (a majority is up). */
+  waitQuorum(timeoutMs?: number): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -83,6 +85,13 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
         const s = await Promise.all(members.map((m) => memberStatus(m.url)));
         if (s.every((x) => x && x.leader && x.leader !== '0' && x.leader === s[0]!.leader)) return;
         if (Date.now() > deadline) throw new Error(`the etcd cluster did not agree on a leader within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async waitQuorum(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await cluster.leader())) {
+        if (Date.now() > deadline) throw new Error(`the running etcd members did not agree on a leader within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
