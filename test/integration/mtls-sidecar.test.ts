@@ -16,6 +16,7 @@ import { runMesh, startMesh, tempDir, eventually, type Daemon } from '../helpers
 import { startRegistry } from '../helpers/registry.js';
 import { makePki, type TestPki } from '../unit/tls/pki.js';
 import { mintWithOpenssl } from '../helpers/openssl-certs.js';
+import { tcpConnect } from '../../src/core/tcp-connect.js';
 import { issueLeaf, writeLeaf } from '../../src/tls/leaf.js';
 import type { TlsFilePaths } from '../../src/tls/context.js';
 
@@ -126,6 +127,20 @@ test('refused at the handshake: no certificate, another CA, an expired certifica
     assert.match(metrics!, new RegExp(`^mesh_inbound_tls_handshake_failures_total\\{service="orders",reason="${reason}"\\} \\d+$`, 'm'));
   }
   assert.match(metrics!, /reason="(UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_SIGNATURE_FAILURE)"/);
+});
+
+test('a bare TCP connect (an outbound proxy\'s reachability probe, a --check-tcp health check) is no refused TLS client: not counted, not logged', { timeout: 30_000 }, async (t) => {
+  const { d, port } = await sidecar(t, ['--inbound-admin', '127.0.0.1:0']);
+  const admin = (await d.waitFor(/inbound metrics on (http:\/\/[\d.:]+)\/metrics/))[1]!;
+  // The same connect the prober makes; then a real refusal, so there is an event to wait for.
+  for (let i = 0; i < 3; i++) await tcpConnect(`127.0.0.1:${port}`, 5_000);
+  const none = await curl(['--cacert', pki.caPath, `https://localhost:${port}/orders`]);
+  assert.notEqual(none.code, 0);
+  const metrics = (await eventually(async () => { const m = (await curl([`${admin}/metrics`])).body; return /PEER_DID_NOT_RETURN_A_CERTIFICATE/.test(m) ? m : undefined; }))!;
+  const failures = metrics.split('\n').filter((l) => l.startsWith('mesh_inbound_tls_handshake_failures_total{'));
+  assert.deepEqual(failures, ['mesh_inbound_tls_handshake_failures_total{service="orders",reason="ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE"} 1']);
+  await d.waitFor(/refused TLS client 127\.0\.0\.1: ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE/);
+  assert.doesNotMatch(d.stderr(), /ECONNRESET/);
 });
 
 test('--permissive: plaintext callers are unauthenticated, mTLS callers keep their identity on the same port', { timeout: 30_000 }, async (t) => {
