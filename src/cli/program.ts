@@ -14,6 +14,7 @@ import { registerRegistryCommand } from './commands/registry.js';
 import { registerRoutesCommand } from './commands/routes.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServicesCommand } from './commands/services.js';
+import { registerTokenCommand } from './commands/token.js';
 import { registerTopCommand } from './commands/top.js';
 // -- end command imports --
 
@@ -49,6 +50,7 @@ export function buildProgram(io: Io): Command {
   registerTopCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerCheckCommand(program, ctx);
+  registerTokenCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

@@ -9,6 +9,8 @@ import { validateInstanceSpec, validateServiceName } from '../core/validate.js';
 import { readJsonBody, sendError, sendJson } from './server.js';
 import type { RegistryStore } from './store.js';
 import { openWatchStream } from './watch-stream.js';
+import { IDENTITY_ROUTES } from './identity/routes.js';
+import type { IdentityService } from './identity/service.js';
 import type { WatchHub } from './watch-hub.js';
 
 export interface ApiContext {
@@ -24,11 +26,14 @@ export interface ApiContext {
   watchMaxQueuedBytes: number;
   log(line: string): void;
   onWatchStream(socket: Socket): void;
+  /** The certificate authority (`registry start --issuer`); undefined = the identity API answers 503. */
+  identity: IdentityService | undefined;
 }
 
 type Params = string[];
 type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void> | void;
-interface Route { pattern: RegExp; methods: Partial<Record<string, Handler>> }
+/** ownAuth: the handler authorises the call itself (the admin token's check is skipped). */
+export interface Route { pattern: RegExp; methods: Partial<Record<string, Handler>>; ownAuth?: boolean }
 
 const SEG = '([^/]+)';
 const ROUTES: Route[] = [
@@ -38,6 +43,7 @@ const ROUTES: Route[] = [
   { pattern: new RegExp(`^/v1/services/${SEG}/instances/${SEG}/heartbeat$`), methods: { PUT: heartbeat } },
   { pattern: /^\/v1\/status$/, methods: { GET: status } },
   { pattern: /^\/v1\/watch$/, methods: { GET: watch } },
+  ...IDENTITY_ROUTES,
 ];
 
 export async function handleApiRequest(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -52,7 +58,7 @@ export async function handleApiRequest(ctx: ApiContext, req: IncomingMessage, re
       return;
     }
     const params = m.slice(1).map(decodeSegment);
-    if (req.method !== 'GET') ctx.authorize?.(req);
+    if (req.method !== 'GET' && route.ownAuth !== true) ctx.authorize?.(req);
     await handler(ctx, req, res, params, url);
     return;
   }

@@ -5,6 +5,8 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
 import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
 import type { StoreStatus } from './store.js';
+import type { RootsResponse, SignResponse } from './identity/service.js';
+import type { TokenView } from './identity/tokens.js';
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8500 */
@@ -90,6 +92,30 @@ export class RegistryClient {
     return this.call('GET', '/v1/status');
   }
 
+  // -- identity (registry-issued certificates) --
+  /** A first certificate ({csr, token}) or a renewal ({csr, renew: {chain, signature}}). */
+  signCertificate(body: { csr: string; token?: string; renew?: { chain: string; signature: string } }): Promise<SignResponse> {
+    return this.call('POST', '/v1/identity/sign', body);
+  }
+
+  /** The trust bundle; with `wait`, blocks up to wait ms until its version differs from `version`. */
+  identityRoots(opts: { version?: string; waitMs?: number } = {}): Promise<RootsResponse> {
+    if (opts.version === undefined || opts.waitMs === undefined) return this.call('GET', '/v1/identity/roots');
+    return this.call('GET', `/v1/identity/roots?version=${enc(opts.version)}&wait=${opts.waitMs}ms`, undefined, opts.waitMs + this.timeoutMs);
+  }
+
+  createToken(body: { service: string; ttlMs?: number; uses?: number }): Promise<{ token: string } & TokenView> {
+    return this.call('POST', '/v1/identity/tokens', body);
+  }
+
+  listTokens(): Promise<{ tokens: TokenView[] }> {
+    return this.call('GET', '/v1/identity/tokens');
+  }
+
+  revokeToken(id: string): Promise<{ token: TokenView }> {
+    return this.call('DELETE', `/v1/identity/tokens/${enc(id)}`);
+  }
+
   /** Opens a watch (server-sent events) that reconnects by itself; see Watcher. */
   watch(opts: WatchOptions = {}): Watcher {
     return new Watcher(this, opts);
@@ -115,15 +141,15 @@ export class RegistryClient {
     return h;
   }
 
-  private async call<T>(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const headers = this.headers(body === undefined ? {} : { 'content-type': 'application/json' });
     const res = await request(new URL(path, this.base), {
       method,
       headers,
       body: body === undefined ? null : JSON.stringify(body),
       dispatcher: this.dispatcher,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
     }).catch((err: unknown) => { throw this.unreachable(err); });
     if (res.statusCode >= 400) throw await this.errorFrom(res);
     return (await res.body.json()) as T;

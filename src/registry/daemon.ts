@@ -9,6 +9,7 @@ import { HealthMonitor } from './health.js';
 import { RegistryServer } from './server.js';
 import type { RegistryStore, StoreStatus } from './store.js';
 import { WatchHub } from './watch-hub.js';
+import type { IdentityConfig, RunningAuthority } from './identity/authority.js';
 
 export interface StoreFactoryOptions {
   dataDir: string;
@@ -35,6 +36,8 @@ export interface RegistryDaemonOptions {
   healthChecks?: boolean;
   /** PEM certificate and key: serve the API over HTTPS. */
   tls?: { cert: string; key: string };
+  /** Issue workload certificates from this issuer (`registry start --issuer`). */
+  identity?: IdentityConfig;
 }
 
 export const VERSION: string = (() => {
@@ -55,6 +58,7 @@ export class RegistryDaemon {
     private readonly health: HealthMonitor | undefined,
     private readonly server: RegistryServer,
     private readonly log: (line: string) => void,
+    private readonly authority: RunningAuthority | undefined,
   ) {}
 
   /** Opens the store, then starts health checks and the API. On any failure, undoes what was started and rethrows. */
@@ -65,12 +69,25 @@ export class RegistryDaemon {
     // Until the daemon is up, the store's lines are held back: a start that fails prints one line, its error.
     let held: string[] | undefined = [];
     const storeLog = (line: string) => { if (held) held.push(line); else log(`mesh registry: ${line}`); };
+    // The identity code (and @peculiar/x509 under it) loads only for a daemon that issues certificates.
+    const identity = opts.identity === undefined ? undefined : await import('./identity/authority.js');
+    if (identity !== undefined) identity.checkIssuer(opts.identity!, clock); // a bad issuer fails before the store is locked
     const store = (opts.storeFactory ?? embeddedStoreFactory)({ dataDir: opts.dataDir, clock, log: storeLog });
     const t0 = performance.now();
     await store.open();
     const replayMs = performance.now() - t0;
+    let authority: RunningAuthority | undefined;
+    try {
+      authority = identity === undefined ? undefined : await identity.startAuthority(opts.identity!, store.tokens, clock, storeLog);
+    } catch (err) {
+      await store.close().catch(() => {});
+      throw err;
+    }
     const hub = new WatchHub(store);
-    const server = new RegistryServer({ store, hub, version: VERSION, clock, log: storeLog, ...(opts.authorize ? { authorize: opts.authorize } : {}), ...(opts.tls ? { tls: opts.tls } : {}) });
+    const server = new RegistryServer({
+      store, hub, version: VERSION, clock, log: storeLog, ...(opts.authorize ? { authorize: opts.authorize } : {}), ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(authority ? { identity: authority.service } : {}),
+    });
     let health: HealthMonitor | undefined;
     try {
       const addr = await server.listen(host, port);
@@ -83,8 +100,9 @@ export class RegistryDaemon {
       for (const line of held) log(`mesh registry: ${line}`);
       held = undefined;
       log(`mesh registry: listening on ${url} (${describeStore(store.status())}, ${count} instance${count === 1 ? '' : 's'} replayed in ${Math.round(replayMs)} ms)`);
-      return new RegistryDaemon(url, store, hub, health, server, log);
+      return new RegistryDaemon(url, store, hub, health, server, log, authority);
     } catch (err) {
+      authority?.close();
       hub.close();
       await server.close(0).catch(() => {});
       await store.close().catch(() => {});
@@ -98,6 +116,7 @@ export class RegistryDaemon {
       const t0 = performance.now();
       this.log('mesh registry: shutting down (draining in-flight requests, closing watch streams)');
       this.hub.close();
+      this.authority?.close();
       await this.server.close(drainMs);
       await this.health?.stop();
       await this.store.close();

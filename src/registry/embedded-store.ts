@@ -6,6 +6,7 @@ import { MeshError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { HealthState, Instance, InstanceSpec } from '../core/types.js';
 import { ensureDataDir } from './data-dir.js';
+import { FileTokenStore } from './identity/token-store.js';
 import { Journal } from './journal.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
@@ -58,9 +59,11 @@ export class EmbeddedStore implements RegistryStore {
   private skippedBytes = 0;
   private compaction: Promise<void> | null = null;
   private closing = false;
+  readonly tokens: FileTokenStore;
 
   constructor(opts: EmbeddedStoreOptions) {
     this.dataDir = opts.dataDir;
+    this.tokens = new FileTokenStore(opts.dataDir);
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});
     this.compactAfterRecords = opts.compactAfterRecords ?? 10_000;
@@ -71,6 +74,7 @@ export class EmbeddedStore implements RegistryStore {
     ensureDataDir(this.dataDir);
     this.lock = acquireLock(this.dataDir);
     try {
+      await this.tokens.load();
       const started = performance.now();
       const snapshot = await readSnapshot(this.dataDir);
       if (snapshot) {

@@ -25,6 +25,7 @@ import type { StoreFactory } from './daemon.js';
 import { hasActiveCheck, initialHealth, sameSpec, specOf } from './instance-spec.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
 import type { Etcd3 } from 'etcd3';
+import { EtcdTokenStore } from './identity/etcd-token-store.js';
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {
   prefix?: string;
@@ -51,6 +52,7 @@ const ttlSecondsOf = (check?: HealthCheckSpec) => (check?.ttlMs ? Math.max(1, Ma
 export class EtcdStore implements RegistryStore {
   readonly memberId: string;
   private readonly prefix: string;
+  readonly tokens: EtcdTokenStore;
   private readonly endpointsText: string;
   private readonly clock: Clock;
   private readonly log: (line: string) => void;
@@ -59,6 +61,7 @@ export class EtcdStore implements RegistryStore {
 
   constructor(private readonly opts: EtcdStoreOptions) {
     this.prefix = normalizePrefix(opts.prefix ?? DEFAULT_ETCD_PREFIX);
+    this.tokens = new EtcdTokenStore(this.prefix, () => this.writable(), (what, call) => this.etcd(what, call));
     this.endpointsText = opts.endpoints.join(',');
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});

@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { handleApiRequest, type ApiContext } from './api-routes.js';
 import type { RegistryStore } from './store.js';
 import type { WatchHub } from './watch-hub.js';
+import type { IdentityService } from './identity/service.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /**
@@ -34,6 +35,8 @@ export interface RegistryServerOptions {
   log?: (line: string) => void;
   /** Bytes a watch stream may have queued and unsent before it is dropped (default WATCH_MAX_QUEUED_BYTES). */
   watchMaxQueuedBytes?: number;
+  /** Serves the identity API (certificates, tokens, trust bundle). */
+  identity?: IdentityService;
 }
 
 export class RegistryServer {
@@ -55,6 +58,7 @@ export class RegistryServer {
       keepaliveMs: opts.keepaliveMs ?? 15_000,
       watchMaxQueuedBytes: opts.watchMaxQueuedBytes ?? WATCH_MAX_QUEUED_BYTES,
       log: opts.log ?? (() => {}),
+      identity: opts.identity,
       onWatchStream: (socket) => {
         this.watchSockets.add(socket);
         socket.once('close', () => this.watchSockets.delete(socket));

@@ -1,6 +1,7 @@
 // The registry's storage seam. The daemon's API and health monitor talk only to this interface, so the
 // embedded journal store and the etcd store are interchangeable (`mesh registry start --store …`).
 import type { HealthState, Instance, InstanceSpec, WatchEvent } from '../core/types.js';
+import type { TokenStore } from './identity/token-store.js';
 
 export interface StoreStatus {
   kind: 'embedded' | 'etcd';
@@ -47,4 +48,6 @@ export interface RegistryStore {
    * store expires TTLs itself, and which services this daemon checks. Absent: the monitor does everything.
    */
   healthPolicy?(): { ttlByStore: boolean; shouldCheck: (service: string) => boolean };
+  /** Bootstrap tokens of the identity API (hashes only), kept as durably as the instances. */
+  readonly tokens: TokenStore;
 }

@@ -109,10 +109,11 @@ export async function startEtcdRegistry(
   t: { after(fn: () => Promise<void> | void): void },
   etcdUrl: string,
   prefix: string,
+  extraArgs: string[] = [],
 ): Promise<TestRegistry> {
   const dir = tempDir('mesh-registry-etcd-');
   t.after(dir.cleanup);
-  const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--store', 'etcd', '--etcd-endpoints', etcdUrl, '--etcd-prefix', prefix]);
+  const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--store', 'etcd', '--etcd-endpoints', etcdUrl, '--etcd-prefix', prefix, ...extraArgs]);
   t.after(async () => { await daemon.stop('SIGKILL'); });
   const m = await daemon.waitFor(/listening on (http:\/\/[\d.:]+)/);
   const url = m[1]!;

@@ -5,10 +5,12 @@ import { UsageError } from '../../core/errors.js';
 import { DEFAULT_CA_DAYS, DEFAULT_CA_DIR, DEFAULT_TRUST_DOMAIN, initCa, loadCa, type KeyType } from '../../tls/ca.js';
 import { DEFAULT_LEAF_LIFETIME_MS, issueLeaf, issueSelfSigned, validateDnsName, validateIp, writeLeaf } from '../../tls/leaf.js';
 import { validateTrustDomain } from '../../tls/spiffe.js';
+/** Mirrors tls/issuer.ts DEFAULT_ISSUER_DAYS; kept here so the command module does not load the signing code. */
+const DEFAULT_ISSUER_DAYS = 365;
 import { validateServiceName } from '../../core/validate.js';
 import { addJsonOption, collect, flagParser, intFlag } from '../common.js';
 import type { CommandContext } from '../program.js';
-import { genView, renderCaInit, renderGen, renderInspectTable, renderJson } from '../render/certs.js';
+import { genView, renderCaInit, renderIssuer, renderGen, renderInspectTable, renderJson } from '../render/certs.js';
 
 const keyTypeOption = (desc: string) => new Option('--key-type <type>', desc).choices(['ec', 'rsa']).default('ec');
 
@@ -33,6 +35,21 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
     .action(async (opts: { dir: string; trustDomain: string; days: number; keyType: KeyType; force?: boolean; json?: boolean }) => {
       const result = await initCa({ dir: opts.dir, trustDomain: opts.trustDomain, days: opts.days, keyType: opts.keyType, force: opts.force === true });
       ctx.io.out(opts.json ? renderJson(result) : renderCaInit(result));
+    });
+
+  addJsonOption(ca
+    .command('issuer')
+    .description('Create an issuer: an intermediate CA signed by the root (CA:TRUE, pathlen 0, limited to spiffe://<trust-domain>/ names) that a registry daemon signs the mesh\'s short-lived certificates with (`mesh registry start --issuer <dir>`). The root key stays offline; give each registry daemon its own issuer.')
+    .addOption(new Option('--ca-dir <dir>', 'The root CA directory (from `mesh certs ca init`).').env('MESH_CA_DIR').default(DEFAULT_CA_DIR))
+    .requiredOption('--out <dir>', 'The directory to write the issuer into (created with mode 0700): issuer.pem, issuer-key.pem, roots.pem, issuer.json.')
+    .addOption(new Option('--days <n>', 'How many days the issuer is valid (cut to end with the root).').default(DEFAULT_ISSUER_DAYS).argParser(intFlag('--days', 1, 36_500)))
+    .option('--force', 'Replace an existing issuer in --out.'))
+    .addHelpText('after', '\nExample:\n  mesh certs ca issuer --ca-dir ./mesh-ca --out ./issuer-a --days 90\n')
+    .action(async (opts: { caDir: string; out: string; days: number; force?: boolean; json?: boolean }) => {
+      const { createIssuer } = await import('../../tls/issuer.js');
+      const result = await createIssuer(loadCa(opts.caDir), { out: opts.out, days: opts.days, force: opts.force === true });
+      if (result.clampedToRoot) ctx.io.err(`mesh: warning: the issuer's lifetime was shortened to end with the root's (${result.notAfter})\n`);
+      ctx.io.out(opts.json ? renderJson(result) : renderIssuer(result));
     });
 
   addJsonOption(certs

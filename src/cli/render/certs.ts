@@ -2,6 +2,7 @@
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import type { CaResult } from '../../tls/ca.js';
+import type { IssuerResult } from '../../tls/issuer.js';
 import type { CertReport } from '../../tls/inspect.js';
 import { formatSeconds } from '../../tls/inspect.js';
 import type { IssuedCert, WrittenCert } from '../../tls/leaf.js';
@@ -57,6 +58,18 @@ export function renderCaInit(r: CaResult): string {
     `  private key  ${r.keyPath}  (mode 0600: keep it secret, it can mint any identity)`,
     `  SHA-256      ${r.fingerprintSha256}`,
     `Next: mesh certs gen <service> --ca-dir ${r.dir}`,
+    '',
+  ].join('\n');
+}
+
+export function renderIssuer(r: IssuerResult): string {
+  return [
+    `Created an issuer for trust domain ${r.trustDomain} in ${r.dir} (CA:TRUE, pathlen 0, names limited to spiffe://${r.trustDomain}/…)`,
+    `  certificate   ${r.certPath}  (valid until ${r.notAfter})`,
+    `  private key   ${r.keyPath}  (mode 0600: it signs every leaf the registry issues)`,
+    `  trust bundle  ${r.rootsPath}`,
+    `  SHA-256       ${r.fingerprintSha256}`,
+    `Next: mesh registry start --issuer ${r.dir}`,
     '',
   ].join('\n');
 }

@@ -1,12 +1,14 @@
 // A tiny in-memory RegistryStore for unit tests of the API server and watch hub (tests only).
 import type { HealthState, Instance, InstanceSpec } from '../../../src/core/types.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from '../../../src/registry/store.js';
+import { MemoryTokenStore } from '../../../src/registry/identity/token-store.js';
 
 export class MemoryStore implements RegistryStore {
   index = 0;
   private readonly items = new Map<string, Instance>();
   private readonly listeners = new Set<(e: StoreEvent) => void>();
   now = 1_700_000_000_000;
+  readonly tokens = new MemoryTokenStore();
 
   async open(): Promise<void> {}
   async close(): Promise<void> {}

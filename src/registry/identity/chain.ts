@@ -1,0 +1,21 @@
+// Chain checks shared by the registry (a renewal's certificate) and the identity client (what it was issued):
+// leaf → issuer(s) → one of the trust bundle's roots, each signature verified and each certificate inside its
+// validity window at `now`.
+import type { X509Certificate } from 'node:crypto';
+
+/** Why the chain does not lead to a root, or null when it does. */
+export function chainProblem(chain: X509Certificate[], roots: X509Certificate[], now: number): string | null {
+  if (chain.length === 0) return 'the chain is empty';
+  for (const c of chain) {
+    if (now >= new Date(c.validTo).getTime()) return `certificate ${c.subject.replace(/\n/g, ', ')} expired at ${new Date(c.validTo).toISOString()}`;
+    if (now < new Date(c.validFrom).getTime()) return `certificate ${c.subject.replace(/\n/g, ', ')} is not valid yet`;
+  }
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const child = chain[i]!;
+    const parent = chain[i + 1]!;
+    if (!parent.ca || !child.checkIssued(parent) || !child.verify(parent.publicKey)) return `certificate ${i + 1} of the chain was not signed by certificate ${i + 2}`;
+  }
+  const top = chain[chain.length - 1]!;
+  if (!roots.some((r) => r.ca && top.checkIssued(r) && top.verify(r.publicKey))) return 'the chain does not lead to a root of this mesh';
+  return null;
+}
