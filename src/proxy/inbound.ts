@@ -18,7 +18,7 @@ import { Exchange, type ForwardService } from './forward.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import { upstreamHeaders } from './server.js';
-import { serverTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
+import { serverTlsOptions, type TlsSource } from '../tls/context.js';
 import { parseSpiffeId, peerSpiffeId } from '../tls/spiffe.js';
 import type { MeshErrorCause } from './errors-response.js';
 import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
@@ -36,7 +36,7 @@ export interface InboundOptions {
   service: string;
   /** The local app, host:port. */
   app: string;
-  tls: ReloadingTlsContext;
+  tls: TlsSource;
   policy: PolicyHolder | undefined;
   permissive: boolean;
   metrics: InboundMetrics;

@@ -3,7 +3,9 @@
 // and policy files are watched and swapped without a restart.
 import { PolicyHolder } from '../authz/load.js';
 import { MeshError, UsageError } from '../core/errors.js';
-import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths } from '../tls/context.js';
+import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths, type TlsMaterial, type TlsSource } from '../tls/context.js';
+import { RegistryClient } from '../registry/client.js';
+import type { RegistryIdentity } from './identity/registry-identity.js';
 import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
@@ -18,7 +20,8 @@ export interface MeshProxyOptions extends ProxyOptions {
   inbound: string | undefined;
   app: string | undefined;
   service: string | undefined;
-  tls: TlsFilePaths;
+  /** The certificate files, or the registry (`--identity registry`) with the bootstrap token. */
+  tls: TlsFilePaths | { registry: { token: string | undefined } };
   policyFile: string | undefined;
   permissive: boolean;
   /** Where the inbound sidecar serves GET /metrics; undefined = nowhere. */
@@ -29,15 +32,8 @@ export interface RunningMeshProxy { inbound: string | undefined; outbound: Runni
 
 export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMeshProxy> {
   const log = opts.log;
-  // The identity is the certificate's; --service, when given, must agree with it.
-  const first = loadTlsMaterial(opts.tls);
-  if (first.spiffeId === null) throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" carries no SPIFFE ID`, { hint: 'issue it with `mesh certs gen <service>`' });
-  const own = parseSpiffeId(first.spiffeId);
-  if (opts.service !== undefined && own.service !== opts.service) {
-    throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" is for ${first.spiffeId}, not service ${opts.service}`, { hint: `issue one with \`mesh certs gen ${opts.service}\`` });
-  }
-  for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
-  const tls = new ReloadingTlsContext(opts.tls, { expectSpiffeId: first.spiffeId, log });
+  const { tls, first, identity } = await tlsSource(opts);
+  const own = parseSpiffeId(first.spiffeId!);
   let policy: PolicyHolder | undefined;
   let sidecar: InboundSidecar | undefined;
   let inboundAddr: string | undefined;
@@ -50,6 +46,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       if (opts.service === undefined) throw new UsageError('--inbound needs --service <name>, the service this sidecar fronts');
       parseHostPort(opts.app, '--app');
       const metrics = new InboundMetrics(opts.service);
+      identity?.registerMetrics(metrics.registry);
       sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, log });
       if (opts.inboundAdmin !== undefined) {
         inboundAdmin = createInboundAdmin(metrics);
@@ -64,6 +61,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
     }
   } catch (err) {
     tls.close();
+    void identity?.client.destroy();
     policy?.close();
     sidecar?.listener.close();
     inboundAdmin?.close();
@@ -73,6 +71,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   let stopping: Promise<void> | undefined;
   const stop = () => stopping ??= (async () => {
     tls.close();
+    void identity?.client.destroy();
     policy?.close();
     const drains: Promise<unknown>[] = [];
     if (outbound) drains.push(outbound.stop());
@@ -100,6 +99,37 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
     }
   })();
   return { inbound: inboundAddr, outbound, sidecar, stop };
+}
+
+/**
+ * The proxy's TLS material: watched files, or an identity from the registry. Either way the identity is the
+ * certificate's, and --service, when given, must agree with it.
+ */
+async function tlsSource(opts: MeshProxyOptions): Promise<{ tls: TlsSource; first: TlsMaterial; identity?: { registerMetrics: RegistryIdentity['registerMetrics']; client: RegistryClient } }> {
+  const log = opts.log;
+  if ('registry' in opts.tls) {
+    const { RegistryIdentity } = await import('./identity/registry-identity.js');
+    const client = new RegistryClient({ url: opts.registry.url, ...(opts.registry.caFile === undefined ? {} : { caFile: opts.registry.caFile }) });
+    let identity: RegistryIdentity;
+    try {
+      identity = await RegistryIdentity.start({ client, log, ...(opts.service === undefined ? {} : { service: opts.service }), ...(opts.tls.registry.token === undefined ? {} : { token: opts.tls.registry.token }) });
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+    const m = identity.material;
+    log(`mesh proxy: identity: got ${m.spiffeId} from the registry at ${opts.registry.url} (valid until ${m.notAfter.toISOString()}; renewing at 50-70% of its lifetime)`);
+    return { tls: identity, first: m, identity: { registerMetrics: (r) => identity.registerMetrics(r), client } };
+  }
+  const files = opts.tls;
+  const first = loadTlsMaterial(files);
+  if (first.spiffeId === null) throw new MeshError('MESH_ERR_TLS', `certificate "${files.cert}" carries no SPIFFE ID`, { hint: 'issue it with `mesh certs gen <service>`' });
+  const own = parseSpiffeId(first.spiffeId);
+  if (opts.service !== undefined && own.service !== opts.service) {
+    throw new MeshError('MESH_ERR_TLS', `certificate "${files.cert}" is for ${first.spiffeId}, not service ${opts.service}`, { hint: `issue one with \`mesh certs gen ${opts.service}\`` });
+  }
+  for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
+  return { tls: new ReloadingTlsContext(files, { expectSpiffeId: first.spiffeId, log }), first };
 }
 
 /** Runs until SIGTERM/SIGINT, then drains. */

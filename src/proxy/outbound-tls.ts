@@ -4,7 +4,7 @@
 // another service is refused. Undici pools are built with these options; a certificate rotation replaces them
 // (connections already open finish their requests on the old ones).
 import type { ConnectionOptions } from 'node:tls';
-import { clientTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
+import { clientTlsOptions, type TlsSource } from '../tls/context.js';
 import { formatServiceId } from '../tls/spiffe.js';
 
 export interface OutboundTlsProvider {
@@ -18,7 +18,7 @@ export interface OutboundTlsProvider {
 // whose identity was checked for another service: UpstreamPools keeps one pool (and so one undici session
 // cache) per address *and* destination service, which keeps every resumed session bound to one identity.
 export class OutboundTls implements OutboundTlsProvider {
-  constructor(private readonly ctx: ReloadingTlsContext, private readonly trustDomain: string) {}
+  constructor(private readonly ctx: TlsSource, private readonly trustDomain: string) {}
 
   connectOptions(service: string): ConnectionOptions {
     return clientTlsOptions(this.ctx.material, formatServiceId(this.trustDomain, service));

@@ -67,6 +67,11 @@ export class RegistryClient {
     await this.dispatcher.close();
   }
 
+  /** Closes at once, failing calls in flight (a blocking roots watch must not hold a stopping proxy). */
+  async destroy(): Promise<void> {
+    await this.dispatcher.destroy();
+  }
+
   register(spec: InstanceSpec): Promise<{ index: number; instance: Instance }> {
     const { service, id, ...rest } = spec;
     return this.call('PUT', `/v1/services/${enc(service)}/instances/${enc(id)}`, rest);

@@ -7,11 +7,14 @@ import { MeshError } from '../core/errors.js';
 import { watchFiles, type FileWatch, type FileWatchOptions } from '../core/file-watch.js';
 import { isReadableByOthers, parsePrivateKey, readCertificates, readTextFile } from './files.js';
 import { spiffeIdOf, spiffeServerIdentityCheck } from './spiffe.js';
+import { chainLeadsTo } from './chain.js';
+import { TlsSubscribers } from './subscribers.js';
 
 export interface TlsFilePaths { cert: string; key: string; ca: string }
 
 export interface TlsMaterial {
-  paths: TlsFilePaths;
+  /** The files it was read from; absent for material held only in memory (a registry-issued identity). */
+  paths?: TlsFilePaths;
   certPem: string;
   keyPem: string;
   caPem: string;
@@ -38,7 +41,8 @@ export function loadTlsMaterial(paths: TlsFilePaths, opts: { expectSpiffeId?: st
   const cas = readCertificates(paths.ca, 'CA certificate');
   const leaf = chain[0]!;
   if (!leaf.checkPrivateKey(key)) throw new MeshError('MESH_ERR_TLS', `private key "${paths.key}" does not match certificate "${paths.cert}"`);
-  if (!cas.some((ca) => ca.ca && leaf.checkIssued(ca) && leaf.verify(ca.publicKey))) {
+  // The file may hold the leaf alone (`mesh certs gen`) or leaf + issuer (a registry-issued chain).
+  if (!cas.some((ca) => ca.ca && leaf.checkIssued(ca) && leaf.verify(ca.publicKey)) && (chain.length < 2 || !chainLeadsTo(chain, cas))) {
     throw new MeshError('MESH_ERR_TLS', `certificate "${paths.cert}" was not issued by the CA in "${paths.ca}"`, { hint: 'issue it with `mesh certs gen --ca-dir <the CA dir>`' });
   }
   const notBefore = new Date(leaf.validFrom);
@@ -70,6 +74,19 @@ export function clientTlsOptions(m: TlsMaterial, expectedServerId: string): Conn
   return { ...secureContextOptions(m), rejectUnauthorized: true, checkServerIdentity: spiffeServerIdentityCheck(expectedServerId) };
 }
 
+/**
+ * Where a sidecar or proxy gets its current TLS material: files that are watched (ReloadingTlsContext) or the
+ * registry (RegistryIdentity). Servers are kept current and clients told when the material changes.
+ */
+export interface TlsSource {
+  readonly material: TlsMaterial;
+  /** Keeps a TLS server's context current; its open connections are untouched. */
+  attachServer(server: Server): void;
+  /** Called with the new material after each change (e.g. to build a new Agent). */
+  onReload(listener: (m: TlsMaterial) => void): () => void;
+  close(): void;
+}
+
 export interface ReloadingTlsContextOptions extends FileWatchOptions {
   expectSpiffeId?: string;
   /** Where reload messages go (one line each). */
@@ -81,11 +98,10 @@ export interface ReloadingTlsContextOptions extends FileWatchOptions {
  * Holds the current TLS material and replaces it when the files change. A new set that fails any check of
  * loadTlsMaterial is refused with one log line and the old one stays in force.
  */
-export class ReloadingTlsContext {
+export class ReloadingTlsContext implements TlsSource {
   #material: TlsMaterial;
   #secureContext: SecureContext;
-  readonly #servers = new Set<Server>();
-  readonly #listeners = new Set<(m: TlsMaterial) => void>();
+  readonly #subscribers = new TlsSubscribers();
   readonly #opts: ReloadingTlsContextOptions;
   #watch: FileWatch | undefined;
 
@@ -122,29 +138,21 @@ export class ReloadingTlsContext {
     }
     this.#material = next;
     this.#secureContext = ctx;
-    for (const server of this.#servers) server.setSecureContext(secureContextOptions(next));
-    for (const listener of this.#listeners) listener(next);
+    this.#subscribers.publish(next);
     log(`mesh: TLS certificate reloaded (${next.spiffeId ?? next.leaf.subject.replace(/\n/g, ', ')}, valid until ${next.notAfter.toISOString()})`);
     for (const w of next.warnings) log(`mesh: warning: ${w}`);
     return true;
   }
 
   /** Keeps a TLS server's context current; its open connections are untouched. */
-  attachServer(server: Server): void {
-    this.#servers.add(server);
-    server.once('close', () => this.#servers.delete(server));
-  }
+  attachServer(server: Server): void { this.#subscribers.attachServer(server); }
 
   /** For clients: called with the new material after each successful reload (e.g. to build a new Agent). */
-  onReload(listener: (m: TlsMaterial) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
+  onReload(listener: (m: TlsMaterial) => void): () => void { return this.#subscribers.onReload(listener); }
 
   close(): void {
     this.#watch?.close();
     this.#watch = undefined;
-    this.#servers.clear();
-    this.#listeners.clear();
+    this.#subscribers.clear();
   }
 }

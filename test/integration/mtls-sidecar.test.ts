@@ -3,12 +3,12 @@
 // certificate is refused at the handshake, certificates rotate without a restart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { runMesh, startMesh, tempDir, eventually, type Daemon } from '../helpers/mesh.js';
+import { curl, runMesh, startMesh, tempDir, eventually, type Daemon } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { makePki, type TestPki } from '../unit/tls/pki.js';
 import { issueLeaf, writeLeaf } from '../../src/tls/leaf.js';
@@ -64,22 +64,6 @@ async function sidecar(t: { after(fn: () => Promise<void> | void): void }, extra
   return { d, port: Number(m[1]) };
 }
 
-/** Real curl, run asynchronously: the app under test lives in this process and must keep answering. */
-function curl(args: string[]): Promise<{ code: number; status: number; body: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('curl', ['-sS', '--max-time', '10', '-w', '\n%{http_code}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = out.split('\n');
-      const status = Number(lines.pop());
-      resolve({ code: code ?? -1, status, body: lines.join('\n'), stderr: err });
-    });
-  });
-}
 const as = (c: TlsFilePaths) => ['--cert', c.cert, '--key', c.key, '--cacert', pki.caPath];
 
 test('curl with a mesh certificate gets through; the app sees the caller identity, never a spoofed one', { timeout: 30_000 }, async (t) => {

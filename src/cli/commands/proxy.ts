@@ -13,6 +13,7 @@ interface ProxyStartFlags extends RegistryClientFlags {
   drainTimeout: number;
   metrics: boolean;
   accessLog?: string;
+  identity?: 'registry';
   inbound?: string;
   app?: string;
   service?: string;
@@ -52,16 +53,18 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--service <name>', 'The service this proxy speaks for; its certificate must carry spiffe://<trust-domain>/service/<name>.'))
     .addOption(new Option('--cert <file>', 'This service\'s certificate (from `mesh certs gen`); turns on mTLS. Rotated files are picked up without a restart.').env('MESH_CERT'))
     .addOption(new Option('--key <file>', 'The private key of --cert.').env('MESH_KEY'))
+    .addOption(new Option('--identity <source>', 'Where the mTLS identity comes from instead of --cert/--key: "registry" generates a key in memory, gets a certificate from the registry (the first with the bootstrap token in MESH_IDENTITY_TOKEN) and renews it before it expires; --ca then only names the CA of an https registry.').choices(['registry']).env('MESH_IDENTITY'))
     .addOption(new Option('--policy <file>', 'Authorization policy (YAML or JSON) the inbound sidecar enforces; reloaded when it changes. Without one every authenticated caller is allowed.').env('MESH_POLICY'))
     .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS).')
     .addOption(new Option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.').argParser(addressFlag('--inbound-admin')))
     .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  curl -x http://127.0.0.1:15001 http://orders/api        # as an HTTP proxy (curl reads lowercase http_proxy too)\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
-    .addHelpText('after', 'With mTLS (see SECURITY in man mesh):\n  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml\n  mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem\n')
+    .addHelpText('after', 'With mTLS (see SECURITY in man mesh):\n  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml\n  mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem\n  MESH_IDENTITY_TOKEN=$(mesh token create --service web) mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service web --identity registry\n')
     .action(async (opts: ProxyStartFlags, cmd: Command) => {
-      if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined) {
+      if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined || opts.identity !== undefined) {
         const { meshProxyOptions } = await import('./proxy-mtls.js');
         const { runMeshProxy } = await import('../../proxy/mesh-run.js');
-        await runMeshProxy(meshProxyOptions(opts, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`)));
+        const flags = { ...opts, ...(ctx.io.env.MESH_IDENTITY_TOKEN ? { identityToken: ctx.io.env.MESH_IDENTITY_TOKEN } : {}) };
+        await runMeshProxy(meshProxyOptions(flags, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`)));
         return;
       }
       // Loaded on demand: other commands should not pay for the proxy's code.

@@ -7,7 +7,7 @@ import { verify, type X509Certificate } from 'node:crypto';
 import { MeshError } from '../../core/errors.js';
 import { parseCertificates } from '../../tls/files.js';
 import { parseSpiffeId, spiffeIdOf } from '../../tls/spiffe.js';
-import { chainProblem } from './chain.js';
+import { chainProblem } from '../../tls/chain.js';
 import { tokenIdOf } from './signer.js';
 
 export interface RenewalProof { chain: string; signature: string }

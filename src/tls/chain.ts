@@ -1,12 +1,13 @@
-// Chain checks shared by the registry (a renewal's certificate) and the identity client (what it was issued):
+// Chain checks shared by the registry (a renewal's certificate), TLS material loading and the identity client:
 // leaf → issuer(s) → one of the trust bundle's roots, each signature verified and each certificate inside its
-// validity window at `now`.
+// validity window at `now` (null: signatures only; the caller checks validity itself).
 import type { X509Certificate } from 'node:crypto';
 
 /** Why the chain does not lead to a root, or null when it does. */
-export function chainProblem(chain: X509Certificate[], roots: X509Certificate[], now: number): string | null {
+export function chainProblem(chain: X509Certificate[], roots: X509Certificate[], now: number | null): string | null {
   if (chain.length === 0) return 'the chain is empty';
   for (const c of chain) {
+    if (now === null) break;
     if (now >= new Date(c.validTo).getTime()) return `certificate ${c.subject.replace(/\n/g, ', ')} expired at ${new Date(c.validTo).toISOString()}`;
     if (now < new Date(c.validFrom).getTime()) return `certificate ${c.subject.replace(/\n/g, ', ')} is not valid yet`;
   }
@@ -18,4 +19,9 @@ export function chainProblem(chain: X509Certificate[], roots: X509Certificate[],
   const top = chain[chain.length - 1]!;
   if (!roots.some((r) => r.ca && top.checkIssued(r) && top.verify(r.publicKey))) return 'the chain does not lead to a root of this mesh';
   return null;
+}
+
+/** Whether the chain's signatures lead to one of `roots` (validity windows are checked elsewhere). */
+export function chainLeadsTo(chain: X509Certificate[], roots: X509Certificate[]): boolean {
+  return chainProblem(chain, roots, null) === null;
 }
