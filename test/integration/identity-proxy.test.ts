@@ -46,7 +46,7 @@ async function identityMesh(t: T, dir: string, certTtl: string, registryPort = 0
 
 const count = (d: Daemon, re: RegExp) => (d.stderr().match(new RegExp(re.source, 'g')) ?? []).length;
 
-test('mesh without certificate files: 6 s certificates renew at least four times on both sides under steady traffic, with zero failed requests', { timeout: 90_000 }, async (t) => {
+test('mesh without certificate files: 6 s certificates renew at least five times on both sides under steady traffic, with zero failed requests', { timeout: 90_000 }, async (t) => {
   const dir = tempDir('mesh-identity-proxy-');
   t.after(dir.cleanup);
   const m = await identityMesh(t, dir.path, '6s');
@@ -54,14 +54,14 @@ test('mesh without certificate files: 6 s certificates renew at least four times
   const deadline = Date.now() + 60_000;
   let ok = 0;
   const failed: string[] = [];
-  while (Date.now() < deadline && (count(m.sidecar, /identity: renewed/) < 4 || count(m.proxy, /identity: renewed/) < 4)) {
+  while (Date.now() < deadline && (count(m.sidecar, /identity: renewed/) < 5 || count(m.proxy, /identity: renewed/) < 5)) {
     const r = await viaProxy(m.outPort, 'orders', '/x').catch((err: Error) => ({ status: 0, body: err.message }));
     if (r.status === 200 && JSON.parse(r.body).client === 'spiffe://mesh.local/service/web') ok++;
     else failed.push(`${r.status} ${r.body}`);
     await new Promise((res) => setTimeout(res, 20));
   }
-  assert.ok(count(m.sidecar, /identity: renewed/) >= 4, m.sidecar.stderr());
-  assert.ok(count(m.proxy, /identity: renewed/) >= 4, m.proxy.stderr());
+  assert.ok(count(m.sidecar, /identity: renewed/) >= 5, m.sidecar.stderr());
+  assert.ok(count(m.proxy, /identity: renewed/) >= 5, m.proxy.stderr());
   assert.deepEqual(failed, []);
   assert.ok(ok > 50, `steady traffic (${ok} requests)`);
   // The expiry is a metric, and it is inside the short lifetime.
