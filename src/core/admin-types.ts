@@ -35,6 +35,17 @@ export interface RoutesSnapshot {
   index: number;
   registry: { url: string; connected: boolean; lastError?: string };
   services: RoutesService[];
+  /** This proxy's own mTLS identity (absent without mTLS). */
+  identity?: ProxyIdentity;
+}
+
+/** The certificate a proxy presents: from files (`--cert`) or from the registry (`--identity registry`). */
+export interface ProxyIdentity {
+  spiffeId: string;
+  trustDomain: string;
+  source: 'files' | 'registry';
+  notBefore: string;
+  notAfter: string;
 }
 
 /** Why requests ended as they did — the "fate" column of `mesh top`. */

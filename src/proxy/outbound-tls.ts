@@ -4,7 +4,8 @@
 // another service is refused. Undici pools are built with these options; a certificate rotation replaces them
 // (connections already open finish their requests on the old ones).
 import type { ConnectionOptions } from 'node:tls';
-import { clientTlsOptions, type TlsSource } from '../tls/context.js';
+import type { ProxyIdentity } from '../core/admin-types.js';
+import { clientTlsOptions, type TlsMaterial, type TlsSource } from '../tls/context.js';
 import { formatServiceId } from '../tls/spiffe.js';
 
 export interface OutboundTlsProvider {
@@ -12,6 +13,8 @@ export interface OutboundTlsProvider {
   connectOptions(service: string): ConnectionOptions;
   /** Called after our certificate or CA changed, so pools built with the old options can be replaced. */
   onReload(listener: () => void): () => void;
+  /** The identity we present, for /routes (and so `mesh routes`, `mesh top`, `mesh check`). */
+  identity?(): ProxyIdentity;
 }
 
 // Node skips checkServerIdentity on a resumed TLS session, so a session must never be offered to a server
@@ -27,6 +30,17 @@ export class OutboundTls implements OutboundTlsProvider {
   onReload(listener: () => void): () => void {
     return this.ctx.onReload(() => listener());
   }
+
+  identity(): ProxyIdentity {
+    return identityOf(this.ctx.material, this.trustDomain);
+  }
+}
+
+export function identityOf(m: TlsMaterial, trustDomain: string): ProxyIdentity {
+  return {
+    spiffeId: m.spiffeId ?? '', trustDomain, source: m.paths === undefined ? 'registry' : 'files',
+    notBefore: new Date(m.leaf.validFrom).toISOString(), notAfter: m.notAfter.toISOString(),
+  };
 }
 
 /** "host:port" or "[v6]:port" with its port replaced by the mesh TLS port. */

@@ -88,7 +88,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();
-        return runtimes.snapshot({ url: s.url, connected: s.connected, ...(s.lastError === undefined ? {} : { lastError: s.lastError }) });
+        const snap = runtimes.snapshot({ url: s.url, connected: s.connected, ...(s.lastError === undefined ? {} : { lastError: s.lastError }) });
+        const identity = opts.outboundTls?.identity?.();
+        return identity === undefined ? snap : { ...snap, identity };
       },
       config: () => config,
       ready: () => draining ? { ready: false, reason: 'draining' } : discovery.status().synced ? { ready: true } : { ready: false, reason: 'no route table from the registry yet' },

@@ -69,6 +69,13 @@ test('mesh without certificate files: 6 s certificates renew at least five times
   const expiry = Number(/^mesh_identity_cert_expiry_seconds (\S+)$/m.exec(scrape.body)![1]);
   assert.ok(expiry > 0 && expiry <= 6, `expiry ${expiry}`);
   assert.match(scrape.body, /^mesh_identity_renewal_failures_total 0$/m);
+  // `mesh routes` and `mesh check` show the proxy's identity and the time its certificate has left.
+  const admin = `http://${/\(admin (127\.0\.0\.1:\d+)/.exec(m.proxy.stderr())![1]}`;
+  const routes = await runMesh(['routes', '--proxy', admin]);
+  assert.match(routes.stdout, /^identity spiffe:\/\/mesh\.local\/service\/web \(registry-issued, certificate valid \d+s more\)$/m, routes.stdout);
+  assert.match(routes.stdout, /^orders .*mTLS peer spiffe:\/\/mesh\.local\/service\/orders$/m);
+  const check = await runMesh(['check', '--registry', m.reg.url, '--proxy', admin]);
+  assert.match(check.stdout, /proxy identity spiffe:\/\/mesh\.local\/service\/web \(registry-issued\) (is valid for|expires in)/, check.stdout);
   // A real curl with a registry-issued client certificate reaches the sidecar as web.
   const w = await newWorkload();
   const signed = await signRaw(m.reg.url, { csr: w.csrPem, token: await createToken(m.reg.url, 'web') });
