@@ -118,3 +118,28 @@ test('--identity registry: without MESH_IDENTITY_TOKEN, or with --cert, is a one
   assert.equal(b.code, 2);
   assert.match(b.stderr, /--identity registry replaces --cert and --key/);
 });
+
+test('mesh run --mtls: the child gets an identity-backed inbound sidecar and is registered with its mesh TLS port', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('mesh-identity-run-');
+  t.after(dir.cleanup);
+  const pki = await makePki(dir.path);
+  const reg = await startRegistry(t, { args: ['--issuer', pki.issuers[0]!, '--cert-ttl', '1h'] });
+  const token = await createToken(reg.url, 'orders');
+  const app = 'require("http").createServer((q, s) => s.end(JSON.stringify({ client: q.headers["x-mesh-client-id"] ?? null }))).listen(Number(process.env.PORT), "127.0.0.1")';
+  const run = startMesh(['run', 'orders', '--mtls', '--registry', reg.url, '--', process.execPath, '-e', app], { env: { MESH_IDENTITY_TOKEN: token } });
+  t.after(async () => { await run.stop('SIGKILL'); });
+  await run.waitFor(/mesh run: registered orders\//);
+  assert.match(run.stderr(), /identity: got spiffe:\/\/mesh\.local\/service\/orders from the registry/);
+  const inst = (await reg.client.service('orders')).instances[0]!;
+  assert.ok(inst.tlsPort !== undefined, 'registered with its mesh TLS port');
+  const w = await newWorkload();
+  const signed = await signRaw(reg.url, { csr: w.csrPem, token: await createToken(reg.url, 'web') });
+  for (const [name, text] of [['web.pem', signed.body.chain!], ['web-key.pem', w.keyPem], ['roots.pem', signed.body.roots!]] as const) writeFileSync(join(dir.path, name), text, { mode: 0o600 });
+  const c = await curl(['--cert', join(dir.path, 'web.pem'), '--key', join(dir.path, 'web-key.pem'), '--cacert', join(dir.path, 'roots.pem'), '--resolve', `orders:${inst.tlsPort}:127.0.0.1`, `https://orders:${inst.tlsPort}/`]);
+  assert.equal(c.status, 200, c.stderr);
+  assert.equal(JSON.parse(c.body).client, 'spiffe://mesh.local/service/web');
+  const noCert = await curl(['--cacert', join(dir.path, 'roots.pem'), '--resolve', `orders:${inst.tlsPort}:127.0.0.1`, `https://orders:${inst.tlsPort}/`]);
+  assert.notEqual(noCert.status, 200, 'no client certificate, no service');
+  await run.stop('SIGTERM');
+  assert.deepEqual((await reg.client.services()).services.map((x) => x.service), [], 'deregistered when it stopped');
+});
