@@ -75,7 +75,8 @@ export async function createIssuer(root: LoadedCa, opts: CreateIssuerOptions): P
   writeFilesAtomic([
     { path: paths.keyPath, data: await privateKeyPem(keys.privateKey), mode: KEY_MODE },
     { path: paths.certPath, data: `${certPem}\n`, mode: CERT_MODE },
-    { path: paths.rootsPath, data: root.certPem, mode: CERT_MODE },
+    // Replacing an issuer (a root rotation's second step) keeps the roots its bundle already trusts.
+    { path: paths.rootsPath, data: [root.certPem, ...existingRoots(dir).filter((pem) => new X509Certificate(pem).fingerprint256 !== root.cert.fingerprint256)].join(''), mode: CERT_MODE },
     { path: paths.metaPath, data: `${JSON.stringify({ trustDomain: root.trustDomain, createdAt: now.toISOString() }, null, 2)}\n`, mode: CERT_MODE },
   ]);
   const x = new X509Certificate(certPem);
@@ -83,6 +84,15 @@ export async function createIssuer(root: LoadedCa, opts: CreateIssuerOptions): P
     dir, ...paths, trustDomain: root.trustDomain, subject: x.subject.replace(/\n/g, ', '),
     notBefore: new Date(x.validFrom).toISOString(), notAfter: new Date(x.validTo).toISOString(), clampedToRoot, fingerprintSha256: x.fingerprint256,
   };
+}
+
+/** The roots already trusted in an issuer directory (empty when there is none yet), for `ca issuer --force`. */
+export function existingRoots(dir: string): string[] {
+  try {
+    return readCertificates(issuerPaths(dir).rootsPath, 'trust bundle').map((c) => c.toString());
+  } catch {
+    return [];
+  }
 }
 
 function mkdirPrivate(dir: string): void {

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { curl, freePort, runMesh, startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
+import { curl, eventually, freePort, runMesh, startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { get, viaProxy } from '../helpers/proxy.js';
-import { createToken, makePki, newWorkload, signRaw } from '../helpers/identity.js';
+import { createToken, makePki, newWorkload, opensslVerify, signRaw } from '../helpers/identity.js';
 
 type T = { after(fn: () => Promise<void> | void): void };
 
@@ -142,4 +142,62 @@ test('mesh run --mtls: the child gets an identity-backed inbound sidecar and is 
   assert.notEqual(noCert.status, 200, 'no client certificate, no service');
   await run.stop('SIGTERM');
   assert.deepEqual((await reg.client.services()).services.map((x) => x.service), [], 'deregistered when it stopped');
+});
+
+test('root rotation under traffic (new root beside the old, issuer replaced, old root removed): zero failed requests', { timeout: 120_000 }, async (t) => {
+  const dir = tempDir('mesh-identity-rotate-');
+  t.after(dir.cleanup);
+  const m = await identityMesh(t, dir.path, '6s');
+  const root2 = join(dir.path, 'root2');
+  const issuer = m.pki.issuers[0]!;
+  let stop = false;
+  let ok = 0;
+  const failed: string[] = [];
+  const traffic = (async () => {
+    while (!stop) {
+      const r = await viaProxy(m.outPort, 'orders', '/r').catch((err: Error) => ({ status: 0, body: err.message }));
+      if (r.status === 200) ok++; else failed.push(`${r.status} ${r.body}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  })();
+  t.after(() => { stop = true; });
+  const renewedAfter = async (d: Daemon, n: number) => {
+    const base = count(d, /identity: renewed/);
+    const deadline = Date.now() + 30_000;
+    while (count(d, /identity: renewed/) < base + n) {
+      if (Date.now() > deadline) throw new Error(`no ${n} renewals within 30 s:\n${d.stderr()}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  };
+  // 1. A new root beside the old one: registries reload, proxies follow the bundle.
+  const start = await runMesh(['certs', 'ca', 'rotate', '--ca-dir', m.pki.root, '--out', root2, '--issuer', issuer]);
+  assert.equal(start.code, 0, start.stderr);
+  assert.match(start.stdout, /trust bundle now holds 2 roots/);
+  await m.reg.daemon.waitFor(/identity: issuer reloaded \(.*2 roots in the trust bundle\)/, 20_000);
+  await m.sidecar.waitFor(/identity: trust bundle changed \(2 roots\)/, 20_000);
+  await m.proxy.waitFor(/identity: trust bundle changed \(2 roots\)/, 20_000);
+  // Finishing before the issuer moved to the new root would break its leaves: refused.
+  const early = await runMesh(['certs', 'ca', 'rotate', '--finish', '--ca-dir', root2, '--issuer', issuer]);
+  assert.equal(early.code, 1);
+  assert.match(early.stderr, /is still signed by the old root/);
+  // 2. The issuer is replaced by one under the new root; workloads move at their next renewals.
+  const reissue = await runMesh(['certs', 'ca', 'issuer', '--ca-dir', root2, '--out', issuer, '--force']);
+  assert.equal(reissue.code, 0, reissue.stderr);
+  await eventually(() => count(m.reg.daemon, /identity: issuer reloaded/) >= 2, 20_000, 100);
+  await Promise.all([renewedAfter(m.sidecar, 2), renewedAfter(m.proxy, 2)]);
+  // 3. The old root goes.
+  const finish = await runMesh(['certs', 'ca', 'rotate', '--finish', '--ca-dir', root2, '--issuer', issuer]);
+  assert.equal(finish.code, 0, finish.stderr);
+  await m.sidecar.waitFor(/identity: trust bundle changed \(1 roots\)/, 20_000);
+  await m.proxy.waitFor(/identity: trust bundle changed \(1 roots\)/, 20_000);
+  await Promise.all([renewedAfter(m.sidecar, 1), renewedAfter(m.proxy, 1)]);
+  stop = true;
+  await traffic;
+  assert.deepEqual(failed, []);
+  assert.ok(ok > 100, `traffic ran throughout (${ok} requests)`);
+  // New leaves verify against the new root alone, and not against the old one.
+  const w = await newWorkload();
+  const signed = await signRaw(m.reg.url, { csr: w.csrPem, token: await createToken(m.reg.url, 'web') });
+  assert.equal(opensslVerify(dir.path, signed.body.chain!, join(root2, 'ca.pem'))[0], 0);
+  assert.notEqual(opensslVerify(dir.path, signed.body.chain!, m.pki.rootCert)[0], 0);
 });

@@ -10,7 +10,7 @@ const DEFAULT_ISSUER_DAYS = 365;
 import { validateServiceName } from '../../core/validate.js';
 import { addJsonOption, collect, flagParser, intFlag } from '../common.js';
 import type { CommandContext } from '../program.js';
-import { genView, renderCaInit, renderIssuer, renderGen, renderInspectTable, renderJson } from '../render/certs.js';
+import { genView, renderCaInit, renderIssuer, renderRotation, renderGen, renderInspectTable, renderJson } from '../render/certs.js';
 
 const keyTypeOption = (desc: string) => new Option('--key-type <type>', desc).choices(['ec', 'rsa']).default('ec');
 
@@ -50,6 +50,24 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
       const result = await createIssuer(loadCa(opts.caDir), { out: opts.out, days: opts.days, force: opts.force === true });
       if (result.clampedToRoot) ctx.io.err(`mesh: warning: the issuer's lifetime was shortened to end with the root's (${result.notAfter})\n`);
       ctx.io.out(opts.json ? renderJson(result) : renderIssuer(result));
+    });
+
+  addJsonOption(ca
+    .command('rotate')
+    .description('Rotate the root CA without a failed request, in three steps (see "Root rotation" in man mesh). Without --finish: create a new root in --out and add it to the trust bundle (roots.pem) of each --issuer, beside the old one. Then replace each issuer with `mesh certs ca issuer --ca-dir <new root> --force` and wait one --cert-ttl. With --finish: remove every root but --ca-dir\'s from each --issuer\'s bundle.')
+    .addOption(new Option('--ca-dir <dir>', 'The current root CA directory (with --finish: the new root).').env('MESH_CA_DIR').default(DEFAULT_CA_DIR))
+    .option('--out <dir>', 'Where to create the new root (not with --finish).')
+    .requiredOption('--issuer <dir>', 'An issuer directory whose trust bundle changes (repeatable: name every registry\'s issuer).', collect((v: string) => v))
+    .addOption(new Option('--days <n>', 'How many days the new root is valid.').default(DEFAULT_CA_DAYS).argParser(intFlag('--days', 1, 36_500)))
+    .option('--finish', 'The last step: leave only the --ca-dir root in each issuer\'s trust bundle.'))
+    .addHelpText('after', '\nExamples:\n  mesh certs ca rotate --ca-dir ./mesh-ca --out ./mesh-ca-2 --issuer ./issuer-a --issuer ./issuer-b\n  mesh certs ca rotate --finish --ca-dir ./mesh-ca-2 --issuer ./issuer-a --issuer ./issuer-b\n')
+    .action(async (opts: { caDir: string; out?: string; issuer: string[]; days: number; finish?: boolean; json?: boolean }) => {
+      if (opts.finish === true && opts.out !== undefined) throw new UsageError('--out creates the new root in the first step; --finish takes the new root as --ca-dir');
+      if (opts.finish !== true && opts.out === undefined) throw new UsageError('--out <dir>: where to create the new root (or pass --finish for the last step)');
+      const { startRootRotation, finishRootRotation } = await import('../../tls/rotate.js');
+      const root = loadCa(opts.caDir);
+      const step = opts.finish === true ? finishRootRotation(root, opts.issuer) : await startRootRotation(root, { out: opts.out!, days: opts.days, issuerDirs: opts.issuer });
+      ctx.io.out(opts.json ? renderJson(step) : renderRotation(step, opts.finish === true ? root.dir : step.newRoot!.dir));
     });
 
   addJsonOption(certs

@@ -9,7 +9,7 @@ const DATA_COMMANDS = [
   'registry status', 'register', 'deregister', 'services',
   'certs ca init', 'certs gen', 'certs inspect', 'authz test', 'curl',
   'routes', 'routes explain', 'demo', 'check',
-  'certs ca issuer', 'token create', 'token list', 'token revoke',
+  'certs ca issuer', 'certs ca rotate', 'token create', 'token list', 'token revoke',
 ];
 /** Commands that run until stopped or draw a dashboard: no data document to print. */
 const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top', 'token'];
