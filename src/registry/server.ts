@@ -67,7 +67,9 @@ export class RegistryServer {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.dispatch(req, res);
     this.http = opts.tls === undefined
       ? createServer({ noDelay: true, keepAlive: true }, handler)
-      : createHttpsServer({ ...opts.tls, minVersion: 'TLSv1.2', noDelay: true, keepAlive: true }, handler) as unknown as Server;
+      // With an issuer, workloads may renew with their mesh certificate as the TLS client certificate. It is only
+      // requested (never required), and verified by the identity API against the current trust bundle.
+      : createHttpsServer({ ...opts.tls, minVersion: 'TLSv1.2', noDelay: true, keepAlive: true, ...(opts.identity ? { requestCert: true, rejectUnauthorized: false } : {}) }, handler) as unknown as Server;
     // `Expect: 100-continue` (curl sends it for large bodies): refuse an oversized body before it is sent.
     this.http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {

@@ -23,7 +23,7 @@ export async function startRegistry(t: After, opts: { dataDir?: string; args?: s
   }
   const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(opts.args ?? [])], opts.env ? { env: opts.env } : {});
   t.after(async () => { await daemon.stop('SIGKILL'); });
-  const m = await daemon.waitFor(/listening on (http:\/\/[\d.:]+)/);
+  const m = await daemon.waitFor(/listening on (https?:\/\/[\d.:]+)/);
   const url = m[1]!;
   const client = new RegistryClient({ url, timeoutMs: 5_000 });
   t.after(() => client.close());

@@ -213,3 +213,34 @@ test('a registry without --issuer answers the identity API with 503 MESH_ERR_IDE
   assert.equal(r.status, 503);
   assert.equal(r.body.error!.code, 'MESH_ERR_IDENTITY_UNAVAILABLE');
 });
+
+test('renewal over mTLS: with the registry on HTTPS, the current certificate as curl\'s client certificate renews it; an expired-era or foreign certificate does not', { timeout: 60_000 }, async (t) => {
+  const dir = scratch(t);
+  const pki = await makePki(dir);
+  const gen = await runMesh(['certs', 'gen', 'registry', '--ca-dir', pki.root, '--out', join(dir, 'reg-tls')]);
+  assert.equal(gen.code, 0, gen.stderr);
+  const reg = await startRegistry(t, { args: ['--issuer', pki.issuers[0]!, '--tls-cert', join(dir, 'reg-tls', 'registry.pem'), '--tls-key', join(dir, 'reg-tls', 'registry-key.pem')] });
+  const httpsUrl = reg.daemon.stderr().match(/listening on (https:\/\/[\d.:]+)/)![1]!;
+  const post = (body: unknown, extra: string[] = []) => {
+    const r = spawnSync('curl', ['-sS', '-w', '\n%{http_code}', '--cacert', pki.rootCert, ...extra, '-X', 'POST', '-H', 'content-type: application/json', '--data-binary', '@-', `${httpsUrl}/v1/identity/sign`], { input: JSON.stringify(body), encoding: 'utf8' });
+    const i = r.stdout.lastIndexOf('\n');
+    return { status: Number(r.stdout.slice(i + 1)), body: JSON.parse(r.stdout.slice(0, i)) as { chain?: string; spiffeId?: string; error?: { code: string } }, stderr: r.stderr };
+  };
+  const tokenR = await runMesh(['token', 'create', '--service', 'web', '--registry', httpsUrl, '--ca', pki.rootCert]);
+  assert.equal(tokenR.code, 0, tokenR.stderr);
+  const first = await newWorkload();
+  const r1 = post({ csr: first.csrPem, token: tokenR.stdout.trim() });
+  assert.equal(r1.status, 200, r1.stderr);
+  writeFileSync(join(dir, 'web.pem'), r1.body.chain!);
+  writeFileSync(join(dir, 'web-key.pem'), first.keyPem, { mode: 0o600 });
+  const next = await newWorkload();
+  const r2 = post({ csr: next.csrPem }, ['--cert', join(dir, 'web.pem'), '--key', join(dir, 'web-key.pem')]);
+  assert.equal(r2.status, 200, JSON.stringify(r2.body) + r2.stderr);
+  assert.equal(r2.body.spiffeId, 'spiffe://mesh.local/service/web');
+  // No client certificate and neither token nor proof: nothing to go on.
+  assert.equal(post({ csr: next.csrPem }).status, 400);
+  // The registry's own serving certificate is signed by the root but names no bootstrap token: refused.
+  const foreign = post({ csr: next.csrPem }, ['--cert', join(dir, 'reg-tls', 'registry.pem'), '--key', join(dir, 'reg-tls', 'registry-key.pem')]);
+  assert.equal(foreign.status, 401);
+  assert.equal(foreign.body.error!.code, 'MESH_ERR_UNAUTHORIZED');
+});

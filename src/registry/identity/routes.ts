@@ -6,6 +6,8 @@
 //   DELETE /v1/identity/tokens/<id>     revoke one (admin token)
 //   GET    /v1/identity/metrics         Prometheus counters of issued and refused certificates
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { presentedChain } from './renewal.js';
 import { parseDuration } from '../../core/duration.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
 import type { ApiContext, Route } from '../api-routes.js';
@@ -23,7 +25,9 @@ function identityOf(ctx: ApiContext): IdentityService {
 async function sign(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const identity = identityOf(ctx);
   const body = await readJsonBody(req, res);
-  sendJson(ctx.store, res, 200, await identity.sign(body, req.socket.remoteAddress ?? 'unknown'), { 'cache-control': 'no-store' });
+  const socket = req.socket as TLSSocket;
+  const chain = socket.encrypted === true ? presentedChain(socket) : [];
+  sendJson(ctx.store, res, 200, await identity.sign(body, req.socket.remoteAddress ?? 'unknown', chain), { 'cache-control': 'no-store' });
 }
 
 async function roots(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _p: string[], url: URL): Promise<void> {

@@ -1,14 +1,14 @@
 // The registry's identity authority: signs leaves for bootstrap-token holders and for renewing workloads,
 // manages the tokens, serves the trust bundle, and counts what it issued and refused. One per daemon; with
 // the etcd store every daemon has its own issuer (all under one root) and they share the tokens.
-import { createHash } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import { isMeshError, MeshError, ValidationError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import { formatServiceId } from '../../tls/spiffe.js';
 import { readCsr, type ReadCsr } from './csr.js';
 import { FailureLimiter } from './rate-limit.js';
-import { verifyRenewal } from './renewal.js';
+import { verifyPresentedChain, verifyRenewal } from './renewal.js';
 import type { LeafSigner, SignedLeaf } from './signer.js';
 import type { TokenStore } from './token-store.js';
 import { newToken, parseToken, secretMatches, useToken, viewOf, type TokenView } from './tokens.js';
@@ -79,10 +79,10 @@ export class IdentityService {
   }
 
   /** POST /v1/identity/sign: {csr, token} for a first certificate, {csr, renew: {chain, signature}} to renew. */
-  async sign(body: unknown, remote: string): Promise<SignResponse> {
+  async sign(body: unknown, remote: string, tlsClientChain: X509Certificate[] = []): Promise<SignResponse> {
     try {
       this.#limiter.check(remote);
-      return await this.#sign(body, remote);
+      return await this.#sign(body, remote, tlsClientChain);
     } catch (err) {
       const code = isMeshError(err) ? err.code : 'MESH_ERR_INTERNAL';
       this.counters.refused.set(code, (this.counters.refused.get(code) ?? 0) + 1);
@@ -90,11 +90,14 @@ export class IdentityService {
     }
   }
 
-  async #sign(body: unknown, remote: string): Promise<SignResponse> {
+  async #sign(body: unknown, remote: string, tlsClientChain: X509Certificate[]): Promise<SignResponse> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('body', 'send a JSON object {"csr": "<PEM>", "token": "<bootstrap token>"} or {"csr", "renew": {...}}');
     const b = body as Record<string, unknown>;
     for (const k of Object.keys(b)) if (k !== 'csr' && k !== 'token' && k !== 'renew') throw new ValidationError(k, `unknown field "${k}"`);
-    if ((b.token === undefined) === (b.renew === undefined)) throw new ValidationError('token', 'send exactly one of "token" (first certificate) or "renew" (renewal)');
+    const mtls = b.token === undefined && b.renew === undefined && tlsClientChain.length > 0;
+    if (!mtls && (b.token === undefined) === (b.renew === undefined)) {
+      throw new ValidationError('token', 'send exactly one of "token" (first certificate) or "renew" (renewal), or renew over mTLS with the current certificate as the client certificate');
+    }
     const csr = await readCsr(b.csr);
     const now = this.opts.clock.now();
     const tokens = this.opts.tokens;
@@ -115,7 +118,9 @@ export class IdentityService {
     } else {
       let proof;
       try {
-        proof = verifyRenewal(b.renew, csr.der, this.#signer.issuer.roots, this.trustDomain, now);
+        proof = mtls
+          ? verifyPresentedChain(tlsClientChain, this.#signer.issuer.roots, this.trustDomain, now)
+          : verifyRenewal(b.renew, csr.der, this.#signer.issuer.roots, this.trustDomain, now);
       } catch (err) {
         if (isMeshError(err) && err.code === 'MESH_ERR_UNAUTHORIZED') this.#limiter.fail(remote);
         throw err;
