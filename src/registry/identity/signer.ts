@@ -22,10 +22,17 @@ export interface SignedLeaf {
 }
 
 export class LeafSigner {
-  private constructor(readonly issuer: LoadedIssuer, private readonly key: SigningKey, private readonly issuerCert: x509.X509Certificate) {}
+  private constructor(
+    readonly issuer: LoadedIssuer,
+    private readonly key: SigningKey,
+    private readonly issuerCert: x509.X509Certificate,
+    /** The same for every leaf: computed once. */
+    private readonly authorityKeyId: x509.AuthorityKeyIdentifierExtension,
+  ) {}
 
   static async create(issuer: LoadedIssuer): Promise<LeafSigner> {
-    return new LeafSigner(issuer, await importSigningKey(issuer.key), new x509.X509Certificate(issuer.certPem));
+    const cert = new x509.X509Certificate(issuer.certPem);
+    return new LeafSigner(issuer, await importSigningKey(issuer.key), cert, await x509.AuthorityKeyIdentifierExtension.create(cert.publicKey));
   }
 
   get trustDomain(): string { return this.issuer.trustDomain; }
@@ -52,7 +59,7 @@ export class LeafSigner {
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
         new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }], false),
         await x509.SubjectKeyIdentifierExtension.create(opts.publicKeyDer),
-        await x509.AuthorityKeyIdentifierExtension.create(this.issuerCert.publicKey),
+        this.authorityKeyId,
       ],
     });
     const certPem = `${cert.toString('pem')}\n`;
