@@ -32,12 +32,14 @@ export interface MetricsAdminOptions {
   accessLog?: AccessLog;
   /** Interval between /stats frames (ms); 1000 unless a test wants faster. */
   frameIntervalMs?: number;
+  /** Adds more metrics to the /metrics registry (e.g. the proxy's identity expiry). */
+  extraMetrics?: (registry: Registry) => void;
 }
 
 export function createMetricsAdmin(metrics: MeshMetrics, opts: MetricsAdminOptions = {}): MetricsAdmin {
   const real = metrics instanceof ProxyMetrics ? metrics : undefined;
   const builder = real ? new StatsFrameBuilder(real) : undefined;
-  const registry = real ? prometheusRegistry(real, (r) => accessLogMetrics(r, opts.accessLog)) : undefined;
+  const registry = real ? prometheusRegistry(real, (r) => { accessLogMetrics(r, opts.accessLog); opts.extraMetrics?.(r); }) : undefined;
   const subscribers = new Set<ServerResponse>();
   let timer: NodeJS.Timeout | undefined;
   const frame = (): StatsFrame => builder?.frame() ?? { time: Date.now(), windowMs: 0, services: [] };

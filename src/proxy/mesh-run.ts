@@ -6,6 +6,7 @@ import { MeshError, UsageError } from '../core/errors.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths, type TlsMaterial, type TlsSource } from '../tls/context.js';
 import { RegistryClient } from '../registry/client.js';
 import type { RegistryIdentity } from './identity/registry-identity.js';
+import type { Registry } from 'prom-client';
 import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
@@ -56,7 +57,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : 'no policy: every authenticated caller is allowed'})`);
     }
     if (opts.outbound) {
-      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain) });
+      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain), ...(identity ? { extraMetrics: (r: Registry) => identity.registerMetrics(r) } : {}) });
       log(`mesh proxy: outbound ${outbound.listen} (admin ${outbound.admin ?? 'off'}, registry ${opts.registry.url}), mTLS as ${first.spiffeId} to endpoints with a mesh TLS port`);
     }
   } catch (err) {

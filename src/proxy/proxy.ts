@@ -20,6 +20,7 @@ import type { OutboundTlsProvider } from './outbound-tls.js';
 import { createProxyServer } from './server.js';
 import { ServiceRuntimes } from './service-runtime.js';
 import { listenOn } from './listen.js';
+import type { Registry } from 'prom-client';
 
 export interface ProxyOptions {
   listen: string;
@@ -34,6 +35,8 @@ export interface ProxyOptions {
   accessLog?: string;
   /** mTLS to endpoints with a mesh TLS port (set when the proxy has a service certificate). */
   outboundTls?: OutboundTlsProvider;
+  /** More metrics for GET /metrics (the registry identity's expiry and renewal failures). */
+  extraMetrics?: (registry: Registry) => void;
 }
 
 export interface RunningProxy {
@@ -84,7 +87,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let metricsAdmin: MetricsAdmin | undefined;
   let adminAddr: string | undefined;
   if (opts.admin !== undefined) {
-    metricsAdmin = createMetricsAdmin(metrics, accessLog === undefined ? {} : { accessLog });
+    metricsAdmin = createMetricsAdmin(metrics, { ...(accessLog === undefined ? {} : { accessLog }), ...(opts.extraMetrics === undefined ? {} : { extraMetrics: opts.extraMetrics }) });
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();

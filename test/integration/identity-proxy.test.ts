@@ -74,6 +74,7 @@ test('mesh without certificate files: 6 s certificates renew at least five times
   const routes = await runMesh(['routes', '--proxy', admin]);
   assert.match(routes.stdout, /^identity spiffe:\/\/mesh\.local\/service\/web \(registry-issued, certificate valid \d+s more\)$/m, routes.stdout);
   assert.match(routes.stdout, /^orders .*mTLS peer spiffe:\/\/mesh\.local\/service\/orders$/m);
+  assert.match((await get(`${admin}/metrics`)).body, /^mesh_identity_cert_expiry_seconds \d/m, 'the outbound proxy exposes it too');
   const check = await runMesh(['check', '--registry', m.reg.url, '--proxy', admin]);
   assert.match(check.stdout, /proxy identity spiffe:\/\/mesh\.local\/service\/web \(registry-issued\) (is valid for|expires in)/, check.stdout);
   // A real curl with a registry-issued client certificate reaches the sidecar as web.
