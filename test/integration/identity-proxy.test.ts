@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import { ordersService } from '../helpers/grpc-orders.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { curl, eventually, freePort, runMesh, startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
@@ -201,4 +203,34 @@ test('root rotation under traffic (new root beside the old, issuer replaced, old
   const signed = await signRaw(m.reg.url, { csr: w.csrPem, token: await createToken(m.reg.url, 'web') });
   assert.equal(opensslVerify(dir.path, signed.body.chain!, join(root2, 'ca.pem'))[0], 0);
   assert.notEqual(opensslVerify(dir.path, signed.body.chain!, m.pki.rootCert)[0], 0);
+});
+
+test('grpc-js with a registry-issued identity calls a --identity registry sidecar over mTLS; the app sees the caller', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('mesh-identity-grpc-');
+  t.after(dir.cleanup);
+  const pki = await makePki(dir.path);
+  const reg = await startRegistry(t, { args: ['--issuer', pki.issuers[0]!, '--cert-ttl', '1h'] });
+  const server = new grpc.Server();
+  server.addService(ordersService, {
+    Get: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(String(call.metadata.get('x-mesh-client-id')[0]))),
+    List: (call: grpc.ServerWritableStream<Buffer, Buffer>) => call.end(),
+    Slow: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.alloc(0)),
+    Fail: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.alloc(0)),
+  });
+  const appPort = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+  t.after(() => server.forceShutdown());
+  const sidecar = startMesh(['proxy', 'start', '--inbound', '127.0.0.1:0', '--app', `127.0.0.1:${appPort}`, '--service', 'orders', '--identity', 'registry', '--registry', reg.url], { env: { MESH_IDENTITY_TOKEN: await createToken(reg.url, 'orders') } });
+  t.after(async () => { await sidecar.stop('SIGKILL'); });
+  const inPort = Number((await sidecar.waitFor(/inbound 127\.0\.0\.1:(\d+) ->/))[1]);
+  const w = await newWorkload();
+  const signed = await signRaw(reg.url, { csr: w.csrPem, token: await createToken(reg.url, 'web') });
+  // The server is checked by its SPIFFE ID, not a host name (its certificate has no DNS name).
+  const creds = grpc.credentials.createSsl(Buffer.from(signed.body.roots!), Buffer.from(w.keyPem), Buffer.from(signed.body.chain!), {
+    checkServerIdentity: (_host, cert) => (cert.subjectaltname === 'URI:spiffe://mesh.local/service/orders' ? undefined : new Error(`unexpected server ${cert.subjectaltname}`)),
+  });
+  const Client = grpc.makeGenericClientConstructor(ordersService, 'Orders');
+  const client = new Client(`127.0.0.1:${inPort}`, creds) as unknown as grpc.Client & { Get: (req: Buffer, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Buffer) => void) => void };
+  t.after(() => client.close());
+  const reply = await new Promise<Buffer>((resolve, reject) => client.Get(Buffer.from('7'), new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res))));
+  assert.equal(reply.toString(), 'spiffe://mesh.local/service/web');
 });
