@@ -93,4 +93,6 @@ export interface StatsFrame {
   /** Width of the sliding window the signals are computed over (ms). */
   windowMs: number;
   services: ServiceStatsFrame[];
+  /** The proxy's own mTLS identity, when it has one (shown in `mesh top`'s header with the time it has left). */
+  identity?: ProxyIdentity;
 }

@@ -87,7 +87,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let metricsAdmin: MetricsAdmin | undefined;
   let adminAddr: string | undefined;
   if (opts.admin !== undefined) {
-    metricsAdmin = createMetricsAdmin(metrics, { ...(accessLog === undefined ? {} : { accessLog }), ...(opts.extraMetrics === undefined ? {} : { extraMetrics: opts.extraMetrics }) });
+    metricsAdmin = createMetricsAdmin(metrics, { ...(accessLog === undefined ? {} : { accessLog }), ...(opts.extraMetrics === undefined ? {} : { extraMetrics: opts.extraMetrics }),
+      ...(opts.outboundTls?.identity === undefined ? {} : { identity: () => opts.outboundTls!.identity!() }) });
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();

@@ -3,7 +3,7 @@
 // renew several times within a test; the wait for each event is bounded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, get as httpGet, type Server } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { ordersService } from '../helpers/grpc-orders.js';
 import { writeFileSync } from 'node:fs';
@@ -77,6 +77,20 @@ test('mesh without certificate files: 6 s certificates renew at least five times
   assert.match(routes.stdout, /^identity spiffe:\/\/mesh\.local\/service\/web \(registry-issued, certificate valid \d+s more\)$/m, routes.stdout);
   assert.match(routes.stdout, /^orders .*mTLS peer spiffe:\/\/mesh\.local\/service\/orders$/m);
   assert.match((await get(`${admin}/metrics`)).body, /^mesh_identity_cert_expiry_seconds \d/m, 'the outbound proxy exposes it too');
+  // The /stats frames `mesh top` draws carry it as well.
+  const frame = await new Promise<{ identity?: { spiffeId: string; source: string } }>((resolve, reject) => {
+    const req = httpGet(`${admin}/stats`, (res) => {
+      let buf = '';
+      res.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        const m1 = /^data: (.*)$/m.exec(buf);
+        if (m1) { req.destroy(); resolve(JSON.parse(m1[1]!)); }
+      });
+    });
+    req.on('error', reject);
+  });
+  assert.equal(frame.identity?.spiffeId, 'spiffe://mesh.local/service/web');
+  assert.equal(frame.identity?.source, 'registry');
   const check = await runMesh(['check', '--registry', m.reg.url, '--proxy', admin]);
   assert.match(check.stdout, /proxy identity spiffe:\/\/mesh\.local\/service\/web \(registry-issued\) (is valid for|expires in)/, check.stdout);
   // A real curl with a registry-issued client certificate reaches the sidecar as web.

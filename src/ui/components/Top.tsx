@@ -27,7 +27,7 @@ export function TopView({ view, ui, width }: { view: StatsView; ui: TopUiState; 
   if (ui.open !== null) {
     return (
       <Box flexDirection="column">
-        <Header proxies={view.proxies} title={title} keys={DETAIL_KEYS} width={width} />
+        <Header proxies={view.proxies} title={title} keys={DETAIL_KEYS} width={width} now={view.time} />
         <Text bold>{`\n${ui.open}`}</Text>
         {open ? (
           <>
@@ -41,7 +41,7 @@ export function TopView({ view, ui, width }: { view: StatsView; ui: TopUiState; 
   const selected = services[Math.min(ui.selected, services.length - 1)];
   return (
     <Box flexDirection="column">
-      <Header proxies={view.proxies} title={title} keys={LIST_KEYS} width={width} />
+      <Header proxies={view.proxies} title={title} keys={LIST_KEYS} width={width} now={view.time} />
       <Text> </Text>
       {services.length === 0
         ? <Text dimColor>{view.proxies.some((p) => p.state === 'connected') ? 'no traffic yet' : 'waiting for a proxy…'}</Text>
