@@ -61,14 +61,16 @@ function parseRule(v: unknown, where: string): PolicyRule {
 
 /** Checks a parsed document and returns the policy it describes. Throws PolicyFormatError naming the spot. */
 export function policyFromDocument(doc: unknown): Policy {
-  if (!isObject(doc)) fail('policy', 'expected an object with "services"');
+  if (!isObject(doc)) fail('policy', 'expected an object with "defaultAction" and/or "services"');
   const d = doc as Record<string, unknown>;
   onlyKeys(d, ['version', 'defaultAction', 'services'], 'policy');
   if (d.version !== undefined && d.version !== 1) fail('version', `unsupported version ${JSON.stringify(d.version)} (this mesh reads version 1)`);
   if (d.defaultAction !== undefined && d.defaultAction !== 'allow' && d.defaultAction !== 'deny') fail('defaultAction', 'use "allow" or "deny"');
-  if (!isObject(d.services)) fail('services', 'expected a map from destination service to its rules');
+  // "services" is optional: without it every destination follows defaultAction (`defaultAction: deny` alone
+  // closes the mesh to everything), as the man page reads.
+  if (d.services !== undefined && d.services !== null && !isObject(d.services)) fail('services', 'expected a map from destination service to its rules');
   const services: Record<string, ServicePolicy> = {};
-  for (const [to, rules] of Object.entries(d.services as Record<string, unknown>)) {
+  for (const [to, rules] of Object.entries((d.services ?? {}) as Record<string, unknown>)) {
     const where = `services.${to}`;
     try { validateServiceName(to); } catch (err) { fail(where, (err as Error).message); }
     if (rules === null) { services[to] = { allow: [], deny: [] }; continue; } // named with no rules: deny all

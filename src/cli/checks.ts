@@ -11,6 +11,7 @@ import { RegistryClient } from '../registry/client.js';
 import { caPaths, loadCa } from '../tls/ca.js';
 import { readCertificates } from '../tls/files.js';
 import { formatSeconds, inspectCertificateFile } from '../tls/inspect.js';
+import { checkIdentity } from '../tls/peer-identity.js';
 
 export interface CheckResult {
   check: string;
@@ -72,23 +73,30 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
   }));
   if (proxyIdentity !== undefined) results.push(identityVerdict(proxyIdentity, now));
   let caCert: X509Certificate | undefined;
+  let trustDomain: string | undefined;
   if (o.caDir !== undefined) {
     results.push(await attempt('ca', () => {
       const ca = loadCa(o.caDir!);
       caCert = ca.cert;
+      trustDomain = ca.trustDomain;
       return certVerdict(`CA in ${ca.dir} (trust domain ${ca.trustDomain})`, inspectCertificateFile(caPaths(ca.dir).certPath, now), 'create a new CA with `mesh certs ca init --force` and reissue the certificates');
     }));
   }
+  // A --cert is a service certificate, used both ways (a sidecar serves callers and calls servers with it), so it
+  // must be a mesh identity fit for both; its trust domain is checked against the CA's when --ca-dir names it.
   for (const file of o.certs) {
     results.push(await attempt(`cert ${file}`, () => {
       const report = inspectCertificateFile(file, now);
-      if (caCert) {
-        const [cert] = readCertificates(file);
-        if (!cert!.checkIssued(caCert) || !cert!.verify(caCert.publicKey)) {
-          return { ok: false, detail: `${file} (${report.spiffeId ?? report.subject}) was not issued by the CA in ${o.caDir}`, hint: 'reissue it with `mesh certs gen` from this CA' };
-        }
+      const [cert] = readCertificates(file);
+      const what = `${file} (${report.spiffeId ?? report.subject})`;
+      if (caCert && (!cert!.checkIssued(caCert) || !cert!.verify(caCert.publicKey))) {
+        return { ok: false, detail: `${what} was not issued by the CA in ${o.caDir}`, hint: 'reissue it with `mesh certs gen` from this CA' };
       }
-      return certVerdict(`${file} (${report.spiffeId ?? report.subject})`, report, 'reissue it with `mesh certs gen`');
+      const identity = checkIdentity(cert!.raw, { trustDomain, roles: ['server', 'client'] });
+      if (!identity.ok) {
+        return { ok: false, detail: `${what} is not a mesh identity: ${identity.reason}`, hint: `issue the service a certificate with \`mesh certs gen <service>${o.caDir ? ` --ca-dir ${o.caDir}` : ''}\`` };
+      }
+      return certVerdict(what, report, 'reissue it with `mesh certs gen`');
     }));
   }
   if (o.config !== undefined) {

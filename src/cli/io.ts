@@ -7,6 +7,8 @@ export interface Io {
   err(text: string): void;
   /** Whether stdout is a terminal (tables get colour, dashboards may draw). */
   readonly stdoutIsTTY: boolean;
+  /** The terminal's width when stdout is one (help text wraps to it). */
+  readonly columns?: number;
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -15,6 +17,7 @@ export function processIo(): Io {
     out: (text) => { process.stdout.write(text); },
     err: (text) => { process.stderr.write(text); },
     stdoutIsTTY: process.stdout.isTTY === true,
+    ...(process.stdout.isTTY === true && process.stdout.columns > 0 ? { columns: process.stdout.columns } : {}),
     env: process.env,
   };
 }

@@ -1,11 +1,10 @@
 // The flags that describe an instance (shared by `mesh register` and `mesh run`), turned into a validated
-// InstanceSpec before anything is sent; and the registry client built from --registry/--token/--ca.
+// InstanceSpec before anything is sent. (The client those flags reach is in registry-client.ts.)
 import { Option, type Command } from 'commander';
 import { UsageError, ValidationError } from '../core/errors.js';
 import type { InstanceSpec } from '../core/types.js';
 import { parseTag, validateInstanceSpec, validatePort, validateServiceName, parseHostPort } from '../core/validate.js';
-import { RegistryClient } from '../registry/client.js';
-import { collect, durationFlag, flagParser, intFlag, type RegistryClientFlags } from './common.js';
+import { collect, durationFlag, flagParser, intFlag } from './common.js';
 
 export interface InstanceFlags {
   address?: string;
@@ -28,7 +27,7 @@ export function addInstanceOptions(cmd: Command): Command {
   return cmd
     .option('--id <id>', 'The instance id, unique within the service (default: <service>-<host>-<port>).')
     .option('--weight <n>', 'The share of traffic relative to the other instances, from 1 to 1000 (default 100).', intFlag('--weight', 1, 1000))
-    .option('--priority <n>', 'The failover tier: 0 is primary, 1, 2 … are backups used when lower tiers have no healthy instance (default 0).', intFlag('--priority', 0, 100))
+    .option('--priority <n>', 'The failover tier: 0 is primary, 1, 2 … are backups that take the traffic lower tiers lose capacity for (default 0).', intFlag('--priority', 0, 100))
     .option('--zone <zone>', 'The zone (or rack, or region) the instance runs in, for zone-aware balancing.')
     .option('--tag <key=value>', 'A tag such as version=v2; repeat the flag for more tags.', collect(flagParser('--tag', parseTag)))
     .option('--tls-port <port>', 'The port of the instance\'s mesh mTLS listener on the same host.', flagParser('--tls-port', (v) => validatePort(v, 'tls-port')))
@@ -73,13 +72,4 @@ export function specFromFlags(service: string, address: string, f: InstanceFlags
     }
     throw err;
   }
-}
-
-export function registryClient(flags: RegistryClientFlags, timeoutMs?: number): RegistryClient {
-  return new RegistryClient({
-    url: flags.registry,
-    ...(flags.token !== undefined ? { token: flags.token } : {}),
-    ...(flags.ca !== undefined ? { caFile: flags.ca } : {}),
-    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-  });
 }

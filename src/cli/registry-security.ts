@@ -1,11 +1,6 @@
-// `mesh registry start --token-file/--tls-cert/--tls-key`: the flags that lock the registry API, turned into
-// the daemon's authorize hook and TLS material, with the loud warning for an open API on a non-loopback address.
+// `mesh registry start --token-file/--tls-cert/--tls-key`: the flags that lock the registry API. What they turn
+// into (the daemon's authorize hook and TLS material) is actions/registry-security.ts.
 import { Option, type Command } from 'commander';
-import { UsageError, MeshError } from '../core/errors.js';
-import { parseListenAddress } from '../core/validate.js';
-import { bearerTokenAuthorizer, isLoopbackHost, readTokenFile } from '../registry/auth.js';
-import { parsePrivateKey, readCertificates, readTextFile } from '../tls/files.js';
-import type { IncomingMessage } from 'node:http';
 
 export interface RegistrySecurityFlags { tokenFile?: string; tlsCert?: string; tlsKey?: string }
 
@@ -14,34 +9,4 @@ export function addRegistrySecurityOptions(cmd: Command): Command {
     .addOption(new Option('--token-file <file>', 'Require "Authorization: Bearer <token>" on every mutating API call, with the token read from this file (or set MESH_TOKEN). Reads stay open.').env('MESH_TOKEN_FILE'))
     .addOption(new Option('--tls-cert <file>', 'Serve the API over HTTPS with this PEM certificate (e.g. from `mesh certs gen registry`); needs --tls-key.'))
     .addOption(new Option('--tls-key <file>', 'The private key of --tls-cert.'));
-}
-
-export interface RegistrySecurity {
-  authorize?: (req: IncomingMessage) => void;
-  tls?: { cert: string; key: string };
-}
-
-export function registrySecurity(flags: RegistrySecurityFlags, listen: string, env: NodeJS.ProcessEnv, warn: (line: string) => void): RegistrySecurity {
-  const out: RegistrySecurity = {};
-  const token = flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile, warn) : env.MESH_TOKEN || undefined;
-  if (token !== undefined) out.authorize = bearerTokenAuthorizer(token);
-  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: pass both or neither');
-  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
-    const [cert] = readCertificates(flags.tlsCert, 'TLS certificate');
-    const keyPem = readTextFile(flags.tlsKey, 'TLS key');
-    if (!cert!.checkPrivateKey(parsePrivateKey(keyPem, flags.tlsKey, 'TLS key'))) {
-      throw new MeshError('MESH_ERR_TLS', `TLS key "${flags.tlsKey}" does not match certificate "${flags.tlsCert}"`);
-    }
-    out.tls = { cert: readTextFile(flags.tlsCert, 'TLS certificate'), key: keyPem };
-  }
-  let host = '';
-  try { host = parseListenAddress(listen).host; } catch { /* the daemon reports a bad address */ }
-  if (host !== '' && !isLoopbackHost(host)) {
-    if (token === undefined) {
-      warn(`mesh registry: WARNING: listening on ${listen} without a token: anyone who can reach this address can register, deregister and redirect traffic. Pass --token-file or set MESH_TOKEN.`);
-    } else if (out.tls === undefined) {
-      warn(`mesh registry: warning: listening on ${listen} without TLS: the token crosses the network in clear text. Pass --tls-cert and --tls-key.`);
-    }
-  }
-  return out;
 }

@@ -7,6 +7,8 @@ export interface RoutesEndpoint extends Pick<Instance, 'id' | 'address' | 'weigh
   health: HealthState;
   /** Ejected by outlier detection until this epoch ms (absent when not ejected). */
   ejectedUntil?: number;
+  /** Epoch ms since which connections to it are refused or time out (absent while it is reachable). */
+  unreachableSince?: number;
   /** How many times it has been ejected (the ejection time grows with this). */
   ejections: number;
   consecutiveFailures: number;
@@ -17,14 +19,19 @@ export interface RoutesEndpoint extends Pick<Instance, 'id' | 'address' | 'weigh
   rps: number;
   /** Whether the balancer would pick this endpoint now, and why not when it would not. */
   eligible: boolean;
-  excludedBecause?: 'critical' | 'warning' | 'ejected' | 'inactive-tier';
+  excludedBecause?: 'critical' | 'warning' | 'ejected' | 'unreachable' | 'inactive-tier';
 }
 
 export interface RoutesService {
   service: string;
   policy: string;
-  /** Priority tier currently taking traffic (lowest with healthy endpoints), or null when none. */
+  /** Lowest priority tier taking traffic, or null when none does. */
   activeTier: number | null;
+  /**
+   * Every priority tier: its health (eligible share of its registered weight × 1.4, capped, in percent) and
+   * its load (share of the traffic it takes, in percent); see the man page's PRIORITY TIERS.
+   */
+  tiers?: Array<{ priority: number; health: number; load: number }>;
   inFlight: number;
   maxConcurrent?: number;
   endpoints: RoutesEndpoint[];
@@ -78,6 +85,8 @@ export interface EndpointStatsFrame extends GoldenSignals {
   address: string;
   ewmaMs?: number;
   ejectedUntil?: number;
+  /** Epoch ms since which connects to it fail (absent while reachable); it takes no traffic until a probe connects. */
+  unreachableSince?: number;
 }
 
 export interface ServiceStatsFrame extends GoldenSignals {

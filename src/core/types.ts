@@ -31,6 +31,11 @@ export interface InstanceSpec {
   /** Port of the instance's mesh mTLS (inbound sidecar) listener, on the same host. */
   tlsPort?: number;
   check?: HealthCheckSpec;
+  /**
+   * The services-dir file that defines this instance (absolute path), set only by the daemon that loads it: the
+   * API refuses to change or deregister such an instance (the file is its source of truth).
+   */
+  definedIn?: string;
 }
 
 /** What the registry holds: the spec plus the state it maintains. */

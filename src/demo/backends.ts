@@ -9,7 +9,11 @@ export interface DemoInstance {
   id: string;
   /** Mean latency (ms); each answer takes 50%–150% of it. */
   delayMs: number;
-  /** Share of requests answered 503. */
+  /**
+   * Share of requests answered 503, in runs: of every ten requests the first 10 × failRate fail. Runs (rather than
+   * coin flips) make the flaky instance's ejection certain within its first requests, as a real instance that
+   * breaks for a while does, so the demo shows it on every run and on a loaded machine.
+   */
   failRate?: number;
   priority?: number;
   weight?: number;
@@ -33,11 +37,12 @@ export interface RunningInstance extends DemoInstance {
 }
 
 export async function startInstance(spec: DemoInstance, random: Random): Promise<RunningInstance> {
+  let answered = 0;
   const server: Server = createServer((req, res) => {
     req.resume();
+    const fail = spec.failRate !== undefined && answered++ % 10 < spec.failRate * 10;
     const delay = spec.delayMs * (0.5 + random());
     setTimeout(() => {
-      const fail = spec.failRate !== undefined && random() < spec.failRate;
       res.writeHead(fail ? 503 : 200, { 'content-type': 'application/json', 'x-instance': spec.id });
       res.end(JSON.stringify({ service: spec.service, instance: spec.id, ok: !fail }));
     }, delay);

@@ -16,6 +16,9 @@ export interface LoadOptions {
 
 export interface LoadStats { sent: number; ok: number; failed: number; skipped: number }
 
+/** Requests in flight at once unless LoadOptions.maxInFlight says otherwise; past it a beat is skipped. */
+export const MAX_IN_FLIGHT = 64;
+
 export interface RunningLoad {
   stats: LoadStats;
   /** Stops sending and waits for in-flight requests. */
@@ -25,9 +28,9 @@ export interface RunningLoad {
 const PATHS = ['/', '/api/list', '/api/item/42', '/health'];
 
 export function startLoad(opts: LoadOptions): RunningLoad {
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.maxInFlight ?? 64 });
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.maxInFlight ?? MAX_IN_FLIGHT });
   const stats: LoadStats = { sent: 0, ok: 0, failed: 0, skipped: 0 };
-  const cap = opts.maxInFlight ?? 64;
+  const cap = opts.maxInFlight ?? MAX_IN_FLIGHT;
   let inFlight = 0;
   let stopped = false;
   let idle: (() => void) | undefined;

@@ -26,6 +26,8 @@ export interface Demo {
   services: string[];
   load: LoadStats;
   instances: readonly RunningInstance[];
+  /** Stops sending and waits for the requests in flight, so the load's counts and the proxy's agree. */
+  stopLoad(): Promise<void>;
   /** Stops the load, the proxy, the registry and the services; removes the temporary directory. */
   stop(): Promise<void>;
 }
@@ -82,7 +84,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const services = [...new Set(DEMO_TOPOLOGY.map((i) => i.service))];
     opts.log(`sending ${opts.rps} requests/s to each of ${services.join(', ')} through the proxy…`);
     load = startLoad({ proxyHost: host, proxyPort: Number(port), services, rps: opts.rps, maxRequests: opts.maxRequests });
-    return { registryUrl, proxyUrl: `http://${host}:${port}`, adminUrl: `http://${admin}`, services, load: load.stats, instances, stop };
+    return { registryUrl, proxyUrl: `http://${host}:${port}`, adminUrl: `http://${admin}`, services, load: load.stats, instances, stopLoad: () => load!.stop(), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -5,8 +5,9 @@
 //
 // The proxy calls, once per finished request (only when the log is on):
 //   accessLog?.record({ method, authority, path, status, error, durationMs, upstream, bytesIn, bytesOut, requestId, traceId });
-// — forwarded requests from forward.ts, and the ones refused before forwarding (400s, unknown service,
-// circuit open) from server.ts, so every request has its line.
+// — forwarded requests from forward.ts and h2-forward.ts, the ones refused before forwarding (400s, unknown
+// service, circuit open) from server.ts, and WebSocket requests (tunnelled or refused) from websocket.ts, so
+// every request has its line.
 // and `await accessLog.close()` on shutdown, after the drain.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -24,9 +25,16 @@ export interface AccessLogEntry {
   durationMs: number;
   /** Address of the endpoint that answered (the last try), or null when none was reached. */
   upstream: string | null;
-  /** Request body bytes received from the client. */
+  /**
+   * Request body bytes forwarded to the upstream (what mesh_request_bytes_total adds for this request); for a
+   * WebSocket, the bytes tunnelled from the client to the upstream.
+   */
   bytesIn: number;
-  /** Response body bytes sent to the client. */
+  /**
+   * Response body bytes sent to the client: those relayed from the upstream (what mesh_response_bytes_total
+   * adds), or the proxy's own error body when it answered itself; for a WebSocket, the bytes tunnelled from
+   * the upstream to the client (its 101 response head included, which the proxy relays unparsed).
+   */
   bytesOut: number;
   requestId: string;
   traceId: string;

@@ -16,10 +16,12 @@ export interface WindowState { requests: number; errors: number; seconds: number
 export interface EndpointState {
   id: string; address: string; inFlight: number; byClass: number[]; buckets: number[]; durationSumS: number;
   bytesIn: number; bytesOut: number; ejections: number; tlsFailures: number; window: WindowState;
+  /** This worker's reachability view: epoch ms since which connects fail (0 = reachable), times marked. */
+  unreachableSince: number; unreachableMarks: number;
 }
 
 export interface ServiceState {
-  name: string; inFlight: number; fates: number[]; retries: number; policyDenials: number; window: WindowState; endpoints: EndpointState[];
+  name: string; inFlight: number; fates: number[]; retries: number; policyDenials: number; underscoreHeaders: number; window: WindowState; endpoints: EndpointState[];
 }
 
 export interface MetricsState { worker: number; time: number; inboundTlsFailures: number; services: ServiceState[] }

@@ -66,6 +66,17 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
   endpointCounter(registry, 'mesh_request_bytes_total', 'Request body bytes sent to each endpoint.', (ep) => ep.bytesOut, eachEndpoint);
   endpointCounter(registry, 'mesh_response_bytes_total', 'Response body bytes received from each endpoint.', (ep) => ep.bytesIn, eachEndpoint);
   endpointCounter(registry, 'mesh_ejections_total', 'Times outlier detection ejected each endpoint.', (ep) => ep.ejections, eachEndpoint);
+  // The state as a 0/1 gauge per endpoint (alert on it, or sum it per service), and the transitions as a counter,
+  // as Envoy pairs ejections_active with ejections_total.
+  new Gauge({
+    name: 'mesh_endpoint_unreachable', help: 'Whether connects to each endpoint fail (1): it takes no traffic until a background probe connects.',
+    labelNames: ['service', 'endpoint'] as const, registers,
+    collect() {
+      this.reset();
+      for (const ep of eachEndpoint()) this.set({ service: ep.service, endpoint: ep.id }, ep.unreachableSince === 0 ? 0 : 1);
+    },
+  });
+  endpointCounter(registry, 'mesh_unreachable_total', 'Times each endpoint was found unreachable (a connect failed) and taken out of service.', (ep) => ep.unreachableMarks, eachEndpoint);
   new Counter({
     name: 'mesh_retries_total', help: 'Retries sent, per service.', labelNames: ['service'] as const, registers,
     collect() {
@@ -79,6 +90,15 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
     collect() {
       this.reset();
       for (const svc of eachService()) this.inc({ service: svc.name }, svc.policyDenials);
+    },
+  });
+  new Counter({
+    name: 'mesh_request_headers_dropped_total',
+    help: 'Request headers the proxy dropped instead of forwarding, per service and reason (underscore: a name with "_", see allowUnderscoresInHeaders).',
+    labelNames: ['service', 'reason'] as const, registers,
+    collect() {
+      this.reset();
+      for (const svc of eachService()) this.inc({ service: svc.name, reason: 'underscore' }, svc.underscoreHeaders);
     },
   });
   new Counter({
@@ -114,7 +134,7 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
 
 function endpointCounter(
   registry: Registry, name: string, help: string,
-  read: (ep: { bytesIn: number; bytesOut: number; ejections: number }) => number,
+  read: (ep: EndpointCounters) => number,
   eachEndpoint: () => Iterable<EndpointCounters>,
 ): void {
   new Counter({

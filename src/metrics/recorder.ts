@@ -24,9 +24,15 @@ export class EndpointRecorder implements EndpointStats {
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   readonly buckets = new Float64Array(BUCKETS_MS.length + 1);
   durationSumS = 0;
+  /** Response body bytes received from this endpoint (mesh_response_bytes_total). */
   bytesIn = 0;
+  /** Request body bytes sent to this endpoint (mesh_request_bytes_total). */
   bytesOut = 0;
   ejections = 0;
+  /** Epoch ms since which connects to it fail (mesh_endpoint_unreachable), 0 while reachable. */
+  unreachableSince = 0;
+  /** Times it was found unreachable (mesh_unreachable_total). */
+  unreachableMarks = 0;
   tlsFailures = 0;
   readonly window: SlidingWindow;
 
@@ -38,7 +44,7 @@ export class EndpointRecorder implements EndpointStats {
     this.inFlight++;
   }
 
-  requestEnded(status: number, durationMs: number, bytesIn: number, bytesOut: number): void {
+  requestEnded(status: number, durationMs: number): void {
     this.inFlight--;
     const cls = codeClass(status);
     this.byClass[cls]++;
@@ -46,13 +52,26 @@ export class EndpointRecorder implements EndpointStats {
     while (b < BUCKETS_MS.length && durationMs > BUCKETS_MS[b]!) b++;
     this.buckets[b]++;
     this.durationSumS += durationMs / 1000;
-    this.bytesIn += bytesIn;
-    this.bytesOut += bytesOut;
     this.window.record(durationMs, cls !== 0 && cls !== 5);
+  }
+
+  bodyBytes(toEndpoint: number, fromEndpoint: number): void {
+    this.bytesOut += toEndpoint;
+    this.bytesIn += fromEndpoint;
   }
 
   ejection(): void {
     this.ejections++;
+  }
+
+  unreachable(sinceEpochMs: number): void {
+    if (this.unreachableSince !== 0) return;
+    this.unreachableSince = sinceEpochMs;
+    this.unreachableMarks++;
+  }
+
+  reachable(): void {
+    this.unreachableSince = 0;
   }
 
   tlsHandshakeFailure(): void {
@@ -69,6 +88,7 @@ export class ServiceRecorder implements ServiceStats {
   readonly fates = new Float64Array(8);
   retries = 0;
   policyDenials = 0;
+  underscoreHeaders = 0;
   readonly endpoints = new Map<string, EndpointRecorder>();
   readonly window: SlidingWindow;
 
@@ -92,6 +112,10 @@ export class ServiceRecorder implements ServiceStats {
 
   policyDenial(): void {
     this.policyDenials++;
+  }
+
+  underscoreHeadersDropped(count: number): void {
+    this.underscoreHeaders += count;
   }
 
   endpoint(id: string, address: string): EndpointRecorder {
@@ -155,11 +179,12 @@ export class ProxyMetrics implements MeshMetrics {
       time: this.clock.now(),
       inboundTlsFailures: this.inboundTlsFailures,
       services: [...this.services.values()].map((svc) => ({
-        name: svc.name, inFlight: svc.inFlight, fates: [...svc.fates], retries: svc.retries, policyDenials: svc.policyDenials,
+        name: svc.name, inFlight: svc.inFlight, fates: [...svc.fates], retries: svc.retries, policyDenials: svc.policyDenials, underscoreHeaders: svc.underscoreHeaders,
         window: exportWindow(svc.window),
         endpoints: [...svc.endpoints.values()].map((ep) => ({
           id: ep.id, address: ep.address, inFlight: ep.inFlight, byClass: [...ep.byClass], buckets: [...ep.buckets], durationSumS: ep.durationSumS,
-          bytesIn: ep.bytesIn, bytesOut: ep.bytesOut, ejections: ep.ejections, tlsFailures: ep.tlsFailures, window: exportWindow(ep.window),
+          bytesIn: ep.bytesIn, bytesOut: ep.bytesOut, ejections: ep.ejections, unreachableSince: ep.unreachableSince, unreachableMarks: ep.unreachableMarks,
+          tlsFailures: ep.tlsFailures, window: exportWindow(ep.window),
         })),
       })),
     };

@@ -2,6 +2,7 @@
 // this worker's windows plus those of live peer workers (see ./peers.ts), merged histogram by histogram.
 import type { Histogram } from 'hdr-histogram-js';
 import type { EndpointStatsFrame, GoldenSignals, RequestFates, ServiceStatsFrame, StatsFrame } from '../core/admin-types.js';
+import { earliest } from './merged-view.js';
 import type { PeerEndpoint, PeerService, PeerWindow } from './peers.js';
 import type { EndpointRecorder, ProxyMetrics, ServiceRecorder } from './recorder.js';
 import { FATE_NAMES } from './types.js';
@@ -39,6 +40,8 @@ export class StatsFrameBuilder {
       const state = this.metrics.probe?.(name, id);
       if (state?.ewmaMs !== undefined) frame.ewmaMs = round(state.ewmaMs, 3);
       if (state?.ejectedUntil !== undefined) frame.ejectedUntil = state.ejectedUntil;
+      const unreachableSince = theirs.reduce((a, e) => earliest(a, e.unreachableSince), mine?.unreachableSince ?? 0);
+      if (unreachableSince !== 0) frame.unreachableSince = unreachableSince;
       endpoints.push(frame);
     }
     endpoints.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

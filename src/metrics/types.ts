@@ -10,10 +10,12 @@
 //   svc.requestStarted();
 //   //   per upstream try:
 //   ep.requestStarted();
-//   ep.requestEnded(status /* 0 = connect error/reset */, durationMs, bytesIn, bytesOut);
+//   ep.requestEnded(status /* 0 = connect error/reset */, durationMs);
+//   // once per client request, on the endpoint whose answer was relayed (the last try):
+//   ep.bodyBytes(requestBodyBytesSentToIt, responseBodyBytesRelayedFromIt);
 //   //   a retry:  svc.retry();
 //   svc.requestEnded(Fate.ok /* or okAfterRetry, failed, … */, clientStatus, totalDurationMs);
-//   // elsewhere: ep.ejection(), ep.tlsHandshakeFailure(), svc.policyDenial(), svc.removeEndpoint(id)
+//   // elsewhere: ep.ejection(), ep.unreachable(sinceEpochMs) / ep.reachable(), ep.tlsHandshakeFailure(), svc.policyDenial(), svc.underscoreHeadersDropped(n), svc.removeEndpoint(id)
 //
 // Every method is a handful of number operations: no allocation, no strings built, no I/O.
 import type { MetricsState } from './peers.js';
@@ -42,9 +44,20 @@ export interface EndpointStats {
   /** An upstream try began. */
   requestStarted(): void;
   /** An upstream try ended: HTTP status (0 for connect failure, reset or timeout before a response). */
-  requestEnded(status: number, durationMs: number, bytesIn: number, bytesOut: number): void;
+  requestEnded(status: number, durationMs: number): void;
+  /**
+   * Body bytes of one client request, counted once when the request ends, on the endpoint of its last try:
+   * the request body sent to it and the response body received from it and relayed to the client (for a
+   * WebSocket, the bytes tunnelled each way). Only the last try can have moved body bytes: a try is retried
+   * only while the request body is untouched, and a retried 503's body is dropped unread.
+   */
+  bodyBytes(toEndpoint: number, fromEndpoint: number): void;
   /** Outlier detection ejected this endpoint. */
   ejection(): void;
+  /** A connect to it failed: it is out of service until a probe connects (reachability.ts); epoch ms. */
+  unreachable(sinceEpochMs: number): void;
+  /** A probe (or a request) reached it again. */
+  reachable(): void;
   /** A TLS handshake to this endpoint failed. */
   tlsHandshakeFailure(): void;
   /** Requests per second over the sliding window (for GET /routes). */
@@ -61,6 +74,8 @@ export interface ServiceStats {
   retry(): void;
   /** The authorization policy refused a request for this service. */
   policyDenial(): void;
+  /** `count` request headers were dropped for an underscore in their name (underscore-headers.ts). */
+  underscoreHeadersDropped(count: number): void;
   /** The stats object for one endpoint; create once per endpoint and cache it. */
   endpoint(id: string, address: string): EndpointStats;
   /** The endpoint left the table: stop exporting it (a cached object keeps working for in-flight requests). */
@@ -88,7 +103,10 @@ export interface MeshMetrics {
 const noopEndpoint: EndpointStats = {
   requestStarted() {},
   requestEnded() {},
+  bodyBytes() {},
   ejection() {},
+  unreachable() {},
+  reachable() {},
   tlsHandshakeFailure() {},
   rps: () => 0,
   inFlight: 0,
@@ -99,6 +117,7 @@ const noopService: ServiceStats = {
   requestEnded() {},
   retry() {},
   policyDenial() {},
+  underscoreHeadersDropped() {},
   endpoint: () => noopEndpoint,
   removeEndpoint() {},
   inFlight: 0,

@@ -33,6 +33,8 @@ export interface ServiceSettings {
   /** Concurrent requests allowed to the service before 503 circuit-open; undefined = unlimited. */
   maxConcurrent: number | undefined;
   healthyIncludesWarning: boolean;
+  /** Forward request headers whose name has an underscore (dropped by default: underscore-headers.ts). */
+  allowUnderscoresInHeaders: boolean;
   outlier: OutlierSettings;
   retryBudget: RetryBudgetSettings;
   routes: RouteRule[];
@@ -52,6 +54,7 @@ export const BUILTIN_DEFAULTS: ServiceSettings = {
   retries: 2,
   maxConcurrent: undefined,
   healthyIncludesWarning: true,
+  allowUnderscoresInHeaders: false,
   outlier: { consecutiveFailures: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 10 },
   retryBudget: { percent: 20, minPerSecond: 10 },
   routes: [],
@@ -100,7 +103,7 @@ export function parseConfig(doc: unknown): ProxyConfig {
   return { defaults, services };
 }
 
-const SERVICE_KEYS = ['policy', 'hashHeader', 'timeout', 'perTryTimeout', 'connectTimeout', 'retries', 'maxConcurrent', 'healthyIncludesWarning', 'outlier', 'retryBudget', 'routes'];
+const SERVICE_KEYS = ['policy', 'hashHeader', 'timeout', 'perTryTimeout', 'connectTimeout', 'retries', 'maxConcurrent', 'healthyIncludesWarning', 'allowUnderscoresInHeaders', 'outlier', 'retryBudget', 'routes'];
 
 function parseService(value: unknown, at: string, base: ServiceSettings, allowRoutes: boolean): ServiceSettings {
   const o = object(value ?? {}, at, allowRoutes ? SERVICE_KEYS : SERVICE_KEYS.filter((k) => k !== 'routes'));
@@ -116,10 +119,8 @@ function parseService(value: unknown, at: string, base: ServiceSettings, allowRo
   if (o.connectTimeout !== undefined) s.connectTimeoutMs = duration(o.connectTimeout, `${at}.connectTimeout`);
   if (o.retries !== undefined) s.retries = int(o.retries, `${at}.retries`, 0, 10);
   if (o.maxConcurrent !== undefined) s.maxConcurrent = int(o.maxConcurrent, `${at}.maxConcurrent`, 1, 1_000_000);
-  if (o.healthyIncludesWarning !== undefined) {
-    if (typeof o.healthyIncludesWarning !== 'boolean') fail(`${at}.healthyIncludesWarning`, 'must be true or false');
-    s.healthyIncludesWarning = o.healthyIncludesWarning;
-  }
+  if (o.healthyIncludesWarning !== undefined) s.healthyIncludesWarning = bool(o.healthyIncludesWarning, `${at}.healthyIncludesWarning`);
+  if (o.allowUnderscoresInHeaders !== undefined) s.allowUnderscoresInHeaders = bool(o.allowUnderscoresInHeaders, `${at}.allowUnderscoresInHeaders`);
   if (o.outlier !== undefined) {
     const x = object(o.outlier, `${at}.outlier`, ['consecutiveFailures', 'baseEjectionTime', 'maxEjectionTime', 'maxEjectionPercent']);
     if (x.consecutiveFailures !== undefined) s.outlier.consecutiveFailures = int(x.consecutiveFailures, `${at}.outlier.consecutiveFailures`, 1, 1000);
@@ -195,6 +196,11 @@ function duration(v: unknown, at: string): number {
   }
   if (ms <= 0) fail(at, 'must be above 0');
   return ms;
+}
+
+function bool(v: unknown, at: string): boolean {
+  if (typeof v !== 'boolean') fail(at, 'must be true or false');
+  return v;
 }
 
 function int(v: unknown, at: string, min: number, max: number): number {

@@ -12,6 +12,7 @@ export type MeshErrorCause =
   | 'upstream-timeout'
   | 'upstream-connect'
   | 'upstream-reset'
+  | 'upstream-identity'
   | 'bad-request'
   | 'protocol-unsupported';
 
@@ -22,6 +23,7 @@ const CODE_OF: Record<MeshErrorCause, ErrorCode> = {
   'upstream-timeout': 'MESH_ERR_UPSTREAM_TIMEOUT',
   'upstream-connect': 'MESH_ERR_UPSTREAM_CONNECT',
   'upstream-reset': 'MESH_ERR_UPSTREAM_CONNECT',
+  'upstream-identity': 'MESH_ERR_UPSTREAM_IDENTITY',
   'bad-request': 'MESH_ERR_BAD_REQUEST',
   'protocol-unsupported': 'MESH_ERR_PROTOCOL_UNSUPPORTED',
 };
@@ -34,11 +36,14 @@ export function statusOf(cause: MeshErrorCause): number {
   return cause === 'upstream-reset' ? 502 : ErrorCodes[CODE_OF[cause]].status;
 }
 
-/** Answers with the mesh error for `cause`; if the response already started, aborts it instead. */
-export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, message: string): void {
+/**
+ * Answers with the mesh error for `cause`; if the response already started, aborts it instead. Returns the body
+ * bytes sent, for the access log (0 for a HEAD request, whose answer has no body, and for an abort).
+ */
+export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, message: string): number {
   if (res.headersSent || res.writableEnded) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = JSON.stringify({ error: { code: CODE_OF[cause], message } });
   const headers: Record<string, string | number> = {
@@ -54,7 +59,9 @@ export function sendMeshError(res: ServerResponse, cause: MeshErrorCause, messag
     res.end(body);
   } catch {
     res.destroy();
+    return 0;
   }
+  return res.req.method === 'HEAD' ? 0 : headers['content-length'] as number;
 }
 
 /** The message for a failed endpoint pick, shared by the HTTP/1.1 and h2 paths. */

@@ -10,12 +10,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RoutesEndpoint, RoutesSnapshot } from '../core/admin-types.js';
 import type { Clock } from '../core/clock.js';
 import { isMeshError, UsageError } from '../core/errors.js';
+import { parseHeader } from '../core/header.js';
 import { createPolicy } from './balancer/index.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
+import { weightOf } from './balancer/weights.js';
 import { settingsFor, type ProxyConfig } from './config.js';
+import { priorityLoads } from './priority-load.js';
 import { pathHasPrefix, tagsMatch, targetOf } from './router.js';
+import { hasUnderscore } from './underscore-headers.js';
 
-export type ExclusionReason = 'critical' | 'warning' | 'ejected' | 'inactive-tier' | 'subset';
+export type ExclusionReason = 'critical' | 'warning' | 'ejected' | 'unreachable' | 'inactive-tier' | 'subset';
 
 export interface ExplainEndpoint {
   id: string;
@@ -27,6 +31,8 @@ export interface ExplainEndpoint {
   excludedBecause?: ExclusionReason;
   /** Epoch ms when an ejected endpoint returns. */
   ejectedUntil?: number;
+  /** Epoch ms since which connects to it fail (it returns when a background probe connects). */
+  unreachableSince?: number;
   /** Chance in [0,1] of being picked for this request (0 when not eligible). */
   chance: number;
 }
@@ -35,9 +41,12 @@ export interface ExplainSubset {
   tags: Record<string, string>;
   /** Share of the rule's traffic this subset gets. */
   share: number;
-  /** Priority tier taking this subset's traffic, or null when no endpoint of it is healthy. */
+  /** Lowest priority tier taking this subset's traffic, or null when no endpoint of it is healthy. */
   activeTier: number | null;
+  /** Endpoints taking this subset's traffic, over every tier with a load. */
   eligible: number;
+  /** Each tier's health and load in percent (priority-load.ts). */
+  tiers: Array<{ priority: number; health: number; load: number }>;
 }
 
 export interface ExplainResult {
@@ -48,6 +57,11 @@ export interface ExplainResult {
   /** What the proxy would answer instead of forwarding, when it would not forward. */
   outcome: { forwarded: boolean; status?: number; code?: string; reason?: string };
   policy?: string;
+  /**
+   * What happens to request header names with an underscore (allowUnderscoresInHeaders), and which of the
+   * request's headers would be dropped for it; absent when no service is known.
+   */
+  headerRules?: { underscores: 'dropped' | 'forwarded'; dropped: string[] };
   /** The matched rule: its index in the service's routes, prefix and headers; null when none (whole service). */
   route: { index: number; pathPrefix: string; headers: Record<string, string> } | null;
   subsets: ExplainSubset[];
@@ -68,13 +82,6 @@ export function parseExplainQuery(params: URLSearchParams): ExplainInput {
   if (!url) throw new UsageError('explain needs ?url=<url of the request>');
   const headers = params.getAll('header').map((h) => parseHeader(h));
   return { url, method: (params.get('method') ?? 'GET').toUpperCase(), headers };
-}
-
-/** "Name: value" → ["name", "value"]. */
-export function parseHeader(h: string): [string, string] {
-  const i = h.indexOf(':');
-  if (i <= 0) throw new UsageError(`invalid header "${h}": use "Name: value"`);
-  return [h.slice(0, i).trim().toLowerCase(), h.slice(i + 1).trim()];
 }
 
 export function explainRequest(input: ExplainInput, snapshot: RoutesSnapshot, config: ProxyConfig, clock: Clock): ExplainResult {
@@ -104,36 +111,32 @@ export function explainRequest(input: ExplainInput, snapshot: RoutesSnapshot, co
   }
 
   const now = clock.now();
-  const healthy = (e: RoutesEndpoint): ExclusionReason | undefined => {
+  const usable = (e: RoutesEndpoint): ExclusionReason | undefined => {
     if (e.health === 'critical') return 'critical';
     if (e.health === 'warning' && !settings.healthyIncludesWarning) return 'warning';
     if (e.ejectedUntil !== undefined && e.ejectedUntil > now) return 'ejected';
     return undefined;
   };
+  const healthy = (e: RoutesEndpoint): ExclusionReason | undefined => usable(e) ?? (e.unreachableSince !== undefined ? 'unreachable' : undefined);
   const chance = new Map<string, number>();
   const subsets: ExplainSubset[] = [];
   let unroutableShare = 0;
-  const policy = createPolicy(svc.policy, { clock, random: Math.random });
   const hashKey = settings.hashHeader === undefined ? undefined : header(settings.hashHeader);
   for (const s of split) {
     const members = svc.endpoints.filter((e) => tagsMatch(e.tags, s.tags));
-    const up = members.filter((e) => healthy(e) === undefined);
-    const activeTier = up.length === 0 ? null : Math.min(...up.map((e) => e.priority));
-    const eligible = up.filter((e) => e.priority === activeTier);
-    subsets.push({ tags: s.tags, share: s.share, activeTier, eligible: eligible.length });
+    let up = members.filter((e) => healthy(e) === undefined);
+    // The pool's panic rule: with only unreachable endpoints left, it tries them anyway.
+    if (up.length === 0) up = members.filter((e) => usable(e) === undefined);
+    const tiers = tierLoads(members, up);
+    const active = tiers.filter((t) => t.load > 0);
+    const eligible = up.filter((e) => active.some((t) => t.priority === e.priority));
+    subsets.push({ tags: s.tags, share: s.share, activeTier: active[0]?.priority ?? null, eligible: eligible.length, tiers });
     if (eligible.length === 0) { unroutableShare += s.share; continue; }
-    const views: BalancerEndpoint[] = eligible.map((e) => ({
-      key: `${svc.service}/${e.id}`, address: e.address, weight: e.weight, inFlight: e.inFlight, ewmaMs: e.ewmaMs ?? 0, ewmaStamp: clock.monotonic(),
-    }));
-    let picks: Map<string, number>;
-    if (svc.policy === 'consistent-hash' && hashKey !== undefined) {
-      // With the key known, the ring gives one answer.
-      policy.update?.(views);
-      picks = new Map([[policy.pick(views, { hashKey }).key, 1]]);
-    } else {
-      picks = policy.chances?.(views) ?? new Map(views.map((v) => [v.key, 1 / views.length]));
+    for (const tier of active) {
+      const inTier = eligible.filter((e) => e.priority === tier.priority);
+      const picks = tierChances(svc.service, svc.policy, inTier, hashKey, clock);
+      for (const e of inTier) chance.set(e.id, (chance.get(e.id) ?? 0) + s.share * (tier.load / 100) * (picks.get(`${svc.service}/${e.id}`) ?? 0));
     }
-    for (const e of eligible) chance.set(e.id, (chance.get(e.id) ?? 0) + s.share * (picks.get(`${svc.service}/${e.id}`) ?? 0));
   }
 
   const endpoints: ExplainEndpoint[] = svc.endpoints.map((e) => {
@@ -143,12 +146,16 @@ export function explainRequest(input: ExplainInput, snapshot: RoutesSnapshot, co
     };
     if (!out.eligible) out.excludedBecause = healthy(e) ?? (split.some((s) => tagsMatch(e.tags, s.tags)) ? 'inactive-tier' : 'subset');
     if (e.ejectedUntil !== undefined && e.ejectedUntil > now) out.ejectedUntil = e.ejectedUntil;
+    if (e.unreachableSince !== undefined) out.unreachableSince = e.unreachableSince;
     return out;
   });
   const outcome: ExplainResult['outcome'] = unroutableShare >= 1
     ? { forwarded: false, status: 503, code: 'MESH_ERR_NO_HEALTHY_ENDPOINT', reason: `no healthy endpoint of "${svc.service}"${route ? ' in the route\'s subsets' : ''}` }
     : { forwarded: true };
-  return { ...base(outcome), policy: svc.policy, route, subsets, endpoints, unroutableShare: round(unroutableShare) };
+  const headerRules: ExplainResult['headerRules'] = settings.allowUnderscoresInHeaders
+    ? { underscores: 'forwarded', dropped: [] }
+    : { underscores: 'dropped', dropped: input.headers.filter(([k]) => hasUnderscore(k)).map(([k]) => k) };
+  return { ...base(outcome), policy: svc.policy, headerRules, route, subsets, endpoints, unroutableShare: round(unroutableShare) };
 }
 
 /**
@@ -176,6 +183,30 @@ export function handleExplainRequest(
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
   return true;
+}
+
+/** Each tier's health and load, from the subset's registered and eligible endpoints (priority-load.ts). */
+function tierLoads(members: readonly RoutesEndpoint[], up: readonly RoutesEndpoint[]): ExplainSubset['tiers'] {
+  const priorities = [...new Set(members.map((e) => e.priority))].sort((a, b) => a - b);
+  const weightIn = (list: readonly RoutesEndpoint[], p: number) => list.reduce((sum, e) => sum + (e.priority === p ? weightOf(e) : 0), 0);
+  const health: number[] = [];
+  const load: number[] = [];
+  priorityLoads(priorities.map((p) => weightIn(up, p)), priorities.map((p) => weightIn(members, p)), health, load);
+  return priorities.map((priority, i) => ({ priority, health: health[i]!, load: load[i]! }));
+}
+
+/** The chance of each endpoint of one tier under the service's policy (one answer when the hash key is known). */
+function tierChances(service: string, policyName: string, eligible: readonly RoutesEndpoint[], hashKey: string | undefined, clock: Clock): Map<string, number> {
+  const policy = createPolicy(policyName, { clock, random: Math.random });
+  const views: BalancerEndpoint[] = eligible.map((e) => ({
+    key: `${service}/${e.id}`, address: e.address, weight: e.weight, inFlight: e.inFlight, ewmaMs: e.ewmaMs ?? 0, ewmaStamp: clock.monotonic(),
+  }));
+  if (policyName === 'consistent-hash' && hashKey !== undefined) {
+    // With the key known, the ring gives one answer.
+    policy.update?.(views);
+    return new Map([[policy.pick(views, { hashKey }).key, 1]]);
+  }
+  return policy.chances?.(views) ?? new Map(views.map((v) => [v.key, 1 / views.length]));
 }
 
 function blank(input: ExplainInput, authority: string, path: string, service: string | null, outcome: ExplainResult['outcome']): ExplainResult {

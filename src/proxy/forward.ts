@@ -10,7 +10,7 @@ import { pickFailureMessage, sendMeshError, type MeshErrorCause } from './errors
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 import type { AccessLog } from '../metrics/access-log.js';
-import { isTlsHandshakeFailure } from './outbound-tls.js';
+import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from './outbound-tls.js';
 import { filterResponseHeaders } from './hop-headers.js';
 import type { UpstreamPools } from './upstream-pools.js';
 
@@ -22,10 +22,17 @@ export interface ForwardService {
   /** A try started / ended; `ok` false for connect errors, resets, timeouts and 5xx (outlier detection). */
   tryStarted(ep: BalancerEndpoint): void;
   tryEnded(ep: BalancerEndpoint, ok: boolean, latencyMs: number, status: number): void;
+  /**
+   * Once per request, as it ends: the body bytes sent to and relayed from the endpoint of its last try (the
+   * only try that can have moved any, see EndpointStats.bodyBytes); the proxy's own error bodies are not counted.
+   */
+  bodyBytes?(ep: BalancerEndpoint, toEndpoint: number, fromEndpoint: number): void;
   /** A TLS handshake to a mesh TLS endpoint failed (bad certificate, wrong SPIFFE ID): counted per endpoint. */
   tlsHandshakeFailed?(ep: BalancerEndpoint): void;
-  /** Asks the retry budget for one retry; false = budget spent. */
-  takeRetry(): boolean;
+  /** A connect to the endpoint failed (refused, timed out): it is unreachable until a probe connects. */
+  connectFailed?(ep: BalancerEndpoint): void;
+  /** Asks for one retry after a failure of this kind; false = the retry budget is spent. */
+  takeRetry(kind: FailureKind): boolean;
   /**
    * The request is over (frees its concurrency slot, records metrics). `retried` = it took more than one try;
    * `budgetRefused` = a retry was wanted but the retry budget was spent.
@@ -58,9 +65,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private resumeUpstream: (() => void) | undefined = undefined;
   private readonly idempotent: boolean;
   private readonly deadline: number;
+  /** Response body bytes relayed from the upstream. */
   private bytesOut = 0;
+  /** The proxy's own error body, if it answered (logged in bytes_out, not counted against any endpoint). */
+  private errorBytes = 0;
+  /** Request body bytes undici wrote upstream (onBodySent): equal to those read from the client. */
   private bytesIn = 0;
-  private countingIn = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -110,13 +120,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortTry = abort;
-    // Counted from here, where undici attaches its own body reader in the same tick: a 'data' listener added
-    // any earlier would set the body flowing before undici reads it, and the upstream would get nothing.
-    if (this.access !== undefined && this.hasBody && !this.countingIn) {
-      this.countingIn = true;
-      this.req.on('data', (c: Buffer) => { this.bytesIn += c.length; });
-    }
     if (this.finished) abort();
+  }
+
+  // undici 7 passes the chunk written (its types still declare the older (chunkSize, totalBytesSent)).
+  onBodySent(chunk: Buffer | string | number): void {
+    this.bytesIn += typeof chunk === 'number' ? chunk : chunk.length;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
@@ -178,10 +187,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.onClientClose();
       return;
     }
-    const kind = classifyFailure(err);
+    const tlsPort = this.pools.mtls ? (ep as { tlsPort?: number }).tlsPort : undefined;
+    // A refused server certificate (wrong identity, untrusted chain) is no network failure but the request never
+    // left this proxy: it is retried like a connect failure, and counts against the endpoint like one (the
+    // endpoint cannot serve this service; outlier detection never ejects a lone endpoint), see upstream-identity.
+    const refused = tlsPort !== undefined && !this.responded ? refusedServerCertificate(err) : undefined;
+    const kind = refused !== undefined ? 'connect' : classifyFailure(err);
     if (!this.responded) {
       this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
-      if ((ep as { tlsPort?: number }).tlsPort !== undefined && isTlsHandshakeFailure(err)) this.svc.tlsHandshakeFailed?.(ep);
+      if (tlsPort !== undefined && isTlsHandshakeFailure(err)) this.svc.tlsHandshakeFailed?.(ep);
+      else if (kind === 'connect' && refused === undefined) this.svc.connectFailed?.(ep);
     }
     if (!this.responded && this.canRetry(kind)) {
       this.tried ??= new Set();
@@ -195,14 +210,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.finish(this.status, 'upstream-reset');
       return;
     }
+    if (refused !== undefined) {
+      this.fail('upstream-identity', refusedIdentityMessage(this.svc.name, ep.address, tlsPort!, refused, this.tries));
+      return;
+    }
     const timeout = kind === 'timeout';
     const cause: MeshErrorCause = timeout ? 'upstream-timeout' : kind === 'connect' ? 'upstream-connect' : 'upstream-reset';
-    const code = (err as NodeJS.ErrnoException).code;
-    // A mesh identity mismatch is worth its whole message: it names both SPIFFE IDs.
-    const detail = code === 'ERR_MESH_SPIFFE_MISMATCH' ? err.message : code ?? err.message;
+    const detail = (err as NodeJS.ErrnoException).code ?? err.message;
+    // Over mTLS the address dialled is the endpoint's mesh TLS port, not its app port.
+    const dialled = tlsPort === undefined ? ep.address : tlsAddress(ep.address, tlsPort);
     this.fail(cause, timeout
       ? `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`
-      : `service "${this.svc.name}": ${kind === 'connect' ? 'cannot connect to' : 'connection reset by'} ${ep.address} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
+      : `service "${this.svc.name}": ${kind === 'connect' ? 'cannot connect to' : 'connection reset by'} ${dialled} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
   }
 
   // --- helpers ---
@@ -212,19 +231,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (performance.now() >= this.deadline) return false;
     const bodyTouched = this.hasBody && (this.req.readableDidRead || this.req.destroyed);
     if (!mayRetry(kind, this.idempotent, bodyTouched, this.route?.retryable === true)) return false;
-    if (this.svc.takeRetry()) return true;
+    if (this.svc.takeRetry(kind)) return true;
     this.budgetRefused = true;
     return false;
   }
 
   private fail(cause: MeshErrorCause, message: string): void {
-    sendMeshError(this.res, cause, message);
+    this.errorBytes = sendMeshError(this.res, cause, message);
     this.finish(this.res.statusCode, cause);
+  }
+
+  private countBodyBytes(): void {
+    if (this.ep !== undefined && (this.bytesIn !== 0 || this.bytesOut !== 0)) this.svc.bodyBytes?.(this.ep, this.bytesIn, this.bytesOut);
   }
 
   private finish(status: number, cause: MeshErrorCause | undefined): void {
     if (this.finished) return;
     this.finished = true;
+    this.countBodyBytes();
     // The 'close' listener stays: it runs once more when the response closes, and returns at once (finished).
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
@@ -235,7 +259,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const a = this.access!;
     a.log.record({
       method: this.req.method!, authority: a.authority, path: this.path, status, error: cause ?? null, durationMs,
-      upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut, requestId: a.requestId, traceId: a.traceId,
+      upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut + this.errorBytes, requestId: a.requestId, traceId: a.traceId,
     });
   }
 
@@ -253,6 +277,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ep !== undefined && !this.responded && !this.retryPending) this.svc.tryEnded(ep, true, performance.now() - this.tryStartedAt, 499);
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(499, durationMs, this.tries > 1, undefined);
+    this.countBodyBytes();
     if (this.access !== undefined) this.logAccess(0, durationMs, undefined);
   };
 }

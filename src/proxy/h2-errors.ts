@@ -12,17 +12,21 @@ export const GRPC_STATUS: Readonly<Record<MeshErrorCause, number>> = {
   'upstream-timeout': 4, // DEADLINE_EXCEEDED
   'upstream-connect': 14,
   'upstream-reset': 14,
+  'upstream-identity': 14, // a refused server certificate: UNAVAILABLE, as Envoy answers a TLS failure
   'bad-request': 13, // INTERNAL, as gRPC maps an HTTP 400
   'protocol-unsupported': 12, // UNIMPLEMENTED
 };
 
-/** Answers `cause` on the stream (or resets it when the response already started); returns the status to record. */
+/**
+ * Answers `cause` on the stream (or resets it when the response already started). Returns the body bytes sent,
+ * for the access log: the JSON body's length, 0 for gRPC (a trailers-only answer) and for a reset.
+ */
 export function sendH2Error(stream: ServerHttp2Stream, grpc: boolean, cause: MeshErrorCause, message: string): number {
   const status = statusOf(cause);
-  if (stream.destroyed || stream.closed) return status;
+  if (stream.destroyed || stream.closed) return 0;
   if (stream.headersSent) {
     stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-    return status;
+    return 0;
   }
   try {
     if (grpc) {
@@ -33,7 +37,7 @@ export function sendH2Error(stream: ServerHttp2Stream, grpc: boolean, cause: Mes
         'grpc-message': grpcMessage(message),
         'x-mesh-error': cause,
       }, { endStream: true });
-      return status;
+      return 0;
     }
     const body = JSON.stringify({ error: { code: codeOf(cause), message } });
     const headers: OutgoingHttpHeaders = {
@@ -45,10 +49,11 @@ export function sendH2Error(stream: ServerHttp2Stream, grpc: boolean, cause: Mes
     };
     stream.respond(headers);
     stream.end(body);
+    return headers['content-length'] as number;
   } catch {
     stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    return 0;
   }
-  return status;
 }
 
 /** grpc-message is percent-encoded: every byte outside printable ASCII, and "%" itself (gRPC over HTTP2 spec). */

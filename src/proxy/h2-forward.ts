@@ -8,12 +8,12 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import type { ServiceSettings } from './config.js';
-import { pickFailureMessage, type MeshErrorCause } from './errors-response.js';
+import { pickFailureMessage, statusOf, type MeshErrorCause } from './errors-response.js';
 import type { AccessContext, ForwardService } from './forward.js';
 import { sendH2Error } from './h2-errors.js';
 import { filterH2Headers } from './h2-headers.js';
 import { ERR_NOT_H2, type H2Sessions, type H2Target } from './h2-sessions.js';
-import { isTlsHandshakeFailure } from './outbound-tls.js';
+import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from './outbound-tls.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
 
@@ -47,8 +47,12 @@ export class H2Exchange {
   private upError: Error | undefined;
   private budgetRefused = false;
   private readonly deadline: number;
+  /** Request body bytes piped upstream and response body bytes relayed back (metrics and access log). */
   private bytesIn = 0;
   private bytesOut = 0;
+  private countingIn = false;
+  /** The proxy's own error body, if it answered (logged in bytes_out, not counted against any endpoint). */
+  private errorBytes = 0;
 
   constructor(
     private readonly client: ServerHttp2Stream,
@@ -108,7 +112,9 @@ export class H2Exchange {
     if (!this.req.hasBody) return;
     this.client.pipe(this.up!);
     // Counted only once piped: a 'data' listener added earlier would start the flow with nowhere to go.
-    if (this.access !== undefined) this.client.on('data', this.countIn);
+    // pipe() already reads in flowing mode, so this listener costs one call per chunk and no allocation.
+    // Once per request: a retried try pipes the same client stream again.
+    if (!this.countingIn) { this.countingIn = true; this.client.on('data', this.countIn); }
   };
 
   private readonly countIn = (chunk: Buffer): void => { this.bytesIn += chunk.length; };
@@ -140,7 +146,7 @@ export class H2Exchange {
     this.client.on('wantTrailers', this.onWantTrailers);
     if (!this.req.grpc) this.up!.setTimeout(this.settings.perTryTimeoutMs, this.onIdle);
     this.up!.pipe(this.client);
-    if (this.access !== undefined) this.up!.on('data', this.countOut);
+    this.up!.on('data', this.countOut);
   };
 
   private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
@@ -184,20 +190,31 @@ export class H2Exchange {
       this.fail('protocol-unsupported', this.notH2Message(ep));
       return;
     }
+    const tlsPort = this.target.length !== ep.address.length ? (ep as { tlsPort?: number }).tlsPort : undefined;
+    const tlsFailure = this.upError !== undefined && tlsPort !== undefined && isTlsHandshakeFailure(this.upError);
+    // A refused server certificate never reached the app: retried like a connect failure (see forward.ts).
+    const refused = tlsFailure ? refusedServerCertificate(this.upError!) : undefined;
     this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, 0);
-    const tlsFailure = this.upError !== undefined && this.target.length !== ep.address.length && isTlsHandshakeFailure(this.upError);
     if (tlsFailure) this.svc.tlsHandshakeFailed?.(ep);
-    if (this.canRetry(kind)) { this.retry(); return; }
+    // Only a failed TCP connect makes the endpoint unreachable; a refused stream is the server speaking.
+    else if (this.upError !== undefined && classifyFailure(this.upError) === 'connect') this.svc.connectFailed?.(ep);
+    if (this.canRetry(refused !== undefined ? 'connect' : kind)) { this.retry(); return; }
+    if (refused !== undefined) {
+      this.fail('upstream-identity', refusedIdentityMessage(this.svc.name, ep.address, tlsPort!, refused, this.tries));
+      return;
+    }
     if (kind === 'timeout') {
       this.fail('upstream-timeout', `service "${this.svc.name}" did not answer within ${Math.round(Math.min(this.settings.perTryTimeoutMs, this.settings.timeoutMs))} ms (${this.tries} ${this.tries === 1 ? 'try' : 'tries'})`);
       return;
     }
     const err = this.upError as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;
-    // A refused certificate or identity is worth its whole message (which identity, which check).
+    // Any other TLS failure (an alert: the server refused our certificate) is worth its whole message.
     const detail = tlsFailure ? `${err!.code}: ${err!.message}` : err?.cause?.code ?? err?.code ?? (this.up?.rstCode !== undefined ? `RST_STREAM ${this.up.rstCode}` : 'closed');
     const connectFailed = kind === 'connect';
+    // Over mTLS the address dialled is the endpoint's mesh TLS port, not its app port.
+    const dialled = tlsPort === undefined ? ep.address : tlsAddress(ep.address, tlsPort);
     this.fail(connectFailed ? 'upstream-connect' : 'upstream-reset',
-      `service "${this.svc.name}": ${connectFailed ? 'cannot connect to' : 'stream reset by'} ${ep.address} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
+      `service "${this.svc.name}": ${connectFailed ? 'cannot connect to' : 'stream reset by'} ${dialled} (${detail}) after ${this.tries} ${this.tries === 1 ? 'try' : 'tries'}`);
   }
 
   private notH2Message(ep: BalancerEndpoint): string {
@@ -220,7 +237,7 @@ export class H2Exchange {
       ? kind === 'connect' && !bodyTouched
       : mayRetry(kind, IDEMPOTENT.has(this.req.method), bodyTouched, this.route?.retryable === true);
     if (!allowed) return false;
-    if (this.svc.takeRetry()) return true;
+    if (this.svc.takeRetry(kind)) return true;
     this.budgetRefused = true;
     return false;
   }
@@ -244,8 +261,8 @@ export class H2Exchange {
   };
 
   private fail(cause: MeshErrorCause, message: string): void {
-    const status = sendH2Error(this.client, this.req.grpc, cause, message);
-    this.finish(status, cause);
+    this.errorBytes = sendH2Error(this.client, this.req.grpc, cause, message);
+    this.finish(statusOf(cause), cause);
   }
 
   private finish(status: number, cause: MeshErrorCause | undefined): void {
@@ -254,11 +271,12 @@ export class H2Exchange {
     this.client.off('close', this.onClientClose);
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
+    if (this.ep !== undefined && (this.bytesIn !== 0 || this.bytesOut !== 0)) this.svc.bodyBytes?.(this.ep, this.bytesIn, this.bytesOut);
     const a = this.access;
     if (a !== undefined) {
       a.log.record({
         method: this.req.method, authority: a.authority, path: this.req.path, status, error: cause ?? null, durationMs,
-        upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut, requestId: a.requestId, traceId: a.traceId,
+        upstream: this.ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut + this.errorBytes, requestId: a.requestId, traceId: a.traceId,
       });
     }
   }

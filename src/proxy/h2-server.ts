@@ -3,11 +3,12 @@
 // through the same router, config, concurrency gate and service runtime, then forwarded by H2Exchange.
 import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import { applyTraceContext } from '../metrics/trace.js';
+import { applyTraceContext, continueTrace, ensureRequestId } from '../metrics/trace.js';
 import { settingsFor } from './config.js';
 import { H2Exchange } from './h2-forward.js';
 import { forwardedHeaders, requestHeaders } from './h2-headers.js';
 import { sendH2Error } from './h2-errors.js';
+import { statusOf, type MeshErrorCause } from './errors-response.js';
 import { chooseRoute, targetOf } from './router.js';
 import type { ProxyServerDeps } from './server.js';
 
@@ -42,29 +43,29 @@ function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers:
   const authority = headers[':authority'] ?? headers.host;
   const rawPath = headers[':path'];
   if (method === 'CONNECT' || rawPath === undefined) {
-    sendH2Error(stream, grpc, 'bad-request', 'CONNECT (and requests without :path) cannot be proxied over HTTP/2');
+    refuse(deps, stream, grpc, headers, authority ?? '', rawPath ?? '', undefined, 'bad-request', 'CONNECT (and requests without :path) cannot be proxied over HTTP/2');
     return;
   }
   const target = targetOf(rawPath, authority);
   if (typeof target === 'string') {
-    sendH2Error(stream, grpc, 'bad-request', target);
+    refuse(deps, stream, grpc, headers, authority ?? '', rawPath, undefined, 'bad-request', target);
     return;
   }
   const client = stream.session?.socket?.remoteAddress;
-  const flat = forwardedHeaders(headers, client, target.authority);
-  const ids = applyTraceContext(flat);
   const service = target.service === null ? undefined : deps.directory.get(target.service);
-  if (service === undefined) {
-    sendH2Error(stream, grpc, 'no-such-service', target.service === null
+  const settings = service === undefined ? undefined : settingsFor(deps.config(), service.name);
+  const flat = forwardedHeaders(headers, client, target.authority, settings === undefined || settings.allowUnderscoresInHeaders ? undefined : service);
+  const ids = applyTraceContext(flat);
+  if (service === undefined || settings === undefined) {
+    refuse(deps, stream, grpc, headers, target.authority, target.path, ids, 'no-such-service', target.service === null
       ? `"${target.authority}" does not name a service: use :authority <service>[.mesh]`
       : `no service named "${target.service}" is registered`);
     return;
   }
-  const settings = settingsFor(deps.config(), service.name);
   const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(headers, n), deps.random);
   if (!service.admit(settings.maxConcurrent)) {
     service.refused('circuit-open');
-    sendH2Error(stream, grpc, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`);
+    refuse(deps, stream, grpc, headers, target.authority, target.path, ids, 'circuit-open', `service "${service.name}" is at its limit of ${settings.maxConcurrent} concurrent requests`);
     return;
   }
   let hashKey: string | undefined;
@@ -75,6 +76,19 @@ function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers:
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
   const req = { method, path: target.path, headers: upstream, hasBody: !stream.endAfterHeaders, grpc };
   new H2Exchange(stream, req, service, deps.pools.h2, settings, choice?.rule, choice?.subset, hashKey, access).start();
+}
+
+/**
+ * Answers a stream the proxy refuses before forwarding, and gives it its access-log line (with the body bytes
+ * sent and the request/trace ids, the client's or new ones), as server.ts does for HTTP/1.1.
+ */
+function refuse(deps: ProxyServerDeps, stream: ServerHttp2Stream, grpc: boolean, headers: IncomingHttpHeaders, authority: string, path: string,
+  ids: { requestId: string; traceId: string } | undefined, cause: MeshErrorCause, message: string): void {
+  const sent = sendH2Error(stream, grpc, cause, message);
+  deps.accessLog?.record({
+    method: headers[':method'] ?? '', authority, path, status: statusOf(cause), error: cause, durationMs: 0, upstream: null, bytesIn: 0, bytesOut: sent,
+    requestId: ids?.requestId ?? ensureRequestId(headerValue(headers, 'x-request-id')), traceId: ids?.traceId ?? continueTrace(headerValue(headers, 'traceparent')).traceId,
+  });
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

@@ -27,12 +27,14 @@ export interface SniffOptions {
 /**
  * Puts the sniff in front of an HTTP/1.1 server: its own 'connection' handler (which attaches Node's HTTP
  * parser) now runs only for connections that are not h2c, after their first chunk has been put back.
+ * Returns that handler, for sockets that must go back to the HTTP/1.1 parser unsniffed (upgrade.ts).
  */
-export function sniffH2c(server: Server, opts: SniffOptions): void {
+export function sniffH2c(server: Server, opts: SniffOptions): (socket: Socket) => void {
   const http1 = server.listeners('connection') as Array<(socket: Socket) => void>;
   server.removeAllListeners('connection');
   const toHttp1 = (socket: Socket): void => { for (const l of http1) l.call(server, socket); };
   server.on('connection', (socket: Socket) => sniff(socket, toHttp1, opts));
+  return toHttp1;
 }
 
 function sniff(socket: Socket, toHttp1: (socket: Socket) => void, opts: SniffOptions): void {

@@ -11,6 +11,7 @@ interface CallerCounts { allowed: number; denied: number; mtls: boolean }
 export class InboundMetrics {
   readonly #callers = new Map<string, CallerCounts>();
   readonly #handshakeFailures = new Map<string, number>();
+  #underscoreHeaders = 0;
   readonly registry = new Registry();
 
   constructor(readonly service: string) {
@@ -39,6 +40,21 @@ export class InboundMetrics {
         for (const [reason, n] of self.#handshakeFailures) this.inc({ service: self.service, reason }, n);
       },
     });
+    new Counter({
+      name: 'mesh_inbound_request_headers_dropped_total',
+      help: 'Request headers the inbound sidecar dropped instead of passing them to the app, by reason (underscore: a name with "_", see allowUnderscoresInHeaders).',
+      labelNames: ['service', 'reason'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ service: self.service, reason: 'underscore' }, self.#underscoreHeaders);
+      },
+    });
+  }
+
+  /** `count` request headers were dropped for an underscore in their name (underscore-headers.ts). */
+  underscoreHeadersDropped(count: number): void {
+    this.#underscoreHeaders += count;
   }
 
   /** The counts for one caller; the sidecar keeps the object per connection, so requests only increment. */

@@ -3,8 +3,12 @@
 // decides each request (403 naming the rule), and the request goes to the app with `x-mesh-client-id` set from
 // the certificate — a copy sent by the caller is always stripped. ALPN offers h2 and http/1.1: HTTP/2 and gRPC
 // callers get the same guarantees (inbound-h2.ts; gRPC refusals are PERMISSION_DENIED) and reach the app over
-// h2c. With --permissive, plaintext callers (HTTP/1.1, or h2c with prior knowledge) are accepted on the same
-// port (first byte 0x16 = TLS) and treated as unauthenticated.
+// h2c. A caller's certificate must also be a mesh identity, or the caller is refused right after the handshake
+// (inbound-callers.ts). With --permissive, plaintext callers (HTTP/1.1, or h2c with prior knowledge) are accepted
+// on the same port (first byte 0x16 = TLS) and treated as unauthenticated, and so is a TLS caller whose
+// CA-signed certificate is not a mesh identity. The app gets the outbound proxy's header rules
+// (hop-by-hop and underscore headers dropped: hop-headers.ts, underscore-headers.ts), and nothing is
+// tunnelled: every Upgrade, WebSocket included, is dropped and the request answered over HTTP/1.1 (upgrade.ts).
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -17,18 +21,19 @@ import { BUILTIN_DEFAULTS, type ServiceSettings } from './config.js';
 import { Exchange, type ForwardService } from './forward.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
-import { upstreamHeaders } from './server.js';
+import { upstreamHeaders } from './hop-headers.js';
 import { serverTlsOptions, type TlsSource } from '../tls/context.js';
-import { parseSpiffeId, peerSpiffeId } from '../tls/spiffe.js';
 import type { MeshErrorCause } from './errors-response.js';
 import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
 import type { InboundMetrics } from './inbound-metrics.js';
+import { InboundCallers, type Caller } from './inbound-callers.js';
 import { InboundH2Front, probeH2c } from './inbound-h2.js';
 import { H2Exchange } from './h2-forward.js';
 import { sendH2Error, sendH2Forbidden } from './h2-errors.js';
 import { forwardedHeaders, requestHeaders } from './h2-headers.js';
 import { H2Sessions } from './h2-sessions.js';
 import { sniffH2c } from './h2-sniff.js';
+import { serveWithoutUpgrade } from './upgrade.js';
 
 export const CLIENT_ID_HEADER = 'x-mesh-client-id';
 
@@ -40,13 +45,12 @@ export interface InboundOptions {
   policy: PolicyHolder | undefined;
   permissive: boolean;
   metrics: InboundMetrics;
+  /** Forward request headers with '_' in their name (the config's allowUnderscoresInHeaders for this service). */
+  allowUnderscoresInHeaders: boolean;
   log: (line: string) => void;
 }
 
 export interface InboundStats { mtlsRequests: number; plaintextRequests: number; denied: number; handshakesRefused: number }
-
-/** A caller: its SPIFFE ID (null = unauthenticated), the name the policy knows it by, and its counters. */
-interface Caller { id: string | null; from: string | null; counts: { allowed: number; denied: number } }
 
 /** An HTTP/2 connection: who is calling, from where, and whether over TLS. */
 interface H2Conn { caller: Caller; address: string | undefined; tls: boolean }
@@ -66,10 +70,9 @@ export class InboundSidecar {
   readonly #sniffing = new Set<Socket>();
   readonly #app: ForwardService;
   readonly #settings: ServiceSettings = { ...BUILTIN_DEFAULTS, retries: 0 };
-  readonly #trustDomain: string;
-  readonly #seenPlaintext = new Set<string>();
-  #lastRefusalLog = 0;
-  #suppressed = 0;
+  /** Where dropped underscore headers are counted; undefined when they are allowed. */
+  readonly #underscores: InboundMetrics | undefined;
+  readonly #who: InboundCallers;
   readonly #unauthenticated: Caller;
   #draining = false;
   /** Whether the app answered h2c at the last probe (see #alpn). */
@@ -78,24 +81,31 @@ export class InboundSidecar {
   #probeTimer: NodeJS.Timeout | undefined | null;
 
   constructor(private readonly opts: InboundOptions) {
-    this.#trustDomain = parseSpiffeId(opts.tls.material.spiffeId!).trustDomain;
     this.#app = appService(opts.service, opts.app, this.stats);
-    this.#unauthenticated = { id: null, from: null, counts: opts.metrics.caller(null) };
+    this.#underscores = opts.allowUnderscoresInHeaders ? undefined : opts.metrics;
+    this.#who = new InboundCallers({ tls: opts.tls, permissive: opts.permissive, metrics: opts.metrics, stats: this.stats, log: opts.log });
+    this.#unauthenticated = this.#who.unauthenticated;
     const timeouts = { headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 };
     this.https = createHttpsServer({ ...serverTlsOptions(opts.tls.material), ALPNCallback: ({ protocols }) => this.#alpn(protocols), ...timeouts });
     this.#probeApp();
     opts.tls.attachServer(this.https);
     this.#h2 = new InboundH2Front<H2Conn>((stream, headers, conn) => this.#handleStream(stream, headers, conn));
     // The HTTPS server's own handler (Node's HTTP/1.1 parser) now runs only for connections that did not pick h2.
-    const http1 = this.https.listeners('secureConnection') as Array<(s: TLSSocket) => void>;
+    const http1 = this.https.listeners('secureConnection') as Array<(s: Socket) => void>;
+    const toHttp1 = (s: Socket): void => { for (const l of http1) l.call(this.https, s); };
     this.https.removeAllListeners('secureConnection');
     this.https.on('secureConnection', (s: TLSSocket) => {
-      const caller = this.#callerOf(s);
+      const caller = this.#who.ofTls(s);
+      if (caller === undefined) return; // not a mesh identity: refused, the socket is gone
       if (s.alpnProtocol === 'h2') { this.#h2.accept(s, { caller, address: remoteAddressOf(s), tls: true }); return; }
       this.#callers.set(s, caller);
-      for (const l of http1) l.call(this.https, s);
+      toHttp1(s);
     });
-    this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#refused(err, s));
+    this.https.on('upgrade', (req: IncomingMessage, s: Socket, head: Buffer) => serveWithoutUpgrade(req, s, head, toHttp1));
+    // Asking a raw socket its address keeps it: a client refused late in the handshake has closed its socket by the
+    // time tlsClientError reports it, and the refusal's log line should still say who it was.
+    this.https.on('connection', (raw: Socket) => void raw.remoteAddress);
+    this.https.on('tlsClientError', (err: Error, s: TLSSocket) => this.#who.handshakeRefused(err, s));
     this.https.on('request', (req, res) => this.#handle(req, res));
     if (!opts.permissive) {
       this.plain = undefined;
@@ -103,21 +113,13 @@ export class InboundSidecar {
       return;
     }
     this.plain = createHttpServer(timeouts, (req, res) => this.#handle(req, res));
-    sniffH2c(this.plain, {
+    const plainToHttp1 = sniffH2c(this.plain, {
       onH2: (s) => this.#h2.accept(s, { caller: this.#unauthenticated, address: s.remoteAddress, tls: false }),
       firstByteTimeoutMs: timeouts.headersTimeout,
       pending: this.#sniffing,
     });
+    this.plain.on('upgrade', (req: IncomingMessage, s: Socket, head: Buffer) => serveWithoutUpgrade(req, s, head, plainToHttp1));
     this.listener = createNetServer((socket) => this.#sniff(socket));
-  }
-
-  #callerOf(s: TLSSocket): Caller {
-    const id = peerSpiffeId(s);
-    if (id === null) return this.#unauthenticated;
-    const parsed = parseSpiffeId(id);
-    // Another trust domain's identity cannot name one of our services; the policy sees its full ID.
-    const from = parsed.trustDomain === this.#trustDomain && parsed.service !== null ? parsed.service : id;
-    return { id, from, counts: this.opts.metrics.caller(from) };
   }
 
   #sniff(socket: Socket): void {
@@ -126,29 +128,12 @@ export class InboundSidecar {
       if (chunk[0] === TLS_HANDSHAKE) this.https.emit('connection', new PrefixedSocket(socket, chunk));
       else {
         socket.unshift(chunk);
-        const addr = socket.remoteAddress ?? 'unknown';
-        if (!this.#seenPlaintext.has(addr) && this.#seenPlaintext.size < 1000) {
-          this.#seenPlaintext.add(addr);
-          this.opts.log(`mesh inbound: plaintext caller from ${addr}, treated as unauthenticated (--permissive)`);
-        }
+        this.#who.notePlaintext(socket.remoteAddress ?? 'unknown');
         this.plain!.emit('connection', socket);
       }
       socket.resume();
     });
     socket.on('error', () => socket.destroy());
-  }
-
-  /** A refused handshake: no certificate, another CA, expired... One log line per second at most. */
-  #refused(err: Error, s: TLSSocket): void {
-    this.stats.handshakesRefused++;
-    const reason = s.authorizationError ? String(s.authorizationError) : (err as NodeJS.ErrnoException).code ?? err.message;
-    this.opts.metrics.handshakeFailure(reason);
-    const now = Date.now();
-    if (now - this.#lastRefusalLog < 1000) { this.#suppressed++; return; }
-    const more = this.#suppressed > 0 ? ` (and ${this.#suppressed} more since the last report)` : '';
-    this.#lastRefusalLog = now;
-    this.#suppressed = 0;
-    this.opts.log(`mesh inbound: refused TLS client ${remoteAddressOf(s) ?? 'unknown'}: ${reason}${more}`);
   }
 
   /**
@@ -200,7 +185,7 @@ export class InboundSidecar {
     if (url.charCodeAt(0) !== 47) return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', 'the inbound sidecar takes origin-form request targets (/path)');
     const denied = this.#authorize(caller, req.method!, url);
     if (denied !== undefined) return reply(res, 403, 'MESH_ERR_FORBIDDEN', 'forbidden', denied.message, denied.rule);
-    const headers = upstreamHeaders(req.rawHeaders, remoteAddressOf(req.socket), undefined);
+    const headers = upstreamHeaders(req.rawHeaders, remoteAddressOf(req.socket), undefined, this.#underscores);
     if (typeof headers === 'string') return reply(res, 400, 'MESH_ERR_BAD_REQUEST', 'bad-request', headers);
     const out = withClientId(headers, caller.id);
     if ((req.socket as TLSSocket).encrypted === true) markHttps(out);
@@ -227,7 +212,7 @@ export class InboundSidecar {
     const denied = this.#authorize(caller, method, path);
     if (denied !== undefined) { sendH2Forbidden(stream, grpc, denied.message, denied.rule); return; }
     const authority = headers[':authority'] ?? headers.host ?? this.opts.service;
-    const out = withClientId(forwardedHeaders(headers, conn.address, authority), caller.id);
+    const out = withClientId(forwardedHeaders(headers, conn.address, authority, this.#underscores), caller.id);
     if (conn.tls) markHttps(out);
     const req = { method, path, headers: requestHeaders(method, path, authority, out), hasBody: !stream.endAfterHeaders, grpc };
     new H2Exchange(stream, req, this.#app, this.#appH2, this.#settings, undefined, undefined, undefined, undefined).start();

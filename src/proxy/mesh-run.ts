@@ -4,6 +4,7 @@
 import { PolicyHolder } from '../authz/load.js';
 import { MeshError, UsageError } from '../core/errors.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths, type TlsMaterial, type TlsSource } from '../tls/context.js';
+import type { IdentityRole } from '../tls/peer-identity.js';
 import { RegistryClient } from '../registry/client.js';
 import type { RegistryIdentity } from './identity/registry-identity.js';
 import type { Registry } from 'prom-client';
@@ -11,7 +12,8 @@ import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
 import { OutboundTls } from './outbound-tls.js';
-import { startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
+import { settingsFor } from './config.js';
+import { loadConfigFlag, startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
 import { parseHostPort } from '../core/validate.js';
 import { listenOn } from './listen.js';
 
@@ -33,8 +35,10 @@ export interface RunningMeshProxy { inbound: string | undefined; outbound: Runni
 
 export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMeshProxy> {
   const log = opts.log;
-  const { tls, first, identity } = await tlsSource(opts);
-  const own = parseSpiffeId(first.spiffeId!);
+  // The identity is the certificate's; --service, when given, must agree with it. The certificate must be fit for
+  // what this process does with it: serve callers (--inbound) and call servers (the outbound listener).
+  const roles: IdentityRole[] = [...(opts.inbound !== undefined ? ['server' as const] : []), ...(opts.outbound ? ['client' as const] : [])];
+  const { tls, first, identity } = await tlsSource(opts, roles);
   let policy: PolicyHolder | undefined;
   let sidecar: InboundSidecar | undefined;
   let inboundAddr: string | undefined;
@@ -48,7 +52,9 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       parseHostPort(opts.app, '--app');
       const metrics = new InboundMetrics(opts.service);
       identity?.registerMetrics(metrics.registry);
-      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, log });
+      // The sidecar reads its service's settings from --config once, at start (it has no reload).
+      const allowUnderscoresInHeaders = opts.configFile === undefined ? false : settingsFor(await loadConfigFlag(opts.configFile), opts.service).allowUnderscoresInHeaders;
+      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, allowUnderscoresInHeaders, log });
       if (opts.inboundAdmin !== undefined) {
         inboundAdmin = createInboundAdmin(metrics);
         log(`mesh proxy: inbound metrics on http://${await listenOn(inboundAdmin, opts.inboundAdmin, '--inbound-admin')}/metrics`);
@@ -57,7 +63,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : 'no policy: every authenticated caller is allowed'})`);
     }
     if (opts.outbound) {
-      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls, own.trustDomain), ...(identity ? { extraMetrics: (r: Registry) => identity.registerMetrics(r) } : {}) });
+      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls), ...(identity ? { extraMetrics: (r: Registry) => identity.registerMetrics(r) } : {}) });
       log(`mesh proxy: outbound ${outbound.listen} (admin ${outbound.admin ?? 'off'}, registry ${opts.registry.url}), mTLS as ${first.spiffeId} to endpoints with a mesh TLS port`);
     }
   } catch (err) {
@@ -106,7 +112,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
  * The proxy's TLS material: watched files, or an identity from the registry. Either way the identity is the
  * certificate's, and --service, when given, must agree with it.
  */
-async function tlsSource(opts: MeshProxyOptions): Promise<{ tls: TlsSource; first: TlsMaterial; identity?: { registerMetrics: RegistryIdentity['registerMetrics']; client: RegistryClient } }> {
+async function tlsSource(opts: MeshProxyOptions, roles: readonly IdentityRole[]): Promise<{ tls: TlsSource; first: TlsMaterial; identity?: { registerMetrics: RegistryIdentity['registerMetrics']; client: RegistryClient } }> {
   const log = opts.log;
   if ('registry' in opts.tls) {
     const { RegistryIdentity } = await import('./identity/registry-identity.js');
@@ -123,14 +129,13 @@ async function tlsSource(opts: MeshProxyOptions): Promise<{ tls: TlsSource; firs
     return { tls: identity, first: m, identity: { registerMetrics: (r) => identity.registerMetrics(r), client } };
   }
   const files = opts.tls;
-  const first = loadTlsMaterial(files);
-  if (first.spiffeId === null) throw new MeshError('MESH_ERR_TLS', `certificate "${files.cert}" carries no SPIFFE ID`, { hint: 'issue it with `mesh certs gen <service>`' });
+  const first = loadTlsMaterial(files, { roles });
   const own = parseSpiffeId(first.spiffeId);
   if (opts.service !== undefined && own.service !== opts.service) {
     throw new MeshError('MESH_ERR_TLS', `certificate "${files.cert}" is for ${first.spiffeId}, not service ${opts.service}`, { hint: `issue one with \`mesh certs gen ${opts.service}\`` });
   }
   for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
-  return { tls: new ReloadingTlsContext(files, { expectSpiffeId: first.spiffeId, log }), first };
+  return { tls: new ReloadingTlsContext(files, { expectSpiffeId: first.spiffeId, roles, log }), first };
 }
 
 /** Runs until SIGTERM/SIGINT, then drains. */

@@ -44,7 +44,8 @@ export interface OutlierTarget {
 }
 
 export interface EjectionEvent {
-  type: 'ejected' | 'returned';
+  /** 'unreachable' / 'reachable': connects refused, and back after a probe (reachability.ts), not ejections. */
+  type: 'ejected' | 'returned' | 'unreachable' | 'reachable';
   service: string;
   key: string;
   address: string;

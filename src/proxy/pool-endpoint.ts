@@ -4,8 +4,9 @@
 import type { HealthState, Instance } from '../core/types.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import type { OutlierTarget } from './outlier.js';
+import type { ProbeTarget } from './reachability.js';
 
-export class PoolEndpoint implements BalancerEndpoint, OutlierTarget {
+export class PoolEndpoint implements BalancerEndpoint, OutlierTarget, ProbeTarget {
   readonly key: string;
   readonly service: string;
   readonly id: string;
@@ -31,6 +32,11 @@ export class PoolEndpoint implements BalancerEndpoint, OutlierTarget {
   ejectionLevel = 0;
   ejectedUntil = 0;
   returnedAt = 0;
+
+  /** Monotonic ms since which connects to it fail (see reachability.ts); 0 while it is reachable. */
+  unreachableSince = 0;
+  /** The same moment in epoch ms, for the admin view; 0 while reachable. */
+  unreachableAt = 0;
 
   /** Set when the instance left the registry: takes no new picks; requests already holding it finish. */
   removed = false;

@@ -3,6 +3,7 @@
 import type { Clock } from '../core/clock.js';
 import type { RoutesEndpoint, RoutesService } from '../core/admin-types.js';
 import type { PoolEndpoint } from './pool-endpoint.js';
+import type { TierView } from './tier-view.js';
 
 export interface SnapshotOptions {
   /** Requests per second of an endpoint over the stats window (the metrics module knows; default 0). */
@@ -21,11 +22,12 @@ export interface SnapshotSource {
 }
 
 export function snapshotPool(
-  pool: SnapshotSource, eligible: readonly PoolEndpoint[], activeTier: number | null, clock: Clock, options: SnapshotOptions,
+  pool: SnapshotSource, view: Pick<TierView, 'eligible' | 'activeTier' | 'tiers'>, clock: Clock, options: SnapshotOptions,
   /** Peak-EWMA's current cost of an endpoint (decayed estimate × (inFlight + 1)), when that is the policy. */
   ewmaCost?: (e: PoolEndpoint) => number,
 ): RoutesService {
-  const eligibleSet = new Set(eligible);
+  const eligibleSet = new Set(view.eligible);
+  const activeTier = view.activeTier;
   const mono = clock.monotonic();
   const wall = clock.now();
   let inFlight = 0;
@@ -47,12 +49,14 @@ export function snapshotPool(
     if (e.zone !== undefined) out.zone = e.zone;
     if (e.tlsPort !== undefined) out.tlsPort = e.tlsPort;
     if (e.ejectedUntil !== 0) out.ejectedUntil = Math.round(wall + (e.ejectedUntil - mono));
+    if (e.unreachableSince !== 0) out.unreachableSince = e.unreachableAt;
     if (ewmaCost !== undefined) out.ewmaMs = Math.round(ewmaCost(e) * 1000) / 1000;
     const why = excludedBecause(pool, e, activeTier, out.eligible);
     if (why !== undefined) out.excludedBecause = why;
     return out;
   });
-  const service: RoutesService = { service: pool.service, policy: pool.policyName, activeTier, inFlight: options.inFlight ?? inFlight, endpoints };
+  const tiers = view.tiers.map((t) => ({ priority: t.priority, health: t.health, load: t.load }));
+  const service: RoutesService = { service: pool.service, policy: pool.policyName, activeTier, tiers, inFlight: options.inFlight ?? inFlight, endpoints };
   if (options.maxConcurrent !== undefined) service.maxConcurrent = options.maxConcurrent;
   return service;
 }
@@ -64,6 +68,7 @@ function excludedBecause(
   if (e.health === 'critical') return 'critical';
   if (!pool.healthy(e)) return 'warning';
   if (e.ejectedUntil !== 0) return 'ejected';
-  if (activeTier !== null && e.priority !== activeTier) return 'inactive-tier';
+  if (e.unreachableSince !== 0) return 'unreachable';
+  if (activeTier !== null) return 'inactive-tier';
   return undefined;
 }

@@ -48,16 +48,18 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
+/** The --config file at start: a file that cannot be used is a usage error (exit 2) naming the flag. */
+export async function loadConfigFlag(file: string): Promise<ProxyConfig> {
+  try {
+    return await loadConfig(file);
+  } catch (err) {
+    throw new UsageError(`--config: ${(err as Error).message}`);
+  }
+}
+
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const log = opts.log;
-  let config: ProxyConfig = DEFAULT_CONFIG;
-  if (opts.configFile !== undefined) {
-    try {
-      config = await loadConfig(opts.configFile);
-    } catch (err) {
-      throw new UsageError(`--config: ${(err as Error).message}`);
-    }
-  }
+  let config: ProxyConfig = opts.configFile === undefined ? DEFAULT_CONFIG : await loadConfigFlag(opts.configFile);
   const accessLog = opts.accessLog === undefined ? undefined
     : await AccessLog.open(opts.accessLog, { onError: (err) => log(`access log ${opts.accessLog} failed, no more lines will be written: ${err.message}`) });
   const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;

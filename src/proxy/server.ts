@@ -11,16 +11,18 @@ import { sendMeshError, type MeshErrorCause } from './errors-response.js';
 import { applyTraceContext, continueTrace, ensureRequestId, newRequestId } from '../metrics/trace.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import { Exchange, type ForwardService } from './forward.js';
-import { lengthsOf } from './hop-headers.js';
+import { upstreamHeaders } from './hop-headers.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import { createH2Front } from './h2-server.js';
 import { sniffH2c } from './h2-sniff.js';
 import { chooseRoute, targetOf } from './router.js';
 import { handleUpgrade } from './websocket.js';
+import type { HeaderDropCounter } from './underscore-headers.js';
+import { offersWebSocket, serveWithoutUpgrade } from './upgrade.js';
 
 /** Finds a service's runtime by name; undefined = the registry has never heard of it. */
 export interface ServiceDirectory {
-  get(service: string): (ForwardService & ServiceGate) | undefined;
+  get(service: string): (ForwardService & ServiceGate & HeaderDropCounter) | undefined;
 }
 
 /** The service-level gate in front of forwarding: the concurrency limit (circuit breaking). */
@@ -71,13 +73,17 @@ export function createProxyServer(deps: ProxyServerDeps, opts: ProxyServerOption
     requireHostHeader: false,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handleRequest(deps, req, res));
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleUpgrade(deps, req, socket, head));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, deps.accessLog));
   // Without a listener Node drops a CONNECT silently; the mesh never tunnels to an address, so it says so.
   server.on('connect', (req: IncomingMessage, socket: Socket) => refuseConnect(req, socket, deps.accessLog));
   // h2c with prior knowledge (gRPC) on the same port: the connection's first bytes pick the server.
   const h2 = createH2Front(deps, deps.h2Sessions ?? new Set());
-  sniffH2c(server, { onH2: h2.accept, firstByteTimeoutMs: opts.headersTimeoutMs ?? 10_000, pending: deps.tunnels });
+  const toHttp1 = sniffH2c(server, { onH2: h2.accept, firstByteTimeoutMs: opts.headersTimeoutMs ?? 10_000, pending: deps.tunnels });
+  // Only WebSocket is tunnelled; any other Upgrade (h2c...) is served as a plain request (upgrade.ts).
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (offersWebSocket(req.headers.upgrade)) handleUpgrade(deps, req, socket, head);
+    else serveWithoutUpgrade(req, socket, head, toHttp1);
+  });
   return server;
 }
 
@@ -90,21 +96,22 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
     return;
   }
   const absolute = req.url!.charCodeAt(0) !== 47;
-  const headers = upstreamHeaders(raw, req.socket.remoteAddress, absolute ? target.authority : undefined);
+  const service = target.service === null ? undefined : deps.directory.get(target.service);
+  const settings = service === undefined ? undefined : settingsFor(deps.config(), service.name);
+  const underscores = settings === undefined || settings.allowUnderscoresInHeaders ? undefined : service;
+  const headers = upstreamHeaders(raw, req.socket.remoteAddress, absolute ? target.authority : undefined, underscores);
   if (typeof headers === 'string') {
     refuse(deps, req, res, 'bad-request', headers, target.authority, target.path, undefined);
     return;
   }
   // W3C trace context and x-request-id travel upstream on every request (continued or started here).
   const ids = applyTraceContext(headers);
-  const service = target.service === null ? undefined : deps.directory.get(target.service);
-  if (service === undefined) {
+  if (service === undefined || settings === undefined) {
     refuse(deps, req, res, 'no-such-service', target.service === null
       ? `"${target.authority}" does not name a service: use http://<service>/ or Host: <service>[.mesh]`
       : `no service named "${target.service}" is registered`, target.authority, target.path, ids);
     return;
   }
-  const settings = settingsFor(deps.config(), service.name);
   const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(req, n), deps.random);
   if (!service.admit(settings.maxConcurrent)) {
     service.refused('circuit-open');
@@ -128,11 +135,11 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
  */
 function refuse(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, cause: MeshErrorCause, message: string,
   authority: string, path: string, ids: { requestId: string; traceId: string } | undefined): void {
-  sendMeshError(res, cause, message);
+  const sent = sendMeshError(res, cause, message);
   const log = deps.accessLog;
   if (log === undefined) return;
   log.record({
-    method: req.method ?? '', authority, path, status: res.statusCode, error: cause, durationMs: 0, upstream: null, bytesIn: 0, bytesOut: 0,
+    method: req.method ?? '', authority, path, status: res.statusCode, error: cause, durationMs: 0, upstream: null, bytesIn: 0, bytesOut: sent,
     requestId: ids?.requestId ?? ensureRequestId(req.headers['x-request-id']), traceId: ids?.traceId ?? continueTrace(req.headers.traceparent).traceId,
   });
 }
@@ -140,62 +147,6 @@ function refuse(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse
 function headerValue(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(', ') : v;
-}
-
-/** Request headers that are hop-by-hop, or that undici refuses and Node has already dealt with (expect). */
-const STRIP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
-/** 1 at the lengths of the request header names upstreamHeaders looks at (STRIP, host, x-forwarded-*). */
-const NAME_LENGTHS = lengthsOf([...STRIP, 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
-
-/**
- * The headers to send upstream, as undici's flat array: hop-by-hop ones (and those Connection names) dropped,
- * X-Forwarded-For appended, X-Forwarded-Proto/-Host set unless an earlier hop set them. For an absolute-form
- * request the URI's authority replaces Host (RFC 9112 §3.2.2). Returns an error string for two Host headers.
- */
-export function upstreamHeaders(raw: string[], clientAddress: string | undefined, absoluteAuthority: string | undefined): string[] | string {
-  const out: string[] = [];
-  let host: string | undefined;
-  let xff: string | undefined;
-  let proto = false;
-  let fwdHost = false;
-  let named: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    // Only names as long as one we act on are lower-cased: most headers (Accept, Cookie…) skip the copy.
-    if (name.length > 19 || NAME_LENGTHS[name.length] === 0) { out.push(name, raw[i + 1]!); continue; }
-    const lower = name.toLowerCase();
-    if (lower === 'host') {
-      if (host !== undefined) return 'the request has more than one Host header';
-      host = raw[i + 1]!;
-      continue;
-    }
-    if (lower === 'connection') { named = named === undefined ? raw[i + 1]! : `${named},${raw[i + 1]!}`; continue; }
-    if (STRIP.has(lower)) continue;
-    if (lower === 'x-forwarded-for') { xff = xff === undefined ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`; continue; }
-    if (lower === 'x-forwarded-proto') proto = true;
-    else if (lower === 'x-forwarded-host') fwdHost = true;
-    out.push(name, raw[i + 1]!);
-  }
-  let kept = out;
-  if (named !== undefined) {
-    // Only the client's own copies go: the X-Forwarded-* this hop adds below are the proxy's, not the client's
-    // to remove (a `Connection: X-Forwarded-For` would otherwise hide the client's address from the upstream).
-    const drop = named.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'host');
-    if (drop.length > 0) {
-      kept = [];
-      for (let i = 0; i < out.length; i += 2) if (!drop.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
-      if (drop.includes('x-forwarded-for')) xff = undefined;
-      if (drop.includes('x-forwarded-proto')) proto = false;
-      if (drop.includes('x-forwarded-host')) fwdHost = false;
-    }
-  }
-  const authority = absoluteAuthority ?? host ?? '';
-  kept.push('host', authority);
-  const client = clientAddress ?? 'unknown';
-  kept.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
-  if (!proto) kept.push('x-forwarded-proto', 'http');
-  if (!fwdHost) kept.push('x-forwarded-host', authority);
-  return kept;
 }
 
 /**
@@ -214,7 +165,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, accessLog: Ac
   const body = JSON.stringify({ error: { code: 'MESH_ERR_BAD_REQUEST', message } });
   accessLog?.record({
     method: '', authority: '', path: '', status: Number(status.slice(0, 3)), error: 'bad-request', durationMs: 0, upstream: null,
-    bytesIn: 0, bytesOut: 0, requestId: newRequestId(), traceId: continueTrace(undefined).traceId,
+    bytesIn: 0, bytesOut: Buffer.byteLength(body), requestId: newRequestId(), traceId: continueTrace(undefined).traceId,
   });
   socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mesh-error: bad-request\r\nconnection: close\r\n\r\n${body}`);
 }
@@ -224,7 +175,7 @@ function refuseConnect(req: IncomingMessage, socket: Socket, accessLog: AccessLo
   const body = JSON.stringify({ error: { code: 'MESH_ERR_METHOD_NOT_ALLOWED', message: 'CONNECT tunnels are not supported: send http://<service>/path through the proxy, or Host: <service>' } });
   accessLog?.record({
     method: 'CONNECT', authority: req.url ?? '', path: '', status: 405, error: 'method-not-allowed', durationMs: 0, upstream: null,
-    bytesIn: 0, bytesOut: 0, requestId: ensureRequestId(req.headers['x-request-id']), traceId: continueTrace(req.headers.traceparent).traceId,
+    bytesIn: 0, bytesOut: Buffer.byteLength(body), requestId: ensureRequestId(req.headers['x-request-id']), traceId: continueTrace(req.headers.traceparent).traceId,
   });
   socket.on('error', () => socket.destroy());
   socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-mesh-error: method-not-allowed\r\nconnection: close\r\n\r\n${body}`);

@@ -1,7 +1,8 @@
-// One service's endpoints: which of them may take traffic now (registry health, outlier ejection, priority
-// tier, route subset) and which one takes the next request (the policy's job). Pools keep books; policies
-// pick. Eligible sets are recomputed only when something changed (a registry update, an ejection or a
-// return), never per request, and a policy is told (update()) only when its set really differs.
+// One service's endpoints: which of them may take traffic now (registry health, outlier ejection,
+// reachability, priority tier, route subset) and which one takes the next request (the policy's job). Pools
+// keep books; policies pick. Eligible sets are recomputed only when something changed (a registry update, an
+// ejection or a return, an endpoint found unreachable or reachable again), never per request, and a policy is
+// told (update()) only when its set really differs. How traffic is split across tiers: priority-load.ts.
 import type { Clock, Random } from '../core/clock.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { Instance } from '../core/types.js';
@@ -11,7 +12,8 @@ import type { BalancerPolicy, PickContext, PolicyName } from './balancer/policy.
 import { OutlierDetector, type EjectionEvent, type OutlierOptions } from './outlier.js';
 import { PoolEndpoint } from './pool-endpoint.js';
 import { snapshotPool, type SnapshotOptions } from './pool-snapshot.js';
-import { pickFromNextTier, triedAll } from './tier-fallback.js';
+import { ReachabilityProber } from './reachability.js';
+import { TierView, type Subset } from './tier-view.js';
 
 export type { PoolEndpoint } from './pool-endpoint.js';
 
@@ -28,8 +30,12 @@ export interface ServiceSettings {
 export interface PoolDeps {
   clock: Clock;
   random: Random;
-  /** Told of every ejection and return (for metrics and logs). */
+  /** Told of every ejection and return, and of endpoints found unreachable and reachable again (metrics, logs). */
   onEjection?: (event: EjectionEvent) => void;
+  /** Probes unreachable endpoints back (default: a prober of the pool's own with real TCP connects). */
+  prober?: ReachabilityProber;
+  /** Where connects to an endpoint go (its mesh TLS port under mTLS); default its registered address. */
+  dialAddress?: (e: PoolEndpoint) => string;
 }
 
 /** Why a pick found nothing. Constant strings, so a failed pick allocates nothing. */
@@ -43,18 +49,7 @@ export const PICK_FAILURE_CODES: Readonly<Record<PickFailure, ErrorCode>> = {
 /** How a request to an endpoint ended, for outlier detection and latency-aware policies. */
 export type RequestOutcome = 'success' | 'failure' | 'aborted';
 
-export type Subset = Readonly<Record<string, string>>;
-
-/** The eligible set for the whole service or one subset, with its own policy state. */
-interface View {
-  readonly subset: Subset | undefined;
-  eligible: PoolEndpoint[];
-  activeTier: number | null;
-  policy: BalancerPolicy;
-  version: number;
-  /** The pool's weightEpoch when the policy was last updated: a weight change must reach stateful policies. */
-  weightEpoch: number;
-}
+export type { Subset } from './tier-view.js';
 
 export class ServicePool {
   readonly service: string;
@@ -62,8 +57,11 @@ export class ServicePool {
   private readonly byId = new Map<string, PoolEndpoint>();
   private settings: Required<Omit<ServiceSettings, 'outlier'>> & { outlier: OutlierOptions };
   private outlier: OutlierDetector;
-  private main: View;
-  private subsets = new WeakMap<Subset, View>();
+  private readonly prober: ReachabilityProber;
+  /** A policy object for observe() and the admin view's cost (per-endpoint state lives on the endpoints). */
+  private observer: BalancerPolicy;
+  private main: TierView;
+  private subsets = new WeakMap<Subset, TierView>();
   /** Bumped by every change that can alter an eligible set; views compare it to theirs. */
   private version = 1;
   /** Bumped when an endpoint's weight changes (same members, but policies must rebuild). */
@@ -76,6 +74,8 @@ export class ServicePool {
     this.service = service;
     this.settings = resolve(settings);
     this.outlier = new OutlierDetector(service, deps.clock, this.settings.outlier, deps.onEjection);
+    this.prober = deps.prober ?? new ReachabilityProber();
+    this.observer = this.newPolicy();
     this.main = this.newView(undefined);
   }
 
@@ -99,6 +99,7 @@ export class ServicePool {
     }
     this.settings = next;
     if (policyChanged) {
+      this.observer = this.newPolicy();
       this.main = this.newView(undefined);
       this.subsets = new WeakMap();
     }
@@ -110,10 +111,13 @@ export class ServicePool {
     if (existing !== undefined) {
       const weight = existing.weight;
       const health = existing.health;
+      const address = existing.address;
       if (existing.refresh(instance)) {
         if (existing.weight !== weight) this.weightEpoch++;
-        // An active check passing again is fresher news than the failures that ejected it (Envoy does the same).
-        if (health !== 'passing' && existing.health === 'passing') this.outlier.reinstate(existing);
+        // An active check passing again is fresher news than the failures that ejected it (Envoy does the same),
+        // and it connected, so the endpoint is reachable too; a new address has not refused anything yet.
+        if (health !== 'passing' && existing.health === 'passing') { this.outlier.reinstate(existing); this.reachable(existing); }
+        if (existing.address !== address) this.reachable(existing);
         this.changed();
       }
       return;
@@ -131,6 +135,7 @@ export class ServicePool {
     this.byId.delete(id);
     this.all = this.all.filter((x) => x !== e);
     this.outlier.forget(e);
+    this.prober.cancel(e);
     e.removed = true;
     this.changed();
   }
@@ -138,18 +143,27 @@ export class ServicePool {
   /**
    * Picks the endpoint for the next try. `exclude` holds keys already tried (a retry goes elsewhere when it
    * can); `subset` restricts to endpoints carrying those tags — pass the same object each time (the route's
-   * config object): its eligible set and policy state are cached by identity. A retry that has tried the
-   * whole active tier goes to the next tier with an untried endpoint (see tier-fallback.ts).
+   * config object): its eligible set and policy state are cached by identity. A retry that has tried every
+   * active tier goes to the next tier with an untried endpoint (see tier-view.ts).
    */
   pick(ctx: PickContext, exclude?: ReadonlySet<string>, subset?: Subset): PoolEndpoint | PickFailure {
     if (this.all.length === 0) return 'no-such-service';
     const view = this.current(subset);
-    if (view.eligible.length === 0) return 'no-healthy-endpoint';
-    if (exclude !== undefined && exclude.size >= view.eligible.length && triedAll(view.eligible, exclude)) {
-      const next = pickFromNextTier(this.all, view.activeTier!, exclude, (e) => this.usable(e, view.subset), this.deps.random);
-      if (next !== undefined) return next;
-    }
-    return view.policy.pick(view.eligible, ctx, exclude) as PoolEndpoint;
+    if (view.active.length === 0) return 'no-healthy-endpoint';
+    return view.pick(ctx, exclude, this.all, this.deps.random);
+  }
+
+  /**
+   * A connect to `endpoint` failed (refused, timed out, host unreachable): it takes no traffic until a TCP
+   * connect to it succeeds again (see reachability.ts). Not an outlier ejection, so not bound by its cap.
+   */
+  connectFailed(endpoint: PoolEndpoint): void {
+    if (endpoint.removed || endpoint.unreachableSince !== 0) return;
+    endpoint.unreachableSince = this.deps.clock.monotonic();
+    endpoint.unreachableAt = this.deps.clock.now();
+    this.version++;
+    this.event('unreachable', endpoint);
+    this.prober.watch(endpoint, this.deps.dialAddress?.(endpoint) ?? endpoint.address, () => this.reachable(endpoint));
   }
 
   /** Call when a request starts on `endpoint`. */
@@ -162,15 +176,20 @@ export class ServicePool {
   finish(endpoint: PoolEndpoint, latencyMs: number, outcome: RequestOutcome): void {
     if (endpoint.inFlight > 0) endpoint.inFlight--;
     if (outcome === 'aborted' || endpoint.removed) return; // the client left: says nothing about the endpoint
-    this.main.policy.observe?.(endpoint, latencyMs, outcome === 'success');
-    if (outcome === 'success') { this.outlier.success(endpoint); return; }
+    this.observer.observe?.(endpoint, latencyMs, outcome === 'success');
+    if (outcome === 'success') {
+      this.outlier.success(endpoint);
+      // A request got through (one started before the endpoint was marked, or a panic pick): it is back.
+      if (endpoint.unreachableSince !== 0) this.reachable(endpoint);
+      return;
+    }
     if (this.outlier.failure(endpoint, this.healthyCount)) {
       if (endpoint.ejectedUntil < this.nextReturnAt) this.nextReturnAt = endpoint.ejectedUntil;
       this.version++;
     }
   }
 
-  /** The tier taking traffic now (lowest priority number with an eligible endpoint), or null. */
+  /** The lowest tier taking traffic now, or null (several tiers share the traffic when tier 0 is degraded). */
   activeTier(subset?: Subset): number | null { return this.current(subset).activeTier; }
 
   /** The endpoints that may be picked now. */
@@ -178,15 +197,26 @@ export class ServicePool {
 
   /** Each eligible endpoint's chance of taking the next request (for `mesh routes explain`). */
   chances(subset?: Subset): Map<string, number> {
-    const view = this.current(subset);
-    if (view.eligible.length === 0) return new Map();
-    if (view.policy.chances !== undefined) return view.policy.chances(view.eligible);
-    return new Map(view.eligible.map((e) => [e.key, 1 / view.eligible.length]));
+    return this.current(subset).chances();
   }
 
-  /** Whether an endpoint may take traffic in some tier: registry-healthy, not ejected, in the subset. */
+  /** Whether an endpoint may take traffic in some tier, reachability aside: registry-healthy, not ejected, in the subset. */
   private usable(e: PoolEndpoint, subset: Subset | undefined): boolean {
     return e.ejectedUntil === 0 && this.healthy(e) && e.matches(subset);
+  }
+
+  /** Ends an endpoint's unreachable spell (probe succeeded, a request got through, new address, check passed). */
+  private reachable(e: PoolEndpoint): void {
+    if (e.unreachableSince === 0) return;
+    e.unreachableSince = 0;
+    e.unreachableAt = 0;
+    this.prober.cancel(e);
+    this.version++;
+    if (!e.removed) this.event('reachable', e);
+  }
+
+  private event(type: 'unreachable' | 'reachable', e: PoolEndpoint): void {
+    this.deps.onEjection?.({ type, service: this.service, key: e.key, address: e.address, durationMs: 0, ejections: e.ejections });
   }
 
   /** Whether an endpoint passes the registry-health filter. */
@@ -197,12 +227,12 @@ export class ServicePool {
   /** The admin view of this service (GET /routes). */
   snapshot(options: SnapshotOptions = {}): ReturnType<typeof snapshotPool> {
     const view = this.current(undefined);
-    const policy = view.policy;
+    const policy = this.observer;
     const cost = policy instanceof PeakEwmaPolicy ? (e: PoolEndpoint) => policy.estimate(e) * (e.inFlight + 1) : undefined;
-    return snapshotPool(this, view.eligible, view.activeTier, this.deps.clock, options, cost);
+    return snapshotPool(this, view, this.deps.clock, options, cost);
   }
 
-  private current(subset: Subset | undefined): View {
+  private current(subset: Subset | undefined): TierView {
     if (this.nextReturnAt !== Infinity && this.deps.clock.monotonic() >= this.nextReturnAt) {
       this.outlier.expire(this.all);
       this.nextReturnAt = this.outlier.nextReturn(this.all);
@@ -213,33 +243,18 @@ export class ServicePool {
       const cached = this.subsets.get(subset);
       if (cached === undefined) this.subsets.set(subset, view = this.newView(subset)); else view = cached;
     }
-    if (view.version !== this.version) this.refresh(view);
+    if (view.version !== this.version) {
+      view.rebuild(this.all, this.weightEpoch, this.version);
+    }
     return view;
   }
 
-  private refresh(view: View): void {
-    let tier = Infinity;
-    for (const e of this.all) {
-      if (e.priority < tier && e.ejectedUntil === 0 && this.healthy(e) && e.matches(view.subset)) tier = e.priority;
-    }
-    const next: PoolEndpoint[] = [];
-    if (tier !== Infinity) {
-      for (const e of this.all) {
-        if (e.priority === tier && e.ejectedUntil === 0 && this.healthy(e) && e.matches(view.subset)) next.push(e);
-      }
-    }
-    view.activeTier = tier === Infinity ? null : tier;
-    view.version = this.version;
-    if (!sameMembers(next, view.eligible) || view.weightEpoch !== this.weightEpoch) {
-      view.eligible = next;
-      view.weightEpoch = this.weightEpoch;
-      view.policy.update?.(next);
-    }
+  private newPolicy(): BalancerPolicy {
+    return createPolicy(this.settings.policy, this.deps, this.settings.policyOptions);
   }
 
-  private newView(subset: Subset | undefined): View {
-    const policy = createPolicy(this.settings.policy, this.deps, this.settings.policyOptions);
-    return { subset, eligible: [], activeTier: null, policy, version: 0, weightEpoch: this.weightEpoch };
+  private newView(subset: Subset | undefined): TierView {
+    return new TierView(subset, () => this.newPolicy(), (e) => this.usable(e, subset));
   }
 
   private changed(): void {
@@ -252,11 +267,4 @@ export class ServicePool {
 
 function resolve(s: ServiceSettings): Required<Omit<ServiceSettings, 'outlier'>> & { outlier: OutlierOptions } {
   return { policy: s.policy ?? DEFAULT_POLICY, policyOptions: s.policyOptions ?? {}, includeWarning: s.includeWarning ?? true, outlier: s.outlier ?? {} };
-}
-
-/** Same endpoints in the same order; a weight change counts as a change (stateful policies depend on it). */
-function sameMembers(a: readonly PoolEndpoint[], b: readonly PoolEndpoint[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -13,7 +13,9 @@ import type { MeshErrorCause } from './errors-response.js';
 import type { ForwardService } from './forward.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import type { EjectionEvent } from './outlier.js';
+import { ReachabilityProber } from './reachability.js';
 import { RetryBudget } from './retry-budget.js';
+import type { FailureKind } from './retry.js';
 import type { ServiceDirectory, ServiceGate } from './server.js';
 
 export interface RuntimeDeps {
@@ -31,11 +33,16 @@ export function poolSettings(s: ServiceSettings): PoolSettings {
 
 export class ServiceRuntimes implements ServiceDirectory {
   readonly table: EndpointTable;
+  /** One prober for every service's unreachable endpoints. */
+  private readonly prober = new ReachabilityProber();
   private readonly runtimes = new Map<string, ServiceRuntime>();
 
   constructor(private readonly deps: RuntimeDeps) {
     this.table = new EndpointTable(
-      { clock: deps.clock, random: deps.random, onEjection: (e) => this.onEjection(e) },
+      {
+        clock: deps.clock, random: deps.random, onEjection: (e) => this.onEjection(e),
+        prober: this.prober, dialAddress: (e) => deps.pools.dialAddress(e.address, e.tlsPort),
+      },
       (name) => poolSettings(settingsFor(deps.config(), name)),
     );
   }
@@ -82,11 +89,22 @@ export class ServiceRuntimes implements ServiceDirectory {
 
   private onEjection(e: EjectionEvent): void {
     const id = e.key.slice(e.service.length + 1);
-    if (e.type === 'ejected') {
-      this.deps.metrics.service(e.service).endpoint(id, e.address).ejection();
-      this.deps.log(`ejected ${e.key} (${e.address}) for ${Math.round(e.durationMs / 1000)}s after consecutive failures (ejection ${e.ejections})`);
-    } else {
-      this.deps.log(`returned ${e.key} (${e.address}) to service after ejection`);
+    switch (e.type) {
+      case 'ejected':
+        this.deps.metrics.service(e.service).endpoint(id, e.address).ejection();
+        this.deps.log(`ejected ${e.key} (${e.address}) for ${Math.round(e.durationMs / 1000)}s after consecutive failures (ejection ${e.ejections})`);
+        break;
+      case 'returned':
+        this.deps.log(`returned ${e.key} (${e.address}) to service after ejection`);
+        break;
+      case 'unreachable':
+        this.deps.metrics.service(e.service).endpoint(id, e.address).unreachable(this.deps.clock.now());
+        this.deps.log(`unreachable ${e.key} (${e.address}): connect failed; out of service until a probe connects`);
+        break;
+      case 'reachable':
+        this.deps.metrics.service(e.service).endpoint(id, e.address).reachable();
+        this.deps.log(`reachable ${e.key} (${e.address}) again; back in service`);
+        break;
     }
   }
 }
@@ -124,15 +142,28 @@ export class ServiceRuntime implements ForwardService, ServiceGate {
 
   tryEnded(ep: BalancerEndpoint, ok: boolean, latencyMs: number, status: number): void {
     this.pool.finish(ep as PoolEndpoint, latencyMs, status === 499 ? 'aborted' : ok ? 'success' : 'failure');
-    this.endpointStats(ep as PoolEndpoint).requestEnded(status === 499 ? 0 : status, latencyMs, 0, 0);
+    this.endpointStats(ep as PoolEndpoint).requestEnded(status === 499 ? 0 : status, latencyMs);
+  }
+
+  bodyBytes(ep: BalancerEndpoint, toEndpoint: number, fromEndpoint: number): void {
+    this.endpointStats(ep as PoolEndpoint).bodyBytes(toEndpoint, fromEndpoint);
+  }
+
+  connectFailed(ep: BalancerEndpoint): void {
+    this.pool.connectFailed(ep as PoolEndpoint);
   }
 
   tlsHandshakeFailed(ep: BalancerEndpoint): void {
     this.endpointStats(ep as PoolEndpoint).tlsHandshakeFailure();
   }
 
-  takeRetry(): boolean {
-    if (this.budget.tryRetry()) { this.stats.retry(); return true; }
+  /**
+   * A retry after a connect failure is not charged to the budget: nothing reached the upstream, so it adds no
+   * load there (the budget exists to stop retries from piling onto a struggling service), and the per-request
+   * retry count still bounds it. Without this, losing the primaries spent the budget on dead connects.
+   */
+  takeRetry(kind: FailureKind): boolean {
+    if (kind === 'connect' || this.budget.tryRetry()) { this.stats.retry(); return true; }
     this.budgetRefusals++;
     return false;
   }
@@ -143,6 +174,10 @@ export class ServiceRuntime implements ForwardService, ServiceGate {
     this.budget.recordRequest();
     this.stats.requestStarted();
     return true;
+  }
+
+  underscoreHeadersDropped(count: number): void {
+    this.stats.underscoreHeadersDropped(count);
   }
 
   refused(_cause: 'circuit-open' | 'no-such-service'): void {

@@ -3,7 +3,7 @@
 // socket reads from the handle, not from the JS buffer, so unshift() would lose it. The TLS side therefore gets
 // this small Duplex that replays the first chunk and then relays the socket (Node wraps it in a JS stream).
 import { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 
 export const TLS_HANDSHAKE = 0x16;
 
@@ -40,9 +40,16 @@ export class PrefixedSocket extends Duplex {
   }
 }
 
-/** The client address of a TLS socket built on a PrefixedSocket (whose own remoteAddress is unknown). */
+/**
+ * The client address of a TLS socket: its own, or once it is closed its raw socket's (which keeps the address
+ * it was asked for while open), or for a TLS socket built on a PrefixedSocket (whose own remoteAddress is
+ * unknown) ours — Node 20 wraps the Duplex in an internal JSStreamSocket, reachable from the live TLS socket's
+ * handle, whose `stream` is the PrefixedSocket.
+ */
 export function remoteAddressOf(s: Socket): string | undefined {
   if (s.remoteAddress !== undefined) return s.remoteAddress;
-  const parent = (s as unknown as { _parent?: unknown })._parent;
-  return parent instanceof PrefixedSocket ? parent.remoteAddress : undefined;
+  const internals = s as unknown as { _parent?: unknown; _handle?: { _parentWrap?: { stream?: unknown } } | null };
+  if (internals._parent instanceof Socket || internals._parent instanceof PrefixedSocket) return internals._parent.remoteAddress;
+  const raw = internals._handle?._parentWrap?.stream;
+  return raw instanceof PrefixedSocket ? raw.remoteAddress : undefined;
 }

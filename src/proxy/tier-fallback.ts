@@ -1,7 +1,8 @@
-// A retry that has already tried every eligible endpoint of the active priority tier may go to the next tier
-// (as Envoy's previous_priorities retry plugin does), instead of hitting a primary that just failed. Outlier
-// ejection catches up with dead primaries only after a few failures; until then this is what keeps a request
-// alive when every primary refuses or answers 503 and a backup is standing by.
+// A retry that has already tried every eligible endpoint of the tiers taking traffic may go to the next tier
+// (as Envoy's previous_priorities retry plugin does), instead of hitting a primary that just failed. A refused
+// connect takes an endpoint out at once (reachability.ts), but outlier ejection catches up with primaries that
+// answer 503 or reset only after a few failures; until then this is what keeps such a request alive when a
+// backup is standing by.
 // Only retries reach this (an exclude set covering the tier), so allocating a candidate list here is fine.
 import type { Random } from '../core/clock.js';
 import type { PoolEndpoint } from './pool-endpoint.js';

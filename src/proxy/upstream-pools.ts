@@ -31,6 +31,11 @@ export class UpstreamPools {
   }
 
   /** Turns on mTLS to endpoints that registered a mesh TLS port; a certificate rotation rebuilds those pools. */
+  /** The host:port a connect to this endpoint goes to: its mesh TLS port when TLS is on and it has one. */
+  dialAddress(address: string, tlsPort: number | undefined): string {
+    return this.tls !== undefined && tlsPort !== undefined ? tlsAddress(address, tlsPort) : address;
+  }
+
   setTls(tls: OutboundTlsProvider): void {
     this.tls = tls;
     this.h2.setTls(tls);

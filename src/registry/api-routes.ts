@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import { MeshError, ValidationError } from '../core/errors.js';
 import type { HealthState, Instance, ServiceSummary } from '../core/types.js';
 import { validateInstanceSpec, validateServiceName } from '../core/validate.js';
+import type { DnsCounters } from './dns/counters.js';
 import { readJsonBody, sendError, sendJson } from './server.js';
 import type { RegistryStore } from './store.js';
 import { openWatchStream } from './watch-stream.js';
@@ -28,6 +29,8 @@ export interface ApiContext {
   onWatchStream(socket: Socket): void;
   /** The certificate authority (`registry start --issuer`); undefined = the identity API answers 503. */
   identity: IdentityService | undefined;
+  /** Present when the daemon serves DNS: its counters, for /v1/metrics. */
+  dnsCounters: DnsCounters | undefined;
 }
 
 type Params = string[];
@@ -44,6 +47,7 @@ const ROUTES: Route[] = [
   { pattern: /^\/v1\/status$/, methods: { GET: status } },
   { pattern: /^\/v1\/watch$/, methods: { GET: watch } },
   ...IDENTITY_ROUTES,
+  { pattern: /^\/v1\/metrics$/, methods: { GET: metrics } },
 ];
 
 export async function handleApiRequest(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -89,14 +93,22 @@ async function register(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
   if (body === undefined) throw new MeshError('MESH_ERR_INVALID_JSON', 'the registration body is empty: send a JSON object with at least "address"');
   validateServiceName(service);
   const spec = validateInstanceSpec(body, service, id);
+  refuseIfDefinedInFile(ctx, spec.service, spec.id, 'replace');
   const instance = await ctx.store.upsert(spec);
   sendJson(ctx.store, res, 200, { index: ctx.store.currentIndex(), instance });
 }
 
 async function deregister(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, [service, id]: Params): Promise<void> {
+  refuseIfDefinedInFile(ctx, service!, id!, 'deregister');
   const removed = await ctx.store.remove(service!, id!, 'deregistered');
   if (!removed) throw new MeshError('MESH_ERR_NOT_FOUND', `no instance "${id}" of service "${service}"`);
   sendJson(ctx.store, res, 200, { index: ctx.store.currentIndex(), removed: true });
+}
+
+/** An instance from a --services-dir file belongs to its file: the API may heartbeat it, not replace or remove it. */
+function refuseIfDefinedInFile(ctx: ApiContext, service: string, id: string, what: string): void {
+  const file = ctx.store.get(service, id)?.definedIn;
+  if (file !== undefined) throw new MeshError('MESH_ERR_DEFINED_IN_FILE', `cannot ${what} ${service}/${id}: it is defined in ${file}`);
 }
 
 const HEALTH_STATES = new Set<HealthState>(['passing', 'warning', 'critical']);
@@ -141,6 +153,14 @@ function watch(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _para
     sinceIndex = Number(raw);
   }
   openWatchStream(ctx, req, res, { services, sinceIndex });
+}
+
+async function metrics(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // Loaded on the first scrape: prom-client is not part of a daemon nobody scrapes.
+  const { registryMetrics } = await import('./metrics.js');
+  const { contentType, text } = await registryMetrics(ctx);
+  res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

@@ -1,12 +1,15 @@
 // The registry's client library. Commands and the proxy reach the daemon only through this.
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent as HttpAgent } from 'node:http';
+import type { Dispatcher } from 'undici';
 import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
 import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
+import { httpCall, keepAliveAgent } from './http-call.js';
 import type { StoreStatus } from './store.js';
 import type { RootsResponse, SignResponse } from './identity/service.js';
 import type { TokenView } from './identity/tokens.js';
+import { untrustedRegistryError } from './tls-trust.js';
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8500 */
@@ -33,8 +36,13 @@ export class RegistryClient {
   readonly url: string;
   private readonly base: URL;
   private readonly token: string | undefined;
-  private readonly dispatcher: Dispatcher;
+  private readonly ca: string | undefined;
+  /** For one-shot calls (node:http). */
+  private readonly agent: HttpAgent;
+  /** For watch streams (undici), created by the first watch. */
+  private dispatcher: Promise<Dispatcher> | undefined;
   private readonly timeoutMs: number;
+  private readonly caFile: string | undefined;
 
   constructor(opts: RegistryClientOptions) {
     try {
@@ -48,6 +56,7 @@ export class RegistryClient {
     this.url = opts.url.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.caFile = opts.caFile;
     let ca: string | undefined;
     if (opts.caFile !== undefined) {
       try {
@@ -56,20 +65,28 @@ export class RegistryClient {
         throw new MeshError('MESH_ERR_TLS', `cannot read CA file ${opts.caFile}: ${(err as Error).message}`);
       }
     }
-    this.dispatcher = new Agent({
-      keepAliveTimeout: 4_000,
-      connections: 16,
-      ...(ca === undefined ? {} : { connect: { ca } }),
-    });
+    this.ca = ca;
+    this.agent = keepAliveAgent(this.base, ca);
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.agent.destroy();
+    if (this.dispatcher !== undefined) await (await this.dispatcher).close();
+  }
+
+  private watchDispatcher(): Promise<Dispatcher> {
+    this.dispatcher ??= import('undici').then(({ Agent }) => new Agent({
+      keepAliveTimeout: 4_000,
+      connections: 16,
+      ...(this.ca === undefined ? {} : { connect: { ca: this.ca } }),
+    }));
+    return this.dispatcher;
   }
 
   /** Closes at once, failing calls in flight (a blocking roots watch must not hold a stopping proxy). */
   async destroy(): Promise<void> {
-    await this.dispatcher.destroy();
+    this.agent.destroy();
+    if (this.dispatcher !== undefined) await (await this.dispatcher).destroy();
   }
 
   register(spec: InstanceSpec): Promise<{ index: number; instance: Instance }> {
@@ -128,15 +145,17 @@ export class RegistryClient {
 
   /** @internal the watch's raw request */
   async openStream(path: string, signal: AbortSignal, idleTimeoutMs = WATCH_IDLE_TIMEOUT_MS): Promise<Dispatcher.ResponseData> {
+    const dispatcher = await this.watchDispatcher();
+    const { request } = await import('undici');
     const res = await request(new URL(path, this.base), {
       method: 'GET',
       headers: this.headers({ accept: 'text/event-stream' }),
-      dispatcher: this.dispatcher,
+      dispatcher,
       signal,
       headersTimeout: this.timeoutMs,
       bodyTimeout: idleTimeoutMs,
     }).catch((err: unknown) => { throw this.unreachable(err); });
-    if (res.statusCode !== 200) throw await this.errorFrom(res);
+    if (res.statusCode !== 200) throw this.errorFrom(res.statusCode, await res.body.text().catch(() => ''));
     return res;
   }
 
@@ -148,37 +167,38 @@ export class RegistryClient {
 
   private async call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const headers = this.headers(body === undefined ? {} : { 'content-type': 'application/json' });
-    const res = await request(new URL(path, this.base), {
+    const res = await httpCall(new URL(path, this.base), {
       method,
       headers,
-      body: body === undefined ? null : JSON.stringify(body),
-      dispatcher: this.dispatcher,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      agent: this.agent,
+      timeoutMs,
     }).catch((err: unknown) => { throw this.unreachable(err); });
-    if (res.statusCode >= 400) throw await this.errorFrom(res);
-    return (await res.body.json()) as T;
+    if (res.status >= 400) throw this.errorFrom(res.status, res.body);
+    return JSON.parse(res.body) as T;
   }
 
   private unreachable(err: unknown): MeshError {
     if (err instanceof MeshError) return err;
     const e = err as NodeJS.ErrnoException;
     if (e?.name === 'AbortError') return new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', 'the watch was closed', { cause: err });
+    const untrusted = untrustedRegistryError(err, this.url, this.caFile);
+    if (untrusted !== undefined) return untrusted;
     const why = e?.code ?? e?.message ?? String(err);
     return new MeshError('MESH_ERR_REGISTRY_UNREACHABLE', `registry at ${this.url} is unreachable (${why})`, { cause: err });
   }
 
-  private async errorFrom(res: Dispatcher.ResponseData): Promise<MeshError> {
+  private errorFrom(status: number, text: string): MeshError {
     let code: ErrorCode = 'MESH_ERR_INTERNAL';
-    let message = `registry answered ${res.statusCode}`;
+    let message = `registry answered ${status}`;
     try {
-      const body = (await res.body.json()) as { error?: { code?: string; message?: string } };
+      const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
       if (body?.error?.code && body.error.code in ErrorCodes) code = body.error.code as ErrorCode;
       if (body?.error?.message) message = body.error.message;
     } catch {
       // Not our JSON: keep the status line.
     }
-    return new MeshError(code, message, { status: res.statusCode });
+    return new MeshError(code, message, { status });
   }
 }
 

@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { systemClock, type Clock } from '../core/clock.js';
 import { parseListenAddress, formatHostPort } from '../core/validate.js';
+import { DnsCounters } from './dns/counters.js';
+import type { DnsServer, DnsSettings } from './dns/server.js';
+import type { ServicesDir } from './definitions/services-dir.js';
 import { EmbeddedStore } from './embedded-store.js';
 import { HealthMonitor } from './health.js';
 import { RegistryServer } from './server.js';
@@ -38,6 +41,10 @@ export interface RegistryDaemonOptions {
   tls?: { cert: string; key: string };
   /** Issue workload certificates from this issuer (`registry start --issuer`). */
   identity?: IdentityConfig;
+  /** Also answer DNS queries from the catalogue (dns/server.ts). */
+  dns?: DnsSettings;
+  /** Register the instances defined by the files in this directory (definitions/). */
+  servicesDir?: string;
 }
 
 export const VERSION: string = (() => {
@@ -59,7 +66,14 @@ export class RegistryDaemon {
     private readonly server: RegistryServer,
     private readonly log: (line: string) => void,
     private readonly authority: RunningAuthority | undefined,
+    private readonly dns: DnsServer | undefined,
+    private readonly definitions: ServicesDir | undefined,
   ) {}
+
+  /** Reloads the --services-dir files (SIGHUP); resolves when the store is in line with them. */
+  async reloadDefinitions(): Promise<void> {
+    await this.definitions?.reload();
+  }
 
   /** Opens the store, then starts health checks and the API. On any failure, undoes what was started and rethrows. */
   static async start(opts: RegistryDaemonOptions): Promise<RegistryDaemon> {
@@ -84,24 +98,40 @@ export class RegistryDaemon {
       throw err;
     }
     const hub = new WatchHub(store);
+    const dnsCounters = opts.dns ? new DnsCounters() : undefined;
     const server = new RegistryServer({
       store, hub, version: VERSION, clock, log: storeLog, ...(opts.authorize ? { authorize: opts.authorize } : {}), ...(opts.tls ? { tls: opts.tls } : {}),
-      ...(authority ? { identity: authority.service } : {}),
+      ...(authority ? { identity: authority.service } : {}), ...(dnsCounters ? { dnsCounters } : {}),
     });
     let health: HealthMonitor | undefined;
+    let dns: DnsServer | undefined;
+    let definitions: ServicesDir | undefined;
     try {
       const addr = await server.listen(host, port);
       if (opts.healthChecks !== false) {
         health = new HealthMonitor({ store, clock, log: storeLog, ...store.healthPolicy?.() });
         health.start();
       }
+      if (opts.servicesDir !== undefined) {
+        const { ServicesDir } = await import('./definitions/services-dir.js');
+        definitions = await ServicesDir.open({ dir: opts.servicesDir, store, log: storeLog });
+      }
+      if (opts.dns) {
+        // Loaded on demand: a daemon without --dns does not load the DNS code or its packet library.
+        const { DnsServer } = await import('./dns/server.js');
+        dns = await DnsServer.start({ ...opts.dns, hub, counters: dnsCounters! });
+      }
       const url = `${opts.tls ? 'https' : 'http'}://${formatHostPort(addr.address, addr.port)}`;
       const count = store.list().length;
       for (const line of held) log(`mesh registry: ${line}`);
       held = undefined;
       log(`mesh registry: listening on ${url} (${describeStore(store.status())}, ${count} instance${count === 1 ? '' : 's'} replayed in ${Math.round(replayMs)} ms)`);
-      return new RegistryDaemon(url, store, hub, health, server, log, authority);
+      if (dns) log(`mesh registry: DNS on ${formatHostPort(dns.address.host, dns.address.port)} (udp+tcp, domain ${opts.dns!.domain}.${opts.dns!.recursor ? `, forwarding other names to ${formatHostPort(opts.dns!.recursor.host, opts.dns!.recursor.port)}` : ''})`);
+      return new RegistryDaemon(url, store, hub, health, server, log, authority, dns, definitions);
     } catch (err) {
+      await definitions?.close();
+      await dns?.close();
+      await health?.stop();
       authority?.close();
       hub.close();
       await server.close(0).catch(() => {});
@@ -115,6 +145,8 @@ export class RegistryDaemon {
     this.stopping ??= (async () => {
       const t0 = performance.now();
       this.log('mesh registry: shutting down (draining in-flight requests, closing watch streams)');
+      await this.definitions?.close();
+      await this.dns?.close();
       this.hub.close();
       this.authority?.close();
       await this.server.close(drainMs);
@@ -141,14 +173,21 @@ export async function runRegistryDaemon(opts: RegistryDaemonOptions): Promise<vo
   };
   let wake: () => void = () => {};
   const signalled = new Promise<void>((resolve) => { wake = resolve; });
+  // SIGHUP reloads the services dir; without one it keeps its default meaning (terminate).
+  const onHangup = () => {
+    log('mesh registry: received SIGHUP, reloading the services dir');
+    void daemon.reloadDefinitions();
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (opts.servicesDir !== undefined) process.on('SIGHUP', onHangup);
   try {
     await signalled;
     await daemon.stop();
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
   }
 }
 

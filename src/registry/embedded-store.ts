@@ -72,7 +72,7 @@ export class EmbeddedStore implements RegistryStore {
 
   async open(): Promise<void> {
     ensureDataDir(this.dataDir);
-    this.lock = acquireLock(this.dataDir);
+    this.lock = await acquireLock(this.dataDir, { log: (line) => this.log(`lock: ${line}`) });
     try {
       await this.tokens.load();
       const started = performance.now();
@@ -88,7 +88,7 @@ export class EmbeddedStore implements RegistryStore {
       this.replayMs = performance.now() - started;
       this.skippedBytes = stats.skippedBytes;
       if (stats.skippedBytes > 0) {
-        this.log(`journal: skipped ${stats.skippedBytes} bytes of torn or corrupt records at the end of ${journal.path} (unacknowledged writes from a crash)`);
+        this.log(`journal: cut ${stats.skippedBytes} bytes of a torn write at the end of ${journal.path} (unacknowledged records from a crash)`);
       }
       this.log(`store: loaded ${this.count()} instances at index ${this.committedIndex} from ${this.dataDir} in ${this.replayMs.toFixed(1)} ms (snapshot index ${this.snapshotIndex}, ${stats.records} journal records)`);
       this.maybeCompact();

@@ -88,6 +88,9 @@ export class EtcdCache {
         if (!cached) continue;
         const stored = freezeCached(cached);
         this.put(key, stored);
+        // Only the shared heartbeat time moved (the instance keeps its modifyIndex): every read shows it, but
+        // like a heartbeat on the embedded store it is not a change that watchers (proxies) hear of.
+        if (was && was.instance.modifyIndex === stored.instance.modifyIndex) continue;
         this.emit({ type: 'upsert', index: revision, instance: stored.instance });
       } else if (was) {
         this.drop(key, was);
@@ -99,12 +102,6 @@ export class EtcdCache {
     }
     // An event-less response is a progress notification: nothing at or below its revision is still to come.
     this.advance(events.length === 0 ? headerRevision : newest);
-  }
-
-  /** A change visible only to this daemon (a heartbeat time): no event, no index change. */
-  replaceLocally(key: string, instance: Instance): void {
-    const was = this.byKey.get(key);
-    if (was) this.put(key, { ...was, instance: Object.freeze(instance) });
   }
 
   /** Resolves true once the cache has applied `revision`, false after timeoutMs. */

@@ -70,9 +70,14 @@ export function prefixRangeEnd(p: string): Buffer {
 /** What is stored in an instance's value: everything but the indexes, which etcd itself keeps. */
 export type StoredInstance = Omit<Instance, 'createIndex' | 'modifyIndex'>;
 
-export function encodeInstance(instance: StoredInstance | Instance): Buffer {
+/**
+ * The instance's value. `changeRevision` is given when a write only moves the heartbeat time: the value then
+ * records the revision of the instance's last real change, which stays its modifyIndex (as on the embedded
+ * store, a heartbeat is not a change), so every daemon, old or freshly started, reports the same modifyIndex.
+ */
+export function encodeInstance(instance: StoredInstance | Instance, changeRevision?: number): Buffer {
   const { createIndex: _c, modifyIndex: _m, ...stored } = instance as Instance;
-  return Buffer.from(JSON.stringify(stored));
+  return Buffer.from(JSON.stringify(changeRevision === undefined ? stored : { ...stored, changeRevision }));
 }
 
 /** The fields of an etcd KeyValue this module reads (etcd3 gives int64s as decimal strings). */
@@ -94,7 +99,7 @@ export interface CachedInstance {
 
 /** Decodes an instance key-value; undefined when the value is not a valid instance (then it is ignored). */
 export function decodeInstance(kv: KeyValueLike, service: string, id: string): CachedInstance | undefined {
-  let stored: StoredInstance;
+  let stored: StoredInstance & { changeRevision?: unknown };
   try {
     stored = JSON.parse(kv.value.toString('utf8')) as StoredInstance;
   } catch {
@@ -102,8 +107,9 @@ export function decodeInstance(kv: KeyValueLike, service: string, id: string): C
   }
   if (stored === null || typeof stored !== 'object' || stored.service !== service || stored.id !== id || typeof stored.address !== 'string') return undefined;
   const modRevision = Number(kv.mod_revision);
+  const { changeRevision, ...fields } = stored;
   return {
-    instance: { ...stored, createIndex: Number(kv.create_revision), modifyIndex: modRevision },
+    instance: { ...fields, createIndex: Number(kv.create_revision), modifyIndex: typeof changeRevision === 'number' ? changeRevision : modRevision },
     lease: kv.lease && kv.lease !== '' ? String(kv.lease) : '0',
     modRevision,
   };
@@ -111,7 +117,7 @@ export function decodeInstance(kv: KeyValueLike, service: string, id: string): C
 
 /**
  * The events that bring a cache from `before` to `after` (a full range read), all at `revision`: upserts for
- * new or changed instances (by mod revision), removes for vanished ones. Used after a watch could not resume
+ * new or changed instances (by modifyIndex, which a heartbeat time does not move), removes for vanished ones. Used after a watch could not resume
  * (its revision was compacted), so subscribers still see every difference. Ordered by key for determinism.
  */
 export function diffSnapshots(
@@ -124,7 +130,7 @@ export function diffSnapshots(
   for (const key of keys) {
     const was = before.get(key);
     const now = after.get(key);
-    if (now !== undefined && (was === undefined || was.modRevision !== now.modRevision)) {
+    if (now !== undefined && (was === undefined || was.instance.modifyIndex !== now.instance.modifyIndex)) {
       events.push({ type: 'upsert', index: revision, instance: now.instance });
     } else if (now === undefined && was !== undefined) {
       events.push({ type: 'remove', index: revision, service: was.instance.service, id: was.instance.id, reason: 'removed while etcd was out of reach' });

@@ -8,7 +8,11 @@
 // difference — so no registration is lost and proxies keep routing on the last known state throughout.
 //
 // TTL instances are bound to an etcd lease of their TTL: a heartbeat (through any daemon) refreshes the lease,
-// and when it runs out etcd deletes the key itself, with no daemon involved. Active checks run on one daemon
+// and when it runs out etcd deletes the key itself, with no daemon involved. The heartbeat time is shared the
+// same way, so every daemon shows the same LAST HEARTBEAT: the daemon that receives a heartbeat writes its time
+// into the key when the stored one is older than heartbeatShareMs (5 s, or TTL/2 if shorter). Such a write keeps
+// the instance's modifyIndex and reaches no watcher (etcd-cache.ts): like a heartbeat on the embedded store, it
+// is not a change. Active checks run on one daemon
 // per service, chosen by rendezvous hashing over the live members (etcd-members.ts); `shouldCheck` says
 // whether this daemon is that one. The watch, outage detection and catch-up live in etcd-connection.ts.
 import { MeshError } from '../core/errors.js';
@@ -48,6 +52,18 @@ export function etcdStoreFactory(opts: EtcdStoreOptions): StoreFactory {
 }
 
 const ttlSecondsOf = (check?: HealthCheckSpec) => (check?.ttlMs ? Math.max(1, Math.ceil(check.ttlMs / 1000)) : 0);
+
+/** The longest a shared heartbeat time may lag the newest heartbeat before it is written again. */
+export const HEARTBEAT_SHARE_MS = 5_000;
+
+/**
+ * How stale the shared LAST HEARTBEAT may get: 5 s, or half the TTL when that is shorter, so a live TTL
+ * instance never shows a last heartbeat older than its TTL. With the usual heartbeat every TTL/3 that is about
+ * every second heartbeat written to etcd; the lease keep-alive still goes out on every one.
+ */
+export function heartbeatShareMs(check: HealthCheckSpec | undefined): number {
+  return check?.ttlMs ? Math.min(HEARTBEAT_SHARE_MS, Math.max(500, check.ttlMs / 2)) : HEARTBEAT_SHARE_MS;
+}
 
 export class EtcdStore implements RegistryStore {
   readonly memberId: string;
@@ -198,11 +214,10 @@ export class EtcdStore implements RegistryStore {
       if (!was) return undefined;
       const prev = was.instance;
       const now = this.clock.now();
-      if (prev.health === health && prev.healthOutput === output) {
-        // Same verdict: only the heartbeat time moves, in this daemon's memory (no write, no event).
-        if (beat) this.cache.replaceLocally(key, { ...prev, lastHeartbeat: now });
-        return this.cache.get(service, id);
-      }
+      const sameVerdict = prev.health === health && prev.healthOutput === output;
+      // Same verdict: only the heartbeat time may move. It is shared through etcd, so every daemon shows the same
+      // LAST HEARTBEAT, but at a bounded rate: written when the shared one is older than heartbeatShareMs.
+      if (sameVerdict && !(beat && now - (prev.lastHeartbeat ?? 0) >= heartbeatShareMs(prev.check))) return prev;
       const { createIndex: _c, modifyIndex: _m, ...rest } = prev;
       const stored: StoredInstance = {
         ...rest, health, healthOutput: output,
@@ -210,9 +225,10 @@ export class EtcdStore implements RegistryStore {
         criticalSince: health !== 'critical' ? undefined : prev.health === 'critical' ? prev.criticalSince : now,
       };
       const bkey = Buffer.from(key);
-      const res = await this.etcd('record health', () => client.kv.txn({
+      const value = encodeInstance(stored, sameVerdict ? prev.modifyIndex : undefined);
+      const res = await this.etcd(sameVerdict ? 'record a heartbeat' : 'record health', () => client.kv.txn({
         compare: [{ key: bkey, target: 'Mod', result: 'Equal', mod_revision: was.modRevision }],
-        success: [{ request_put: { key: bkey, value: encodeInstance(stored), lease: was.lease } }],
+        success: [{ request_put: { key: bkey, value, lease: was.lease } }],
       }));
       if (res.succeeded) return this.applied(key, Number(res.header.revision), stored, prev.createIndex);
       // Someone else changed it first: wait until our cache has their change, then decide again.

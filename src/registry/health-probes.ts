@@ -1,9 +1,8 @@
 // The active health checks: one HTTP GET or one TCP connect, bounded by a timeout, reduced to a verdict and a
 // short output line a user reads in `mesh services <service>` ("HTTP 500", "connect ECONNREFUSED 127.0.0.1:9").
-import { connect } from 'node:net';
 import { Agent, request } from 'undici';
 import type { HealthState } from '../core/types.js';
-import { parseHostPort } from '../core/validate.js';
+import { TcpConnectError, tcpConnect } from '../core/tcp-connect.js';
 
 export interface ProbeResult { health: HealthState; output: string }
 
@@ -38,25 +37,11 @@ export async function httpProbe(url: string, timeoutMs: number, dispatcher: Agen
 }
 
 /** Connects to host:port and closes at once: accepting a connection is the whole check. */
-export function tcpProbe(address: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    let host: string;
-    let port: number;
-    try { ({ host, port } = parseHostPort(address, 'tcp check')); } catch (err) {
-      resolve({ health: 'critical', output: (err as Error).message });
-      return;
-    }
-    const socket = connect({ host, port });
-    const finish = (result: ProbeResult) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolve(result);
-    };
-    const onAbort = () => finish({ health: 'critical', output: 'check aborted' });
-    const timer = setTimeout(() => finish({ health: 'critical', output: `connect timeout after ${timeoutMs} ms` }), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => finish({ health: 'passing', output: `TCP connect ${address}: success` }));
-    socket.once('error', (err) => finish({ health: 'critical', output: describe(err, timeoutMs) }));
-  });
+export async function tcpProbe(address: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
+  try {
+    await tcpConnect(address, timeoutMs, signal);
+    return { health: 'passing', output: `TCP connect ${address}: success` };
+  } catch (err) {
+    return { health: 'critical', output: err instanceof TcpConnectError ? err.message : describe(err, timeoutMs) };
+  }
 }

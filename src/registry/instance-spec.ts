@@ -8,6 +8,7 @@ export function specOf(s: InstanceSpec): InstanceSpec {
   if (s.zone !== undefined) spec.zone = s.zone;
   if (s.tlsPort !== undefined) spec.tlsPort = s.tlsPort;
   if (s.check !== undefined) spec.check = { ...s.check };
+  if (s.definedIn !== undefined) spec.definedIn = s.definedIn;
   return spec;
 }
 

@@ -1,63 +1,36 @@
 // The registry's append-only journal. Each record is framed as [u32 length][u32 crc32][JSON payload] (little
-// endian), so a record torn by a crash or a garbage tail is detected on replay and cut off instead of being
-// misread. Writes use group commit: while one write+fdatasync is in flight, new records queue up and go out
-// together in the next one, so the fsync cost is shared and nobody's promise resolves before its record is
-// on disk.
+// endian, see journal-frames.ts), so a record torn by a crash is detected on replay and cut off instead of being
+// misread, and damage in the middle of the file is told apart from a torn tail and refused. Writes use group
+// commit: while one write+fdatasync is in flight, new records queue up and go out together in the next one, so
+// the fsync cost is shared and nobody's promise resolves before its record is on disk.
 import { constants, type promises as fsp } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { MeshError } from '../core/errors.js';
+import { fsyncDir } from './durable-file.js';
+import { decodeRecords, encodeRecord, nextFrame } from './journal-frames.js';
 
-const HEADER = 8;
-/** A record larger than this is treated as corruption (the API caps bodies at 1 MiB). */
-const MAX_RECORD = 16 * 1024 * 1024;
+export { decodeRecords, encodeRecord } from './journal-frames.js';
 
 export interface ReplayStats {
   /** Valid records read. */
   records: number;
-  /** Bytes after the last valid record that were cut off (torn write or garbage). */
+  /** Bytes of a torn tail that were cut off (unacknowledged writes from a crash). */
   skippedBytes: number;
 }
 
 interface Pending { buf: Buffer; resolve: (end: number) => void; reject: (err: Error) => void }
 
-export function encodeRecord(record: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(record), 'utf8');
-  const buf = Buffer.allocUnsafe(HEADER + payload.length);
-  buf.writeUInt32LE(payload.length, 0);
-  buf.writeUInt32LE(crc32(payload), 4);
-  payload.copy(buf, HEADER);
-  return buf;
-}
-
-/** Walks the frames in buf; calls onRecord for each valid one; returns the end offset of the last valid one. */
-export function decodeRecords(buf: Buffer, onRecord: (record: unknown) => void): { end: number; records: number } {
-  let off = 0;
-  let records = 0;
-  while (buf.length - off >= HEADER) {
-    const len = buf.readUInt32LE(off);
-    if (len > MAX_RECORD || buf.length - off - HEADER < len) break;
-    const payload = buf.subarray(off + HEADER, off + HEADER + len);
-    if (crc32(payload) !== buf.readUInt32LE(off + 4)) break;
-    let record: unknown;
-    try { record = JSON.parse(payload.toString('utf8')); } catch { break; }
-    onRecord(record);
-    records++;
-    off += HEADER + len;
-  }
-  return { end: off, records };
+/** Damage followed by valid records: never cut, never skipped; the user decides (repair keeps a backup). */
+export function journalCorrupt(path: string, offset: number, resumesAt: number): MeshError {
+  return new MeshError('MESH_ERR_STORE_CORRUPT',
+    `journal ${path} is damaged at byte ${offset} (${resumesAt - offset} unreadable bytes, valid records follow at byte ${resumesAt}); the file was left untouched`,
+    { hint: `run \`mesh registry repair --data-dir ${dirname(path)}\` to back it up and keep every readable record` });
 }
 
 export function storeIoError(what: string, err: unknown): MeshError {
   const e = err as NodeJS.ErrnoException;
   return new MeshError('MESH_ERR_STORE_IO', `${what}: ${e?.code ?? ''}${e?.code ? ' ' : ''}${e?.message ?? String(err)}`.trim(), { cause: err });
-}
-
-/** fsyncs a directory so that a create or rename inside it survives a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY);
-  try { await fh.sync(); } finally { await fh.close(); }
 }
 
 export class Journal {
@@ -78,8 +51,9 @@ export class Journal {
   }
 
   /**
-   * Opens (creating if needed) and replays the journal: onRecord sees every valid record in order. Replay stops
-   * at the first torn or corrupt record and truncates the file there, so a crash mid-write never blocks a start.
+   * Opens (creating if needed) and replays the journal: onRecord sees every valid record in order. A torn tail
+   * (bad bytes with no valid frame after them) is truncated, so a crash mid-write never blocks a start; bad bytes
+   * followed by a valid frame are damage to acknowledged records and throw MESH_ERR_STORE_CORRUPT, file untouched.
    */
   static async open(path: string, onRecord: (record: unknown) => void): Promise<{ journal: Journal; stats: ReplayStats }> {
     let fh: fsp.FileHandle;
@@ -97,6 +71,8 @@ export class Journal {
       const { end, records } = decodeRecords(buf, onRecord);
       const skippedBytes = buf.length - end;
       if (skippedBytes > 0) {
+        const resumesAt = nextFrame(buf, end + 1);
+        if (resumesAt >= 0) throw journalCorrupt(path, end, resumesAt);
         await fh.truncate(end);
         await fh.datasync();
       }
@@ -115,7 +91,7 @@ export class Journal {
   get failed(): MeshError | null { return this.failure; }
 
   /** Appends one record; resolves with the record's logical end offset once it is fsynced. */
-  append(record: unknown): Promise<number> {
+  append(record: object): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new MeshError('MESH_ERR_STORE_IO', `journal ${this.path} is closed`));
     const buf = encodeRecord(record);

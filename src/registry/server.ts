@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { isMeshError, MeshError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { handleApiRequest, type ApiContext } from './api-routes.js';
+import type { DnsCounters } from './dns/counters.js';
 import type { RegistryStore } from './store.js';
 import type { WatchHub } from './watch-hub.js';
 import type { IdentityService } from './identity/service.js';
@@ -37,6 +38,8 @@ export interface RegistryServerOptions {
   watchMaxQueuedBytes?: number;
   /** Serves the identity API (certificates, tokens, trust bundle). */
   identity?: IdentityService;
+  /** The DNS front end's counters, exported at /v1/metrics (when the daemon serves DNS). */
+  dnsCounters?: DnsCounters;
 }
 
 export class RegistryServer {
@@ -59,6 +62,7 @@ export class RegistryServer {
       watchMaxQueuedBytes: opts.watchMaxQueuedBytes ?? WATCH_MAX_QUEUED_BYTES,
       log: opts.log ?? (() => {}),
       identity: opts.identity,
+      dnsCounters: opts.dnsCounters,
       onWatchStream: (socket) => {
         this.watchSockets.add(socket);
         socket.once('close', () => this.watchSockets.delete(socket));

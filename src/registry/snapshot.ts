@@ -12,12 +12,12 @@
 //   1. snapshot.json.tmp written and fsynced  - crash: the old snapshot + full journal are still authoritative.
 //   2. renamed to snapshot.json, dir fsynced  - crash: new snapshot + old journal; records ≤ index are skipped.
 //   3. journal tail copied to a new file and renamed over the journal - crash: either journal is consistent.
-import { constants } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeshError } from '../core/errors.js';
 import type { Instance } from '../core/types.js';
-import { fsyncDir, storeIoError } from './journal.js';
+import { replaceFileDurably } from './durable-file.js';
+import { storeIoError } from './journal.js';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
 const FORMAT = 1;
@@ -29,20 +29,10 @@ export interface Snapshot {
 
 export async function writeSnapshot(dir: string, snapshot: Snapshot): Promise<void> {
   const path = join(dir, SNAPSHOT_FILE);
-  const tmp = `${path}.tmp`;
   const body = JSON.stringify({ format: FORMAT, index: snapshot.index, instances: snapshot.instances });
   try {
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-    try {
-      await fh.writeFile(body, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    await fsyncDir(dir);
+    await replaceFileDurably(path, body);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
     throw storeIoError(`cannot write snapshot ${path}`, err);
   }
 }
@@ -61,8 +51,8 @@ export async function readSnapshot(dir: string): Promise<Snapshot | undefined> {
   // parse, the disk or a person damaged it; starting empty would silently drop every registration.
   let parsed: { format?: unknown; index?: unknown; instances?: unknown };
   try { parsed = JSON.parse(text); } catch (err) {
-    throw new MeshError('MESH_ERR_STORE_IO', `snapshot ${path} is corrupt (${(err as Error).message})`, {
-      hint: 'restore it from a backup; moving it away starts the registry without the registrations it held', cause: err,
+    throw new MeshError('MESH_ERR_STORE_CORRUPT', `snapshot ${path} is corrupt (${(err as Error).message}); the file was left untouched`, {
+      hint: `restore it from a backup, or run \`mesh registry repair --data-dir ${dir} --discard-snapshot\` to set it aside and keep only the journal's records`, cause: err,
     });
   }
   if (parsed.format !== FORMAT || typeof parsed.index !== 'number' || !Array.isArray(parsed.instances)) {

@@ -1,5 +1,7 @@
 // The mesh root CA: one key pair that signs every service certificate. Created by `mesh certs ca init` into a
 // directory holding ca.pem (0644), ca-key.pem (0600) and ca.json (the trust domain the CA issues identities in).
+// The certificate names its trust domain too (URI SAN spiffe://<trust-domain>, as SPIRE's CAs do), so a
+// sidecar that has only ca.pem can tell a certificate of another trust domain from one of its own.
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -72,6 +74,7 @@ export async function initCa(opts: CaInitOptions): Promise<CaResult> {
       extensions: [
         { name: 'basicConstraints', cA: true, critical: true },
         { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+        { name: 'subjectAltName', altNames: [{ type: 6, value: `spiffe://${trustDomain}` }] },
       ],
     },
   );

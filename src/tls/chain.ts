@@ -25,3 +25,10 @@ export function chainProblem(chain: X509Certificate[], roots: X509Certificate[],
 export function chainLeadsTo(chain: X509Certificate[], roots: X509Certificate[]): boolean {
   return chainProblem(chain, roots, null) === null;
 }
+
+/** The root of `roots` the chain's signatures lead to, or undefined when they lead to none. */
+export function chainRoot(chain: X509Certificate[], roots: X509Certificate[]): X509Certificate | undefined {
+  if (!chainLeadsTo(chain, roots)) return undefined;
+  const top = chain[chain.length - 1]!;
+  return roots.find((r) => r.ca && top.checkIssued(r) && top.verify(r.publicKey));
+}

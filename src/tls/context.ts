@@ -6,8 +6,9 @@ import { createSecureContext, type ConnectionOptions, type SecureContext, type S
 import { MeshError } from '../core/errors.js';
 import { watchFiles, type FileWatch, type FileWatchOptions } from '../core/file-watch.js';
 import { isReadableByOthers, parsePrivateKey, readCertificates, readTextFile } from './files.js';
-import { spiffeIdOf, spiffeServerIdentityCheck } from './spiffe.js';
-import { chainLeadsTo } from './chain.js';
+import { checkIdentity, serverIdentityCheck, type IdentityRole } from './peer-identity.js';
+import { trustDomainOfCa } from './spiffe.js';
+import { chainRoot } from './chain.js';
 import { TlsSubscribers } from './subscribers.js';
 
 export interface TlsFilePaths { cert: string; key: string; ca: string }
@@ -20,18 +21,29 @@ export interface TlsMaterial {
   caPem: string;
   leaf: X509Certificate;
   key: KeyObject;
-  /** The identity this certificate carries (null for a certificate without a SPIFFE ID). */
-  spiffeId: string | null;
+  /** The identity this certificate carries. */
+  spiffeId: string;
+  /** The mesh's trust domain: this certificate's, which its CA names (when the CA names one). */
+  trustDomain: string;
   notAfter: Date;
   warnings: string[];
 }
 
+export interface LoadTlsOptions {
+  /** The identity the certificate must carry (a rotation must keep it). */
+  expectSpiffeId?: string;
+  /** What the certificate is used for (its extKeyUsage must allow each); default both. */
+  roles?: readonly IdentityRole[];
+  now?: number;
+}
+
 /**
  * Loads and cross-checks a cert/key/CA triple: each file parses, the key matches the certificate, the
- * certificate was issued by (one of) the CA certificates and is inside its validity window, and — when given —
- * it carries exactly `expectSpiffeId`. Anything else is one MESH_ERR_TLS line naming the file.
+ * certificate was issued by (one of) the CA certificates and is inside its validity window, and it is a mesh
+ * identity (peer-identity.ts: an end-entity certificate with one SPIFFE ID in its CA's trust domain, fitting
+ * key usages) — when given, exactly `expectSpiffeId`. Anything else is one MESH_ERR_TLS line naming the file.
  */
-export function loadTlsMaterial(paths: TlsFilePaths, opts: { expectSpiffeId?: string; now?: number } = {}): TlsMaterial {
+export function loadTlsMaterial(paths: TlsFilePaths, opts: LoadTlsOptions = {}): TlsMaterial {
   const now = opts.now ?? Date.now();
   const certPem = readTextFile(paths.cert, 'certificate');
   const chain = readCertificates(paths.cert, 'certificate');
@@ -41,21 +53,35 @@ export function loadTlsMaterial(paths: TlsFilePaths, opts: { expectSpiffeId?: st
   const cas = readCertificates(paths.ca, 'CA certificate');
   const leaf = chain[0]!;
   if (!leaf.checkPrivateKey(key)) throw new MeshError('MESH_ERR_TLS', `private key "${paths.key}" does not match certificate "${paths.cert}"`);
-  // The file may hold the leaf alone (`mesh certs gen`) or leaf + issuer (a registry-issued chain).
-  if (!cas.some((ca) => ca.ca && leaf.checkIssued(ca) && leaf.verify(ca.publicKey)) && (chain.length < 2 || !chainLeadsTo(chain, cas))) {
+  // The file may hold the leaf alone (`mesh certs gen`) or leaf + issuer (a registry-issued chain). Either way the
+  // CA that anchors it names the trust domain: the root, which named the issuer's trust domain when it signed it.
+  const issuer = cas.find((ca) => ca.ca && leaf.checkIssued(ca) && leaf.verify(ca.publicKey)) ?? (chain.length > 1 ? chainRoot(chain, cas) : undefined);
+  if (issuer === undefined) {
     throw new MeshError('MESH_ERR_TLS', `certificate "${paths.cert}" was not issued by the CA in "${paths.ca}"`, { hint: 'issue it with `mesh certs gen --ca-dir <the CA dir>`' });
   }
   const notBefore = new Date(leaf.validFrom);
   const notAfter = new Date(leaf.validTo);
   if (now >= notAfter.getTime()) throw new MeshError('MESH_ERR_TLS', `certificate "${paths.cert}" expired on ${notAfter.toISOString()}`, { hint: 'issue a fresh one with `mesh certs gen`' });
   if (now < notBefore.getTime()) throw new MeshError('MESH_ERR_TLS', `certificate "${paths.cert}" is not valid before ${notBefore.toISOString()}`, { hint: 'check the system clock or re-issue it' });
-  const spiffeId = spiffeIdOf(leaf);
-  if (opts.expectSpiffeId !== undefined && spiffeId !== opts.expectSpiffeId) {
-    throw new MeshError('MESH_ERR_TLS', `certificate "${paths.cert}" carries ${spiffeId ?? 'no SPIFFE ID'}, not ${opts.expectSpiffeId}`, { hint: 'issue this service its own certificate with `mesh certs gen <service>`' });
+  const caTrustDomain = trustDomainOfCa(issuer);
+  const verdict = checkIdentity(leaf.raw, {
+    trustDomain: caTrustDomain ?? undefined,
+    roles: opts.roles ?? ['server', 'client'],
+    ...(opts.expectSpiffeId !== undefined ? { expected: opts.expectSpiffeId } : {}),
+  });
+  if (!verdict.ok) {
+    throw new MeshError('MESH_ERR_TLS', `certificate "${paths.cert}" is not a usable mesh identity: ${verdict.reason}`, {
+      hint: verdict.code === 'IDENTITY_FOREIGN_TRUST_DOMAIN'
+        ? `its CA "${paths.ca}" issues identities in ${caTrustDomain}: issue this service a certificate from it with \`mesh certs gen <service> --ca-dir <the CA dir>\``
+        : 'issue this service its own certificate with `mesh certs gen <service>`',
+    });
   }
   const warnings: string[] = [];
   if (isReadableByOthers(paths.key)) warnings.push(`private key "${paths.key}" is readable by group or others; run: chmod 600 ${paths.key}`);
-  return { paths, certPem, keyPem, caPem, leaf, key, spiffeId, notAfter, warnings };
+  if (caTrustDomain === null) {
+    warnings.push(`the CA certificate in "${paths.ca}" names no trust domain, so callers and servers are held to this certificate's, ${verdict.trustDomain}`);
+  }
+  return { paths, certPem, keyPem, caPem, leaf, key, spiffeId: verdict.id, trustDomain: verdict.trustDomain, notAfter, warnings };
 }
 
 const BASE: Pick<TlsOptions, 'minVersion'> = { minVersion: 'TLSv1.2' };
@@ -69,9 +95,13 @@ export function serverTlsOptions(m: TlsMaterial): TlsOptions {
   return { ...secureContextOptions(m), requestCert: true, rejectUnauthorized: true };
 }
 
-/** Client options that present our certificate and accept the server only if it is exactly `expectedServerId`. */
-export function clientTlsOptions(m: TlsMaterial, expectedServerId: string): ConnectionOptions {
-  return { ...secureContextOptions(m), rejectUnauthorized: true, checkServerIdentity: spiffeServerIdentityCheck(expectedServerId) };
+/**
+ * Client options that present our certificate and accept the server only if it is a mesh identity of our trust
+ * domain fit to serve TLS — and exactly `expectedServerId` unless that is null (any mesh service).
+ */
+export function clientTlsOptions(m: TlsMaterial, expectedServerId: string | null): ConnectionOptions {
+  const rules = { trustDomain: m.trustDomain, roles: ['server'] as const, ...(expectedServerId === null ? {} : { expected: expectedServerId }) };
+  return { ...secureContextOptions(m), rejectUnauthorized: true, checkServerIdentity: serverIdentityCheck(rules) };
 }
 
 /**
@@ -89,6 +119,7 @@ export interface TlsSource {
 
 export interface ReloadingTlsContextOptions extends FileWatchOptions {
   expectSpiffeId?: string;
+  roles?: readonly IdentityRole[];
   /** Where reload messages go (one line each). */
   log?: (line: string) => void;
   now?: () => number;
@@ -119,6 +150,7 @@ export class ReloadingTlsContext implements TlsSource {
   #load(): TlsMaterial {
     return loadTlsMaterial(this.paths, {
       ...(this.#opts.expectSpiffeId !== undefined ? { expectSpiffeId: this.#opts.expectSpiffeId } : {}),
+      ...(this.#opts.roles !== undefined ? { roles: this.#opts.roles } : {}),
       now: (this.#opts.now ?? Date.now)(),
     });
   }
@@ -139,7 +171,7 @@ export class ReloadingTlsContext implements TlsSource {
     this.#material = next;
     this.#secureContext = ctx;
     this.#subscribers.publish(next);
-    log(`mesh: TLS certificate reloaded (${next.spiffeId ?? next.leaf.subject.replace(/\n/g, ', ')}, valid until ${next.notAfter.toISOString()})`);
+    log(`mesh: TLS certificate reloaded (${next.spiffeId}, valid until ${next.notAfter.toISOString()})`);
     for (const w of next.warnings) log(`mesh: warning: ${w}`);
     return true;
   }

@@ -3,13 +3,13 @@
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { MeshError } from '../core/errors.js';
-import { clientTlsOptions, secureContextOptions, type TlsMaterial } from './context.js';
+import { clientTlsOptions, type TlsMaterial } from './context.js';
 import { spiffeIdOf } from './spiffe.js';
 
 export interface MeshRequest {
   host: string;
   port: number;
-  /** The SPIFFE ID the server must carry; null = any certificate from the mesh CA with a SPIFFE ID. */
+  /** The SPIFFE ID the server must carry; null = any mesh identity of our trust domain. */
   expectServerId: string | null;
   method: string;
   /** Origin-form target: /path?query. */
@@ -28,9 +28,7 @@ export interface MeshResponse {
 }
 
 export function meshRequest(m: TlsMaterial, r: MeshRequest): Promise<MeshResponse> {
-  const tls = r.expectServerId === null
-    ? { ...secureContextOptions(m), rejectUnauthorized: true, checkServerIdentity: anyMeshIdentity }
-    : clientTlsOptions(m, r.expectServerId);
+  const tls = clientTlsOptions(m, r.expectServerId);
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of r.headers) {
     const prev = headers[k.toLowerCase()];
@@ -57,8 +55,4 @@ export function meshRequest(m: TlsMaterial, r: MeshRequest): Promise<MeshRespons
     });
     req.end(r.body);
   });
-}
-
-function anyMeshIdentity(_host: string, cert: import('node:tls').PeerCertificate): Error | undefined {
-  return spiffeIdOf(cert) === null ? new Error('the server certificate carries no SPIFFE ID') : undefined;
 }

@@ -1,7 +1,7 @@
 // SPIFFE identities: spiffe://<trust-domain>/service/<service>. A peer is who its certificate's single URI SAN
-// says it is; host names play no part in mesh identity, so the TLS host-name check is replaced by an exact
-// SPIFFE ID check (certificate chain verification stays on: rejectUnauthorized is never turned off).
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+// says it is; host names play no part in mesh identity. What else a certificate must be to count as an
+// identity (an end-entity certificate in the mesh's trust domain, with fitting key usages) is peer-identity.ts.
+import type { PeerCertificate } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
 import { ValidationError } from '../core/errors.js';
 
@@ -94,24 +94,19 @@ export function spiffeIdOf(cert: Pick<PeerCertificate, 'subjectaltname'> | Pick<
   return uris[0]!.value;
 }
 
-/** The verified caller's SPIFFE ID on a server-side TLS socket; null unless the chain verified. */
-export function peerSpiffeId(socket: TLSSocket): string | null {
-  if (!socket.authorized) return null;
-  return spiffeIdOf(socket.getPeerCertificate());
-}
-
 /**
- * A `checkServerIdentity` for tls.connect / undici that accepts the server only if its certificate carries
- * exactly `expected`. Node calls it after chain verification, so a certificate from another CA never gets here;
- * this refuses a valid mesh certificate of another service.
+ * The trust domain a CA certificate issues identities in: its spiffe://<trust-domain> URI SAN (what
+ * `mesh certs ca init` writes, as SPIRE does), else the "(<trust-domain>)" that ends the common name of a CA
+ * made by an older mesh ("mesh root CA (mesh.local)"); null for a CA that names none.
  */
-export function spiffeServerIdentityCheck(expected: string): (host: string, cert: PeerCertificate) => Error | undefined {
-  return (_host, cert) => {
-    const actual = spiffeIdOf(cert);
-    if (actual === expected) return undefined;
-    const err = new Error(`server identity ${actual ?? '(no SPIFFE ID)'} is not the expected ${expected}`) as NodeJS.ErrnoException & { reason?: string };
-    err.code = 'ERR_MESH_SPIFFE_MISMATCH';
-    err.reason = err.message;
-    return err;
-  };
+export function trustDomainOfCa(ca: X509Certificate): string | null {
+  for (const { type, value } of splitAltNames(ca.subjectAltName)) {
+    if (type !== 'URI' || !value.startsWith('spiffe://')) continue;
+    try {
+      const id = parseSpiffeId(value);
+      if (id.path === '') return id.trustDomain;
+    } catch { /* not a trust domain ID: look further */ }
+  }
+  const cn = /^CN=mesh root CA \(([^)\n]+)\)$/m.exec(ca.subject);
+  return cn !== null && TRUST_DOMAIN.test(cn[1]!) ? cn[1]! : null;
 }

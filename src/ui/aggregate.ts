@@ -80,6 +80,9 @@ export function mergeFrames(frames: readonly StatsFrame[]): ServiceStatsFrame[] 
       if (ewma.length) merged.ewmaMs = Math.max(...ewma);
       const ejected = group.map((e) => e.ejectedUntil).filter((v): v is number => v !== undefined);
       if (ejected.length) merged.ejectedUntil = Math.max(...ejected);
+      // Unreachable from any proxy: since the earliest one found it so (each proxy probes it on its own).
+      const unreachable = group.map((e) => e.unreachableSince).filter((v): v is number => v !== undefined);
+      if (unreachable.length) merged.unreachableSince = Math.min(...unreachable);
       return merged;
     });
     endpoints.sort((a, b) => (a.id < b.id ? -1 : 1));

@@ -35,8 +35,9 @@ export interface Orders {
   close(): void;
 }
 
-export function ordersClient(address: string, authority: string): Orders {
-  const client = new OrdersClient(address, grpc.credentials.createInsecure(), { 'grpc.default_authority': authority }) as unknown as Record<string, (...args: unknown[]) => unknown> & grpc.Client;
+/** A client for `address` naming `authority`; plaintext h2c unless `credentials` (e.g. mTLS to a sidecar) are given. */
+export function ordersClient(address: string, authority: string, credentials = grpc.credentials.createInsecure()): Orders {
+  const client = new OrdersClient(address, credentials, { 'grpc.default_authority': authority }) as unknown as Record<string, (...args: unknown[]) => unknown> & grpc.Client;
   const unary = (m: string, request: string, timeoutMs = 10_000) => new Promise<Buffer>((resolve, reject) => {
     client[m]!(Buffer.from(request), new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: Buffer) => {
       if (err !== null) reject(err); else resolve(res);

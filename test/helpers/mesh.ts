@@ -130,20 +130,3 @@ export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5_000,
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
-
-/** Real curl, run asynchronously (an app under test in this process must keep answering); status from -w. */
-export function curl(args: string[]): Promise<{ code: number; status: number; body: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('curl', ['-sS', '--max-time', '10', '-w', '\n%{http_code}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = out.split('\n');
-      const status = Number(lines.pop());
-      resolve({ code: code ?? -1, status, body: lines.join('\n'), stderr: err });
-    });
-  });
-}

@@ -5,6 +5,7 @@ import { request as httpRequest, Agent, type IncomingHttpHeaders, type RequestOp
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, runMesh, startMesh, type Daemon } from './mesh.js';
+import { startRegistry } from './registry.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 
@@ -68,6 +69,22 @@ export async function startProxy(t: After, registryUrl: string, extra: string[] 
 export async function register(registryUrl: string, service: string, b: { address: string; name: string }, flags: string[] = []): Promise<void> {
   const r = await runMesh(['register', service, '--address', b.address, '--id', b.name, '--registry', registryUrl, ...flags]);
   if (r.code !== 0) throw new Error(`mesh register failed: ${r.stderr}`);
+}
+
+/**
+ * Service "orders" with two priority-0 primaries (p1, p2) and a priority-1 backup, registered without health
+ * checks, and a proxy started with `extra` flags.
+ */
+export async function primariesAndBackup(t: After, extra: string[] = []): Promise<{ registryUrl: string; proxy: TestProxy; p1: Backend; p2: Backend; backup: Backend }> {
+  const reg = await startRegistry(t);
+  const p1 = await startBackend(t, 'p1');
+  const p2 = await startBackend(t, 'p2');
+  const backup = await startBackend(t, 'backup');
+  await register(reg.url, 'orders', p1);
+  await register(reg.url, 'orders', p2);
+  await register(reg.url, 'orders', backup, ['--priority', '1']);
+  const proxy = await startProxy(t, reg.url, extra);
+  return { registryUrl: reg.url, proxy, p1, p2, backup };
 }
 
 export interface Reply { status: number; headers: IncomingHttpHeaders; body: string; trailers: NodeJS.Dict<string> }

@@ -33,6 +33,8 @@ test('ca init writes a CA that OpenSSL reads as a CA, with a 0600 key', { timeou
   assert.match(text, /Key Usage: critical\s+Certificate Sign, CRL Sign/);
   assert.match(text, /Signature Algorithm: ecdsa-with-SHA256/);
   assert.match(text, /ASN1 OID: prime256v1/);
+  // It names its trust domain, so a sidecar holding only ca.pem can refuse identities of another one.
+  assert.match(text, /Subject Alternative Name:\s+URI:spiffe:\/\/example\.test\n/);
 });
 
 test('ca init refuses to overwrite without --force, and replaces with it', { timeout: 30_000 }, async () => {

@@ -1,5 +1,5 @@
 // `mesh check` against a real registry, proxy, CA and certificates: all ✓ with exit 0; each broken part is a
-// × line with a hint and exit 1; --json carries the same results.
+// × line with a hint and exit 1; --json carries the same results. A --cert must be a mesh identity.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { runMesh, tempDir } from '../helpers/mesh.js';
 import { startProxy } from '../helpers/proxy.js';
 import { startRegistry } from '../helpers/registry.js';
+import { mintWithOpenssl } from '../helpers/openssl-certs.js';
 
 test('mesh check passes on a healthy mesh and names what is broken', { timeout: 60_000 }, async (t) => {
   const dir = tempDir();
@@ -52,4 +53,33 @@ test('mesh check passes on a healthy mesh and names what is broken', { timeout: 
   const doc = JSON.parse(json.stdout) as { ok: boolean; checks: { check: string; ok: boolean }[] };
   assert.equal(doc.ok, true);
   assert.deepEqual(doc.checks.map((c) => c.check), ['registry', 'proxy', 'ca']);
+});
+
+test('mesh check --cert fails a CA certificate, a two-URI certificate and one of another trust domain, each with its reason', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.cleanup);
+  const ca = join(dir.path, 'ca');
+  assert.equal((await runMesh(['certs', 'ca', 'init', '--dir', ca])).code, 0);
+  assert.equal((await runMesh(['certs', 'gen', 'orders', '--ca-dir', ca, '--out', dir.path])).code, 0);
+  // All signed by this CA with the openssl CLI: chain-valid, but not mesh identities.
+  const signer = { cert: join(ca, 'ca.pem'), key: join(ca, 'ca-key.pem') };
+  const caTrue = mintWithOpenssl(dir.path, 'ca-true', signer, { san: ['URI:spiffe://mesh.local/service/web'], ca: true, keyUsage: 'critical,digitalSignature,keyCertSign' }).cert;
+  const twoUris = mintWithOpenssl(dir.path, 'two-uris', signer, { san: ['URI:spiffe://mesh.local/service/web', 'URI:spiffe://mesh.local/service/admin'] }).cert;
+  const foreign = mintWithOpenssl(dir.path, 'foreign', signer, { san: ['URI:spiffe://other.test/service/web'] }).cert;
+  const certArgs = [join(dir.path, 'orders.pem'), caTrue, twoUris, foreign, join(ca, 'ca.pem')].flatMap((f) => ['--cert', f]);
+  const base = ['check', '--registry', 'http://127.0.0.1:1', '--proxy', 'http://127.0.0.1:1'];
+
+  const r = await runMesh([...base, '--ca-dir', ca, ...certArgs]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^✓ .*orders\.pem \(spiffe:\/\/mesh\.local\/service\/orders\) is valid for/m);
+  assert.match(r.stdout, /^× .*ca-true\.pem \(spiffe:\/\/mesh\.local\/service\/web\) is not a mesh identity: it is a CA certificate \(basicConstraints CA:TRUE\), not an end-entity certificate\n    hint: issue the service a certificate with `mesh certs gen <service> --ca-dir /m);
+  assert.match(r.stdout, /^× .*two-uris\.pem \(CN=two-uris, O=mesh-test\) is not a mesh identity: it carries 2 URI SANs \(spiffe:\/\/mesh\.local\/service\/web, spiffe:\/\/mesh\.local\/service\/admin\); a mesh identity has exactly one$/m);
+  assert.match(r.stdout, /^× .*foreign\.pem \(spiffe:\/\/other\.test\/service\/web\) is not a mesh identity: its SPIFFE ID spiffe:\/\/other\.test\/service\/web is in trust domain other\.test, not the mesh's mesh\.local$/m);
+  assert.match(r.stdout, /^× .*ca\/ca\.pem \(spiffe:\/\/mesh\.local\) is not a mesh identity: it is a CA certificate/m);
+
+  // Without --ca-dir the trust domain cannot be known; everything else is still checked.
+  const bare = await runMesh([...base, ...certArgs, '--json']);
+  const doc = JSON.parse(bare.stdout) as { checks: { check: string; ok: boolean }[] };
+  const ok = Object.fromEntries(doc.checks.filter((c) => c.check.startsWith('cert ')).map((c) => [c.check.replace(/^cert .*\//, ''), c.ok]));
+  assert.deepEqual(ok, { 'orders.pem': true, 'ca-true.pem': false, 'two-uris.pem': false, 'foreign.pem': true, 'ca.pem': false });
 });

@@ -107,3 +107,16 @@ test('mesh check with nothing running: exit 1, one × line per check naming the 
   assert.match(res.stdout, new RegExp(`× proxy admin at ${proxy.replace(/[.]/g, '\\.')} is unreachable`));
   assert.doesNotMatch(res.stdout + res.stderr, STACK);
 });
+
+test('--help from the real binary wraps to $COLUMNS when piped (80 without it) and never passes 100 columns', { timeout: 30_000 }, async () => {
+  const longest = (text: string, skipExamples: boolean) => Math.max(...text.split('\n')
+    .filter((l) => !(skipExamples && /^ {2}(npx )?(mesh|curl) |^ {4}-/.test(l))).map((l) => l.length));
+  for (const args of [['proxy', 'start', '--help'], ['curl', '--help'], ['top', '--help'], ['register', '--help'], ['authz', 'test', '--help']]) {
+    const piped = await runMesh(args, { env: { COLUMNS: '' } });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.ok(longest(piped.stdout, true) <= 80, `mesh ${args.join(' ')} wraps its prose to 80 columns`);
+    assert.ok(longest(piped.stdout, false) <= 100, `mesh ${args.join(' ')} has no line over 100 columns`);
+    const narrow = await runMesh(args, { env: { COLUMNS: '70' } });
+    assert.ok(longest(narrow.stdout, true) <= 70, `mesh ${args.join(' ')} with COLUMNS=70 wraps its prose to 70`);
+  }
+});

@@ -27,6 +27,8 @@ test('mesh demo --no-ui runs for --duration, prints a summary and cleans up', { 
   assert.deepEqual(s.services.map((x) => x.service), ['orders', 'users', 'web']);
   assert.ok(s.load.sent >= 200, `sent ${s.load.sent}`);
   for (const svc of s.services) assert.ok(svc.requests > 50, `${svc.service}: ${svc.requests}`);
+  // The load stops before the proxy is asked, so what was sent is what the proxy's table counts.
+  assert.equal(s.services.reduce((n, x) => n + x.requests, 0), s.load.sent, 'the table adds up to the requests sent');
   const orders = s.services.find((x) => x.service === 'orders')!;
   const flaky = orders.endpoints.find((e) => e.id === 'orders-3')!;
   assert.ok(flaky.ejections >= 1, 'the failing instance was never ejected');
@@ -41,6 +43,7 @@ test('mesh demo --no-ui runs for --duration, prints a summary and cleans up', { 
   const table = await runMesh(['demo', '--no-ui', '--duration', '2s'], { env: { TMPDIR: tmp.path }, timeoutMs: 30_000 });
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^SERVICE\s+REQUESTS\s+OK\s+OK AFTER RETRY/m);
+  assert.match(table.stdout, /^mesh demo ran for [\d.]+s: \d+ requests sent \(all counted in the table below\)/);
   assert.match(table.stdout, /^orders\/orders-3\s/m);
 });
 

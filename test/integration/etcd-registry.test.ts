@@ -63,6 +63,30 @@ test('a TTL instance expires through its etcd lease', { skip: ETCD_SKIP, timeout
   assert.match(gone.event.type === 'remove' ? gone.event.reason : '', /lease/);
 });
 
+test('LAST HEARTBEAT is the same on every daemon and stays fresh; heartbeats are no watch events', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
+  const prefix = `/it${++prefixes}`;
+  const a = await startEtcdRegistry(t, etcd!.url, prefix);
+  const b = await startEtcdRegistry(t, etcd!.url, prefix);
+  // TTL 4s: the shared time may lag at most TTL/2 = 2 s behind the newest heartbeat (heartbeatShareMs).
+  const registered = await a.client.register(spec('hb', 'hb-1', { check: { ttlMs: 4_000 } }));
+  const watch = await recordWatch(t, b.client, ['hb']);
+  // Heartbeats arrive at daemon A only, every 500 ms for 5 s (bounded: 10 beats), as a keep-alive would send them.
+  for (let i = 0; i < 10; i++) {
+    await a.client.heartbeat('hb', 'hb-1');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const readAt = Date.now();
+  const seen = await Promise.all([a, b].map(async (d) => {
+    const r = await runMesh(['services', 'hb', '--json', '--registry', d.url]);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { instances: { lastHeartbeat: number; modifyIndex: number }[] }).instances[0]!;
+  }));
+  assert.equal(seen[1]!.lastHeartbeat, seen[0]!.lastHeartbeat, 'daemon B shows the heartbeat time daemon A received');
+  assert.ok(readAt - seen[1]!.lastHeartbeat <= 2_000 + 500 + 1_000, `B's last heartbeat is ${readAt - seen[1]!.lastHeartbeat} ms old`);
+  for (const s of seen) assert.equal(s.modifyIndex, registered.instance.modifyIndex, 'a heartbeat is not a change');
+  assert.deepEqual(watch.events.filter((e) => e.event.type === 'upsert').length, 0, 'B\'s watchers heard of no heartbeat');
+});
+
 test('kill -9 a daemon: its TTL instances expire, its static ones stay', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
   const prefix = `/it${++prefixes}`;
   const a = await startEtcdRegistry(t, etcd!.url, prefix);

@@ -121,6 +121,11 @@ test('refusals: wrong secret 401, CSR for another service 403 (use not spent), m
   assert.match(metrics, /mesh_identity_sign_refusals_total\{code="MESH_ERR_TOKEN_INVALID"\} 1\n/);
   assert.match(metrics, /mesh_identity_sign_refusals_total\{code="MESH_ERR_IDENTITY_DENIED"\} 2\n/);
   assert.match(metrics, /mesh_identity_sign_refusals_total\{code="MESH_ERR_CSR_INVALID"\} 2\n/);
+  // The daemon's one scrape target carries them too, beside the catalogue's own metrics.
+  const all = await (await fetch(`${reg.url}/v1/metrics`)).text();
+  assert.match(all, /^mesh_registry_watchers \d+$/m);
+  assert.match(all, /^mesh_identity_certificates_issued_total\{kind="first"\} 1$/m);
+  assert.match(all, /^mesh_identity_sign_refusals_total\{code="MESH_ERR_CSR_INVALID"\} 2$/m);
 });
 
 test('renewal with the old certificate; a proof by another key is refused; after revoke: no renewal, no new first certificate, issued ones still verify until expiry', { timeout: 60_000 }, async (t) => {

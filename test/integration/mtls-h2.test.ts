@@ -5,7 +5,7 @@
 // valid certificate is refused; a TLS endpoint that does not speak h2 is a clear protocol-unsupported answer;
 // HTTP/1.1 through the same sidecar keeps working; curl --http2 negotiates h2 with the sidecar.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -15,6 +15,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { ordersClient, ordersService } from '../helpers/grpc-orders.js';
+import { curlResponse as curl } from '../helpers/curl.js';
+import { mintWithOpenssl } from '../helpers/openssl-certs.js';
 import { eventually, runMesh, startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { classifyPreface } from '../../src/proxy/h2-sniff.js';
@@ -132,22 +134,6 @@ async function register(registry: string, service: string, id: string, address: 
   assert.equal(r.code, 0, r.stderr);
 }
 
-function curl(args: string[]): Promise<{ code: number; status: number; version: string; body: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn('curl', ['-sS', '--max-time', '10', '-w', '\n%{http_version} %{http_code}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = out.split('\n');
-      const [version, status] = lines.pop()!.split(' ');
-      resolve({ code: code ?? -1, status: Number(status), version: version!, body: lines.join('\n'), stderr: err });
-    });
-  });
-}
-
 const tlsCount = (scrape: string, service: string) => Number(new RegExp(`^mesh_tls_handshake_failures_total\\{direction="outbound",service="${service}",endpoint="[^"]+"\\} (\\d+)$`, 'm').exec(scrape)?.[1] ?? 0);
 
 test('gRPC across mTLS: unary and server stream carry the caller identity, a deny is PERMISSION_DENIED naming the rule, HTTP/1.1 still works', { timeout: 40_000 }, async (t) => {
@@ -187,7 +173,7 @@ test('gRPC across mTLS: unary and server stream carry the caller identity, a den
   assert.equal((await proxy.d.stop('SIGTERM')).code, 0);
 });
 
-test('outbound h2 refuses a sidecar holding another service\'s valid certificate, and answers protocol-unsupported for a TLS endpoint without h2', { timeout: 40_000 }, async (t) => {
+test('outbound h2 refuses a sidecar holding another service\'s valid certificate (upstream-identity), and answers protocol-unsupported for a TLS endpoint without h2', { timeout: 40_000 }, async (t) => {
   const reg = await startRegistry(t);
   // "orders" points at a sidecar that holds payments' certificate: valid in the mesh, but not orders.
   const { port: paymentsPort } = await sidecar(t, 'payments', appAddr);
@@ -205,10 +191,11 @@ test('outbound h2 refuses a sidecar holding another service\'s valid certificate
   const before = appCalls;
   const err = await eventually(async () => {
     const e = await orders.get('x').then(() => undefined, (e: grpc.ServiceError) => e);
-    return e?.metadata.get('x-mesh-error')[0] === 'upstream-connect' ? e : undefined;
+    return e?.metadata.get('x-mesh-error')[0] === 'upstream-identity' ? e : undefined;
   }, 10_000);
   assert.equal(err!.code, grpc.status.UNAVAILABLE);
-  assert.match(err!.details, /server identity spiffe:\/\/mesh.local\/service\/payments is not the expected spiffe:\/\/mesh.local\/service\/orders/);
+  // Its own cause (not a network failure), naming the TLS port dialled, the endpoint and both identities.
+  assert.ok(err!.details.startsWith(`service "orders": refused the certificate of 127.0.0.1:${paymentsPort}, the mesh TLS port of endpoint ${appAddr} (it is ${ID('payments')}, not the expected ${ID('orders')}) after `), err!.details);
   assert.equal(appCalls, before, 'the call never reached the app');
   const scrape = await curl([`http://${proxy.admin}/metrics`]);
   assert.ok(tlsCount(scrape.body, 'orders') >= 1, scrape.body.split('\n').filter((l) => l.includes('tls')).join('\n'));
@@ -276,4 +263,27 @@ test('curl --http2 negotiates h2 with the sidecar; plain h2 denials are 403 JSON
   assert.match(metrics, /^mesh_inbound_requests_total\{service="orders",caller="web",auth="mtls",decision="deny"\} 1$/m);
   assert.match(metrics, /^mesh_inbound_requests_total\{service="orders",caller="unauthenticated",auth="none",decision="allow"\} 1$/m);
   assert.equal((await d.stop('SIGTERM')).code, 0);
+});
+
+test('h2 and gRPC callers whose CA-signed certificate is no mesh identity are refused before any stream reaches the app', { timeout: 40_000 }, async (t) => {
+  const { d, port } = await sidecar(t, 'orders', appAddr, ['--policy', policy]);
+  const signer = { cert: caPath, key: join(tmp.path, 'ca', 'ca-key.pem') };
+  const caWeb = mintWithOpenssl(join(tmp.path, 'odd'), 'ca-web', signer, { san: [`URI:${ID('web')}`, 'DNS:localhost'], ca: true, keyUsage: 'critical,digitalSignature,keyCertSign' });
+  const twoUris = mintWithOpenssl(join(tmp.path, 'odd'), 'two-uris', signer, { san: [`URI:${ID('web')}`, `URI:${ID('admin')}`, 'DNS:localhost'] });
+  const before = appCalls;
+  // A real gRPC client over mTLS, straight to the sidecar (ALPN h2 only), with a CA:TRUE certificate naming web.
+  const creds = grpc.credentials.createSsl(readFileSync(caPath), readFileSync(caWeb.key), readFileSync(caWeb.cert), { checkServerIdentity: () => undefined });
+  const orders = ordersClient(`127.0.0.1:${port}`, 'orders', creds);
+  t.after(() => orders.close());
+  await assert.rejects(orders.get('x', 5_000), (e: grpc.ServiceError) => { assert.equal(e.code, grpc.status.UNAVAILABLE, e.details); return true; });
+  // curl --http2 with two URI SANs, to a path the policy admits for unauthenticated callers.
+  const two = await curl(['--http2', '--cert', twoUris.cert, '--key', twoUris.key, '--cacert', caPath, `https://localhost:${port}/health`]);
+  assert.notEqual(two.code, 0, `${two.status} ${two.body}`);
+  assert.equal(appCalls, before, 'nothing reached the app');
+  await d.waitFor(/refused TLS client 127\.0\.0\.1: IDENTITY_(CA_CERTIFICATE|SEVERAL_URI_SANS): its certificate is not a mesh identity/);
+  // The same gRPC client with web's mesh certificate gets through as web.
+  const c = leaf('web');
+  const good = ordersClient(`127.0.0.1:${port}`, 'orders', grpc.credentials.createSsl(readFileSync(caPath), readFileSync(c.key), readFileSync(c.cert), { checkServerIdentity: () => undefined }));
+  t.after(() => good.close());
+  assert.deepEqual(JSON.parse((await good.get('y')).toString()), { got: 'y', client: [ID('web')], proto: 'https' });
 });

@@ -1,16 +1,20 @@
 // The inbound mTLS sidecar and outbound mTLS through the real bin/mesh, with real curl and openssl as clients:
 // identities reach the app, spoofed identities do not, the policy answers 403 naming its rule, every bad
-// certificate is refused at the handshake, certificates rotate without a restart.
+// certificate is refused at the handshake — including CA-signed ones that are no mesh identity (minted with the
+// openssl CLI: CA:TRUE, two URI SANs, another trust domain...) — certificates rotate without a restart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { curl, runMesh, startMesh, tempDir, eventually, type Daemon } from '../helpers/mesh.js';
+import { curlResponse as curl } from '../helpers/curl.js';
+import { runMesh, startMesh, tempDir, eventually, type Daemon } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { makePki, type TestPki } from '../unit/tls/pki.js';
+import { mintWithOpenssl } from '../helpers/openssl-certs.js';
 import { issueLeaf, writeLeaf } from '../../src/tls/leaf.js';
 import type { TlsFilePaths } from '../../src/tls/context.js';
 
@@ -22,6 +26,8 @@ let other: TestPki;
 let certs: Record<string, TlsFilePaths>;
 let app: Server;
 let appAddr: string;
+/** Requests the app has received. */
+let appHits = 0;
 let policy: string;
 
 before(async () => {
@@ -36,8 +42,18 @@ before(async () => {
     otherWeb: await other.leaf('web'),
     expiredWeb: await pki.leaf('web', { out: 'expired', notBefore: new Date(now - 7_200_000), notAfter: new Date(now - 3_600_000) }),
   };
+  // Signed by the mesh CA, but not mesh identities.
+  const signer = { cert: pki.caPath, key: join(pki.ca.dir, 'ca-key.pem') };
+  const odd = (name: string, spec: Parameters<typeof mintWithOpenssl>[3]) => { certs[name] = mintWithOpenssl(join(tmp.path, 'odd'), name, signer, spec); };
+  odd('caWeb', { san: [`URI:${ID('web')}`, 'DNS:localhost'], ca: true, keyUsage: 'critical,digitalSignature,keyCertSign' });
+  odd('twoUris', { san: [`URI:${ID('web')}`, `URI:${ID('admin')}`, 'DNS:localhost'] });
+  odd('noUri', { san: ['DNS:localhost'] });
+  odd('foreignDomain', { san: ['URI:spiffe://other.test/service/web'] });
+  odd('noClientAuth', { san: [`URI:${ID('web')}`], extKeyUsage: 'serverAuth' });
+  odd('caOrders', { san: [`URI:${ID('orders')}`, 'DNS:localhost'], ca: true, keyUsage: 'critical,digitalSignature,keyCertSign' });
   // The app echoes what it was told about the caller.
   app = createServer((req, res) => {
+    appHits++;
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ url: req.url, client: req.headers['x-mesh-client-id'] ?? null, spoofCount: req.rawHeaders.filter((h) => h.toLowerCase() === 'x-mesh-client-id').length, proto: req.headers['x-forwarded-proto'] ?? null }));
   });
@@ -65,6 +81,8 @@ async function sidecar(t: { after(fn: () => Promise<void> | void): void }, extra
 }
 
 const as = (c: TlsFilePaths) => ['--cert', c.cert, '--key', c.key, '--cacert', pki.caPath];
+/** The body of a `curl -i` answer (after the status line and headers). */
+const bodyOf = (withHeaders: string) => withHeaders.slice(withHeaders.indexOf('\r\n\r\n') + 4);
 
 test('curl with a mesh certificate gets through; the app sees the caller identity, never a spoofed one', { timeout: 30_000 }, async (t) => {
   const { port } = await sidecar(t, ['--policy', policy]);
@@ -156,7 +174,7 @@ test('rotation: a re-issued certificate is served without a restart; a corrupt o
   assert.equal(d.child.exitCode, null, 'still running');
 });
 
-test('outbound mTLS: the proxy dials an endpoint\'s mesh TLS port and checks its SPIFFE ID', { timeout: 45_000 }, async (t) => {
+test('outbound mTLS: the proxy dials an endpoint\'s mesh TLS port and checks its SPIFFE ID; a wrong one is 502 upstream-identity naming that port', { timeout: 45_000 }, async (t) => {
   const reg = await startRegistry(t);
   const { port: inPort } = await sidecar(t, ['--policy', policy]);
   const appPort = Number(appAddr.split(':')[1]);
@@ -170,12 +188,16 @@ test('outbound mTLS: the proxy dials an endpoint\'s mesh TLS port and checks its
   const proxy = startMesh(['proxy', 'start', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--registry', reg.url, '--cert', certs.web!.cert, '--key', certs.web!.key, '--ca', pki.caPath]);
   t.after(async () => { await proxy.stop('SIGKILL'); });
   const m = await proxy.waitFor(/outbound (127\.0\.0\.1:\d+)/);
-  const via = (url: string) => curl(['-x', `http://${m[1]}`, url]);
+  const via = (url: string) => curl(['-i', '-x', `http://${m[1]}`, url]);
   const ok = (await eventually(async () => { const r = await via('http://orders/orders/7'); return r.status === 200 ? r : undefined; }, 10_000))!;
-  assert.deepEqual(JSON.parse(ok.body), { url: '/orders/7', client: ID('web'), spoofCount: 1, proto: 'https' });
+  assert.deepEqual(JSON.parse(bodyOf(ok.body)), { url: '/orders/7', client: ID('web'), spoofCount: 1, proto: 'https' });
   const wrong = (await eventually(async () => { const r = await via('http://payments/x'); return r.status >= 500 ? r : undefined; }, 10_000))!;
+  // Its own cause, not a network failure, naming the TLS port dialled (not the app port) and both identities.
   assert.equal(wrong.status, 502);
-  assert.match(JSON.parse(wrong.body).error.message, /server identity spiffe:\/\/mesh.local\/service\/orders is not the expected spiffe:\/\/mesh.local\/service\/payments/);
+  assert.match(wrong.body, /^x-mesh-error: upstream-identity\r$/m);
+  const err = JSON.parse(bodyOf(wrong.body)).error;
+  assert.equal(err.code, 'MESH_ERR_UPSTREAM_IDENTITY');
+  assert.match(err.message, new RegExp(`^service "payments": refused the certificate of 127\\.0\\.0\\.1:${inPort}, the mesh TLS port of endpoint 127\\.0\\.0\\.1:${appPort} \\(it is spiffe://mesh\\.local/service/orders, not the expected spiffe://mesh\\.local/service/payments\\) after \\d+ tr(y|ies)$`));
   // The refused identity is a TLS handshake failure of that endpoint in the outbound proxy's scrape.
   const admin = /\(admin (127\.0\.0\.1:\d+)/.exec(proxy.stderr())![1];
   const scrape = await curl([`http://${admin}/metrics`]);
@@ -207,7 +229,7 @@ test('mesh curl --as: through the registry to the service\'s sidecar, or straigh
   assert.match(post.stdout, /^HTTP\/1.1 200 OK\n/);
   const wrong = await runMesh([...base, '--as', 'web', 'http://payments/x']);
   assert.equal(wrong.code, 1);
-  assert.match(wrong.stderr.trim(), /^mesh: mTLS handshake with 127.0.0.1:\d+ failed: server identity spiffe:\/\/mesh.local\/service\/orders is not the expected spiffe:\/\/mesh.local\/service\/payments/);
+  assert.match(wrong.stderr.trim(), /^mesh: mTLS handshake with 127.0.0.1:\d+ failed: server certificate refused: it is spiffe:\/\/mesh.local\/service\/orders, not the expected spiffe:\/\/mesh.local\/service\/payments/);
   const missing = await runMesh([...base, '--as', 'nobody', 'http://orders/']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot read certificate ".*nobody.pem"/);
@@ -233,4 +255,102 @@ test('bad sidecar flags and files: one line, exit 2 for usage, exit 1 for unusab
   }
 });
 
+test('a CA-signed client certificate that is no mesh identity is refused after the handshake, even where from: unauthenticated would admit it', { timeout: 30_000 }, async (t) => {
+  const { d, port } = await sidecar(t, ['--policy', policy, '--inbound-admin', '127.0.0.1:0']);
+  const admin = (await d.waitFor(/inbound metrics on (http:\/\/[\d.:]+)\/metrics/))[1]!;
+  const hits = appHits;
+  // GET /health is what the policy's "probes" rule admits for unauthenticated callers.
+  for (const name of ['caWeb', 'twoUris', 'noUri', 'foreignDomain', 'noClientAuth']) {
+    const r = await curl([...as(certs[name]!), `https://localhost:${port}/health`]);
+    assert.notEqual(r.code, 0, `${name}: refused (${r.status} ${r.body})`);
+    assert.equal(r.status, 0, name);
+  }
+  const s = spawnSync('openssl', ['s_client', '-ign_eof', '-connect', `127.0.0.1:${port}`, '-CAfile', pki.caPath, '-cert', certs.caWeb!.cert, '-key', certs.caWeb!.key],
+    { input: 'GET /health HTTP/1.0\r\n\r\n', encoding: 'utf8', timeout: 10_000 });
+  assert.doesNotMatch(s.stdout, /HTTP\/1\.[01] /, 'openssl s_client gets no HTTP answer');
+  assert.equal(appHits, hits, 'no request reached the app');
+  // The first refusal is logged with its reason (at most a line a second); every one is counted by reason.
+  await d.waitFor(/refused TLS client 127\.0\.0\.1: IDENTITY_CA_CERTIFICATE: its certificate is not a mesh identity: it is a CA certificate \(basicConstraints CA:TRUE\), not an end-entity certificate/);
+  const metrics = await eventually(async () => { const m = (await curl([`${admin}/metrics`])).body; return /IDENTITY_FOREIGN_TRUST_DOMAIN/.test(m) ? m : undefined; });
+  const count = (reason: string) => Number(new RegExp(`^mesh_inbound_tls_handshake_failures_total\\{service="orders",reason="${reason}"\\} (\\d+)$`, 'm').exec(metrics!)?.[1] ?? 0);
+  assert.equal(count('IDENTITY_CA_CERTIFICATE'), 2, metrics);
+  assert.equal(count('IDENTITY_SEVERAL_URI_SANS'), 1);
+  assert.equal(count('IDENTITY_NO_SPIFFE_ID'), 1);
+  assert.equal(count('IDENTITY_FOREIGN_TRUST_DOMAIN'), 1);
+  assert.equal(count('INVALID_PURPOSE'), 1, 'no clientAuth: OpenSSL refuses it in the handshake itself');
+  // A proper mesh certificate still gets in.
+  assert.equal((await curl([...as(certs.web!), `https://localhost:${port}/health`])).status, 200);
+});
 
+test('--permissive: a TLS caller whose certificate is no mesh identity is unauthenticated, exactly as a plaintext caller', { timeout: 30_000 }, async (t) => {
+  const { d, port } = await sidecar(t, ['--policy', policy, '--permissive']);
+  const health = await curl([...as(certs.caWeb!), '-H', `x-mesh-client-id: ${ID('web')}`, `https://localhost:${port}/health`]);
+  assert.equal(health.status, 200, health.body + health.stderr);
+  assert.deepEqual(JSON.parse(health.body), { url: '/health', client: null, spoofCount: 0, proto: 'https' }, 'a CA certificate is never taken as the service it names');
+  const orders = await curl([...as(certs.caWeb!), `https://localhost:${port}/orders`]);
+  assert.equal(orders.status, 403);
+  assert.equal(JSON.parse(orders.body).error.message, 'an unauthenticated caller may not GET /orders on orders');
+  const two = await curl([...as(certs.twoUris!), `https://localhost:${port}/health`]);
+  assert.equal(JSON.parse(two.body).client, null);
+  await d.waitFor(/TLS caller from 127\.0\.0\.1 whose certificate is not a mesh identity \(it is a CA certificate \(basicConstraints CA:TRUE\), not an end-entity certificate\), treated as unauthenticated \(--permissive\)/);
+});
+
+test('a sidecar will not start as a certificate that is no mesh identity: CA:TRUE, two URI SANs, another trust domain than its CA\'s', { timeout: 30_000 }, async () => {
+  const start = (service: string, c: TlsFilePaths) => runMesh(['proxy', 'start', '--inbound', '127.0.0.1:0', '--app', appAddr, '--service', service, '--cert', c.cert, '--key', c.key, '--ca', pki.caPath]);
+  const cases: [string, TlsFilePaths, RegExp][] = [
+    ['orders', certs.caOrders!, /^mesh: certificate ".*caOrders.pem" is not a usable mesh identity: it is a CA certificate \(basicConstraints CA:TRUE\), not an end-entity certificate \(/],
+    ['web', certs.twoUris!, /is not a usable mesh identity: it carries 2 URI SANs \(spiffe:\/\/mesh.local\/service\/web, spiffe:\/\/mesh.local\/service\/admin\); a mesh identity has exactly one/],
+    ['web', certs.foreignDomain!, /is not a usable mesh identity: its SPIFFE ID spiffe:\/\/other.test\/service\/web is in trust domain other.test, not the mesh's mesh.local \(its CA ".*ca.pem" issues identities in mesh.local/],
+    ['web', certs.noUri!, /is not a usable mesh identity: it carries no SPIFFE ID \(no URI SAN\)/],
+  ];
+  for (const [service, c, re] of cases) {
+    const r = await start(service, c);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, re);
+  }
+});
+
+test('outbound mTLS: a server presenting a CA certificate or two URI SANs is 502 upstream-identity, even with the expected SPIFFE ID', { timeout: 45_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  let reached = 0;
+  const impostor = async (c: TlsFilePaths) => {
+    const srv = createHttpsServer({ cert: readFileSync(c.cert), key: readFileSync(c.key) }, (_req, res) => { reached++; res.end('reached'); });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    t.after(() => { srv.closeAllConnections(); srv.close(); });
+    return (srv.address() as { port: number }).port;
+  };
+  const appPort = Number(appAddr.split(':')[1]);
+  const caPort = await impostor(certs.caOrders!);
+  const twoPort = await impostor(certs.twoUris!);
+  for (const [service, tlsPort] of [['orders', caPort], ['admin', twoPort]] as const) {
+    const r = await runMesh(['register', service, '--id', `${service}-1`, '--address', `127.0.0.1:${appPort}`, '--tls-port', String(tlsPort), '--registry', reg.url]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const proxy = startMesh(['proxy', 'start', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--registry', reg.url, '--cert', certs.web!.cert, '--key', certs.web!.key, '--ca', pki.caPath]);
+  t.after(async () => { await proxy.stop('SIGKILL'); });
+  const listen = (await proxy.waitFor(/outbound (127\.0\.0\.1:\d+)/))[1]!;
+  const call = (service: string) => eventually(async () => { const r = await curl(['-i', '-x', `http://${listen}`, `http://${service}/x`]); return r.status >= 500 ? r : undefined; }, 10_000);
+  const cases: [string, number, string][] = [
+    ['orders', caPort, 'it is a CA certificate (basicConstraints CA:TRUE), not an end-entity certificate'],
+    ['admin', twoPort, `it carries 2 URI SANs (${ID('web')}, ${ID('admin')}); a mesh identity has exactly one`],
+  ];
+  for (const [service, tlsPort, reason] of cases) {
+    const r = (await call(service))!;
+    assert.equal(r.status, 502, service);
+    assert.match(r.body, /^x-mesh-error: upstream-identity\r$/m, service);
+    const err = JSON.parse(bodyOf(r.body)).error as { code: string; message: string };
+    assert.equal(err.code, 'MESH_ERR_UPSTREAM_IDENTITY');
+    assert.ok(err.message.startsWith(`service "${service}": refused the certificate of 127.0.0.1:${tlsPort}, the mesh TLS port of endpoint 127.0.0.1:${appPort} (${reason}) after `), err.message);
+  }
+  assert.equal(reached, 0, 'no request reached the impostors');
+});
+
+test('a caller refused late in the handshake (a certificate without clientAuth) is logged with its address', { timeout: 30_000 }, async (t) => {
+  const { d, port } = await sidecar(t);
+  const r = await curl([...as(certs.noClientAuth!), `https://localhost:${port}/health`]);
+  assert.notEqual(r.code, 0);
+  await d.waitFor(/refused TLS client 127\.0\.0\.1: INVALID_PURPOSE/);
+  assert.doesNotMatch(d.stderr(), /refused TLS client unknown/);
+});

@@ -1,11 +1,12 @@
-// Failover through a real proxy: an instance killed with SIGKILL under load (retries + ejection hide it),
-// priority tiers (backups only when every primary is gone, and back), new instances picked up from the
-// watch, and routing on the last table while the registry is down.
+// Failover through a real proxy: an instance killed with SIGKILL under load (retries + the unreachable mark
+// hide it), priority tiers (traffic spills to the backup by the capacity the primaries lost, and comes back),
+// new instances picked up from the watch, and routing on the last table while the registry is down.
+// Primaries killed with no health checks at all: proxy-unreachable.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eventually, runMesh, startMesh } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
-import { instanceOf, register, startBackend, startProxy, viaProxy, type Reply } from '../helpers/proxy.js';
+import { instanceOf, primariesAndBackup, register, startBackend, startProxy, viaProxy, type Reply } from '../helpers/proxy.js';
 
 /** Sends `total` GETs with `concurrency` in flight; calls onProgress after each; returns every reply. */
 async function load(port: number, service: string, total: number, concurrency: number, onProgress?: (done: number) => Promise<void> | void): Promise<Array<Reply | Error>> {
@@ -35,10 +36,11 @@ test('a backend killed with SIGKILL under load costs no client request', { timeo
   assert.equal(failed.length, 0, `failed requests: ${failed.slice(0, 3).map((f) => (f instanceof Error ? f.message : `${f.status} ${f.body}`)).join('; ')}`);
   const after = replies.slice(400).filter((r): r is Reply => !(r instanceof Error));
   assert.ok(after.every((r) => instanceOf(r) !== 'k-b'), 'the killed instance still answered');
-  assert.match(proxy.daemon.stderr(), /ejected orders\/k-b/);
+  // Refused connections take it out at once, as unreachable (not an outlier ejection).
+  assert.match(proxy.daemon.stderr(), /unreachable orders\/k-b/);
 });
 
-test('backups serve only when every primary is gone, and traffic returns to the primaries', { timeout: 60_000 }, async (t) => {
+test('priority tiers: one of two primaries gone spills 30% to the backup, both gone sends it all, and traffic returns', { timeout: 60_000 }, async (t) => {
   const reg = await startRegistry(t);
   const p1 = await startBackend(t, 'p1');
   const p2 = await startBackend(t, 'p2');
@@ -51,37 +53,36 @@ test('backups serve only when every primary is gone, and traffic returns to the 
   // again, whether or not passive detection ejected it meanwhile.
   const proxy = await startProxy(t, reg.url);
 
-  const seen = async (n: number) => {
-    const s = new Set<string>();
+  /** Which instance answered each of n sequential requests, as "name:count" sorted, e.g. "backup:6,p2:14". */
+  const split = async (n: number) => {
+    const counts = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const r = await viaProxy(proxy.port, 'orders', '/');
-      if (r.status === 200) s.add(instanceOf(r));
+      const who = r.status === 200 ? instanceOf(r) : `status-${r.status}`;
+      counts.set(who, (counts.get(who) ?? 0) + 1);
     }
-    return s;
+    return [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}:${v}`).join(',');
   };
-  await eventually(async () => { const s = await seen(10); return s.has('p1') && s.has('p2') && !s.has('backup'); }, 10_000);
+  const settles = async (expected: string) => {
+    let last = '';
+    await eventually(async () => (last = await split(20)) === expected, 10_000).catch(() => assert.fail(`expected ${expected}, last saw ${last}`));
+  };
+  await settles('p1:10,p2:10');
 
+  // Tier 0 keeps 1.4 × its eligible share (50%) = 70% of the traffic; the tiers take turns by smooth weighted
+  // round robin, so every 20 requests split exactly 14:6.
   await p1.kill('SIGKILL');
-  const s1 = await seen(20);
-  assert.ok(!s1.has('backup'), 'a backup took traffic while a primary was healthy');
+  await settles('backup:6,p2:14');
 
   await p2.kill('SIGKILL');
-  await eventually(async () => { const s = await seen(10); return s.size === 1 && s.has('backup'); }, 10_000);
+  await settles('backup:20');
 
-  const p1again = await startBackend(t, 'p1', p1.port);
-  void p1again;
-  await eventually(async () => { const s = await seen(10); return s.size === 1 && s.has('p1'); }, 10_000);
+  await startBackend(t, 'p1', p1.port);
+  await settles('backup:6,p1:14');
 });
 
 test('a retry that has tried every primary goes to the backup before ejection catches up', { timeout: 30_000 }, async (t) => {
-  const reg = await startRegistry(t);
-  const p1 = await startBackend(t, 'p1');
-  const p2 = await startBackend(t, 'p2');
-  const bk = await startBackend(t, 'backup');
-  await register(reg.url, 'orders', p1);
-  await register(reg.url, 'orders', p2);
-  await register(reg.url, 'orders', bk, ['--priority', '1']);
-  const proxy = await startProxy(t, reg.url);
+  const { proxy, p1, p2 } = await primariesAndBackup(t);
   await eventually(async () => (await viaProxy(proxy.port, 'orders', '/')).status === 200, 5_000);
   // One primary answers 503, the other refuses connections: two tries use up tier 0 (default retries: 2),
   // and the third goes to the backup — from the very first request, long before 5 failures eject anything.

@@ -4,67 +4,18 @@
 // in the middle of a series of unary calls, resets both ways, timeouts as DEADLINE_EXCEEDED and SIGTERM drain.
 // h2 and gRPC across the mesh's mTLS hop are in mtls-h2.test.ts.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { constants } from 'node:http2';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { ordersClient } from '../helpers/grpc-orders.js';
+import { h2Request, h2Session, startH2Backend } from '../helpers/h2-backend.js';
 import { writeFileSync } from 'node:fs';
 import { eventually, tempDir } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { getJson, instanceOf, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
-
-type After = { after(fn: () => Promise<void> | void): void };
-
-const CHILD_JS = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'helpers', 'h2-backend-child.js');
-
-interface H2Backend { name: string; grpc: string; h2: string; kill(): Promise<void> }
-
-async function startH2Backend(t: After, name: string): Promise<H2Backend> {
-  const child: ChildProcess = spawn(process.execPath, [CHILD_JS, name], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const kill = async () => { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; } };
-  t.after(kill);
-  const [grpcPort, h2Port] = await new Promise<[number, number]>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /listening grpc=(\d+) h2=(\d+)/.exec(out);
-      if (m) resolve([Number(m[1]), Number(m[2])]);
-    });
-    child.once('exit', (code) => reject(new Error(`h2 backend ${name} exited (${code}) before listening`)));
-  });
-  return { name, grpc: `127.0.0.1:${grpcPort}`, h2: `127.0.0.1:${h2Port}`, kill };
-}
-
-interface H2Reply { status: number; headers: IncomingHttpHeaders; body: Buffer; trailers: IncomingHttpHeaders | undefined }
-
-function h2Request(session: ClientHttp2Session, authority: string, path: string, opts: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<H2Reply> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({ ':method': opts.method ?? 'GET', ':path': path, ':authority': authority, ...opts.headers }, { endStream: opts.body === undefined });
-    let headers: IncomingHttpHeaders = {};
-    let trailers: IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    req.setTimeout(10_000, () => req.close());
-    req.on('response', (h) => { headers = h; });
-    req.on('trailers', (t) => { trailers = t; });
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks), trailers }));
-    req.on('error', reject);
-    if (opts.body !== undefined) req.end(opts.body);
-  });
-}
-
-function h2Session(t: After, port: number): ClientHttp2Session {
-  const session = connect(`http://127.0.0.1:${port}`);
-  session.on('error', () => undefined);
-  t.after(() => { session.destroy(); });
-  return session;
-}
 
 test('gRPC through the proxy: unary round robin, server streaming, error statuses, unknown service', { timeout: 30_000 }, async (t) => {
   const reg = await startRegistry(t);

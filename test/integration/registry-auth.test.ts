@@ -72,6 +72,32 @@ test('--tls-cert/--tls-key serve the API over HTTPS; clients verify it with --ca
   assert.equal(JSON.parse(svc.stdout).services[0].service, 'web');
 });
 
+test('a client without the registry\'s CA is told the certificate is not trusted and to pass --ca or MESH_CA, not that the registry is down', { timeout: 30_000 }, async (t) => {
+  const cert = await pki.leaf('registry', { out: 'untrusted' });
+  const d = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--data-dir', join(tmp.path, 'data4'), '--tls-cert', cert.cert, '--tls-key', cert.key]);
+  t.after(async () => { await d.stop('SIGKILL'); });
+  const url = (await d.waitFor(/listening on (https:\/\/[\d.:]+)/))[1]!;
+  const other = await makePki(tmp.path, 'other');
+  const cases: [string[], RegExp][] = [
+    [[], /^mesh: the registry's certificate at https:\/\/127\.0\.0\.1:\d+ is not trusted \([A-Z_]+, and no --ca was given\) \(pass --ca <file> or set MESH_CA to the CA certificate that signed it/],
+    [['--ca', other.caPath], /^mesh: the registry's certificate at https:\/\/127\.0\.0\.1:\d+ is not trusted \([A-Z_]+: not issued by the CA in .*other\/ca\.pem\) \(pass --ca <file> or set MESH_CA/],
+  ];
+  for (const [extra, re] of cases) {
+    const r = await runMesh(['services', '--registry', url, ...extra]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), re);
+    assert.doesNotMatch(r.stderr, /unreachable|mesh registry start/);
+  }
+  // The code is stable for scripts (--json errors carry it), and MESH_CA is the fix the message names.
+  const json = await runMesh(['check', '--registry', url, '--proxy', 'http://127.0.0.1:1', '--json']);
+  const reg = (JSON.parse(json.stdout) as { checks: { check: string; detail: string; hint?: string }[] }).checks.find((c) => c.check === 'registry')!;
+  assert.match(reg.detail, /is not trusted/);
+  assert.match(reg.hint!, /--ca <file> or set MESH_CA/);
+  const fixed = await runMesh(['services', '--registry', url], { env: { MESH_CA: pki.caPath } });
+  assert.equal(fixed.code, 0, fixed.stderr);
+});
+
 test('bad security flags: one line each', { timeout: 30_000 }, async () => {
   const empty = join(tmp.path, 'empty-token');
   writeFileSync(empty, '\n');

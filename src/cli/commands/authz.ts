@@ -2,16 +2,11 @@
 // The decision is data: the command exits 0 whether the call is allowed or denied (like `opa eval`), unless
 // --expect says which decision a script requires, in which case a different decision exits 1.
 import { Option, type Command } from 'commander';
-import chalk from 'chalk';
-import { loadPolicyFile } from '../../authz/load.js';
-import { evaluate, UNAUTHENTICATED, type Policy } from '../../authz/policy.js';
 import { validateServiceName } from '../../core/validate.js';
-import { UsageError } from '../../core/errors.js';
+import type { AuthzTestFlags } from '../actions/authz.js';
 import { addJsonOption, flagParser } from '../common.js';
+import { helpNotes } from '../help.js';
 import type { CommandContext } from '../program.js';
-import { authzTestView, renderAuthzTest, renderJson } from '../render/authz.js';
-
-const METHOD = /^[A-Za-z]+$/;
 
 export function registerAuthzCommand(program: Command, ctx: CommandContext): void {
   const authz = program.command('authz').description('Work with the authorization policy that inbound sidecars enforce.')
@@ -25,18 +20,7 @@ export function registerAuthzCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--from <service>', 'The calling service, or "unauthenticated" for a plaintext caller in permissive mode.').makeOptionMandatory())
     .addOption(new Option('--to <service>', 'The destination service.').makeOptionMandatory().argParser(flagParser('--to', validateServiceName)))
     .addOption(new Option('--expect <decision>', 'Exit 1 unless the decision is this one (for policy checks in CI).').choices(['allow', 'deny'])))
-    .addHelpText('after', '\nExit status: 0 when the decision was made (allowed or denied), 1 when --expect does not match or the policy\nfile is unreadable or invalid, 2 for bad arguments.\n\nExamples:\n  mesh authz test --policy policy.yaml --from web --to orders GET /orders/42\n  mesh authz test --policy policy.yaml --from web --to orders DELETE /orders/42 --expect deny\n')
-    .action((method: string, path: string, opts: { policy?: string; from: string; to: string; expect?: 'allow' | 'deny'; json?: boolean }) => {
-      if (!METHOD.test(method)) throw new UsageError(`<method>: invalid HTTP method "${method}": use a word such as GET or POST`);
-      if (path === '') throw new UsageError('<path>: give a request path such as /orders/42');
-      const from = opts.from === UNAUTHENTICATED ? null : flagParser('--from', validateServiceName)(opts.from);
-      const policy: Policy | null = opts.policy ? loadPolicyFile(opts.policy) : null;
-      const req = { from, to: opts.to, method: method.toUpperCase(), path };
-      const view = authzTestView(opts.policy ?? null, req, evaluate(policy, req));
-      ctx.io.out(opts.json ? renderJson(view) : renderAuthzTest(view, { color: ctx.io.stdoutIsTTY && chalk.level > 0 }));
-      if (opts.expect !== undefined && opts.expect !== view.decision) {
-        ctx.io.err(`mesh: expected ${opts.expect} but the policy says ${view.decision} (${view.rule})\n`);
-        process.exitCode = 1;
-      }
-    });
+    .addHelpText('after', helpNotes('\nExit status: 0 when the decision was made (allowed or denied), 1 when --expect does not match or the policy file is unreadable or invalid, 2 for bad arguments.', ctx.helpWidth))
+    .addHelpText('after', '\nExamples:\n  mesh authz test --policy policy.yaml --from web --to orders GET /orders/42\n  mesh authz test --policy policy.yaml --from web --to orders DELETE /orders/42 --expect deny\n')
+    .action(async (method: string, path: string, opts: AuthzTestFlags) => (await import('../actions/authz.js')).authzTest(ctx, method, path, opts));
 }

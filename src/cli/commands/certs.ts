@@ -1,16 +1,12 @@
-// `mesh certs ca init | gen | inspect`: create the mesh CA, issue service certificates, read certificates back.
+// `mesh certs ca init | issuer | rotate`, `mesh certs gen | inspect`: create the mesh CA and issuers, rotate the root, issue service certificates, read certificates back.
 import { Option, type Command } from 'commander';
-import chalk from 'chalk';
-import { UsageError } from '../../core/errors.js';
-import { DEFAULT_CA_DAYS, DEFAULT_CA_DIR, DEFAULT_TRUST_DOMAIN, initCa, loadCa, type KeyType } from '../../tls/ca.js';
-import { DEFAULT_LEAF_LIFETIME_MS, issueLeaf, issueSelfSigned, validateDnsName, validateIp, writeLeaf } from '../../tls/leaf.js';
+import { DEFAULT_CA_DAYS, DEFAULT_CA_DIR, DEFAULT_TRUST_DOMAIN } from '../../tls/ca.js';
+import { validateDnsName, validateIp } from '../../tls/leaf.js';
 import { validateTrustDomain } from '../../tls/spiffe.js';
-/** Mirrors tls/issuer.ts DEFAULT_ISSUER_DAYS; kept here so the command module does not load the signing code. */
-const DEFAULT_ISSUER_DAYS = 365;
-import { validateServiceName } from '../../core/validate.js';
+import { DEFAULT_ISSUER_DAYS } from '../../tls/issuer.js';
+import type { CaInitFlags, CaIssuerFlags, CaRotateFlags, GenFlags } from '../actions/certs.js';
 import { addJsonOption, collect, flagParser, intFlag } from '../common.js';
 import type { CommandContext } from '../program.js';
-import { genView, renderCaInit, renderIssuer, renderRotation, renderGen, renderInspectTable, renderJson } from '../render/certs.js';
 
 const keyTypeOption = (desc: string) => new Option('--key-type <type>', desc).choices(['ec', 'rsa']).default('ec');
 
@@ -32,10 +28,7 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
     .addOption(keyTypeOption('The CA key type: ec (ECDSA P-256) or rsa (RSA 2048). Service certificates follow it.'))
     .option('--force', 'Replace an existing CA in the directory (every certificate it issued stops verifying).'))
     .addHelpText('after', '\nExamples:\n  mesh certs ca init\n  mesh certs ca init --dir /etc/mesh/ca --trust-domain prod.example --key-type rsa\n')
-    .action(async (opts: { dir: string; trustDomain: string; days: number; keyType: KeyType; force?: boolean; json?: boolean }) => {
-      const result = await initCa({ dir: opts.dir, trustDomain: opts.trustDomain, days: opts.days, keyType: opts.keyType, force: opts.force === true });
-      ctx.io.out(opts.json ? renderJson(result) : renderCaInit(result));
-    });
+    .action(async (opts: CaInitFlags) => (await import('../actions/certs.js')).caInit(ctx, opts));
 
   addJsonOption(ca
     .command('issuer')
@@ -45,12 +38,7 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--days <n>', 'How many days the issuer is valid (cut to end with the root).').default(DEFAULT_ISSUER_DAYS).argParser(intFlag('--days', 1, 36_500)))
     .option('--force', 'Replace an existing issuer in --out.'))
     .addHelpText('after', '\nExample:\n  mesh certs ca issuer --ca-dir ./mesh-ca --out ./issuer-a --days 90\n')
-    .action(async (opts: { caDir: string; out: string; days: number; force?: boolean; json?: boolean }) => {
-      const { createIssuer } = await import('../../tls/issuer.js');
-      const result = await createIssuer(loadCa(opts.caDir), { out: opts.out, days: opts.days, force: opts.force === true });
-      if (result.clampedToRoot) ctx.io.err(`mesh: warning: the issuer's lifetime was shortened to end with the root's (${result.notAfter})\n`);
-      ctx.io.out(opts.json ? renderJson(result) : renderIssuer(result));
-    });
+    .action(async (opts: CaIssuerFlags) => (await import('../actions/certs.js')).caIssuer(ctx, opts));
 
   addJsonOption(ca
     .command('rotate')
@@ -61,14 +49,7 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--days <n>', 'How many days the new root is valid.').default(DEFAULT_CA_DAYS).argParser(intFlag('--days', 1, 36_500)))
     .option('--finish', 'The last step: leave only the --ca-dir root in each issuer\'s trust bundle.'))
     .addHelpText('after', '\nExamples:\n  mesh certs ca rotate --ca-dir ./mesh-ca --out ./mesh-ca-2 --issuer ./issuer-a --issuer ./issuer-b\n  mesh certs ca rotate --finish --ca-dir ./mesh-ca-2 --issuer ./issuer-a --issuer ./issuer-b\n')
-    .action(async (opts: { caDir: string; out?: string; issuer: string[]; days: number; finish?: boolean; json?: boolean }) => {
-      if (opts.finish === true && opts.out !== undefined) throw new UsageError('--out creates the new root in the first step; --finish takes the new root as --ca-dir');
-      if (opts.finish !== true && opts.out === undefined) throw new UsageError('--out <dir>: where to create the new root (or pass --finish for the last step)');
-      const { startRootRotation, finishRootRotation } = await import('../../tls/rotate.js');
-      const root = loadCa(opts.caDir);
-      const step = opts.finish === true ? finishRootRotation(root, opts.issuer) : await startRootRotation(root, { out: opts.out!, days: opts.days, issuerDirs: opts.issuer });
-      ctx.io.out(opts.json ? renderJson(step) : renderRotation(step, opts.finish === true ? root.dir : step.newRoot!.dir));
-    });
+    .action(async (opts: CaRotateFlags) => (await import('../actions/certs.js')).caRotate(ctx, opts));
 
   addJsonOption(certs
     .command('gen')
@@ -83,31 +64,12 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
     .option('--self-signed', 'Issue a self-signed server certificate for plain local TLS instead (no CA, no SPIFFE ID).')
     .addOption(keyTypeOption('Key type for --self-signed certificates (CA-signed ones follow the CA).')))
     .addHelpText('after', '\nExamples:\n  mesh certs gen orders --ca-dir ./mesh-ca --out ./certs\n  mesh certs gen web --hours 8 --dns web.internal --ip 10.0.0.5\n  mesh certs gen dev-api --self-signed --out ./tls\n')
-    .action(async (serviceArg: string, opts: {
-      caDir: string; out: string; days?: number; hours?: number; dns?: string[]; ip?: string[]; selfSigned?: boolean; keyType: KeyType; json?: boolean;
-    }) => {
-      const service = flagParser('<service>', validateServiceName)(serviceArg);
-      const lifetimeMs = opts.days !== undefined ? opts.days * 86_400_000 : opts.hours !== undefined ? opts.hours * 3_600_000 : DEFAULT_LEAF_LIFETIME_MS;
-      const leafOpts = { service, lifetimeMs, dns: opts.dns ?? [], ip: opts.ip ?? [] };
-      const issued = opts.selfSigned
-        ? await issueSelfSigned({ ...leafOpts, keyType: opts.keyType })
-        : await issueLeaf(loadCa(opts.caDir), leafOpts);
-      const written = writeLeaf(opts.out, service, issued);
-      if (issued.clampedToCa) ctx.io.err(`mesh: warning: the lifetime was shortened to end with the CA's (${issued.notAfter})\n`);
-      const view = genView(service, issued, written, opts.selfSigned === true);
-      ctx.io.out(opts.json ? renderJson(view) : renderGen(view));
-    });
+    .action(async (service: string, opts: GenFlags) => (await import('../actions/certs.js')).gen(ctx, service, opts));
 
   addJsonOption(certs
     .command('inspect')
     .description('Show what a certificate says: subject, SANs, SPIFFE ID, issuer, serial, validity and time left, key type and usages. Warns when less than a third of its lifetime is left.')
     .argument('<file>', 'A PEM certificate file (the first certificate of a chain is shown).'))
     .addHelpText('after', '\nExamples:\n  mesh certs inspect ./certs/orders.pem\n  mesh certs inspect ./mesh-ca/ca.pem --json\n')
-    .action(async (file: string, opts: { json?: boolean }) => {
-      if (file.trim() === '') throw new UsageError('<file>: give the path of a PEM certificate');
-      const { inspectCertificateFile } = await import('../../tls/inspect.js'); // @peculiar/x509 only when inspecting
-      const report = inspectCertificateFile(file);
-      ctx.io.out(opts.json ? renderJson(report) : renderInspectTable(report, { color: ctx.io.stdoutIsTTY && chalk.level > 0 }));
-      for (const w of report.warnings) ctx.io.err(`mesh: warning: ${w}\n`);
-    });
+    .action(async (file: string, opts: { json?: boolean }) => (await import('../actions/certs.js')).inspect(ctx, file, opts));
 }

@@ -1,9 +1,7 @@
 // `mesh deregister <service> <id>`: removes one instance at once (its watchers see a `remove`).
 import type { Command } from 'commander';
-import { validateInstanceId, validateServiceName } from '../../core/validate.js';
 import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } from '../common.js';
 import type { CommandContext } from '../program.js';
-import { registryClient } from '../registry-flags.js';
 
 export function registerDeregisterCommand(program: Command, ctx: CommandContext): void {
   addJsonOption(addRegistryClientOptions(
@@ -14,15 +12,5 @@ export function registerDeregisterCommand(program: Command, ctx: CommandContext)
       .argument('<id>', 'The instance id, as `mesh services <service>` lists it.'),
   ))
     .addHelpText('after', '\nExample:\n  mesh deregister orders orders-127.0.0.1-8080\n')
-    .action(async (service: string, id: string, opts: RegistryClientFlags & { json?: boolean }) => {
-      validateServiceName(service);
-      validateInstanceId(id);
-      const client = registryClient(opts);
-      try {
-        const res = await client.deregister(service, id);
-        ctx.io.out(opts.json ? `${JSON.stringify(res, null, 2)}\n` : `deregistered ${service}/${id} (index ${res.index})\n`);
-      } finally {
-        await client.close();
-      }
-    });
+    .action(async (service: string, id: string, opts: RegistryClientFlags & { json?: boolean }) => (await import('../actions/deregister.js')).deregister(ctx, service, id, opts));
 }

@@ -2,27 +2,9 @@
 import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../../core/types.js';
 import { parseHostPort, parseListenAddress } from '../../core/validate.js';
-import { addRegistryClientOptions, durationFlag, flagParser, intFlag, type RegistryClientFlags } from '../common.js';
+import type { ProxyStartFlags } from '../actions/proxy.js';
+import { addRegistryClientOptions, durationFlag, flagParser, intFlag } from '../common.js';
 import type { CommandContext } from '../program.js';
-
-interface ProxyStartFlags extends RegistryClientFlags {
-  listen: string;
-  admin: string;
-  workers: number;
-  config?: string;
-  drainTimeout: number;
-  metrics: boolean;
-  accessLog?: string;
-  identity?: 'registry';
-  inbound?: string;
-  app?: string;
-  service?: string;
-  cert?: string;
-  key?: string;
-  policy?: string;
-  permissive?: boolean;
-  inboundAdmin?: string;
-}
 
 /** Validates a host:port flag up front (exit 2, one line) and keeps the text as given; listen flags allow port 0. */
 const addressFlag = (flag: string) => flagParser(flag, (value: string) => {
@@ -55,30 +37,22 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--key <file>', 'The private key of --cert.').env('MESH_KEY'))
     .addOption(new Option('--identity <source>', 'Where the mTLS identity comes from instead of --cert/--key: "registry" generates a key in memory, gets a certificate from the registry (the first with the bootstrap token in MESH_IDENTITY_TOKEN) and renews it before it expires; --ca then only names the CA of an https registry.').choices(['registry']).env('MESH_IDENTITY'))
     .addOption(new Option('--policy <file>', 'Authorization policy (YAML or JSON) the inbound sidecar enforces; reloaded when it changes. Without one every authenticated caller is allowed.').env('MESH_POLICY'))
-    .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS).')
+    .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS); a TLS caller whose CA-signed certificate is no mesh identity is then unauthenticated too instead of refused.')
     .addOption(new Option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.').argParser(addressFlag('--inbound-admin')))
-    .addHelpText('after', '\nExamples:\n  mesh proxy start\n  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml --workers 2\n  curl -x http://127.0.0.1:15001 http://orders/api        # as an HTTP proxy (curl reads lowercase http_proxy too)\n  curl -H \'Host: orders\' http://127.0.0.1:15001/api\n')
-    .addHelpText('after', 'With mTLS (see SECURITY in man mesh):\n  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml\n  mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem\n  MESH_IDENTITY_TOKEN=$(mesh token create --service web) mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service web --identity registry\n')
-    .action(async (opts: ProxyStartFlags, cmd: Command) => {
-      if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined || opts.identity !== undefined) {
-        const { meshProxyOptions } = await import('./proxy-mtls.js');
-        const { runMeshProxy } = await import('../../proxy/mesh-run.js');
-        const flags = { ...opts, ...(ctx.io.env.MESH_IDENTITY_TOKEN ? { identityToken: ctx.io.env.MESH_IDENTITY_TOKEN } : {}) };
-        await runMeshProxy(meshProxyOptions(flags, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`)));
-        return;
-      }
-      // Loaded on demand: other commands should not pay for the proxy's code.
-      const { runProxy } = await import('../../proxy/cluster.js');
-      await runProxy({
-        listen: opts.listen,
-        admin: opts.admin,
-        workers: opts.workers,
-        registry: { url: opts.registry, ...(opts.token === undefined ? {} : { token: opts.token }), ...(opts.ca === undefined ? {} : { caFile: opts.ca }) },
-        configFile: opts.config,
-        drainTimeoutMs: opts.drainTimeout,
-        metrics: opts.metrics,
-        ...(opts.accessLog === undefined ? {} : { accessLog: opts.accessLog }),
-        log: (line) => ctx.io.err(`${line}\n`),
-      });
-    });
+    .addHelpText('after', `
+Examples:
+  mesh proxy start
+  mesh proxy start --listen 127.0.0.1:15001 --registry http://127.0.0.1:8500 --config mesh.yaml \\
+    --workers 2
+  curl -x http://127.0.0.1:15001 http://orders/api    # as an HTTP proxy (curl reads http_proxy too)
+  curl -H 'Host: orders' http://127.0.0.1:15001/api
+With mTLS (see SECURITY in man mesh):
+  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders \\
+    --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml
+  mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem
+With certificates from the registry (--identity registry):
+  export MESH_IDENTITY_TOKEN=$(mesh token create --service web)
+  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service web --identity registry
+`)
+    .action(async (opts: ProxyStartFlags, cmd: Command) => (await import('../actions/proxy.js')).proxyStart(ctx, opts, cmd));
 }

@@ -1,28 +1,17 @@
 // `mesh routes`: the proxy's live route table; `mesh routes explain <url>`: a dry run of routing one request.
 import type { Command } from 'commander';
-import chalk from 'chalk';
-import { systemClock } from '../../core/clock.js';
-import { adminGet, fetchRoutes, parseAdminJson } from '../../metrics/admin-client.js';
-import { DEFAULT_CONFIG, loadConfig } from '../../proxy/config.js';
-import { explainRequest, parseHeader, type ExplainInput, type ExplainResult } from '../../proxy/explain.js';
+import { parseHeader } from '../../core/header.js';
+import type { ExplainFlags, RoutesFlags } from '../actions/routes.js';
 import { addJsonOption, collect } from '../common.js';
 import type { CommandContext } from '../program.js';
 import { addProxyOption } from '../proxy-flags.js';
-import { renderExplain, renderJson, renderRoutesTable } from '../render/routes.js';
-
-interface RoutesFlags { proxy: string; json?: boolean }
-interface ExplainFlags extends RoutesFlags { request: string; header?: [string, string][]; config?: string }
 
 export function registerRoutesCommand(program: Command, ctx: CommandContext): void {
-  const color = () => ctx.io.stdoutIsTTY && chalk.level > 0;
   const routes = addJsonOption(addProxyOption(
     program.command('routes').description('Show a proxy\'s route table: per service its policy and each endpoint\'s weight, priority, zone, health, ejection, in-flight requests and RPS.'),
   ))
     .addHelpText('after', '\nExamples:\n  mesh routes\n  mesh routes --proxy http://127.0.0.1:15000 --json\n  mesh routes explain http://orders/api/v1 -H \'x-canary: 1\'\n')
-    .action(async (opts: RoutesFlags) => {
-      const snap = await fetchRoutes(opts.proxy);
-      ctx.io.out(opts.json ? renderJson(snap) : renderRoutesTable(snap, { color: color(), now: Date.now() }));
-    });
+    .action(async (opts: RoutesFlags) => (await import('../actions/routes.js')).routes(ctx, opts));
 
   routes.command('explain')
       .description('Dry-run routing: which service and route rule a request would match, which endpoints are eligible (and why the others are not), and each one\'s chance of being picked.')
@@ -33,23 +22,5 @@ export function registerRoutesCommand(program: Command, ctx: CommandContext): vo
       // --proxy and --json are the parent's options (commander lets them follow the subcommand too).
       .configureHelp({ showGlobalOptions: true })
       .addHelpText('after', '\nExamples:\n  mesh routes explain http://orders/\n  mesh routes explain http://orders/checkout -X POST -H \'x-canary: 1\' --json\n')
-    .action(async (url: string, _opts: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<ExplainFlags>();
-      const input: ExplainInput = { url, method: opts.request.toUpperCase(), headers: opts.header ?? [] };
-      const result = await explain(opts.proxy, input, opts.config, (m) => ctx.io.err(m));
-      ctx.io.out(opts.json ? renderJson(result) : renderExplain(result, { color: color(), now: Date.now() }));
-    });
-}
-
-/** Asks the proxy's /explain; a proxy without it gets the same computation done here over its /routes. */
-async function explain(base: string, input: ExplainInput, configFile: string | undefined, note: (m: string) => void): Promise<ExplainResult> {
-  const q = new URLSearchParams({ url: input.url, method: input.method });
-  for (const [k, v] of input.headers) q.append('header', `${k}: ${v}`);
-  const path = `/explain?${q}`;
-  const res = await adminGet(base, path);
-  // /explain never answers 404 itself: a 404 means this proxy does not serve it.
-  if (res.status !== 404) return parseAdminJson<ExplainResult>(base, '/explain', res);
-  note(`mesh: the proxy at ${base} has no /explain; explaining locally from its /routes${configFile ? ` and ${configFile}` : ' with the default config'}\n`);
-  const [snap, config] = await Promise.all([fetchRoutes(base), configFile ? loadConfig(configFile) : Promise.resolve(DEFAULT_CONFIG)]);
-  return explainRequest(input, snap, config, systemClock);
+    .action(async (url: string, _opts: unknown, cmd: Command) => (await import('../actions/routes.js')).explain(ctx, url, cmd.optsWithGlobals<ExplainFlags>()));
 }

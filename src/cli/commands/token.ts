@@ -1,13 +1,10 @@
 // `mesh token create | list | revoke`: bootstrap tokens, which a workload exchanges once for its first
 // certificate (MESH_IDENTITY_TOKEN). Changing and listing tokens needs the registry's admin token (--token).
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
-import { addJsonOption, addRegistryClientOptions, durationFlag, flagParser, intFlag, type RegistryClientFlags } from '../common.js';
+import type { TokenCreateFlags, TokenListFlags } from '../actions/token.js';
+import { addJsonOption, addRegistryClientOptions, durationFlag, flagParser, intFlag } from '../common.js';
 import type { CommandContext } from '../program.js';
-import { registryClient } from '../registry-flags.js';
-
-const DEFAULT_TOKEN_TTL_MS = 24 * 3_600_000;
 
 export function registerTokenCommand(program: Command, ctx: CommandContext): void {
   const token = program
@@ -22,50 +19,18 @@ export function registerTokenCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--ttl <duration>', 'How long the token can be used for a first certificate (default 24h). Certificates it authorised keep renewing after that.').argParser(durationFlag('--ttl')))
     .addOption(new Option('--uses <n>', 'How many first certificates it may authorise (default: unlimited). Use 1 for a single workload.').argParser(intFlag('--uses', 1, 1_000_000)))))
     .addHelpText('after', '\nExamples:\n  mesh token create --service web --ttl 1h --uses 1\n  export MESH_IDENTITY_TOKEN=$(mesh token create --service web --uses 1)\n')
-    .action(async (opts: RegistryClientFlags & { service: string; ttl?: number; uses?: number; json?: boolean }) => {
-      const ttlMs = opts.ttl ?? DEFAULT_TOKEN_TTL_MS;
-      if (ttlMs < 1000) throw new UsageError('--ttl: use at least 1s');
-      const client = registryClient(opts);
-      try {
-        const created = await client.createToken({ service: opts.service, ttlMs, ...(opts.uses === undefined ? {} : { uses: opts.uses }) });
-        if (opts.json) { ctx.io.out(`${JSON.stringify(created, null, 2)}\n`); return; }
-        const { renderTokenCreated } = await import('../render/tokens.js');
-        ctx.io.out(`${created.token}\n`);
-        ctx.io.err(renderTokenCreated(created));
-      } finally {
-        await client.close();
-      }
-    });
+    .action(async (opts: TokenCreateFlags) => (await import('../actions/token.js')).tokenCreate(ctx, opts));
 
   addJsonOption(addRegistryClientOptions(token
     .command('list')
     .description('List the bootstrap tokens: id, service, uses, expiry and state (active, expired, used-up, revoked). Secrets are never shown.')))
     .addHelpText('after', '\nExample:\n  mesh token list --json\n')
-    .action(async (opts: RegistryClientFlags & { json?: boolean }) => {
-      const client = registryClient(opts);
-      try {
-        const { tokens } = await client.listTokens();
-        if (opts.json) { ctx.io.out(`${JSON.stringify(tokens, null, 2)}\n`); return; }
-        const { renderTokenTable } = await import('../render/tokens.js');
-        ctx.io.out(renderTokenTable(tokens, Date.now()));
-      } finally {
-        await client.close();
-      }
-    });
+    .action(async (opts: TokenListFlags) => (await import('../actions/token.js')).tokenList(ctx, opts));
 
   addJsonOption(addRegistryClientOptions(token
     .command('revoke')
     .description('Revoke a token: it authorises no more certificates, and the workloads it authorised can no longer renew. Certificates already issued stay valid until they expire (at most --cert-ttl).')
     .argument('<id>', 'The token id (12 hex digits, as `mesh token list` shows).')))
     .addHelpText('after', '\nExample:\n  mesh token revoke 3f9a0c1b2d4e\n')
-    .action(async (id: string, opts: RegistryClientFlags & { json?: boolean }) => {
-      if (!/^[0-9a-f]{12}$/.test(id)) throw new UsageError(`<id>: invalid token id "${id}": use the 12 hex digits \`mesh token list\` shows`);
-      const client = registryClient(opts);
-      try {
-        const res = await client.revokeToken(id);
-        ctx.io.out(opts.json ? `${JSON.stringify(res.token, null, 2)}\n` : `revoked bootstrap token ${id} (service ${res.token.service})\n`);
-      } finally {
-        await client.close();
-      }
-    });
+    .action(async (id: string, opts: TokenListFlags) => (await import('../actions/token.js')).tokenRevoke(ctx, id, opts));
 }

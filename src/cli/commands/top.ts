@@ -1,67 +1,9 @@
 // `mesh top`: a live dashboard of one or more proxies' /stats streams (ink). Quits on q or Ctrl-C and
 // gives the terminal back as it was (the dashboard draws on the alternate screen).
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
-import { DEFAULTS } from '../../core/types.js';
+import { helpNotes } from '../help.js';
 import type { CommandContext } from '../program.js';
 import { proxyUrlFlag } from '../proxy-flags.js';
-
-export interface TopOptions {
-  proxies: string[];
-  /** For `mesh demo`: stdin/stdout to draw on (the process's own by default). */
-  stdin?: NodeJS.ReadStream;
-  stdout?: NodeJS.WriteStream;
-  /** Closes the dashboard from outside (the demo's deadline or a signal). */
-  signal?: AbortSignal;
-}
-
-/** Runs the dashboard until the user quits; resolves when the terminal has been restored. */
-export async function runTop(opts: TopOptions): Promise<void> {
-  const stdin = opts.stdin ?? process.stdin;
-  const stdout = opts.stdout ?? process.stdout;
-  if (!stdin.isTTY || !stdout.isTTY) {
-    throw new UsageError('mesh top needs an interactive terminal: use `mesh routes` or `curl <admin>/stats` when piping');
-  }
-  // React and ink are loaded only when the dashboard runs, so every other command starts fast.
-  const [{ createElement }, { render }, { subscribeStats }, { TopApp }] = await withoutCiDetection(() => Promise.all([
-    import('react'), import('ink'), import('../../metrics/admin-client.js'), import('../../ui/components/Top.js'),
-  ]));
-  stdout.write('\x1b[?1049h\x1b[H'); // alternate screen: the shell's scrollback is untouched
-  const app = render(createElement(TopApp, { proxies: opts.proxies, connect: subscribeStats }), { stdin, stdout, exitOnCtrlC: true, patchConsole: false });
-  const stop = () => app.unmount();
-  process.once('SIGTERM', stop);
-  process.once('SIGHUP', stop);
-  if (opts.signal?.aborted) stop();
-  opts.signal?.addEventListener('abort', stop, { once: true });
-  try {
-    await app.waitUntilExit();
-  } finally {
-    process.removeListener('SIGTERM', stop);
-    process.removeListener('SIGHUP', stop);
-    opts.signal?.removeEventListener('abort', stop);
-    stdout.write('\x1b[?1049l\x1b[?25h'); // leave the alternate screen, show the cursor
-  }
-}
-
-/**
- * ink decides at import time (is-in-ci) that a CI environment gets only a final frame and no live redraws.
- * `mesh top` has already checked that it owns a terminal, so a dashboard started inside a CI job's terminal
- * (a tmux session, say) must still draw live: hide the CI variables while ink loads, then restore them.
- */
-async function withoutCiDetection<T>(load: () => Promise<T>): Promise<T> {
-  const saved: Record<string, string> = {};
-  for (const key of Object.keys(process.env)) {
-    if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) {
-      saved[key] = process.env[key]!;
-      delete process.env[key];
-    }
-  }
-  try {
-    return await load();
-  } finally {
-    Object.assign(process.env, saved);
-  }
-}
 
 export function registerTopCommand(program: Command, ctx: CommandContext): void {
   program
@@ -69,9 +11,7 @@ export function registerTopCommand(program: Command, ctx: CommandContext): void 
     .description('A live dashboard of the mesh: per service RPS, success rate, p50/p95/p99, in-flight requests and request fates; Enter shows a service\'s endpoints as the balancer sees them.')
     .addOption(new Option('--proxy <url>', 'URL of a proxy\'s admin API; repeat to watch several proxies as one mesh (default $MESH_PROXY, else http://127.0.0.1:15000).')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), proxyUrlFlag(v)]))
-    .addHelpText('after', '\nKeys: ←/→ or s change the sort column, ↑/↓ move the selection, Enter opens a service, Esc goes back, q or Ctrl-C quits.\n\nExamples:\n  mesh top\n  mesh top --proxy http://127.0.0.1:15000 --proxy http://10.0.0.2:15000\n')
-    .action(async (opts: { proxy?: string[] }) => {
-      const fallback = ctx.io.env.MESH_PROXY ? proxyUrlFlag(ctx.io.env.MESH_PROXY) : DEFAULTS.proxyAdminUrl;
-      await runTop({ proxies: opts.proxy ?? [fallback] });
-    });
+    .addHelpText('after', helpNotes('\nKeys: ←/→ or s change the sort column, ↑/↓ move the selection, Enter opens a service, Esc goes back, q or Ctrl-C quits.', ctx.helpWidth))
+    .addHelpText('after', '\nExamples:\n  mesh top\n  mesh top --proxy http://127.0.0.1:15000 --proxy http://10.0.0.2:15000\n')
+    .action(async (opts: { proxy?: string[] }) => (await import('../actions/top.js')).top(ctx, opts));
 }

@@ -45,7 +45,7 @@ export function renderRoutesTable(snap: RoutesSnapshot, opts: RenderOptions): st
   for (const svc of snap.services) {
     const limit = svc.maxConcurrent === undefined ? '' : `/${svc.maxConcurrent}`;
     const peer = snap.identity !== undefined && svc.endpoints.some((e) => e.tlsPort !== undefined) ? `  mTLS peer spiffe://${snap.identity.trustDomain}/service/${svc.service}` : '';
-    out += `\n${c.bold(svc.service)}  policy ${svc.policy}  active tier ${svc.activeTier ?? c.red('none')}  in-flight ${svc.inFlight}${limit}${peer}\n`;
+    out += `\n${c.bold(svc.service)}  policy ${svc.policy}  ${activeTiers(svc.activeTier, svc.tiers, c.red)}  in-flight ${svc.inFlight}${limit}${peer}\n`;
     const rows = svc.endpoints.map((e) => [
       e.id,
       e.address,
@@ -68,6 +68,7 @@ const REASONS: Record<string, string> = {
   critical: 'health is critical',
   warning: 'health is warning (not counted as healthy for this service)',
   ejected: 'ejected by outlier detection',
+  unreachable: 'connections to it fail; probed in the background until one succeeds',
   'inactive-tier': 'its priority tier is not taking traffic',
   subset: 'not in the route\'s subset',
 };
@@ -81,9 +82,13 @@ export function renderExplain(r: ExplainResult, opts: RenderOptions): string {
     out += r.route === null
       ? 'route    no rule matches: the whole service\n'
       : `route    rule #${r.route.index}: path prefix ${r.route.pathPrefix}${Object.keys(r.route.headers).length ? `, headers ${Object.entries(r.route.headers).map(([k, v]) => `${k}: ${v}`).join(', ')}` : ''}\n`;
+    if (r.headerRules !== undefined) {
+      const h = r.headerRules;
+      out += `headers  names with "_" are ${h.underscores} (allowUnderscoresInHeaders: ${h.underscores === 'forwarded'})${h.dropped.length > 0 ? c.yellow(`; dropping ${h.dropped.join(', ')}`) : ''}\n`;
+    }
     if (r.subsets.length > 1 || Object.keys(r.subsets[0]?.tags ?? {}).length > 0) {
       for (const s of r.subsets) {
-        out += `subset   ${Object.entries(s.tags).map(([k, v]) => `${k}=${v}`).join(',') || '(all)'}  ${pct(s.share)} of traffic, active tier ${s.activeTier ?? c.red('none')}, ${s.eligible} eligible\n`;
+        out += `subset   ${Object.entries(s.tags).map(([k, v]) => `${k}=${v}`).join(',') || '(all)'}  ${pct(s.share)} of traffic, ${activeTiers(s.activeTier, s.tiers, c.red)}, ${s.eligible} eligible\n`;
       }
     }
   }
@@ -98,6 +103,13 @@ export function renderExplain(r: ExplainResult, opts: RenderOptions): string {
     e.eligible ? 'eligible' : `${REASONS[e.excludedBecause ?? ''] ?? e.excludedBecause}${e.ejectedUntil !== undefined ? ` for ${until(e.ejectedUntil, opts.now)}` : ''}`,
   ]);
   return `${out}\n${plainTable(['ID', 'ADDRESS', 'PRIORITY', 'WEIGHT', 'HEALTH', 'CHANCE', 'WHY'], rows)}`;
+}
+
+/** "active tier 0", or "active tiers 0 (70%), 1 (30%)" while a degraded tier spills traffic to the next. */
+function activeTiers(lowest: number | null, tiers: ReadonlyArray<{ priority: number; load: number }> | undefined, red: (s: string) => string): string {
+  const loaded = tiers?.filter((t) => t.load > 0) ?? [];
+  if (loaded.length > 1) return `active tiers ${loaded.map((t) => `${t.priority} (${t.load}%)`).join(', ')}`;
+  return `active tier ${lowest ?? red('none')}`;
 }
 
 function pct(v: number): string {

@@ -4,6 +4,7 @@
 // slow endpoint without the herd effect of always taking the global minimum.
 import type { Random } from '../../core/clock.js';
 import type { BalancerEndpoint, PickContext } from './policy.js';
+import { cumulativeWeights, weightOf } from './weights.js';
 
 export abstract class PowerOfTwoChoices {
   /** Cumulative weights by position, for O(log n) draws when nothing is excluded. */
@@ -24,10 +25,7 @@ export abstract class PowerOfTwoChoices {
   protected abstract now(): number;
 
   update(endpoints: readonly BalancerEndpoint[]): void {
-    const cum = new Float64Array(endpoints.length);
-    let sum = 0;
-    endpoints.forEach((e, i) => { sum += weightOf(e); cum[i] = sum; });
-    this.cumulative = cum;
+    this.cumulative = cumulativeWeights(endpoints);
     this.known = endpoints;
   }
 
@@ -112,11 +110,6 @@ export abstract class PowerOfTwoChoices {
     }
     return out;
   }
-}
-
-/** Weights below 1 would break the draw; the registry validates 1..1000, this only guards. */
-function weightOf(e: BalancerEndpoint): number {
-  return e.weight > 0 ? e.weight : 1;
 }
 
 function countAllowed(endpoints: readonly BalancerEndpoint[], exclude: ReadonlySet<string>): number {

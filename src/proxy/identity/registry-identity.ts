@@ -14,11 +14,12 @@ import { systemClock, systemRandom, type Clock, type Random } from '../../core/c
 import { MeshError } from '../../core/errors.js';
 import type { RegistryClient } from '../../registry/client.js';
 import type { SignResponse } from '../../registry/identity/service.js';
-import { chainLeadsTo } from '../../tls/chain.js';
+import { chainRoot } from '../../tls/chain.js';
 import type { TlsMaterial, TlsSource } from '../../tls/context.js';
 import { TlsSubscribers } from '../../tls/subscribers.js';
 import { parseCertificates } from '../../tls/files.js';
-import { formatServiceId, parseSpiffeId, spiffeIdOf } from '../../tls/spiffe.js';
+import { checkIdentity } from '../../tls/peer-identity.js';
+import { formatServiceId, trustDomainOfCa } from '../../tls/spiffe.js';
 import { generateP256, privateKeyPem, x509 } from '../../tls/x509-sign.js';
 import { renewalTime, retryDelay } from './schedule.js';
 
@@ -110,15 +111,20 @@ export class RegistryIdentity implements TlsSource {
     const roots = parseCertificates(res.roots, 'the trust bundle the registry sent');
     const leaf = chain[0]!;
     const key = createPrivateKey(keyPem);
-    const spiffeId = spiffeIdOf(leaf);
-    if (!leaf.checkPrivateKey(key) || !chainLeadsTo(chain, roots) || spiffeId === null) {
+    const root = chainRoot(chain, roots);
+    if (!leaf.checkPrivateKey(key) || root === undefined) {
       throw new MeshError('MESH_ERR_TLS', 'the registry answered with a certificate that does not match our key or does not chain to its trust bundle');
     }
-    const want = this.#material?.spiffeId ?? (this.opts.service === undefined ? null : formatServiceId(parseSpiffeId(spiffeId).trustDomain, this.opts.service));
+    // The same rules as for a certificate from files (peer-identity.ts): an end-entity certificate with one SPIFFE
+    // ID in the trust domain its root names, fit to serve callers and to call servers.
+    const verdict = checkIdentity(leaf.raw, { trustDomain: trustDomainOfCa(root) ?? undefined, roles: ['server', 'client'] });
+    if (!verdict.ok) throw new MeshError('MESH_ERR_TLS', `the registry issued a certificate that is not a usable mesh identity: ${verdict.reason}`);
+    const spiffeId = verdict.id;
+    const want = this.#material?.spiffeId ?? (this.opts.service === undefined ? null : formatServiceId(verdict.trustDomain, this.opts.service));
     if (want !== null && spiffeId !== want) {
       throw new MeshError('MESH_ERR_IDENTITY_DENIED', `the registry issued ${spiffeId}, but this proxy is ${want}`, { hint: 'use a bootstrap token created for this service' });
     }
-    return { certPem: res.chain, keyPem, caPem: res.roots, leaf, key, spiffeId, notAfter: new Date(leaf.validTo), warnings: [] };
+    return { certPem: res.chain, keyPem, caPem: res.roots, leaf, key, spiffeId, trustDomain: verdict.trustDomain, notAfter: new Date(leaf.validTo), warnings: [] };
   }
 
   #install(m: TlsMaterial): void {

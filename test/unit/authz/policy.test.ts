@@ -128,3 +128,12 @@ test('policy validation names the spot of every mistake', () => {
   assert.throws(() => parsePolicy('{"services": ', 'p.json'), /policy "p.json" is invalid/);
   assert.equal(parsePolicy('{"services": {"a": {"allow": [{"from": "b"}]}}}', 'p.json').services.a!.allow[0]!.from[0], 'b');
 });
+
+test('"services" is optional: without it every destination follows defaultAction', () => {
+  const closed = parsePolicy('version: 1\ndefaultAction: deny\n', 'p.yaml');
+  assert.deepEqual(closed, { version: 1, defaultAction: 'deny', services: {} });
+  assert.deepEqual(evaluate(closed, { from: 'web', to: 'orders', method: 'GET', path: '/' }), { allowed: false, rule: 'default-deny (defaultAction: deny; orders is not in the policy)', path: null });
+  const open = parsePolicy('defaultAction: allow\nservices:\n', 'p.yaml'); // an empty services: key reads as none
+  assert.equal(evaluate(open, { from: 'web', to: 'orders', method: 'GET', path: '/' }).allowed, true);
+  assert.equal(parsePolicy('{"defaultAction": "deny"}', 'p.json').defaultAction, 'deny');
+});

@@ -1,6 +1,6 @@
 // Walks the shipped commander program, so tests can check every command and flag a user can type.
 import type { Command } from 'commander';
-import { bufferIo } from '../../../src/cli/io.js';
+import { bufferIo, type Io } from '../../../src/cli/io.js';
 import { buildProgram } from '../../../src/cli/program.js';
 
 export interface CommandNode {
@@ -13,8 +13,9 @@ export interface CommandNode {
   acceptedFlags: string[];
 }
 
-export function commandTree(): { program: Command; nodes: CommandNode[] } {
-  const program = buildProgram(bufferIo());
+/** The whole tree as `mesh` builds it; pass an io to choose the environment (COLUMNS sets the help width). */
+export function commandTree(io: Io = bufferIo()): { program: Command; nodes: CommandNode[] } {
+  const program = buildProgram(io);
   const nodes: CommandNode[] = [];
   const walk = (cmd: Command, path: string[], inherited: string[]) => {
     for (const sub of cmd.commands) {

@@ -2,11 +2,13 @@
 // full sentences.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { bufferIo } from '../../../src/cli/io.js';
+import { helpNotes, helpWidth } from '../../../src/cli/help.js';
 import { commandTree, helpOf } from './command-tree.js';
 
 /** Commands that print data (a table or a document) on stdout; each must offer --json. */
 const DATA_COMMANDS = [
-  'registry status', 'register', 'deregister', 'services',
+  'registry status', 'registry repair', 'register', 'deregister', 'services',
   'certs ca init', 'certs gen', 'certs inspect', 'authz test', 'curl',
   'routes', 'routes explain', 'demo', 'check',
   'certs ca issuer', 'certs ca rotate', 'token create', 'token list', 'token revoke',
@@ -51,4 +53,39 @@ test('flag help is written in full sentences', () => {
     }
   }
   assert.deepEqual(bad, []);
+});
+
+/** Example lines are never wrapped (they stay copy-pasteable): a command or the continuation of one. */
+const EXAMPLE_LINE = /^ {2}(npx )?(mesh|curl) |^ {4}-/;
+
+function helpLines(columns: string): { where: string; line: string }[] {
+  const { program, nodes } = commandTree(bufferIo({ COLUMNS: columns }));
+  return [{ path: '', cmd: program }, ...nodes].flatMap(({ path, cmd }) =>
+    helpOf(cmd).split('\n').map((line) => ({ where: `mesh ${path} --help`.replace('  ', ' '), line })));
+}
+
+test('no help line of any command is wider than 100 columns, examples included', () => {
+  for (const columns of ['100', '200']) {
+    const wide = helpLines(columns).filter(({ line }) => line.length > 100).map(({ where, line }) => `${where} (${line.length}): ${line}`);
+    assert.deepEqual(wide, [], `COLUMNS=${columns}`);
+  }
+});
+
+test('help prose wraps to the help width (80 by default); only example lines may run past it', () => {
+  const wide = helpLines('').filter(({ line }) => line.length > 80 && !EXAMPLE_LINE.test(line)).map(({ where, line }) => `${where} (${line.length}): ${line}`);
+  assert.deepEqual(wide, []);
+});
+
+test('the help width is the terminal\'s, else $COLUMNS, else 80, and at most 100', () => {
+  assert.equal(helpWidth(bufferIo({})), 80);
+  assert.equal(helpWidth(bufferIo({ COLUMNS: '90' })), 90);
+  assert.equal(helpWidth(bufferIo({ COLUMNS: '250' })), 100);
+  assert.equal(helpWidth(bufferIo({ COLUMNS: 'wide' })), 80);
+  assert.equal(helpWidth({ ...bufferIo({ COLUMNS: '90' }), columns: 72 }), 72);
+  assert.equal(helpWidth({ ...bufferIo({}), columns: 20 }), 40);
+});
+
+test('help notes re-wrap prose lines and keep indented lines as written', () => {
+  const text = '\nExit status: 0 when the decision was made, 1 otherwise.\n\nExamples:\n  mesh authz test --policy policy.yaml --from web --to orders GET /orders/42';
+  assert.equal(helpNotes(text, 30), '\nExit status: 0 when the\ndecision was made, 1\notherwise.\n\nExamples:\n  mesh authz test --policy policy.yaml --from web --to orders GET /orders/42');
 });

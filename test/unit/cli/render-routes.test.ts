@@ -38,3 +38,22 @@ test('explain table', () => {
   const r = explainRequest({ url: 'http://orders/api', method: 'GET', headers: [] }, snapshot, DEFAULT_CONFIG, new ManualClock(NOW));
   golden('routes-explain.txt', renderExplain(r, { color: false, now: NOW }));
 });
+
+const spilling: RoutesSnapshot = {
+  index: 43, registry: { url: 'http://127.0.0.1:8500', connected: true },
+  services: [{
+    service: 'orders', policy: 'round-robin', activeTier: 0, inFlight: 0,
+    tiers: [{ priority: 0, health: 70, load: 70 }, { priority: 1, health: 100, load: 30 }],
+    endpoints: [
+      { id: 'backup', address: '127.0.0.1:9003', weight: 100, priority: 1, tags: {}, health: 'passing', ejections: 0, consecutiveFailures: 0, inFlight: 0, rps: 3, eligible: true },
+      { id: 'p1', address: '127.0.0.1:9001', weight: 100, priority: 0, tags: {}, health: 'passing', unreachableSince: NOW - 4_000, ejections: 0, consecutiveFailures: 1, inFlight: 0, rps: 0, eligible: false, excludedBecause: 'unreachable' },
+      { id: 'p2', address: '127.0.0.1:9002', weight: 100, priority: 0, tags: {}, health: 'passing', ejections: 0, consecutiveFailures: 0, inFlight: 0, rps: 7, eligible: true },
+    ],
+  }],
+};
+
+test('routes and explain while a degraded tier spills: each tier\'s share, unreachable endpoints and why', () => {
+  golden('routes-spill.txt', renderRoutesTable(spilling, { color: false, now: NOW }));
+  const r = explainRequest({ url: 'http://orders/', method: 'GET', headers: [] }, spilling, DEFAULT_CONFIG, new ManualClock(NOW));
+  golden('routes-explain-spill.txt', renderExplain(r, { color: false, now: NOW }));
+});

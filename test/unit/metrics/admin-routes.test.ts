@@ -25,10 +25,10 @@ function load(metrics: ProxyMetrics) {
   const ep2 = svc.endpoint('weird"id\\x', '127.0.0.1:9002');
   for (let i = 0; i < 30; i++) {
     svc.requestStarted(); ep.requestStarted();
-    ep.requestEnded(i < 27 ? 200 : 503, i * 3, 100, 200);
+    ep.requestEnded(i < 27 ? 200 : 503, i * 3); ep.bodyBytes(200, 100);
     svc.requestEnded(i < 27 ? Fate.ok : Fate.failed, i < 27 ? 200 : 503, i * 3);
   }
-  ep2.requestStarted(); ep2.requestEnded(0, 2, 0, 0);
+  ep2.requestStarted(); ep2.requestEnded(0, 2);
   svc.retry(); ep.ejection(); svc.policyDenial(); metrics.inboundTlsHandshakeFailure();
 }
 

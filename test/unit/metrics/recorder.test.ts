@@ -21,7 +21,7 @@ test('a frame shows rps, success rate and percentiles over completed seconds', (
       const ep = i % 4 === 0 ? b : a;
       ep.requestStarted();
       const status = i % 10 === 0 ? 503 : 200;
-      ep.requestEnded(status, i, 10, 20);
+      ep.requestEnded(status, i); ep.bodyBytes(20, 10);
       svc.requestEnded(status === 200 ? Fate.ok : Fate.failed, status, i);
     }
     metrics.tick();
@@ -47,7 +47,7 @@ test('requests older than the window drop out, and the current second is not cou
   const { metrics, frames } = setup();
   const ep = metrics.service('s').endpoint('e', '127.0.0.1:1');
   ep.requestStarted();
-  ep.requestEnded(200, 5, 0, 0);
+  ep.requestEnded(200, 5);
   assert.equal(frames.frame().services[0]!.endpoints[0]!.requests, 0);
   metrics.tick();
   assert.equal(frames.frame().services[0]!.endpoints[0]!.requests, 1);
@@ -66,7 +66,7 @@ test('in-flight counts follow started and ended; the state probe adds ewma and e
   svc.requestStarted();
   ep.requestStarted();
   ep.requestStarted();
-  ep.requestEnded(0, 1, 0, 0);
+  ep.requestEnded(0, 1);
   const f = frames.frame().services[0]!;
   assert.equal(f.inFlight, 1);
   assert.equal(f.endpoints[0]!.inFlight, 1);
@@ -79,7 +79,7 @@ test('in-flight counts follow started and ended; the state probe adds ewma and e
 test('the no-op metrics accept every call and record nothing', () => {
   const svc = NOOP_METRICS.service('x');
   const ep = svc.endpoint('a', 'b');
-  svc.requestStarted(); ep.requestStarted(); ep.requestEnded(200, 1, 1, 1); svc.requestEnded(Fate.ok, 200, 1);
+  svc.requestStarted(); ep.requestStarted(); ep.requestEnded(200, 1); ep.bodyBytes(1, 1); svc.requestEnded(Fate.ok, 200, 1);
   svc.retry(); ep.ejection();
   assert.equal(ep.rps(), 0);
   assert.equal(NOOP_METRICS.enabled, false);

@@ -28,7 +28,8 @@ function shares(list: readonly BalancerEndpoint[]): Map<string, number> {
 test('expected pick order: round robin and smooth weighted (nginx)', () => {
   const table: Array<{ policy: PolicyName; weights: number[]; order: string }> = [
     { policy: 'round-robin', weights: [100, 100, 100], order: 'abcabca' },
-    { policy: 'round-robin', weights: [500, 100, 100], order: 'abcabca' }, // rr ignores weights
+    { policy: 'round-robin', weights: [500, 100, 100], order: 'aabacaa' }, // the default honours weights
+    { policy: 'round-robin', weights: [300, 100], order: 'aaba'.repeat(2) },
     { policy: 'weighted', weights: [5, 1, 1], order: 'aabacaa' },
     { policy: 'weighted', weights: [5, 1, 1], order: 'aabacaa'.repeat(3) }, // exact in every window
     { policy: 'weighted', weights: [1, 1, 1], order: 'abcabc' },
@@ -58,8 +59,8 @@ test('every policy retries on a different endpoint when one exists, and on the s
   }
 });
 
-test('weights 100:300 give 25% ± 3% over 4,000 picks (weighted, least-request, peak-EWMA idle)', () => {
-  for (const name of ['weighted', 'least-request', 'peak-ewma'] as PolicyName[]) {
+test('weights 100:300 give 25% ± 3% over 4,000 picks (round robin, weighted, random, least-request, peak-EWMA idle)', () => {
+  for (const name of ['round-robin', 'weighted', 'random', 'least-request', 'peak-ewma'] as PolicyName[]) {
     const eps = [ep('a', 100), ep('b', 300)];
     const share = shares(picks(policy(name, 42), eps, 4000)).get('a')!;
     assert.ok(Math.abs(share - 0.25) <= 0.03, `${name}: ${share}`);
@@ -175,13 +176,13 @@ test('consistent hash: same key same endpoint, ~1/n of keys move when one endpoi
   for (const k of keys.slice(0, 500)) assert.equal(t.pick(reversed, { hashKey: k }).key, before.get(k));
 });
 
-test('consistent hash honours weights and falls back to round robin without a key', () => {
+test('consistent hash honours weights and falls back to (smooth weighted) round robin without a key', () => {
   const eps = [ep('a', 100), ep('b', 300)];
   const p = policy('consistent-hash');
   p.update!(eps);
   const share = p.chances!(eps).get('svc/a')!;
   assert.ok(Math.abs(share - 0.25) < 0.05, `ring share ${share}`);
-  assert.equal(names(picks(p, eps, 4)).join(''), 'abab');
+  assert.equal(names(picks(p, eps, 4)).join(''), 'babb');
 });
 
 test('policy names: factory and validation', () => {

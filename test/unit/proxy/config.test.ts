@@ -31,6 +31,15 @@ test('services inherit from defaults and override field by field', () => {
   assert.equal(settingsFor(c, 'other').policy, 'round-robin');
 });
 
+test('allowUnderscoresInHeaders: off by default, set per service or in defaults', () => {
+  assert.equal(BUILTIN_DEFAULTS.allowUnderscoresInHeaders, false);
+  const c = parseConfig({ services: { legacy: { allowUnderscoresInHeaders: true } } });
+  assert.equal(settingsFor(c, 'legacy').allowUnderscoresInHeaders, true);
+  assert.equal(settingsFor(c, 'orders').allowUnderscoresInHeaders, false);
+  const d = parseConfig({ defaults: { allowUnderscoresInHeaders: true }, services: { orders: { allowUnderscoresInHeaders: false } } });
+  assert.deepEqual([settingsFor(d, 'orders').allowUnderscoresInHeaders, settingsFor(d, 'other').allowUnderscoresInHeaders], [false, true]);
+});
+
 test('every mistake names its field', () => {
   const bad: Array<[unknown, RegExp]> = [
     [[], /\(top level\) must be a mapping/],
@@ -50,6 +59,7 @@ test('every mistake names its field', () => {
     [{ services: { orders: { hashHeader: 'a b' } } }, /hashHeader "a b" is not a valid header name/],
     [{ services: { orders: { outlier: { maxEjectionPercent: 101 } } } }, /outlier\.maxEjectionPercent must be an integer from 0 to 100/],
     [{ defaults: { routes: [] } }, /defaults\.routes is not a known setting/],
+    [{ services: { orders: { allowUnderscoresInHeaders: 'yes' } } }, /services\.orders\.allowUnderscoresInHeaders must be true or false/],
   ];
   for (const [doc, re] of bad) {
     assert.throws(() => parseConfig(doc), (err: unknown) => err instanceof ValidationError && re.test(err.message), JSON.stringify(doc));

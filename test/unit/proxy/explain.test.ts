@@ -24,12 +24,26 @@ test('excluded endpoints carry their reason; weighted chances follow weights', (
   assert.equal(r.service, 'orders');
   assert.equal(r.outcome.forwarded, true);
   const by = Object.fromEntries(r.endpoints.map((e) => [e.id, e]));
-  assert.equal(by.a!.chance, 0.25);
-  assert.equal(by.b!.chance, 0.75);
+  // Tier 0 has 400 of its 600 weight eligible: 1.4 × 66% keeps 93% of the traffic, 7% spills to e.
+  assert.equal(by.a!.chance, 0.2325);
+  assert.equal(by.b!.chance, 0.6975);
+  assert.equal(by.e!.chance, 0.07);
   assert.equal(by.c!.excludedBecause, 'critical');
   assert.equal(by.d!.excludedBecause, 'ejected');
   assert.equal(by.d!.ejectedUntil, clock.now() + 25_000);
-  assert.equal(by.e!.excludedBecause, 'inactive-tier');
+  assert.deepEqual(r.subsets[0]!.tiers, [{ priority: 0, health: 93, load: 93 }, { priority: 1, health: 100, load: 7 }]);
+});
+
+test('unreachable endpoints are named as such, spill traffic to the backup, and are used when nothing else is left', () => {
+  const eps = [ep('p1', { unreachableSince: clock.now() - 1_000 }), ep('p2'), ep('b', { priority: 1 })];
+  const r = explainRequest(get('http://orders/'), snap('round-robin', eps), DEFAULT_CONFIG, clock);
+  assert.deepEqual(r.endpoints.map((e) => [e.id, e.chance, e.excludedBecause]), [['p1', 0, 'unreachable'], ['p2', 0.7, undefined], ['b', 0.3, undefined]]);
+  assert.equal(r.endpoints[0]!.unreachableSince, clock.now() - 1_000);
+  const healthy = explainRequest(get('http://orders/'), snap('round-robin', [ep('p1'), ep('p2'), ep('b', { priority: 1 })]), DEFAULT_CONFIG, clock);
+  assert.deepEqual(healthy.endpoints.map((e) => [e.id, e.chance, e.excludedBecause]), [['p1', 0.5, undefined], ['p2', 0.5, undefined], ['b', 0, 'inactive-tier']]);
+  const panic = explainRequest(get('http://orders/'), snap('round-robin', [ep('p1', { unreachableSince: 1 }), ep('p2', { unreachableSince: 1 })]), DEFAULT_CONFIG, clock);
+  assert.equal(panic.outcome.forwarded, true);
+  assert.deepEqual(panic.endpoints.map((e) => e.chance), [0.5, 0.5]);
 });
 
 test('backups take all traffic when the primaries are down', () => {
@@ -71,4 +85,13 @@ test('least-request favours the idle endpoint; consistent hash with a key names 
   const config = parseConfig({ services: { orders: { policy: 'consistent-hash', hashHeader: 'x-user' } } });
   const ch = explainRequest(get('http://orders/', [['x-user', 'alice']]), snap('consistent-hash', [ep('a'), ep('b'), ep('c')]), config, clock);
   assert.deepEqual(ch.endpoints.map((e) => e.chance).sort(), [0, 0, 1]);
+});
+
+test('headers with an underscore: explain lists the ones the service would drop, none where it allows them', () => {
+  const s = snap('round-robin', [ep('a')]);
+  const h: [string, string][] = [['x_user', 'admin'], ['x-user', 'alice']];
+  assert.deepEqual(explainRequest(get('http://orders/', h), s, DEFAULT_CONFIG, clock).headerRules, { underscores: 'dropped', dropped: ['x_user'] });
+  const allow = parseConfig({ services: { orders: { allowUnderscoresInHeaders: true } } });
+  assert.deepEqual(explainRequest(get('http://orders/', h), s, allow, clock).headerRules, { underscores: 'forwarded', dropped: [] });
+  assert.equal(explainRequest(get('http://payments/', h), s, DEFAULT_CONFIG, clock).headerRules, undefined);
 });

@@ -42,12 +42,12 @@ test('forwardedHeaders drops pseudo and connection-specific headers, keeps te: t
     ':method': 'POST', ':path': '/x', ':authority': 'orders', ':scheme': 'http',
     'content-type': 'application/grpc', te: 'trailers', connection: 'close', 'keep-alive': '5', 'x-forwarded-for': '10.0.0.1',
     'x-custom': 'v', 'set-cookie': ['a=1', 'b=2'],
-  }, '127.0.0.1', 'orders');
+  }, '127.0.0.1', 'orders', undefined);
   assert.deepEqual(out, [
     'content-type', 'application/grpc', 'te', 'trailers', 'x-custom', 'v', 'set-cookie', 'a=1', 'set-cookie', 'b=2',
     'x-forwarded-for', '10.0.0.1, 127.0.0.1', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'orders',
   ]);
-  const noTe = forwardedHeaders({ te: 'gzip', 'x-forwarded-proto': 'https' }, undefined, 'a');
+  const noTe = forwardedHeaders({ te: 'gzip', 'x-forwarded-proto': 'https' }, undefined, 'a', undefined);
   assert.deepEqual(noTe, ['x-forwarded-proto', 'https', 'x-forwarded-for', 'unknown', 'x-forwarded-host', 'a']);
 });
 
@@ -55,4 +55,13 @@ test('filterH2Headers keeps :status on responses only and drops connection-speci
   const h = { ':status': 200, 'content-type': 'application/grpc', connection: 'keep-alive', 'transfer-encoding': 'chunked', 'grpc-status': '0' } as unknown as Parameters<typeof filterH2Headers>[0];
   assert.deepEqual(filterH2Headers(h, true), { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' });
   assert.deepEqual(filterH2Headers(h, false), { 'content-type': 'application/grpc', 'grpc-status': '0' });
+});
+
+test('forwardedHeaders drops and counts names with an underscore unless allowed', () => {
+  let dropped = 0;
+  const counter = { underscoreHeadersDropped: (n: number) => { dropped += n; } };
+  const out = forwardedHeaders({ ':path': '/', x_user: 'admin', 'x-user': 'alice' }, '127.0.0.1', 'orders', counter);
+  assert.deepEqual(out, ['x-user', 'alice', 'x-forwarded-for', '127.0.0.1', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'orders']);
+  assert.equal(dropped, 1);
+  assert.ok(forwardedHeaders({ x_user: 'admin' }, '127.0.0.1', 'orders', undefined).includes('x_user'));
 });

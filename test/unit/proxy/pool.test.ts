@@ -4,6 +4,7 @@ import { ManualClock, seededRandom } from '../../../src/core/clock.js';
 import type { HealthState, Instance } from '../../../src/core/types.js';
 import { EndpointTable, PoolEndpoint, PICK_FAILURE_CODES, type PickFailure } from '../../../src/proxy/endpoints.js';
 import type { EjectionEvent } from '../../../src/proxy/outlier.js';
+import { ReachabilityProber } from '../../../src/proxy/reachability.js';
 
 let index = 0;
 function inst(id: string, o: { service?: string; health?: HealthState; priority?: number; weight?: number; tags?: Record<string, string>; port?: number } = {}): Instance {
@@ -79,25 +80,31 @@ test('health filtering: passing always, warning by default and configurable, cri
   assert.deepEqual(pickIds(t, 2), ['c', 'c']);
 });
 
-test('priority tiers: lowest healthy tier takes all traffic, fails over, and returns when the primary recovers', () => {
+test('priority tiers: traffic spills to the next tier by the capacity a tier lost (Envoy\'s rule, factor 1.4)', () => {
   const t = table();
   t.apply({ type: 'reset', index: 1, instances: [inst('p1'), inst('p2'), inst('b1', { priority: 1 }), inst('b2', { priority: 2 })] });
   const pool = t.service('orders')!;
-  const steps: Array<{ change?: Instance; tier: number | null; picks: string[] }> = [
-    { tier: 0, picks: ['p1', 'p2', 'p1', 'p2'] },
-    { change: inst('p1', { health: 'critical' }), tier: 0, picks: ['p2', 'p2', 'p2', 'p2'] },
-    { change: inst('p2', { health: 'critical' }), tier: 1, picks: ['b1', 'b1', 'b1', 'b1'] },
-    { change: inst('b1', { health: 'critical', priority: 1 }), tier: 2, picks: ['b2', 'b2', 'b2', 'b2'] },
-    { change: inst('b2', { health: 'critical', priority: 2 }), tier: null, picks: ['no-healthy-endpoint', 'no-healthy-endpoint', 'no-healthy-endpoint', 'no-healthy-endpoint'] },
-    { change: inst('b2', { priority: 2 }), tier: 2, picks: ['b2', 'b2', 'b2', 'b2'] },
-    { change: inst('p2'), tier: 0, picks: ['p2', 'p2', 'p2', 'p2'] },
-    { change: inst('p1'), tier: 0, picks: ['p1', 'p2', 'p1', 'p2'] },
+  const NONE = 'no-healthy-endpoint';
+  // With one of two primaries gone, tier 0 keeps 1.4 × 50% = 70% and tier 1 takes 30%; the tiers take turns by
+  // smooth weighted round robin over 70:30, so every 10 picks hold exactly 7 and 3.
+  const spill = ['p2', 'b1', 'p2', 'p2', 'p2', 'b1', 'p2', 'p2', 'b1', 'p2'];
+  const steps: Array<{ change?: Instance; tier: number | null; loads: number[]; picks: string[] }> = [
+    { tier: 0, loads: [100, 0, 0], picks: ['p1', 'p2', 'p1', 'p2'] },
+    { change: inst('p1', { health: 'critical' }), tier: 0, loads: [70, 30, 0], picks: spill },
+    { change: inst('p2', { health: 'critical' }), tier: 1, loads: [0, 100, 0], picks: ['b1', 'b1', 'b1', 'b1'] },
+    { change: inst('b1', { health: 'critical', priority: 1 }), tier: 2, loads: [0, 0, 100], picks: ['b2', 'b2', 'b2', 'b2'] },
+    { change: inst('b2', { health: 'critical', priority: 2 }), tier: null, loads: [0, 0, 0], picks: [NONE, NONE, NONE, NONE] },
+    { change: inst('b2', { priority: 2 }), tier: 2, loads: [0, 0, 100], picks: ['b2', 'b2', 'b2', 'b2'] },
+    // Tier 1 has nothing eligible, so what tier 0 cannot take goes on to tier 2.
+    { change: inst('p2'), tier: 0, loads: [70, 0, 30], picks: ['p2', 'b2', 'p2', 'p2', 'p2', 'b2', 'p2', 'p2', 'b2', 'p2'] },
+    { change: inst('p1'), tier: 0, loads: [100, 0, 0], picks: ['p1', 'p2', 'p1', 'p2'] },
   ];
   let i = 10;
   for (const step of steps) {
     if (step.change) t.apply({ type: 'upsert', index: i++, instance: step.change });
     assert.equal(pool.activeTier(), step.tier, JSON.stringify(step.change?.id));
-    assert.deepEqual(pickIds(t, 4), step.picks, JSON.stringify(step.change?.id));
+    assert.deepEqual(pool.snapshot().tiers!.map((x) => x.load), step.loads, JSON.stringify(step.change?.id));
+    assert.deepEqual(pickIds(t, step.picks.length), step.picks, JSON.stringify(step.change?.id));
   }
   const snap = pool.snapshot();
   assert.equal(snap.activeTier, 0);
@@ -123,10 +130,11 @@ test('subsets by tag: each subset has its own eligible set, tiers and policy sta
   assert.deepEqual(pickIds(t, 2, v2), ['v2b', 'v2b']);
   assert.equal(t.service('orders')!.activeTier(v2), 1);
   assert.equal(t.service('orders')!.activeTier(), 0);
-  // A tag change moves an endpoint between subsets.
+  // A tag change moves an endpoint between subsets. v2's tier 0 now has one of its two endpoints eligible:
+  // it keeps 70% and its backup takes 30% (smooth weighted turns: tier 0, tier 1, tier 0, tier 0).
   t.apply({ type: 'upsert', index: 3, instance: inst('v1a', { tags: { version: 'v2' } }) });
   assert.deepEqual(pickIds(t, 2, v1), ['v1b', 'v1b']);
-  assert.deepEqual(pickIds(t, 2, v2), ['v1a', 'v1a']);
+  assert.deepEqual(pickIds(t, 4, v2), ['v1a', 'v2b', 'v1a', 'v1a']);
 });
 
 test('policy state is rebuilt only when the eligible set changes, not per request or per unrelated update', () => {
@@ -155,7 +163,8 @@ test('outlier ejection through the pool: out after 5 failures, back after the ej
   for (let i = 0; i < 4; i++) { pool.begin(a); pool.finish(a, 1, 'failure'); }
   assert.deepEqual(eligibleIds(t), ['a', 'b']);
   pool.begin(a); pool.finish(a, 1, 'failure');
-  assert.deepEqual(eligibleIds(t), ['b']);
+  // Tier 0 lost half its capacity: it keeps 70% of the traffic and the backup c takes 30%.
+  assert.deepEqual(eligibleIds(t), ['b', 'c']);
   assert.deepEqual(events.map((e) => [e.type, e.key, e.durationMs]), [['ejected', 'orders/a', 30_000]]);
   const snap = pool.snapshot();
   assert.equal(snap.endpoints[0]!.excludedBecause, 'ejected');
@@ -166,7 +175,7 @@ test('outlier ejection through the pool: out after 5 failures, back after the ej
   for (let i = 0; i < 10; i++) { pool.begin(b); pool.finish(b, 1, 'aborted'); }
   assert.equal(b.consecutiveFailures, 0);
   clock.advance(29_999);
-  assert.deepEqual(eligibleIds(t), ['b']);
+  assert.deepEqual(eligibleIds(t), ['b', 'c']);
   clock.advance(1);
   assert.deepEqual(eligibleIds(t), ['a', 'b']);
   assert.deepEqual(events.map((e) => e.type), ['ejected', 'returned']);
@@ -284,4 +293,91 @@ test('an ejected endpoint whose registry health check passes again is back at on
   clock.advance(60_000);
   assert.deepEqual(eligibleIds(t), ['a', 'b', 'c']);
   assert.equal(events.filter((e) => e.type === 'returned').length, 2);
+});
+
+/** A prober on hand-fired timers whose connects succeed for the addresses in `up`. */
+function handProber() {
+  const timers = new Map<number, () => void>();
+  let next = 1;
+  const up = new Set<string>();
+  const prober = new ReachabilityProber({
+    connect: async (address) => up.has(address),
+    setTimer: (fn) => { timers.set(next, fn); return next++; },
+    clearTimer: (h) => { timers.delete(h as number); },
+  });
+  /** Fires every pending probe once and lets the connects settle. */
+  const fireAll = async () => {
+    const due = [...timers.values()];
+    timers.clear();
+    for (const fn of due) fn();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { prober, up, timers, fireAll };
+}
+
+test('a refused connect makes an endpoint unreachable at once, past the ejection cap; a probe or a success brings it back', async () => {
+  const clock = new ManualClock();
+  const events: EjectionEvent[] = [];
+  const h = handProber();
+  const t = new EndpointTable({ clock, random: seededRandom(1), onEjection: (e) => events.push(e), prober: h.prober });
+  t.apply({ type: 'reset', index: 1, instances: [inst('p1', { port: 8001 }), inst('p2', { port: 8002 }), inst('b', { priority: 1, port: 8003 })] });
+  const pool = t.service('orders')!;
+  const [b, p1, p2] = pool.endpoints();
+  pool.connectFailed(p1!);
+  // Tier 0 has half its capacity: 70% stays there, 30% spills to the backup.
+  assert.deepEqual(eligibleIds(t), ['p2', 'b']);
+  const snap = pool.snapshot().endpoints.find((e) => e.id === 'p1')!;
+  assert.deepEqual([snap.eligible, snap.excludedBecause, snap.unreachableSince], [false, 'unreachable', clock.now()]);
+  // Max-ejection-percent would allow one ejection out of three; unreachability is not bound by it.
+  pool.connectFailed(p2!);
+  assert.deepEqual(eligibleIds(t), ['b']);
+  assert.equal(pool.activeTier(), 1);
+  assert.deepEqual(pickIds(t, 3), ['b', 'b', 'b']);
+  assert.equal(h.timers.size, 2, 'both are probed');
+  // The first probes find nothing listening; the next one finds p1 back.
+  await h.fireAll();
+  assert.deepEqual(eligibleIds(t), ['b']);
+  h.up.add(p1!.address);
+  await h.fireAll();
+  assert.deepEqual(eligibleIds(t), ['p1', 'b']);
+  // A request that reaches p2 anyway (it was in flight when p2 was marked) is proof enough too.
+  pool.begin(p2!); pool.finish(p2!, 1, 'success');
+  assert.deepEqual(eligibleIds(t), ['p1', 'p2']);
+  assert.equal(h.timers.size, 0, 'no probe left running');
+  assert.deepEqual(events.map((e) => [e.type, e.key]), [
+    ['unreachable', 'orders/p1'], ['unreachable', 'orders/p2'], ['reachable', 'orders/p1'], ['reachable', 'orders/p2'],
+  ]);
+  assert.equal(b!.unreachableSince, 0);
+});
+
+test('only unreachable endpoints left: the pool picks them anyway (panic) rather than answering "no healthy endpoint"', () => {
+  const h = handProber();
+  const t = new EndpointTable({ clock: new ManualClock(), random: seededRandom(1), prober: h.prober });
+  t.apply({ type: 'reset', index: 1, instances: [inst('a', { port: 8001 }), inst('b', { port: 8002 })] });
+  const pool = t.service('orders')!;
+  pool.connectFailed(pool.endpoint('a')!);
+  assert.deepEqual(pickIds(t, 2), ['b', 'b']);
+  pool.connectFailed(pool.endpoint('b')!);
+  assert.deepEqual(pickIds(t, 4), ['a', 'b', 'a', 'b']);
+  // Registry-critical endpoints stay out even then: panic is about reachability only.
+  t.apply({ type: 'upsert', index: 2, instance: inst('b', { port: 8002, health: 'critical' }) });
+  assert.deepEqual(pickIds(t, 2), ['a', 'a']);
+});
+
+test('a new address or a passing health check ends the unreachable mark; deregistering stops the probe', () => {
+  const h = handProber();
+  const t = new EndpointTable({ clock: new ManualClock(), random: seededRandom(1), prober: h.prober });
+  t.apply({ type: 'reset', index: 1, instances: [inst('a', { port: 8001 }), inst('b', { port: 8002 }), inst('c', { port: 8003, health: 'critical' })] });
+  const pool = t.service('orders')!;
+  pool.connectFailed(pool.endpoint('a')!);
+  t.apply({ type: 'upsert', index: 2, instance: inst('a', { port: 9001 }) });
+  assert.equal(pool.endpoint('a')!.unreachableSince, 0);
+  pool.connectFailed(pool.endpoint('c')!);
+  t.apply({ type: 'upsert', index: 3, instance: inst('c', { port: 8003 }) });
+  assert.equal(pool.endpoint('c')!.unreachableSince, 0, 'its check passed: it accepts connections');
+  pool.connectFailed(pool.endpoint('b')!);
+  assert.equal(h.prober.size, 1);
+  t.apply({ type: 'remove', index: 4, service: 'orders', id: 'b', reason: 'deregistered' });
+  assert.equal(h.prober.size, 0);
+  assert.deepEqual(eligibleIds(t), ['a', 'c']);
 });

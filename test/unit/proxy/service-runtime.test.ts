@@ -46,3 +46,17 @@ test('/stats lists every endpoint the balancer knows, idle backups included, and
   assert.deepEqual(endpointsOf().map((e) => e.id), ['p1']);
   metrics.close();
 });
+
+test('retries after a connect failure are not charged to the retry budget; others are, until it is spent', () => {
+  const clock = new ManualClock();
+  const metrics = new ProxyMetrics({ clock });
+  const runtimes = new ServiceRuntimes({ clock, random: seededRandom(1), metrics, pools: new UpstreamPools(1000), config: () => DEFAULT_CONFIG, log: () => undefined });
+  runtimes.apply({ type: 'reset', index: 1, instances: [inst('p1', 9001), inst('p2', 9002)] });
+  const rt = runtimes.get('orders')!;
+  // The default budget: 20% of requests over 10 s plus 10 per second, i.e. 100 retries with no requests yet.
+  for (let i = 0; i < 100; i++) assert.ok(rt.takeRetry('reset'), `reset retry ${i}`);
+  assert.equal(rt.takeRetry('reset'), false, 'the budget is spent');
+  assert.equal(rt.takeRetry('status-503'), false);
+  for (let i = 0; i < 500; i++) assert.ok(rt.takeRetry('connect'), `connect retry ${i}`);
+  assert.equal(rt.budgetRefusals, 2);
+});

@@ -9,6 +9,8 @@ import type { Instance, InstanceSpec } from '../../../src/core/types.js';
 import { defaultDataDir } from '../../../src/registry/data-dir.js';
 import { EmbeddedStore } from '../../../src/registry/embedded-store.js';
 import { readJournal } from '../../../src/registry/journal.js';
+import { formatLockOwner, parseLockOwner } from '../../../src/registry/lock-owner.js';
+import { selfIdentity, systemProbe } from '../../../src/registry/process-identity.js';
 import { writeSnapshot } from '../../../src/registry/snapshot.js';
 import type { StoreEvent } from '../../../src/registry/store.js';
 import { tempDir } from '../../helpers/mesh.js';
@@ -163,7 +165,7 @@ test('a torn last record is skipped and reported, never a reason to refuse start
   assert.deepEqual(again.list().map((i) => i.id), ['web-1', 'web-2']);
   assert.equal(again.status().details.skippedBytes, 30);
   assert.equal(statSync(join(dir, 'journal.log')).size, size);
-  assert.match(lines.join('\n'), /skipped 30 bytes/);
+  assert.match(lines.join('\n'), /cut 30 bytes of a torn write/);
 });
 
 test('compaction writes a snapshot, shrinks the journal, and replays to the same state', { timeout: 20_000 }, async (t) => {
@@ -221,20 +223,24 @@ test('a second store on a locked data dir is refused; a dead owner\'s lock is ta
     assert.equal(err.message, `data dir ${dir} is locked by another registry daemon (pid ${process.pid})`);
     return true;
   });
-  // A live process that is not us.
+  // A live process that is not us, named with its exact identity (pid, boot id, start time): it holds the lock.
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
+  await new Promise((r) => child.once('spawn', r));
   const liveDir = tmp(t);
-  writeFileSync(join(liveDir, 'LOCK'), `${child.pid}\n`);
+  const childIdentity = { ...selfIdentity(systemProbe), pid: child.pid!, startTime: systemProbe.startTime(child.pid!) };
+  writeFileSync(join(liveDir, 'LOCK'), formatLockOwner(childIdentity));
   await assert.rejects(new EmbeddedStore({ dataDir: liveDir }).open(), new RegExp(`locked by another registry daemon \\(pid ${child.pid}\\)`));
   // The same process after kill -9: its lock is stale.
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
-  const { store } = await openStore(t, liveDir);
-  assert.equal(readFileSync(join(liveDir, 'LOCK'), 'utf8').trim(), String(process.pid));
+  const { store, lines } = await openStore(t, liveDir);
+  assert.equal(parseLockOwner(readFileSync(join(liveDir, 'LOCK'), 'utf8'))?.pid, process.pid);
+  assert.match(lines.join('\n'), new RegExp(`lock: took over the stale lock .*pid ${child.pid} is not running`));
   await store.close();
   assert.equal(existsSync(join(liveDir, 'LOCK')), false, 'close releases the lock');
-  // An empty LOCK (crash between create and write) is stale too.
+  assert.deepEqual(readdirSync(liveDir).filter((f) => f.startsWith('LOCK')), [], 'no temporary lock files are left behind');
+  // An empty LOCK (written by hand, or by an older mesh that crashed between create and write) is stale too.
   writeFileSync(join(liveDir, 'LOCK'), '');
   await openStore(t, liveDir);
 });

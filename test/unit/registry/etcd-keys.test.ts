@@ -97,3 +97,27 @@ test('EtcdCache: watch events become store events in revision order; replays and
   assert.equal(cache.revision, 15, 'a progress notification moves the index');
   assert.equal(await cache.waitFor(99, 20), false);
 });
+
+test('a shared heartbeat time is no change: the instance keeps its modifyIndex and watchers hear nothing', () => {
+  const key = '/p/services/web/a';
+  const cache = new EtcdCache('/p');
+  cache.load([kv(key, inst('web', 'a', { lastHeartbeat: 1_000 }), 2, 4)], 4);
+  const seen: StoreEvent[] = [];
+  cache.subscribe((e) => seen.push(e));
+  // What EtcdStore writes for a heartbeat: the new time, and the revision of the last real change.
+  const beat = (mod: number, at: number): KeyValueLike => ({ ...kv(key, '', 2, mod), value: encodeInstance(inst('web', 'a', { lastHeartbeat: at }), 4) });
+  cache.applyWatch([{ type: 'Put', kv: beat(9, 6_000) }], 9);
+  assert.equal(seen.length, 0, 'no event for a heartbeat time');
+  assert.equal(cache.get('web', 'a')!.lastHeartbeat, 6_000, 'every daemon reads the shared time');
+  assert.equal(cache.get('web', 'a')!.modifyIndex, 4);
+  assert.equal(cache.entry(key)!.modRevision, 9, 'writes compare against the real mod revision');
+  assert.equal('changeRevision' in cache.get('web', 'a')!, false);
+
+  // A daemon that starts now reads the same modifyIndex, and a resync does not call the heartbeat a change.
+  const fresh = decodeInstance(beat(9, 6_000), 'web', 'a')!;
+  assert.equal(fresh.instance.modifyIndex, 4);
+  assert.deepEqual(diffSnapshots(new Map([[key, cache.entry(key)!]]), new Map([[key, { ...fresh, modRevision: 12 }]]), 12), []);
+
+  cache.applyWatch([{ type: 'Put', kv: kv(key, inst('web', 'a', { health: 'critical', lastHeartbeat: 6_000 }), 2, 11) }], 11);
+  assert.deepEqual(seen.map((e) => [e.type, e.index, e.type === 'upsert' ? e.instance.modifyIndex : 0]), [['upsert', 11, 11]]);
+});

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { isMeshError } from '../../../src/core/errors.js';
+import { scanFrames } from '../../../src/registry/journal-frames.js';
 import { Journal, encodeRecord, readJournal } from '../../../src/registry/journal.js';
 import { tempDir } from '../../helpers/mesh.js';
 
@@ -99,4 +101,47 @@ test('an empty or missing journal replays as empty', { timeout: 10_000 }, async 
   assert.deepEqual(stats, { records: 0, skippedBytes: 0 });
   await journal.close();
   assert.equal(encodeRecord({ a: 1 }).readUInt32LE(0), Buffer.byteLength('{"a":1}'));
+});
+
+const flip = (p: string, at: number) => { const b = readFileSync(p); b[at] ^= 0x01; writeFileSync(p, b); };
+
+// Bad bytes with a valid record after them are damage to acknowledged records, not a torn write: refuse, and
+// leave every byte where it was (the user runs `mesh registry repair`, which keeps a backup).
+const midFile: { name: string; damage: (path: string, ends: number[]) => void; at: (ends: number[]) => number; resumes: (ends: number[]) => number }[] = [
+  { name: 'one flipped bit in the first record\'s payload', damage: (p, e) => flip(p, e[0]! - 3), at: () => 0, resumes: (e) => e[0]! },
+  { name: 'one flipped bit in the middle record\'s payload', damage: (p, e) => flip(p, e[0]! + 12), at: (e) => e[0]!, resumes: (e) => e[1]! },
+  { name: 'the middle record\'s length field changed', damage: (p, e) => flip(p, e[0]!), at: (e) => e[0]!, resumes: (e) => e[1]! },
+  { name: 'the middle record\'s crc zeroed', damage: (p, e) => { const b = readFileSync(p); b.fill(0, e[0]! + 4, e[0]! + 8); writeFileSync(p, b); }, at: (e) => e[0]!, resumes: (e) => e[1]! },
+];
+
+for (const { name, damage, at, resumes } of midFile) {
+  test(`damage followed by valid records refuses to open and leaves the file untouched: ${name}`, { timeout: 10_000 }, async (t) => {
+    const path = join(tmp(t), 'journal.log');
+    const ends = await writeThree(path);
+    damage(path, ends);
+    const before = readFileSync(path);
+    await assert.rejects(openJournal(path), (err: unknown) => {
+      assert.ok(isMeshError(err));
+      assert.equal(err.code, 'MESH_ERR_STORE_CORRUPT');
+      assert.match(err.message, new RegExp(`^journal ${path} is damaged at byte ${at(ends)} \\(\\d+ unreadable bytes, valid records follow at byte ${resumes(ends)}\\)`));
+      assert.match(err.hint, /mesh registry repair --data-dir /);
+      return true;
+    });
+    assert.deepEqual(readFileSync(path), before, 'the file is byte-identical');
+  });
+}
+
+test('scanFrames keeps every valid frame around damage and reports the damage and a torn tail apart', () => {
+  const frames = [1, 2, 3, 4].map((i) => encodeRecord({ i }));
+  const buf = Buffer.concat([frames[0]!, Buffer.from('junk!'), frames[1]!, frames[2]!, frames[3]!.subarray(0, 6)]);
+  buf[frames[0]!.length + 5 + frames[1]!.length + 9] ^= 0x01; // record 3's payload
+  const seen: unknown[] = [];
+  const scan = scanFrames(buf, (r) => seen.push(r));
+  assert.deepEqual(seen, [{ i: 1 }, { i: 2 }]);
+  assert.equal(scan.records, 2);
+  const a = frames[0]!.length;
+  assert.deepEqual(scan.damaged, [{ offset: a, bytes: 5 }]);
+  assert.deepEqual(scan.kept, [{ start: 0, end: a }, { start: a + 5, end: a + 5 + frames[1]!.length }]);
+  // Record 3 (damaged) and the torn half of record 4 have no valid frame after them: a torn tail.
+  assert.equal(scan.tornTailBytes, frames[2]!.length + 6);
 });

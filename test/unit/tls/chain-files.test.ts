@@ -1,6 +1,6 @@
 // A chain file (leaf + issuer, as the registry issues them) with the root as CA file: it loads, and a TLS
 // server and client built from such files complete an mTLS handshake with the chain sent and verified against
-// the root alone. Files holding just a leaf signed by the root keep working as before.
+// the root alone, and the leaf is a mesh identity of the root's trust domain. Files holding just a leaf signed by the root keep working as before.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -10,7 +10,7 @@ import { connect, createServer, type TLSSocket } from 'node:tls';
 import { clientTlsOptions, loadTlsMaterial, serverTlsOptions, type TlsFilePaths } from '../../../src/tls/context.js';
 import { createIssuer, loadIssuer } from '../../../src/tls/issuer.js';
 import { LeafSigner } from '../../../src/registry/identity/signer.js';
-import { peerSpiffeId } from '../../../src/tls/spiffe.js';
+import { checkIdentity } from '../../../src/tls/peer-identity.js';
 import { tempDir } from '../../helpers/mesh.js';
 import { makePki } from './pki.js';
 
@@ -33,7 +33,14 @@ test('chained certificate files (leaf → issuer) load against the root and comp
   const signer = await LeafSigner.create(loadIssuer(join(tmp.path, 'issuer')));
   const orders = loadTlsMaterial(await chainFiles(tmp.path, signer, 'orders', pki.caPath), { expectSpiffeId: 'spiffe://mesh.local/service/orders' });
   const web = loadTlsMaterial(await chainFiles(tmp.path, signer, 'web', pki.caPath));
-  const server = createServer(serverTlsOptions(orders), (s: TLSSocket) => { s.end(peerSpiffeId(s) ?? 'none'); });
+  // The chain's trust domain is the one its root names (the issuer is in the same one): an issuer-chained leaf
+  // passes the identity rules (peer-identity.ts) on both sides, as a caller and as a server.
+  assert.equal(orders.trustDomain, 'mesh.local');
+  assert.equal(web.trustDomain, 'mesh.local');
+  const server = createServer(serverTlsOptions(orders), (s: TLSSocket) => {
+    const verdict = checkIdentity(s.getPeerCertificate().raw, { trustDomain: orders.trustDomain, roles: ['client'] });
+    s.end(verdict.ok ? verdict.id : `refused: ${verdict.reason}`);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => server.close());
   const port = (server.address() as { port: number }).port;

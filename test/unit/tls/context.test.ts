@@ -37,7 +37,7 @@ test('loadTlsMaterial refuses every inconsistent set with one line naming the fi
     ['key of another certificate', { ...orders, key: web.key }, /does not match certificate/],
     ['certificate from another CA', { ...foreign, ca: mesh.caPath }, /was not issued by the CA/],
     ['expired certificate', expired, /expired on/],
-    ['wrong identity', web, /carries spiffe:\/\/mesh.local\/service\/web, not spiffe:\/\/mesh.local\/service\/orders/, 'spiffe://mesh.local/service/orders'],
+    ['wrong identity', web, /is not a usable mesh identity: it is spiffe:\/\/mesh.local\/service\/web, not the expected spiffe:\/\/mesh.local\/service\/orders/, 'spiffe://mesh.local/service/orders'],
     ['missing key', { ...orders, key: join(tmp.path, 'nope.pem') }, /cannot read private key .*no such file/],
     ['CA file that is a leaf', { ...orders, ca: web.cert }, /was not issued by the CA/],
   ];
@@ -107,6 +107,6 @@ test('rotation: a new certificate serves new handshakes, an open connection surv
   const web = await mesh.leaf('web', { out: 'web2' });
   copyFileSync(web.key, paths.key);
   writeFileSync(paths.cert, readFileSync(web.cert));
-  await eventually(() => logs.filter((l) => /refused new TLS files/.test(l)).some((l) => /carries spiffe:\/\/mesh.local\/service\/web/.test(l)), 5_000);
+  await eventually(() => logs.filter((l) => /refused new TLS files/.test(l)).some((l) => /it is spiffe:\/\/mesh.local\/service\/web, not the expected/.test(l)), 5_000);
   assert.equal(ctx.material.spiffeId, 'spiffe://mesh.local/service/orders');
 });

@@ -34,7 +34,8 @@ test('the CA: kind ca, self-signed, certificate-signing usages', () => {
   assert.equal(r.kind, 'ca');
   assert.equal(r.selfSigned, true);
   assert.deepEqual(r.keyUsage, ['keyCertSign', 'cRLSign']);
-  assert.equal(r.spiffeId, null);
+  // The CA names its trust domain (a trust domain SPIFFE ID), so a sidecar holding only ca.pem knows it.
+  assert.equal(r.spiffeId, 'spiffe://mesh.local');
 });
 
 test('status and warnings follow the clock: a third of the lifetime left warns', async () => {

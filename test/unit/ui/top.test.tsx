@@ -75,7 +75,7 @@ test('s and arrows change the sort column; selection and Enter open the endpoint
   app.stdin.write(ENTER);
   out = await until(app.lastFrame, /ENDPOINT/);
   assert.match(out, /orders-1\s+127\.0\.0\.1:9001\s+60\.0\s+100\.00%/);
-  assert.match(out, /orders-2.*50\.00%.*for 1m00s|orders-2.*50\.00%.*for 59s/);
+  assert.match(out, /orders-2.*50\.00%.*ejected (1m00s|59s)/);
   assert.match(out, /4\.50ms/); // EWMA
   app.stdin.write(ESC);
   out = await until(app.lastFrame, /SERVICE/);

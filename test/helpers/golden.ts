@@ -1,0 +1,14 @@
+// Golden files for renderer tests: the expected output lives in test/unit/cli/golden/<name>.
+// `UPDATE_GOLDEN=1 node test/run.mjs unit <file>` rewrites them after a deliberate change; review the diff.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './mesh.js';
+
+const GOLDEN = join(REPO_ROOT, 'test', 'unit', 'cli', 'golden');
+
+export function golden(name: string, actual: string): void {
+  const file = join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, actual);
+  assert.equal(actual, readFileSync(file, 'utf8'), `${name} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)`);
+}
