@@ -1,5 +1,5 @@
-// Flag checks for `mesh proxy start` with a service certificate (--inbound/--cert/--key): every mTLS flag
-// must come with its partners, so a half-configured sidecar never starts in plaintext by mistake.
+// Flag checks for `mesh proxy start` with a service certificate (--inbound/--cert/--key/--identity): every mTLS
+// flag must come with its partners, so a half-configured sidecar never starts in plaintext by mistake.
 import { UsageError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import type { MeshProxyOptions } from '../../proxy/mesh-run.js';
