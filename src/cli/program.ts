@@ -36,6 +36,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerServicesCommand } from './commands/services.js';
 import { registerTokenCommand } from './commands/token.js';
 import { registerTopCommand } from './commands/top.js';
+import { registerTraceCommand } from './commands/trace.js';
 // -- end command imports --
 
 /**
@@ -80,6 +81,7 @@ export function buildProgram(io: Io): Command {
   registerRoutesCommand(program, ctx);
   registerProxyCommand(program, ctx);
   registerTopCommand(program, ctx);
+  registerTraceCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerCheckCommand(program, ctx);
   registerTokenCommand(program, ctx);

@@ -36,12 +36,14 @@ export interface MetricsAdminOptions {
   extraMetrics?: (registry: Registry) => void;
   /** The proxy's own identity, added to each /stats frame. */
   identity?: () => ProxyIdentity;
+  /** The span exporter's counters, when tracing is on. */
+  tracing?: { readonly dropped: number; readonly exported: number };
 }
 
 export function createMetricsAdmin(metrics: MeshMetrics, opts: MetricsAdminOptions = {}): MetricsAdmin {
   const real = metrics instanceof ProxyMetrics ? metrics : undefined;
   const builder = real ? new StatsFrameBuilder(real) : undefined;
-  const registry = real ? prometheusRegistry(real, (r) => { accessLogMetrics(r, opts.accessLog); opts.extraMetrics?.(r); }) : undefined;
+  const registry = real ? prometheusRegistry(real, (r) => { accessLogMetrics(r, opts.accessLog); tracingMetrics(r, opts.tracing); opts.extraMetrics?.(r); }) : undefined;
   const subscribers = new Set<ServerResponse>();
   let timer: NodeJS.Timeout | undefined;
   const bare = (): StatsFrame => builder?.frame() ?? { time: Date.now(), windowMs: 0, services: [] };
@@ -98,6 +100,20 @@ function accessLogMetrics(registry: Registry, log: AccessLog | undefined): void 
     name: 'mesh_access_log_dropped_total', help: 'Access log lines dropped because the writer fell behind.',
     registers: [registry],
     collect() { this.reset(); this.inc(log.dropped); },
+  });
+}
+
+function tracingMetrics(registry: Registry, tracing: MetricsAdminOptions['tracing']): void {
+  if (!tracing) return;
+  new Counter({
+    name: 'mesh_trace_spans_dropped_total', help: 'Spans dropped: the export queue was full, or the collector refused or never took their batch.',
+    registers: [registry],
+    collect() { this.reset(); this.inc(tracing.dropped); },
+  });
+  new Counter({
+    name: 'mesh_trace_spans_exported_total', help: 'Spans the collector accepted.',
+    registers: [registry],
+    collect() { this.reset(); this.inc(tracing.exported); },
   });
 }
 

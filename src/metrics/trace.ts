@@ -36,7 +36,12 @@ export interface TraceContext {
   parentSpanId?: string;
   /** Whether an incoming trace was kept (then `tracestate` is forwarded too). */
   continued: boolean;
+  /** The sampled flag sent on: the parent's, or the sampler's decision for a new trace (always, without one). */
+  sampled: boolean;
 }
+
+/** Decides whether a new trace is recorded (src/tracing/tracer.ts); without one every new trace says sampled. */
+export interface TraceSampler { sampleNew(traceId: string): boolean }
 
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
@@ -55,16 +60,19 @@ export function parseTraceparent(header: string | string[] | undefined): { versi
 }
 
 /** Keeps an incoming trace (with a new span id whose parent is the incoming span) or starts a sampled one. */
-export function continueTrace(header: string | string[] | undefined): TraceContext {
+export function continueTrace(header: string | string[] | undefined, sampler?: TraceSampler): TraceContext {
   const spanId = hexBytes(8);
   const parent = parseTraceparent(header);
   if (parent) {
-    // We speak version 00: keep only the sampled bit of unknown future flags.
-    const flags = parent.version === '00' ? parent.flags : (parseInt(parent.flags, 16) & 1 ? '01' : '00');
-    return { traceparent: `00-${parent.traceId}-${spanId}-${flags}`, traceId: parent.traceId, spanId, parentSpanId: parent.spanId, continued: true };
+    // We speak version 00: keep only the sampled bit of unknown future flags. Parent-based sampling: the
+    // parent's sampled bit decides, both ways.
+    const sampled = (parseInt(parent.flags, 16) & 1) === 1;
+    const flags = parent.version === '00' ? parent.flags : (sampled ? '01' : '00');
+    return { traceparent: `00-${parent.traceId}-${spanId}-${flags}`, traceId: parent.traceId, spanId, parentSpanId: parent.spanId, continued: true, sampled };
   }
   const traceId = hexBytes(16);
-  return { traceparent: `00-${traceId}-${spanId}-01`, traceId, spanId, continued: false };
+  const sampled = sampler === undefined || sampler.sampleNew(traceId);
+  return { traceparent: `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`, traceId, spanId, continued: false, sampled };
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
@@ -85,12 +93,13 @@ export function newRequestId(): string {
 /**
  * Applies trace context to the headers going upstream, in place, as undici's flat `[name, value, …]` array:
  * `traceparent` continued (or started), `tracestate` kept only with a continued trace, `x-request-id` kept
- * or added. One pass over the array; returns the ids for the access log.
+ * or added. One pass over the array; returns the ids for the access log and the span. With a sampler (tracing
+ * on), a new trace's sampled flag is the sampler's decision.
  *
  *   const headers = upstreamHeaders(...);            // src/proxy/server.ts
  *   const ids = applyTraceContext(headers);          // then hand ids.requestId / ids.traceId to the access log
  */
-export function applyTraceContext(headers: string[]): { requestId: string; traceId: string } {
+export function applyTraceContext(headers: string[], sampler?: TraceSampler): AppliedTrace {
   let tp = -1;
   let ts = -1;
   let rid = -1;
@@ -101,7 +110,7 @@ export function applyTraceContext(headers: string[]): { requestId: string; trace
     else if (len === 10 && ts < 0 && name.toLowerCase() === 'tracestate') ts = i;
     else if (len === 12 && rid < 0 && name.toLowerCase() === 'x-request-id') rid = i;
   }
-  const trace = continueTrace(tp < 0 ? undefined : headers[tp + 1]);
+  const trace = continueTrace(tp < 0 ? undefined : headers[tp + 1], sampler);
   if (tp < 0) headers.push('traceparent', trace.traceparent);
   else headers[tp + 1] = trace.traceparent;
   let requestId: string;
@@ -114,5 +123,15 @@ export function applyTraceContext(headers: string[]): { requestId: string; trace
   }
   // A tracestate belongs to the trace it came with; without that trace it must go (W3C Trace Context §3.3).
   if (ts >= 0 && !trace.continued) headers.splice(ts, 2);
-  return { requestId, traceId: trace.traceId };
+  return { requestId, traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentSpanId, sampled: trace.sampled };
+}
+
+/** What applyTraceContext sent upstream: the ids for the access log, and the span the proxy now stands for. */
+export interface AppliedTrace {
+  requestId: string;
+  traceId: string;
+  /** The span id in the traceparent sent on: the id of the span this proxy records for the request. */
+  spanId: string;
+  parentSpanId: string | undefined;
+  sampled: boolean;
 }

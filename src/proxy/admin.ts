@@ -7,6 +7,8 @@ import type { Clock } from '../core/clock.js';
 import type { MetricsAdmin } from '../metrics/admin-routes.js';
 import type { ProxyConfig } from './config.js';
 import { handleExplainRequest } from './explain.js';
+import { handleTracesRequest } from '../tracing/admin-routes.js';
+import type { Tracer } from '../tracing/tracer.js';
 
 export interface AdminSource {
   routes(): RoutesSnapshot;
@@ -15,10 +17,10 @@ export interface AdminSource {
   ready(): { ready: boolean; reason?: string };
 }
 
-export function createAdminServer(source: AdminSource, clock: Clock, metrics: MetricsAdmin | undefined): Server {
+export function createAdminServer(source: AdminSource, clock: Clock, metrics: MetricsAdmin | undefined, tracer?: Tracer): Server {
   const server = createServer((req, res) => {
     try {
-      handle(req, res, source, clock, metrics);
+      if (!handleTracesRequest(req, res, tracer)) handle(req, res, source, clock, metrics);
     } catch (err) {
       json(res, 500, { error: { code: 'MESH_ERR_INTERNAL', message: (err as Error).message } });
     }
@@ -49,7 +51,7 @@ function handle(req: IncomingMessage, res: ServerResponse, source: AdminSource, 
       return;
     }
     default:
-      json(res, 404, { error: { code: 'MESH_ERR_NOT_FOUND', message: `no admin endpoint ${path}; try /routes, /healthz, /ready, /explain, /metrics or /stats` } });
+      json(res, 404, { error: { code: 'MESH_ERR_NOT_FOUND', message: `no admin endpoint ${path}; try /routes, /healthz, /ready, /explain, /metrics, /stats or /traces` } });
   }
 }
 

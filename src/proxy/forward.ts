@@ -13,6 +13,7 @@ import type { AccessLog } from '../metrics/access-log.js';
 import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from './outbound-tls.js';
 import { filterResponseHeaders } from './hop-headers.js';
 import type { UpstreamPools } from './upstream-pools.js';
+import type { Span } from '../tracing/span.js';
 
 /** What the forwarder needs from a service's endpoint pool (implemented in service-runtime.ts). */
 export interface ForwardService {
@@ -85,6 +86,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly headers: string[],
     private readonly hasBody: boolean,
     private readonly access: AccessContext | undefined = undefined,
+    /** The request's span when it is traced and sampled (src/tracing); undefined costs one check per hook. */
+    private readonly span: Span | undefined = undefined,
   ) {
     this.startedAt = performance.now();
     this.deadline = this.startedAt + settings.timeoutMs;
@@ -103,6 +106,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.retryPending = false;
     this.abortTry = undefined;
     this.tryStartedAt = performance.now();
+    this.span?.tryStart(picked.address);
     this.svc.tryStarted(picked);
     const remaining = Math.max(1, Math.round(this.deadline - this.tryStartedAt));
     this.pools.get(picked.address, this.svc.name, (picked as { tlsPort?: number }).tlsPort, this.settings.connectTimeoutMs).dispatch({
@@ -120,6 +124,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortTry = abort;
+    this.span?.tryConnected();
     if (this.finished) abort();
   }
 
@@ -135,6 +140,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return true;
     }
     const ep = this.ep!;
+    this.span?.tryHeaders(statusCode);
     if (statusCode === 503 && this.canRetry('status-503')) {
       this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, statusCode);
       this.retryPending = true;
@@ -231,7 +237,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (performance.now() >= this.deadline) return false;
     const bodyTouched = this.hasBody && (this.req.readableDidRead || this.req.destroyed);
     if (!mayRetry(kind, this.idempotent, bodyTouched, this.route?.retryable === true)) return false;
-    if (this.svc.takeRetry(kind)) return true;
+    if (this.svc.takeRetry(kind)) { this.span?.retry(kind); return true; }
     this.budgetRefused = true;
     return false;
   }
@@ -252,6 +258,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // The 'close' listener stays: it runs once more when the response closes, and returns at once (finished).
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
+    this.span?.end(status, cause);
     if (this.access !== undefined) this.logAccess(status, durationMs, cause);
   }
 
@@ -277,6 +284,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ep !== undefined && !this.responded && !this.retryPending) this.svc.tryEnded(ep, true, performance.now() - this.tryStartedAt, 499);
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(499, durationMs, this.tries > 1, undefined);
+    this.span?.end(499, 'client-closed');
     this.countBodyBytes();
     if (this.access !== undefined) this.logAccess(0, durationMs, undefined);
   };

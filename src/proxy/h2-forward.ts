@@ -16,6 +16,7 @@ import { ERR_NOT_H2, type H2Sessions, type H2Target } from './h2-sessions.js';
 import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from './outbound-tls.js';
 import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
 import type { RouteRule } from './router.js';
+import type { Span } from '../tracing/span.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -64,6 +65,8 @@ export class H2Exchange {
     private readonly subset: Readonly<Record<string, string>> | undefined,
     private readonly hashKey: string | undefined,
     private readonly access: AccessContext | undefined,
+    /** The request's span when it is traced and sampled (src/tracing). */
+    private readonly span: Span | undefined = undefined,
   ) {
     this.deadline = this.startedAt + settings.timeoutMs;
     client.on('close', this.onClientClose);
@@ -86,6 +89,7 @@ export class H2Exchange {
     this.timedOut = false;
     this.upError = undefined;
     this.tryStartedAt = performance.now();
+    this.span?.tryStart(picked.address);
     this.svc.tryStarted(picked);
     this.timer = setTimeout(this.onTimeout, Math.max(1, Math.min(this.settings.perTryTimeoutMs, Math.round(this.deadline - this.tryStartedAt))));
     let up: ClientHttp2Stream;
@@ -108,6 +112,7 @@ export class H2Exchange {
 
   private readonly onReady = (): void => {
     this.ready = true;
+    this.span?.tryConnected();
     // The body is read only once the stream exists upstream, so a failed connect leaves it retryable.
     if (!this.req.hasBody) return;
     this.client.pipe(this.up!);
@@ -125,6 +130,7 @@ export class H2Exchange {
     if (this.finished) return;
     const ep = this.ep!;
     const status = Number(headers[':status']);
+    if (this.span !== undefined) this.spanHeaders(status, headers);
     if (status === 503 && !this.req.grpc && this.canRetry('status-503')) {
       this.svc.tryEnded(ep, false, performance.now() - this.tryStartedAt, status);
       this.detachUpstream().close(NGHTTP2_CANCEL);
@@ -151,7 +157,16 @@ export class H2Exchange {
 
   private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
     this.trailers = filterH2Headers(trailers, false);
+    const grpcStatus = trailers['grpc-status'];
+    if (this.span !== undefined && typeof grpcStatus === 'string') this.span.grpcStatus = grpcStatus;
   };
+
+  /** A response arrived on the current try; a trailers-only gRPC answer carries grpc-status in its headers. */
+  private spanHeaders(status: number, headers: IncomingHttpHeaders): void {
+    this.span!.tryHeaders(status);
+    const grpcStatus = headers['grpc-status'];
+    if (typeof grpcStatus === 'string') this.span!.grpcStatus = grpcStatus;
+  }
 
   private readonly onWantTrailers = (): void => {
     this.client.sendTrailers(this.trailers ?? {});
@@ -237,7 +252,7 @@ export class H2Exchange {
       ? kind === 'connect' && !bodyTouched
       : mayRetry(kind, IDEMPOTENT.has(this.req.method), bodyTouched, this.route?.retryable === true);
     if (!allowed) return false;
-    if (this.svc.takeRetry(kind)) return true;
+    if (this.svc.takeRetry(kind)) { this.span?.retry(kind); return true; }
     this.budgetRefused = true;
     return false;
   }
@@ -271,6 +286,7 @@ export class H2Exchange {
     this.client.off('close', this.onClientClose);
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
+    this.span?.end(status, cause ?? (status === 499 ? 'client-closed' : undefined));
     if (this.ep !== undefined && (this.bytesIn !== 0 || this.bytesOut !== 0)) this.svc.bodyBytes?.(this.ep, this.bytesIn, this.bytesOut);
     const a = this.access;
     if (a !== undefined) {

@@ -11,6 +11,7 @@ import { sendH2Error } from './h2-errors.js';
 import { statusOf, type MeshErrorCause } from './errors-response.js';
 import { chooseRoute, targetOf } from './router.js';
 import type { ProxyServerDeps } from './server.js';
+import { SpanKind } from '../tracing/span.js';
 
 /** An h2c connection with nothing going on for this long gets a GOAWAY. */
 const SESSION_IDLE_MS = 300_000;
@@ -55,7 +56,8 @@ function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers:
   const service = target.service === null ? undefined : deps.directory.get(target.service);
   const settings = service === undefined ? undefined : settingsFor(deps.config(), service.name);
   const flat = forwardedHeaders(headers, client, target.authority, settings === undefined || settings.allowUnderscoresInHeaders ? undefined : service);
-  const ids = applyTraceContext(flat);
+  const tracer = deps.tracer;
+  const ids = applyTraceContext(flat, tracer);
   if (service === undefined || settings === undefined) {
     refuse(deps, stream, grpc, headers, target.authority, target.path, ids, 'no-such-service', target.service === null
       ? `"${target.authority}" does not name a service: use :authority <service>[.mesh]`
@@ -75,7 +77,8 @@ function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers:
   const upstream = requestHeaders(method, target.path, target.authority, flat);
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
   const req = { method, path: target.path, headers: upstream, hasBody: !stream.endAfterHeaders, grpc };
-  new H2Exchange(stream, req, service, deps.pools.h2, settings, choice?.rule, choice?.subset, hashKey, access).start();
+  const span = tracer === undefined || !ids.sampled ? undefined : tracer.startSpan(SpanKind.client, ids, service.name, method, target.path, '2', grpc, ids.requestId);
+  new H2Exchange(stream, req, service, deps.pools.h2, settings, choice?.rule, choice?.subset, hashKey, access, span).start();
 }
 
 /**

@@ -1,6 +1,8 @@
 // What the inbound sidecar counts: requests by caller identity (plaintext callers as "unauthenticated") and
 // decision, and refused TLS handshakes by reason. Per request it is one Map lookup and an increment; the
 // Prometheus text is built only when scraped (GET /metrics on --inbound-admin).
+import { handleTracesRequest } from '../tracing/admin-routes.js';
+import type { Tracer } from '../tracing/tracer.js';
 import { createServer, type Server } from 'node:http';
 import { Counter, Registry } from 'prom-client';
 
@@ -76,8 +78,9 @@ export class InboundMetrics {
 }
 
 /** A tiny admin server: GET /metrics (Prometheus text) and GET /healthz. */
-export function createInboundAdmin(metrics: InboundMetrics): Server {
+export function createInboundAdmin(metrics: InboundMetrics, tracer?: Tracer): Server {
   return createServer((req, res) => {
+    if (handleTracesRequest(req, res, tracer)) return;
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method === 'GET' && path === '/metrics') {
       void metrics.registry.metrics().then((text) => {
@@ -91,7 +94,7 @@ export function createInboundAdmin(metrics: InboundMetrics): Server {
       res.end('{"ok":true}\n');
       return;
     }
-    const body = JSON.stringify({ error: { code: 'MESH_ERR_NOT_FOUND', message: `no admin route ${path}; try /metrics` } });
+    const body = JSON.stringify({ error: { code: 'MESH_ERR_NOT_FOUND', message: `no admin route ${path}; try /metrics or /traces` } });
     res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });

@@ -34,6 +34,9 @@ import { forwardedHeaders, requestHeaders } from './h2-headers.js';
 import { H2Sessions } from './h2-sessions.js';
 import { sniffH2c } from './h2-sniff.js';
 import { serveWithoutUpgrade } from './upgrade.js';
+import { applyTraceContext } from '../metrics/trace.js';
+import { SpanKind, type Span } from '../tracing/span.js';
+import type { Tracer } from '../tracing/tracer.js';
 
 export const CLIENT_ID_HEADER = 'x-mesh-client-id';
 
@@ -48,6 +51,8 @@ export interface InboundOptions {
   /** Forward request headers with '_' in their name (the config's allowUnderscoresInHeaders for this service). */
   allowUnderscoresInHeaders: boolean;
   log: (line: string) => void;
+  /** When tracing is on: each request gets a server-kind span, and the app a traceparent naming it. */
+  tracer?: Tracer | undefined;
 }
 
 export interface InboundStats { mtlsRequests: number; plaintextRequests: number; denied: number; handshakesRefused: number }
@@ -192,7 +197,8 @@ export class InboundSidecar {
     const te = req.headers['transfer-encoding'];
     const cl = req.headers['content-length'];
     const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
-    new Exchange(req, res, this.#app, this.#pools, this.#settings, undefined, undefined, undefined, url, out, hasBody).start();
+    const span = this.opts.tracer === undefined ? undefined : this.#serverSpan(out, req.method!, url, '1.1', false, caller, remoteAddressOf(req.socket));
+    new Exchange(req, res, this.#app, this.#pools, this.#settings, undefined, undefined, undefined, url, out, hasBody, undefined, span).start();
   }
 
   /** One HTTP/2 stream: the same checks and header rules as #handle, then h2c to the app. */
@@ -214,8 +220,23 @@ export class InboundSidecar {
     const authority = headers[':authority'] ?? headers.host ?? this.opts.service;
     const out = withClientId(forwardedHeaders(headers, conn.address, authority, this.#underscores), caller.id);
     if (conn.tls) markHttps(out);
+    const span = this.opts.tracer === undefined ? undefined : this.#serverSpan(out, method, path, '2', grpc, caller, conn.address);
     const req = { method, path, headers: requestHeaders(method, path, authority, out), hasBody: !stream.endAfterHeaders, grpc };
-    new H2Exchange(stream, req, this.#app, this.#appH2, this.#settings, undefined, undefined, undefined, undefined).start();
+    new H2Exchange(stream, req, this.#app, this.#appH2, this.#settings, undefined, undefined, undefined, undefined, span).start();
+  }
+
+  /**
+   * Tracing on: the request's traceparent is continued with a new span id (the app's own spans then hang under
+   * this server span), and the span is recorded when the trace is sampled.
+   */
+  #serverSpan(headers: string[], method: string, path: string, protocol: string, grpc: boolean, caller: Caller, address: string | undefined): Span | undefined {
+    const tracer = this.opts.tracer!;
+    const ids = applyTraceContext(headers, tracer);
+    if (!ids.sampled) return undefined;
+    const span = tracer.startSpan(SpanKind.server, ids, this.opts.service, method, path, protocol, grpc, ids.requestId);
+    if (caller.id !== null) span.callerId = caller.id;
+    span.peerAddress = address;
+    return span;
   }
 
   async close(): Promise<void> {

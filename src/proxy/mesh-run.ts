@@ -16,6 +16,7 @@ import { settingsFor } from './config.js';
 import { loadConfigFlag, startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
 import { parseHostPort } from '../core/validate.js';
 import { listenOn } from './listen.js';
+import { Tracer } from '../tracing/tracer.js';
 
 export interface MeshProxyOptions extends ProxyOptions {
   /** Run the outbound listener too (with --inbound it runs only when --listen was given). */
@@ -44,6 +45,8 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   let inboundAddr: string | undefined;
   let outbound: RunningProxy | undefined;
   let inboundAdmin: import('node:http').Server | undefined;
+  // One tracer for the sidecar and the outbound proxy: one ring for `mesh trace`, one export queue.
+  const tracer = opts.tracing === undefined ? undefined : new Tracer(opts.tracing, log);
   try {
     if (opts.policyFile !== undefined) policy = new PolicyHolder(opts.policyFile, { log });
     if (opts.inbound !== undefined) {
@@ -54,16 +57,16 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       identity?.registerMetrics(metrics.registry);
       // The sidecar reads its service's settings from --config once, at start (it has no reload).
       const allowUnderscoresInHeaders = opts.configFile === undefined ? false : settingsFor(await loadConfigFlag(opts.configFile), opts.service).allowUnderscoresInHeaders;
-      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, allowUnderscoresInHeaders, log });
+      sidecar = new InboundSidecar({ service: opts.service, app: opts.app, tls, policy, permissive: opts.permissive, metrics, allowUnderscoresInHeaders, log, tracer });
       if (opts.inboundAdmin !== undefined) {
-        inboundAdmin = createInboundAdmin(metrics);
+        inboundAdmin = createInboundAdmin(metrics, tracer);
         log(`mesh proxy: inbound metrics on http://${await listenOn(inboundAdmin, opts.inboundAdmin, '--inbound-admin')}/metrics`);
       }
       inboundAddr = await listenOn(sidecar.listener, opts.inbound, '--inbound');
       log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : 'no policy: every authenticated caller is allowed'})`);
     }
     if (opts.outbound) {
-      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls), ...(identity ? { extraMetrics: (r: Registry) => identity.registerMetrics(r) } : {}) });
+      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls), ...(tracer === undefined ? {} : { tracer }), ...(identity ? { extraMetrics: (r: Registry) => identity.registerMetrics(r) } : {}) });
       log(`mesh proxy: outbound ${outbound.listen} (admin ${outbound.admin ?? 'off'}, registry ${opts.registry.url}), mTLS as ${first.spiffeId} to endpoints with a mesh TLS port`);
     }
   } catch (err) {
@@ -72,6 +75,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
     policy?.close();
     sidecar?.listener.close();
     inboundAdmin?.close();
+    void tracer?.close();
     throw err;
   }
 
@@ -104,6 +108,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       inboundAdmin.closeAllConnections();
       await new Promise<void>((r) => inboundAdmin!.close(() => r()));
     }
+    await tracer?.close();
   })();
   return { inbound: inboundAddr, outbound, sidecar, stop };
 }

@@ -21,6 +21,8 @@ import { createProxyServer } from './server.js';
 import { ServiceRuntimes } from './service-runtime.js';
 import { listenOn } from './listen.js';
 import type { Registry } from 'prom-client';
+import { Tracer } from '../tracing/tracer.js';
+import type { TracingSettings } from '../tracing/settings.js';
 
 export interface ProxyOptions {
   listen: string;
@@ -37,6 +39,10 @@ export interface ProxyOptions {
   outboundTls?: OutboundTlsProvider;
   /** More metrics for GET /metrics (the registry identity's expiry and renewal failures). */
   extraMetrics?: (registry: Registry) => void;
+  /** Tracing (--trace-endpoint, --trace-sample, OTEL_*): undefined = off. */
+  tracing?: TracingSettings;
+  /** A tracer shared with an inbound sidecar in the same process (mesh-run.ts); otherwise made from `tracing`. */
+  tracer?: Tracer;
 }
 
 export interface RunningProxy {
@@ -62,6 +68,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let config: ProxyConfig = opts.configFile === undefined ? DEFAULT_CONFIG : await loadConfigFlag(opts.configFile);
   const accessLog = opts.accessLog === undefined ? undefined
     : await AccessLog.open(opts.accessLog, { onError: (err) => log(`access log ${opts.accessLog} failed, no more lines will be written: ${err.message}`) });
+  const tracer = opts.tracer ?? (opts.tracing === undefined ? undefined : new Tracer(opts.tracing, log));
   const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;
   metrics.start();
   const pools = new UpstreamPools(config.defaults.connectTimeoutMs);
@@ -82,15 +89,18 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let draining = false;
   const tunnels = new Set<Socket>();
   const h2Sessions = new Set<ServerHttp2Session>();
-  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog });
+  const server = createProxyServer({ directory: runtimes, pools, config: () => config, random: systemRandom, draining: () => draining, tunnels, h2Sessions, accessLog, tracer });
   const listenAddr = await listenOn(server, opts.listen, '--listen');
 
   let admin: Server | undefined;
   let metricsAdmin: MetricsAdmin | undefined;
   let adminAddr: string | undefined;
   if (opts.admin !== undefined) {
-    metricsAdmin = createMetricsAdmin(metrics, { ...(accessLog === undefined ? {} : { accessLog }), ...(opts.extraMetrics === undefined ? {} : { extraMetrics: opts.extraMetrics }),
-      ...(opts.outboundTls?.identity === undefined ? {} : { identity: () => opts.outboundTls!.identity!() }) });
+    metricsAdmin = createMetricsAdmin(metrics, {
+      ...(accessLog === undefined ? {} : { accessLog }), ...(tracer === undefined ? {} : { tracing: tracer }),
+      ...(opts.extraMetrics === undefined ? {} : { extraMetrics: opts.extraMetrics }),
+      ...(opts.outboundTls?.identity === undefined ? {} : { identity: () => opts.outboundTls!.identity!() }),
+    });
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();
@@ -100,7 +110,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       },
       config: () => config,
       ready: () => draining ? { ready: false, reason: 'draining' } : discovery.status().synced ? { ready: true } : { ready: false, reason: 'no route table from the registry yet' },
-    }, systemClock, metricsAdmin);
+    }, systemClock, metricsAdmin, tracer);
     try {
       adminAddr = await listenOn(admin, opts.admin, '--admin');
     } catch (err) {
@@ -152,6 +162,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       await pools.close();
       await client.close();
       await accessLog?.close();
+      // A shared tracer is closed by its owner (mesh-run.ts).
+      if (opts.tracer === undefined) await tracer?.close();
     })();
     return stopping;
   };

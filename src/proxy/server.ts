@@ -12,6 +12,8 @@ import { applyTraceContext, continueTrace, ensureRequestId, newRequestId } from 
 import type { AccessLog } from '../metrics/access-log.js';
 import { Exchange, type ForwardService } from './forward.js';
 import { upstreamHeaders } from './hop-headers.js';
+import { SpanKind } from '../tracing/span.js';
+import type { Tracer } from '../tracing/tracer.js';
 import type { UpstreamPools } from './upstream-pools.js';
 import { createH2Front } from './h2-server.js';
 import { sniffH2c } from './h2-sniff.js';
@@ -49,6 +51,8 @@ export interface ProxyServerDeps {
   h2Sessions?: Set<ServerHttp2Session>;
   /** The access log (--access-log), when on. */
   accessLog?: AccessLog | undefined;
+  /** The tracer (--trace-endpoint / --trace-sample), when tracing is on. */
+  tracer?: Tracer | undefined;
 }
 
 export interface ProxyServerOptions {
@@ -105,7 +109,8 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
     return;
   }
   // W3C trace context and x-request-id travel upstream on every request (continued or started here).
-  const ids = applyTraceContext(headers);
+  const tracer = deps.tracer;
+  const ids = applyTraceContext(headers, tracer);
   if (service === undefined || settings === undefined) {
     refuse(deps, req, res, 'no-such-service', target.service === null
       ? `"${target.authority}" does not name a service: use http://<service>/ or Host: <service>[.mesh]`
@@ -126,7 +131,8 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
   const cl = req.headers['content-length'];
   const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
-  new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody, access).start();
+  const span = tracer === undefined || !ids.sampled ? undefined : tracer.startSpan(SpanKind.client, ids, service.name, req.method!, target.path, '1.1', false, ids.requestId);
+  new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody, access, span).start();
 }
 
 /**

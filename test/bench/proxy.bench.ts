@@ -30,7 +30,7 @@ const TASKSET = has('taskset') && cpus().length >= 2;
 const LOAD_CPU = '0';
 const PROXY_CPU = String(cpus().length - 1);
 
-interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: number; pacedP99: number; rssMiB: number | null }
+interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: number; pacedP99: number; rssMiB: number | null; cpuUs: number | null }
 
 const children: ChildProcess[] = [];
 const daemons: Daemon[] = [];
@@ -76,6 +76,16 @@ async function startNodeBackend(port: number): Promise<ChildProcess> {
   return child;
 }
 
+/** An OTLP/HTTP collector that reads each export and answers 200, for the tracing rows. */
+async function startNodeSink(port: number): Promise<ChildProcess> {
+  const code = `require('http').createServer((q,r)=>{q.resume();q.on('end',()=>{r.writeHead(200);r.end()})}).listen(${port},'127.0.0.1',()=>console.log('up'))`;
+  const [cmd, args] = pinned(LOAD_CPU, process.execPath, ['-e', code]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  await new Promise((r) => child.stdout!.once('data', r));
+  return child;
+}
+
 function saturate(url: string, host: string | undefined, seconds = SECONDS): { rps: number; p50: number; p99: number } {
   if (WRK) {
     const [cmd, args] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]);
@@ -111,6 +121,23 @@ function rssMiB(pids: number[]): number {
   return total;
 }
 
+/**
+ * CPU time (user + system, µs) the processes have used, from /proc/<pid>/stat. Per request this is the figure
+ * that survives a shared machine: throughput falls when another process takes the core, CPU per request does not.
+ */
+function cpuMicros(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch { /* gone */ }
+  }
+  return (ticks / CLOCK_TICKS) * 1e6;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 function childPids(pid: number): number[] {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
@@ -129,10 +156,13 @@ const median = (xs: number[]): number => {
  */
 function measureAll(targets: Target[]): Row[] {
   for (const t of targets) if (WARMUP_SECONDS > 0) saturate(t.url, t.host, WARMUP_SECONDS);
-  const runs = targets.map(() => ({ sat: [] as Array<{ rps: number; p50: number; p99: number }>, paced: [] as Array<{ p50: number; p99: number }>, peak: 0 }));
+  const runs = targets.map(() => ({ sat: [] as Array<{ rps: number; p50: number; p99: number }>, paced: [] as Array<{ p50: number; p99: number }>, peak: 0, cpu: [] as number[] }));
   for (let round = 1; round <= ROUNDS; round++) {
     targets.forEach((t, i) => {
-      runs[i]!.sat.push(saturate(t.url, t.host));
+      const cpuBefore = cpuMicros(t.pids());
+      const sat = saturate(t.url, t.host);
+      runs[i]!.sat.push(sat);
+      if (t.pids().length > 0 && sat.rps > 0) runs[i]!.cpu.push((cpuMicros(t.pids()) - cpuBefore) / (sat.rps * SECONDS));
       runs[i]!.peak = Math.max(runs[i]!.peak, rssMiB(t.pids()));
     });
     targets.forEach((t, i) => {
@@ -146,14 +176,15 @@ function measureAll(targets: Target[]): Row[] {
     return {
       name: t.name, rps: median(r.sat.map((x) => x.rps)), p50: median(r.sat.map((x) => x.p50)), p99: median(r.sat.map((x) => x.p99)),
       pacedP50: median(r.paced.map((x) => x.p50)), pacedP99: median(r.paced.map((x) => x.p99)), rssMiB: t.pids().length ? r.peak : null,
+      cpuUs: r.cpu.length > 0 ? median(r.cpu) : null,
     };
   });
 }
 
-async function startMeshProxy(registry: string, workers: number, cpu: string | undefined): Promise<{ daemon: Daemon; url: string }> {
+async function startMeshProxy(registry: string, workers: number, cpu: string | undefined, extra: string[] = []): Promise<{ daemon: Daemon; url: string }> {
   const port = await freePort();
   const admin = await freePort();
-  const args = ['proxy', 'start', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--registry', registry, '--workers', String(workers)];
+  const args = ['proxy', 'start', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--registry', registry, '--workers', String(workers), ...extra];
   const daemon = startMesh(args);
   daemons.push(daemon);
   if (TASKSET && cpu !== undefined) spawnSync('taskset', ['-a', '-p', '-c', cpu, String(daemon.child.pid)]);
@@ -178,6 +209,15 @@ export async function main(): Promise<void> {
     const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${bePort}/`, host: undefined, pids: () => [] }];
     const one = await startMeshProxy(registry, 1, PROXY_CPU);
     targets.push({ name: 'mesh --workers 1', url: one.url, host: 'bench', pids: () => [one.daemon.child.pid!] });
+    // Tracing cost: the same one-worker proxy exporting every span (100%) or 1% of them to a collector that
+    // accepts and discards (a node:http sink on the load generator's CPU).
+    const sinkPort = await freePort();
+    await startNodeSink(sinkPort);
+    const traceArgs = (ratio: string) => ['--trace-endpoint', `http://127.0.0.1:${sinkPort}`, '--trace-sample', ratio];
+    const traced = await startMeshProxy(registry, 1, PROXY_CPU, traceArgs('1'));
+    targets.push({ name: 'mesh, tracing 100%', url: traced.url, host: 'bench', pids: () => [traced.daemon.child.pid!] });
+    const traced1 = await startMeshProxy(registry, 1, PROXY_CPU, traceArgs('0.01'));
+    targets.push({ name: 'mesh, tracing 1%', url: traced1.url, host: 'bench', pids: () => [traced1.daemon.child.pid!] });
     const two = await startMeshProxy(registry, 2, undefined);
     targets.push({ name: 'mesh --workers 2', url: two.url, host: 'bench', pids: () => childPids(two.daemon.child.pid!) });
     let ng: ChildProcess | undefined;
@@ -188,6 +228,8 @@ export async function main(): Promise<void> {
     }
     const rows = measureAll(targets);
     await one.daemon.stop('SIGTERM');
+    await traced.daemon.stop('SIGTERM');
+    await traced1.daemon.stop('SIGTERM');
     await two.daemon.stop('SIGTERM');
     if (ng !== undefined) await stopChild(ng);
     for (const d of daemons) await d.stop('SIGTERM'); // the registry (the proxies have stopped already)
@@ -203,15 +245,24 @@ function printTable(rows: Row[]): void {
   const nginx = rows.find((r) => r.name.startsWith('nginx'));
   const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
   console.log('');
-  console.log(['', 'req/s', 'p50 ms', 'p99 ms', '@1k p50', '@1k p99', '+p99 @1k', 'RSS MiB', 'vs direct', 'vs nginx'].map((h, i) => (i === 0 ? h.padEnd(24) : h.padStart(9))).join(' '));
+  console.log(['', 'req/s', 'p50 ms', 'p99 ms', '@1k p50', '@1k p99', '+p99 @1k', 'RSS MiB', 'vs direct', 'vs nginx', 'CPU µs/req'].map((h, i) => (i === 0 ? h.padEnd(24) : h.padStart(9))).join(' '));
   for (const r of rows) {
     console.log([
       r.name.padEnd(24), f(r.rps, 0).padStart(9), f(r.p50).padStart(9), f(r.p99).padStart(9), f(r.pacedP50, 3).padStart(9), f(r.pacedP99, 3).padStart(9),
       f(r.pacedP99 - direct.pacedP99, 3).padStart(9), (r.rssMiB === null ? '-' : f(r.rssMiB, 0)).padStart(9),
       `${f((r.rps / direct.rps) * 100, 0)}%`.padStart(9), nginx ? `${f((r.rps / nginx.rps) * 100, 0)}%`.padStart(9) : '-'.padStart(9),
+      (r.cpuUs === null ? '-' : f(r.cpuUs, 1)).padStart(10),
     ].join(' '));
   }
-  console.log('\ntargets: mesh --workers 1 ≥ 40% of nginx req/s; added p99 at 1k req/s ≤ 0.5 ms; RSS ≤ 120 MiB per worker');
+  const plain = rows.find((r) => r.name === 'mesh --workers 1');
+  const cost = (name: string) => {
+    const r = rows.find((x) => x.name === name);
+    if (!r || !plain) return '-';
+    const cpu = r.cpuUs !== null && plain.cpuUs !== null ? `, CPU per request +${f((r.cpuUs / plain.cpuUs - 1) * 100, 1)}%` : '';
+    return `req/s ${f((r.rps / plain.rps - 1) * 100, 1)}%${cpu}`;
+  };
+  console.log(`\ntracing against mesh --workers 1 — 100% sampling: ${cost('mesh, tracing 100%')}; 1% sampling: ${cost('mesh, tracing 1%')} (targets: ≤ 10% and ≤ 2% of throughput)`);
+  console.log('targets: mesh --workers 1 ≥ 40% of nginx req/s; added p99 at 1k req/s ≤ 0.5 ms; RSS ≤ 120 MiB per worker');
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];

@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import type { RegistryClientFlags } from '../common.js';
 import type { CommandContext } from '../program.js';
+import { resolveTracing, type TracingFlags } from '../../tracing/settings.js';
 
-export interface ProxyStartFlags extends RegistryClientFlags {
+export interface ProxyStartFlags extends RegistryClientFlags, TracingFlags {
   listen: string;
   admin: string;
   workers: number;
@@ -23,11 +24,13 @@ export interface ProxyStartFlags extends RegistryClientFlags {
 }
 
 export async function proxyStart(ctx: CommandContext, opts: ProxyStartFlags, cmd: Command): Promise<void> {
+  const tracing = resolveTracing(opts, process.env, opts.service ?? 'mesh-proxy');
   if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined || opts.identity !== undefined) {
     const { meshProxyOptions } = await import('./proxy-mtls.js');
     const { runMeshProxy } = await import('../../proxy/mesh-run.js');
     const flags = { ...opts, ...(ctx.io.env.MESH_IDENTITY_TOKEN ? { identityToken: ctx.io.env.MESH_IDENTITY_TOKEN } : {}) };
-    await runMeshProxy(meshProxyOptions(flags, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`)));
+    const meshOpts = meshProxyOptions(flags, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`));
+    await runMeshProxy(tracing === undefined ? meshOpts : { ...meshOpts, tracing });
     return;
   }
   // Loaded on demand: other commands should not pay for the proxy's code.
@@ -41,6 +44,7 @@ export async function proxyStart(ctx: CommandContext, opts: ProxyStartFlags, cmd
     drainTimeoutMs: opts.drainTimeout,
     metrics: opts.metrics,
     ...(opts.accessLog === undefined ? {} : { accessLog: opts.accessLog }),
+    ...(tracing === undefined ? {} : { tracing }),
     log: (line) => ctx.io.err(`${line}\n`),
   });
 }

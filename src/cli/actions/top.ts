@@ -30,7 +30,7 @@ export async function runTop(opts: TopOptions): Promise<void> {
     import('react'), import('ink'), import('../../metrics/admin-client.js'), import('../../ui/components/Top.js'),
   ]));
   stdout.write('\x1b[?1049h\x1b[H'); // alternate screen: the shell's scrollback is untouched
-  const app = render(createElement(TopApp, { proxies: opts.proxies, connect: subscribeStats }), { stdin, stdout, exitOnCtrlC: true, patchConsole: false });
+  const app = render(createElement(TopApp, { proxies: opts.proxies, connect: subscribeStats, slowestTrace: (service, width) => slowestTrace(opts.proxies, service, width) }), { stdin, stdout, exitOnCtrlC: true, patchConsole: false });
   const stop = () => app.unmount();
   process.once('SIGTERM', stop);
   process.once('SIGHUP', stop);
@@ -44,6 +44,15 @@ export async function runTop(opts: TopOptions): Promise<void> {
     opts.signal?.removeEventListener('abort', stop);
     stdout.write('\x1b[?1049l\x1b[?25h'); // leave the alternate screen, show the cursor
   }
+}
+
+/** Key t: the service's slowest recent trace across the proxies, drawn as `mesh trace <id>` draws it. */
+async function slowestTrace(proxies: readonly string[], service: string, width: number): Promise<string> {
+  const [{ collectTrace, collectTraceList }, { renderWaterfall }] = await Promise.all([import('../../tracing/collect.js'), import('../render/trace.js')]);
+  const { value: [slowest] } = await collectTraceList(proxies, { service, slowest: true, limit: 1 });
+  if (slowest === undefined) return `no recent traces of ${service} (tracing on? mesh proxy start --trace-sample <ratio>)`;
+  const { value: spans } = await collectTrace(proxies, slowest.traceId);
+  return renderWaterfall(slowest.traceId, spans, { color: false, now: Date.now(), barWidth: Math.max(10, Math.min(40, width - 90)) });
 }
 
 /**

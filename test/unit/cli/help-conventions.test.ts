@@ -10,7 +10,7 @@ import { commandTree, helpOf } from './command-tree.js';
 const DATA_COMMANDS = [
   'registry status', 'registry repair', 'register', 'deregister', 'services',
   'certs ca init', 'certs gen', 'certs inspect', 'authz test', 'curl',
-  'routes', 'routes explain', 'demo', 'check',
+  'routes', 'routes explain', 'demo', 'check', 'trace',
   'certs ca issuer', 'certs ca rotate', 'token create', 'token list', 'token revoke',
 ];
 /** Commands that run until stopped or draw a dashboard: no data document to print. */

@@ -1,0 +1,127 @@
+// Sends ended spans to an OTLP/HTTP collector (protobuf), off the request path: spans wait in a bounded queue
+// (a full queue drops the new span and counts it), a batch leaves when it is full or when the oldest span has
+// waited `batchDelayMs`, one export is in flight at a time, and a failed export (network error, 429, 502,
+// 503, 504: the OTLP spec's retryable answers) is retried with exponential backoff before the batch is given up.
+// The proxy only ever calls offer(): an array push, or a counter increment when the queue is full.
+import { Agent, request } from 'undici';
+import { encodeExportRequest, type OtlpResource } from './otlp.js';
+import { ProtoWriter } from './proto-writer.js';
+import type { Span } from './span.js';
+
+export interface ExporterOptions {
+  /** The full traces URL, e.g. http://127.0.0.1:4318/v1/traces. */
+  url: string;
+  resource: OtlpResource;
+  maxQueueSize: number;
+  maxBatchSize: number;
+  batchDelayMs: number;
+  /** How long one export may take before it counts as failed. */
+  exportTimeoutMs: number;
+  /** Tries per batch (first one included) before its spans are dropped. */
+  maxAttempts: number;
+  /** Backoff before the first retry; doubled each time, capped at 30 s. */
+  initialBackoffMs: number;
+  log: (line: string) => void;
+}
+
+const RETRYABLE = new Set([429, 502, 503, 504]);
+const MAX_BACKOFF_MS = 30_000;
+/** Export failures are logged at most this often. */
+const LOG_EVERY_MS = 60_000;
+
+export class SpanExporter {
+  /** Spans dropped: queue full, or their batch failed every try or was refused. */
+  dropped = 0;
+  exported = 0;
+  private queue: Span[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private busy = false;
+  private closed = false;
+  private lastLog = 0;
+  private readonly writer = new ProtoWriter();
+  private readonly agent: Agent;
+
+  constructor(private readonly opts: ExporterOptions) {
+    this.agent = new Agent({ connections: 2, keepAliveTimeout: 4_000, connectTimeout: opts.exportTimeoutMs });
+  }
+
+  /** The request path's only call: queue the span, or drop and count it. */
+  offer(span: Span): void {
+    if (this.queue.length >= this.opts.maxQueueSize || this.closed) { this.dropped++; return; }
+    this.queue.push(span);
+    if (this.busy) return;
+    if (this.queue.length >= this.opts.maxBatchSize) this.schedule(0);
+    else if (this.timer === undefined) this.schedule(this.opts.batchDelayMs);
+  }
+
+  get queued(): number { return this.queue.length; }
+
+  private schedule(delayMs: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.timer = undefined; void this.drain(); }, delayMs);
+    this.timer.unref();
+  }
+
+  /** Sends batches until the queue is short of a full batch (the rest waits for the delay). */
+  private async drain(force = false): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      do {
+        const batch = this.queue.splice(0, this.opts.maxBatchSize);
+        if (batch.length > 0) await this.send(batch);
+      } while (this.queue.length >= this.opts.maxBatchSize || (force && this.queue.length > 0));
+    } finally {
+      this.busy = false;
+    }
+    if (this.queue.length > 0 && !this.closed) this.schedule(this.opts.batchDelayMs);
+  }
+
+  private async send(batch: Span[]): Promise<void> {
+    const body = encodeExportRequest(batch, this.opts.resource, this.writer);
+    let backoff = this.opts.initialBackoffMs;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.post(body);
+      if (outcome.ok) { this.exported += batch.length; return; }
+      if (!outcome.retryable || attempt >= this.opts.maxAttempts || this.closed) {
+        this.dropped += batch.length;
+        this.logFailure(`${outcome.reason}; ${batch.length} spans dropped after ${attempt} ${attempt === 1 ? 'try' : 'tries'}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(outcome.retryAfterMs ?? backoff, MAX_BACKOFF_MS)).unref());
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  private async post(body: Buffer): Promise<{ ok: boolean; retryable: boolean; reason: string; retryAfterMs?: number }> {
+    try {
+      const res = await request(this.opts.url, {
+        method: 'POST', body, dispatcher: this.agent,
+        headers: { 'content-type': 'application/x-protobuf' },
+        headersTimeout: this.opts.exportTimeoutMs, bodyTimeout: this.opts.exportTimeoutMs,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, retryable: false, reason: '' };
+      const after = Number(res.headers['retry-after']);
+      return { ok: false, retryable: RETRYABLE.has(res.statusCode), reason: `collector ${this.opts.url} answered ${res.statusCode}`, ...(after > 0 ? { retryAfterMs: after * 1000 } : {}) };
+    } catch (err) {
+      return { ok: false, retryable: true, reason: `cannot export spans to ${this.opts.url}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    }
+  }
+
+  private logFailure(line: string): void {
+    const now = Date.now();
+    if (now - this.lastLog < LOG_EVERY_MS) return;
+    this.lastLog = now;
+    this.opts.log(`mesh tracing: ${line}`);
+  }
+
+  /** Stops taking spans and tries once to send what is queued, within `deadlineMs`. */
+  async close(deadlineMs = 2_000): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const flushed = this.queue.length > 0 && !this.busy ? this.drain(true) : Promise.resolve();
+    this.closed = true;
+    await Promise.race([flushed, new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+    await this.agent.destroy();
+  }
+}

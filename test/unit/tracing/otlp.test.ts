@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeExportRequest } from '../../../src/tracing/otlp.js';
+import { ProtoWriter } from '../../../src/tracing/proto-writer.js';
+import { Span, SpanKind } from '../../../src/tracing/span.js';
+import { decodeExport } from '../../helpers/otlp-receiver.js';
+
+const sink = { ended: [] as Span[], spanEnded(s: Span) { this.ended.push(s); } };
+const RESOURCE = { attributes: [['service.name', 'mesh-proxy']] as Array<[string, string]>, scopeName: 'mesh', scopeVersion: '0.1.0' };
+
+function span(i: number, path = '/orders/1'): Span {
+  const s = new Span(sink, { traceId: `${String(i).padStart(2, '0')}f92f3577b34da6a3ce929d0e0e4736`, spanId: `00f067aa0ba902${String(i).padStart(2, '0')}`, parentSpanId: i % 2 ? 'aaaaaaaaaaaaaaaa' : undefined },
+    SpanKind.client, 'orders', 'GET', path, '1.1', false, `req-${i}`);
+  s.tryStart('127.0.0.1:9001');
+  s.tryConnected();
+  s.tryHeaders(503);
+  s.retry('status-503');
+  s.tryStart('127.0.0.1:9002');
+  s.tryHeaders(200);
+  s.end(200, undefined);
+  return s;
+}
+
+test('the hand-written encoding decodes with the official opentelemetry-proto definitions, field for field', () => {
+  const spans = [span(1), span(2, `/ünïcødé/${'x'.repeat(300)}`)];
+  const decoded = decodeExport(encodeExportRequest(spans, RESOURCE));
+  assert.equal(decoded.length, 2);
+  const [a, b] = decoded as [typeof decoded[0], typeof decoded[0]];
+  assert.equal(a.traceId, spans[0]!.traceId);
+  assert.equal(a.spanId, spans[0]!.spanId);
+  assert.equal(a.parentSpanId, 'aaaaaaaaaaaaaaaa');
+  assert.equal(b.parentSpanId, '', 'a root span has no parent');
+  assert.equal(a.kind, 3);
+  assert.equal(a.name, 'GET');
+  assert.equal(a.serviceName, 'mesh-proxy');
+  assert.equal(b.attributes['url.path'], `/ünïcødé/${'x'.repeat(300)}`, 'long and multi-byte strings survive (length varints over 127)');
+  assert.equal(a.attributes['mesh.retries'], 1);
+  assert.equal(a.attributes['http.response.status_code'], 200);
+  assert.equal(a.attributes['server.port'], 9002);
+  assert.deepEqual(a.events, [{ name: 'mesh.retry', attributes: { 'mesh.retry.reason': 'status-503', 'mesh.endpoint': '127.0.0.1:9001' } }]);
+  assert.equal(a.flags, 0x301);
+  assert.equal(b.flags, 0x101);
+  const startNs = BigInt(Math.floor(spans[0]!.startEpochMs)) * 1_000_000n + BigInt(Math.round((spans[0]!.startEpochMs % 1) * 1e6));
+  assert.equal(a.startTimeUnixNano, startNs);
+  assert.ok(a.endTimeUnixNano >= a.startTimeUnixNano);
+});
+
+test('epoch nanoseconds are exact past 2^53 (built from 32-bit halves)', () => {
+  for (const ms of [0, 1, 1.5, 1_700_000_000_000.123456, 1_799_999_999_999.999, 4_294_967_296_000.25]) {
+    const w = new ProtoWriter(16);
+    w.epochNanos(1, ms);
+    const buf = w.finish();
+    const whole = Math.floor(ms);
+    const expected = BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+    assert.equal(buf.readBigUInt64LE(1), expected, String(ms));
+  }
+});
+
+test('a writer that outgrows its buffer keeps what it wrote', () => {
+  const w = new ProtoWriter(8);
+  const long = 'y'.repeat(70_000);
+  w.string(1, long);
+  const buf = w.finish();
+  assert.equal(buf[0], 0x0a);
+  assert.equal(buf.subarray(buf.length - 70_000).toString(), long);
+});
