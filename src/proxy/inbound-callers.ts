@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import type { TlsSource } from '../tls/context.js';
 import { checkIdentity, type IdentityRole } from '../tls/peer-identity.js';
 import type { InboundMetrics } from './inbound-metrics.js';
-import { remoteAddressOf } from './sniff.js';
+import { remoteAddressOf, sentNothing } from './sniff.js';
 
 /** A caller: its SPIFFE ID (null = unauthenticated), the name the policy knows it by, and its counters. */
 export interface Caller { id: string | null; from: string | null; counts: { allowed: number; denied: number } }
@@ -67,6 +67,8 @@ export class InboundCallers {
 
   /** A handshake Node refused: no certificate, another CA, expired... */
   handshakeRefused(err: Error, s: TLSSocket): void {
+    // A bare TCP connect is how outbound proxies probe an unreachable endpoint's TLS port: neither counted nor logged.
+    if (sentNothing(s)) return;
     const reason = s.authorizationError ? String(s.authorizationError) : (err as NodeJS.ErrnoException).code ?? err.message;
     this.#refused(remoteAddressOf(s) ?? 'unknown', reason, reason);
   }

@@ -41,6 +41,16 @@ export class PrefixedSocket extends Duplex {
 }
 
 /**
+ * Whether the raw connection under a server-side TLS socket closed without sending a byte: a TCP connect and
+ * close (the reachability prober of an outbound proxy, a registry --check-tcp health check, a port scan), not a
+ * TLS client. Node reports it as a failed handshake (ECONNRESET), which it is not.
+ */
+export function sentNothing(s: Socket): boolean {
+  const raw = (s as unknown as { _parent?: unknown })._parent;
+  return raw instanceof Socket && raw.bytesRead === 0;
+}
+
+/**
  * The client address of a TLS socket: its own, or once it is closed its raw socket's (which keeps the address
  * it was asked for while open), or for a TLS socket built on a PrefixedSocket (whose own remoteAddress is
  * unknown) ours — Node 20 wraps the Duplex in an internal JSStreamSocket, reachable from the live TLS socket's

@@ -30,12 +30,12 @@ export class UpstreamPools {
     return this.tls !== undefined;
   }
 
-  /** Turns on mTLS to endpoints that registered a mesh TLS port; a certificate rotation rebuilds those pools. */
   /** The host:port a connect to this endpoint goes to: its mesh TLS port when TLS is on and it has one. */
   dialAddress(address: string, tlsPort: number | undefined): string {
     return this.tls !== undefined && tlsPort !== undefined ? tlsAddress(address, tlsPort) : address;
   }
 
+  /** Turns on mTLS to endpoints that registered a mesh TLS port; a certificate rotation rebuilds those pools. */
   setTls(tls: OutboundTlsProvider): void {
     this.tls = tls;
     this.h2.setTls(tls);

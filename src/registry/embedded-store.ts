@@ -160,13 +160,16 @@ export class EmbeddedStore implements RegistryStore {
     return this.persist(keyOf(spec.service, spec.id), inst, { i: index, op: 'put', inst }) as Promise<Instance>;
   }
 
-  remove(service: string, id: string, reason: string): Promise<boolean> {
-    if (!this.view(service, id).inst) return Promise.resolve(false);
+  remove(service: string, id: string, reason: string, stillDue?: (current: Instance) => boolean): Promise<boolean> {
+    const inst = this.view(service, id).inst;
+    if (!inst || (stillDue && !stillDue(inst))) return Promise.resolve(false);
     const index = ++this.nextIndex;
     return this.persist(keyOf(service, id), undefined, { i: index, op: 'del', service, id, reason }).then(() => true);
   }
 
-  setHealth(service: string, id: string, health: HealthState, output?: string): Promise<Instance | undefined> {
+  setHealth(service: string, id: string, health: HealthState, output?: string, stillDue?: (current: Instance) => boolean): Promise<Instance | undefined> {
+    const inst = this.view(service, id).inst;
+    if (inst && stillDue && !stillDue(inst)) return Promise.resolve(inst);
     return this.changeHealth(service, id, health, output, health === 'passing');
   }
 

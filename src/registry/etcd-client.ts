@@ -25,7 +25,10 @@ export interface EtcdConnectionOptions {
 
 /** Builds the client; rejects unreadable TLS files with MESH_ERR_TLS. */
 export function createEtcdClient(opts: EtcdConnectionOptions): Etcd3 {
-  const callTimeoutMs = opts.callTimeoutMs ?? 5_000;
+  // 2 s: a call to a frozen or cut-off member (whose TCP connection stays open) fails by then, and etcd3 retries
+  // it on another member (it shuffles the endpoints per call and retries recoverable errors, deadlines included),
+  // so a heartbeat still lands within a short TTL. A healthy etcd answers in milliseconds.
+  const callTimeoutMs = opts.callTimeoutMs ?? 2_000;
   const options: IOptions = {
     hosts: opts.endpoints,
     dialTimeout: callTimeoutMs,
@@ -53,6 +56,7 @@ export function createEtcdClient(opts: EtcdConnectionOptions): Etcd3 {
       throw new MeshError('MESH_ERR_TLS', 'pass both --etcd-cert and --etcd-key for etcd client certificates, or neither');
     }
     if (!opts.tls.caFile) throw new MeshError('MESH_ERR_TLS', 'pass --etcd-ca with the CA that signed etcd\'s certificate');
+    dropIpServernameWarning();
     options.credentials = {
       rootCertificate: read(opts.tls.caFile, 'CA file'),
       ...(opts.tls.keyFile ? { privateKey: read(opts.tls.keyFile, 'key file') } : {}),
@@ -79,7 +83,31 @@ export function describeEtcdError(err: unknown): string {
   const msg = (err instanceof Error ? err.message : String(err)).replace(/^\d+ [A-Z_]+: /, '').split('\n')[0] ?? '';
   // grpc-js wraps the socket error in "No connection established. Last error: Error: connect … Resolution note: …".
   const last = msg.match(/Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note:|$)/);
-  return (last?.[1] || msg) || 'unknown error';
+  const text = (last?.[1] || msg) || 'unknown error';
+  // OpenSSL's own text ("805C…:error:0A000412:SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:…") says
+  // little to an operator: keep its reason and say what it usually means.
+  const ssl = /SSL routines:[^:]*:([^:]+)/.exec(text)?.[1];
+  if (ssl === undefined) return text;
+  const meaning = /bad certificate|certificate required|unknown ca/.test(ssl)
+    ? 'etcd refused this client\'s certificate, or wants one: check --etcd-cert and --etcd-key'
+    : /wrong version number|packet length too long/.test(ssl) ? 'http and https mixed up: check the scheme in --etcd-endpoints' : 'check --etcd-ca, --etcd-cert and --etcd-key';
+  return `TLS handshake failed (${ssl}; ${meaning})`;
+}
+
+/**
+ * grpc-js hands an endpoint's host to TLS as the server name even when it is an IP address, and Node then
+ * prints a DEP0123 deprecation warning on stderr; the certificate is still checked against the IP SAN. That
+ * warning is noise to a mesh user (and breaks the one-line error rule), so it alone is dropped.
+ */
+function dropIpServernameWarning(): void {
+  const emit = process.emitWarning as (...args: unknown[]) => void;
+  if ((emit as { meshFiltered?: boolean }).meshFiltered) return;
+  const filtered = (...args: unknown[]) => {
+    if (args.includes('DEP0123') || (typeof args[1] === 'object' && (args[1] as { code?: string } | null)?.code === 'DEP0123')) return;
+    emit.apply(process, args);
+  };
+  (filtered as { meshFiltered?: boolean }).meshFiltered = true;
+  process.emitWarning = filtered as typeof process.emitWarning;
 }
 
 /** Every key-value under a prefix, with the revision the read happened at. */
@@ -88,10 +116,15 @@ export async function rangePrefix(client: Etcd3, prefix: string): Promise<{ revi
   return { revision: Number(res.header.revision), kvs: res.kvs };
 }
 
-/** The current revision, read cheaply (count only, no values). Doubles as the liveness probe. */
-export async function currentRevision(client: Etcd3, prefix: string): Promise<number> {
-  const res = await client.kv.range({ key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix), count_only: true });
-  return Number(res.header.revision);
+/**
+ * The liveness probe: the revision and raft term, and the newest mod revision under the prefix (one key, no
+ * value), which the watch must have delivered by now — a watch that has not is stuck (see watchStalled).
+ */
+export async function probePrefix(client: Etcd3, prefix: string): Promise<{ revision: number; term: number; newestChange: number }> {
+  const res = await client.kv.range({
+    key: Buffer.from(prefix), range_end: prefixRangeEnd(prefix), keys_only: true, limit: 1, sort_order: 'Descend', sort_target: 'Mod',
+  });
+  return { revision: Number(res.header.revision), term: Number(res.header.raft_term), newestChange: Number(res.kvs[0]?.mod_revision ?? 0) };
 }
 
 export async function grantLease(client: Etcd3, ttlSeconds: number): Promise<string> {

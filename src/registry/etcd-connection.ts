@@ -6,7 +6,7 @@ import { MeshError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { EtcdCache } from './etcd-cache.js';
 import {
-  createEtcdClient, currentRevision, describeEtcdError, isAuthError, rangePrefix, type EtcdConnectionOptions,
+  createEtcdClient, describeEtcdError, probePrefix, isAuthError, rangePrefix, type EtcdConnectionOptions,
 } from './etcd-client.js';
 import { Membership } from './etcd-members.js';
 import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
@@ -27,18 +27,31 @@ export interface EtcdConnectionSettings {
 export class EtcdConnection {
   /** The client, once open() has been called. */
   client: Etcd3 | undefined;
+  /** The watch's own client (see startWatch). */
+  private watchClient: Etcd3 | undefined;
   /** Whether etcd answers: writes are accepted only then. */
   available = false;
   /** Why the registry is read-only, while it is. */
   reason: string | undefined;
   /** When (monotonic ms) etcd was lost. */
   lostAt = 0;
+  /**
+   * When (wall-clock ms) heartbeats could last not land: at open, when etcd returned after an outage, or when
+   * this daemon first heard of a new raft term (an election, during which etcd accepted no writes).
+   */
+  writableSince = 0;
+  private term = 0;
   private membership: Membership | undefined;
   private watcher: Watcher | undefined;
   private watchGeneration = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
   private lastResyncAt = -Infinity;
+  private lastWatchRestartAt = -Infinity;
+  private restartingWatch = false;
+  private watchEndpoint = Math.floor(Math.random() * 1_000);
+  /** A revision etcd has committed under the prefix that the watch had not delivered, and since when. */
+  private owed: { revision: number; since: number } | undefined;
   private closing = false;
   private readonly endpointsText: string;
   private readonly prefix: string;
@@ -65,15 +78,28 @@ export class EtcdConnection {
       await withTimeout((async () => {
         const { revision, kvs } = await rangePrefix(client, `${this.prefix}/`);
         this.cache.load(kvs, revision);
-        await this.startWatch(revision + 1, timeoutMs);
+        // The watch's connection goes to one member: if it is the one that is down, try the next.
+        const members = this.opts.connection.endpoints.length;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.startWatch(revision + 1, members > 1 ? Math.max(1_000, timeoutMs / members) : timeoutMs);
+            break;
+          } catch (err) {
+            if (attempt >= members || isAuthError(err)) throw err;
+            this.dropWatchClient();
+          }
+        }
       })(), timeoutMs, `no answer within ${timeoutMs} ms`);
     } catch (err) {
       this.watchGeneration++;
       client.close();
+      this.watchClient?.close();
+      this.watchClient = undefined;
       const why = isAuthError(err) ? `refused the credentials: ${describeEtcdError(err)}` : `is unreachable: ${describeEtcdError(err)}`;
       throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} ${why}`, { cause: err });
     }
     this.available = true;
+    this.writableSince = this.clock.now();
     this.membership = new Membership(client, this.prefix, this.opts.memberId, this.opts.memberTtlSeconds, this.opts.memberInfo);
     await this.membership.join().catch((err: unknown) => this.lost(err));
     this.scheduleProbe();
@@ -90,11 +116,33 @@ export class EtcdConnection {
     if (this.available) await withTimeout(this.membership?.leave() ?? Promise.resolve(), 2_000, '').catch(() => {});
     await withTimeout(this.watcher?.cancel() ?? Promise.resolve(), 1_000, '').catch(() => {});
     client.close();
+    this.watchClient?.close();
+  }
+
+  /**
+   * The watch's client talks to one endpoint, the next one each time it is made: a watch dropped because its
+   * member froze or died is re-opened on another member, not on a shuffle that may pick the same one again.
+   */
+  private newWatchClient(): Etcd3 {
+    const endpoints = this.opts.connection.endpoints;
+    const endpoint = endpoints[this.watchEndpoint++ % endpoints.length]!;
+    return createEtcdClient({ ...this.opts.connection, endpoints: [endpoint] });
+  }
+
+  /** Drops the watch's client (a stuck or broken stream) so the next watch opens a new one. */
+  private dropWatchClient(): void {
+    const old = this.watchClient;
+    this.watchClient = undefined;
+    this.watcher = undefined;
+    old?.close();
   }
 
   /** Opens the watch on the whole prefix from `fromRevision`; resolves once etcd has accepted it. */
   private startWatch(fromRevision: number, timeoutMs = 4_000): Promise<void> {
-    const client = this.client!;
+    // etcd3 multiplexes every watch of a client on one gRPC stream: the watch has a client of its own, so a stuck
+    // stream can be dropped (watchStalled) without touching the writes' connections.
+    this.watchClient ??= this.newWatchClient();
+    const client = this.watchClient;
     const generation = ++this.watchGeneration;
     const watcher = client.watch().prefix(`${this.prefix}/`).startRevision(String(fromRevision)).watcher();
     this.watcher = watcher;
@@ -112,6 +160,7 @@ export class EtcdConnection {
       };
       watcher.on('connected', () => { clearTimeout(timer); if (!settled) { settled = true; resolve(); } });
       watcher.on('data', (res) => {
+        this.noteTerm(Number(res.header.raft_term));
         if (generation === this.watchGeneration) this.cache.applyWatch(res.events, Number(res.header.revision));
       });
       watcher.on('disconnected', fail(false));
@@ -119,13 +168,50 @@ export class EtcdConnection {
     });
   }
 
+  /**
+   * The watch has not delivered a revision etcd committed: its member is frozen or cut off while the stream stays
+   * open (gRPC keep-alive would notice only after seconds). Restart it from the last applied revision; the new
+   * stream goes to a member chosen afresh. One restart at a time, at most one every 2 s.
+   */
+  watchStalled(revision: number): void {
+    const now = this.clock.monotonic();
+    if (!this.available || this.closing || this.restartingWatch || now - this.lastWatchRestartAt < 2_000) return;
+    if (this.cache.revision >= revision) return;
+    this.restartingWatch = true;
+    this.lastWatchRestartAt = now;
+    const from = this.cache.revision + 1;
+    this.log(`etcd store: the watch is behind revision ${revision} (at ${this.cache.revision}); restarting it from revision ${from} on a new connection`);
+    // A new client means a new stream, on the next member; the old one goes with its stuck stream.
+    this.watchGeneration++; // whatever the old watcher reports as it closes is no longer news
+    this.dropWatchClient();
+    this.startWatch(from)
+      .catch((err: unknown) => this.lost(err))
+      .finally(() => { this.restartingWatch = false; });
+  }
+
+  /**
+   * A daemon that only reads notices a stuck watch here: a change etcd reported at one probe that the watch has
+   * still not delivered at a probe 2 s later. (A writing daemon notices sooner, in the store's write path.)
+   */
+  private checkWatchCaughtUp(newestChange: number): void {
+    if (!this.available || newestChange <= this.cache.revision) { this.owed = undefined; return; }
+    const now = this.clock.monotonic();
+    if (this.owed === undefined || this.owed.revision > newestChange) { this.owed = { revision: newestChange, since: now }; return; }
+    if (now - this.owed.since >= 2_000) { this.watchStalled(this.owed.revision); this.owed = undefined; }
+  }
+
+  /** Records etcd's raft term; a newer one than last seen means an election happened (see writableSince). */
+  noteTerm(term: number): void {
+    if (!(term > this.term)) return;
+    if (this.term !== 0) this.writableSince = this.clock.now();
+    this.term = term;
+  }
+
   /** etcd is out of reach: serve read-only and keep probing until it returns. */
   lost(err: unknown): void {
     if (this.closing) return;
     this.watchGeneration++;
-    const watcher = this.watcher;
-    this.watcher = undefined;
-    void watcher?.cancel().catch(() => {});
+    this.dropWatchClient();
     if (!this.available) return;
     this.available = false;
     this.lostAt = this.clock.monotonic();
@@ -145,7 +231,9 @@ export class EtcdConnection {
     if (this.probing || this.closing || !this.client) return;
     this.probing = true;
     try {
-      await currentRevision(this.client, `${this.prefix}/`);
+      const seen = await probePrefix(this.client, `${this.prefix}/`);
+      this.noteTerm(seen.term);
+      this.checkWatchCaughtUp(seen.newestChange);
       if (!this.available) await this.recover();
     } catch (err) {
       if (this.available) this.lost(err);
@@ -161,6 +249,7 @@ export class EtcdConnection {
     await this.startWatch(from);
     await this.membership?.join();
     this.available = true;
+    this.writableSince = this.clock.now();
     const outage = ((this.clock.monotonic() - this.lostAt) / 1000).toFixed(1);
     this.reason = undefined;
     this.log(`etcd store: etcd is back after ${outage} s: resumed the watch at revision ${from}; writes accepted again (${this.cache.size} instances)`);

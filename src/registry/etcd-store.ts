@@ -7,10 +7,21 @@
 // last applied revision — or, if etcd compacted that revision away, re-reads everything and emits the
 // difference — so no registration is lost and proxies keep routing on the last known state throughout.
 //
-// TTL instances are bound to an etcd lease of their TTL: a heartbeat (through any daemon) refreshes the lease,
-// and when it runs out etcd deletes the key itself, with no daemon involved. The heartbeat time is shared the
-// same way, so every daemon shows the same LAST HEARTBEAT: the daemon that receives a heartbeat writes its time
-// into the key when the stored one is older than heartbeatShareMs (5 s, or TTL/2 if shorter). Such a write keeps
+// TTL instances are expired by the registry daemons, as on the embedded store, not by etcd leases: the daemon
+// that runs a service's checks (below) turns an instance whose TTL ran out critical, and removes it once it has
+// been critical for its deregister-after, so both stores show an expired instance the same way. The trade-off,
+// decided for speed and for one behaviour on both stores: with per-instance leases a registration cost a lease
+// grant plus a put and every heartbeat a keep-alive round trip, and a key vanished at expiry without a critical
+// step; now a registration is one put that shares a transaction with concurrent writes (etcd-batch.ts), and no
+// lease is needed per instance. What is given up: while no registry daemon runs at all, no TTL expires (as with a
+// stopped embedded registry); the first daemon back counts TTLs from its start. Expiry also counts from when the
+// store last became writable, or since etcd last elected a leader (a new raft term), since heartbeats cannot land
+// while etcd is out of reach or electing — etcd extends every lease after a leader change for the same reason. Keys written by an older mesh with a lease of their own keep
+// it until re-registered; a heartbeat still renews it.
+//
+// The heartbeat time is shared through etcd, so every daemon shows the same LAST HEARTBEAT and the checking daemon
+// sees heartbeats received by any daemon: the daemon that receives a heartbeat writes its time into the key when
+// the stored one is older than heartbeatShareMs (5 s, or TTL/2 if shorter). Such a write keeps
 // the instance's modifyIndex and reaches no watcher (etcd-cache.ts): like a heartbeat on the embedded store, it
 // is not a change. Active checks run on one daemon
 // per service, chosen by rendezvous hashing over the live members (etcd-members.ts); `shouldCheck` says
@@ -19,15 +30,16 @@ import { MeshError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { HealthCheckSpec, HealthState, Instance, InstanceSpec } from '../core/types.js';
 import { EtcdCache } from './etcd-cache.js';
+import { WriteBatcher, type BatchResult, type BatchWrite } from './etcd-batch.js';
 import {
-  describeEtcdError, grantLease, isConnectivityError, keepAliveOnce, revokeLease, type EtcdConnectionOptions,
+  describeEtcdError, isConnectivityError, keepAliveOnce, revokeLease, type EtcdConnectionOptions,
 } from './etcd-client.js';
 import { EtcdConnection } from './etcd-connection.js';
 import { checkerFor, DEFAULT_ETCD_PREFIX, encodeInstance, instanceKey, normalizePrefix, type StoredInstance } from './etcd-keys.js';
 import { newMemberId } from './etcd-members.js';
 import type { StoreFactory } from './daemon.js';
 import { hasActiveCheck, initialHealth, sameSpec, specOf } from './instance-spec.js';
-import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
+import type { HealthPolicy, RegistryStore, StoreEvent, StoreStatus } from './store.js';
 import type { Etcd3 } from 'etcd3';
 import { EtcdTokenStore } from './identity/etcd-token-store.js';
 
@@ -51,8 +63,6 @@ export function etcdStoreFactory(opts: EtcdStoreOptions): StoreFactory {
   return ({ clock, log }) => new EtcdStore({ ...opts, clock, log });
 }
 
-const ttlSecondsOf = (check?: HealthCheckSpec) => (check?.ttlMs ? Math.max(1, Math.ceil(check.ttlMs / 1000)) : 0);
-
 /** The longest a shared heartbeat time may lag the newest heartbeat before it is written again. */
 export const HEARTBEAT_SHARE_MS = 5_000;
 
@@ -74,6 +84,7 @@ export class EtcdStore implements RegistryStore {
   private readonly log: (line: string) => void;
   private readonly cache: EtcdCache;
   private readonly link: EtcdConnection;
+  private readonly batcher: WriteBatcher;
 
   constructor(private readonly opts: EtcdStoreOptions) {
     this.prefix = normalizePrefix(opts.prefix ?? DEFAULT_ETCD_PREFIX);
@@ -88,6 +99,7 @@ export class EtcdStore implements RegistryStore {
       memberId: this.memberId, memberInfo: opts.memberInfo ?? {}, memberTtlSeconds: opts.memberTtlSeconds ?? 5,
       openTimeoutMs: opts.openTimeoutMs ?? 4_000, probeIntervalMs: opts.probeIntervalMs ?? 1_000,
     });
+    this.batcher = new WriteBatcher((req) => this.writable().kv.txn(req));
   }
 
   private get available(): boolean { return this.link.available; }
@@ -133,41 +145,59 @@ export class EtcdStore implements RegistryStore {
     return this.available && checkerFor(service, this.cache.members) === this.memberId;
   }
 
-  /** etcd expires TTL instances (leases); active checks run only where shouldCheck says so. */
-  healthPolicy(): { ttlByStore: boolean; shouldCheck: (service: string) => boolean } {
-    return { ttlByStore: true, shouldCheck: (service) => this.shouldCheck(service) };
+  /**
+   * TTL expiry, active checks and removals run only where shouldCheck says so, and count from when etcd last
+   * became writable here (see the header).
+   */
+  healthPolicy(): HealthPolicy {
+    return {
+      ttlByStore: false,
+      shouldCheck: (service) => this.shouldCheck(service),
+      expiryFloor: () => this.link.writableSince,
+      // The shared heartbeat time lags the newest heartbeat by up to heartbeatShareMs (it is not rewritten more
+      // often): expire that much later, so a live instance is never expired for the lag; a dead one goes at most
+      // that much after its TTL.
+      ttlSlackMs: (inst) => heartbeatShareMs(inst.check),
+    };
   }
 
   async upsert(raw: InstanceSpec): Promise<Instance> {
     const spec = specOf(raw);
     const key = instanceKey(this.prefix, spec.service, spec.id);
-    const client = this.writable();
+    this.writable();
     const was = this.cache.entry(key);
     const prev = was?.instance;
-    if (prev && sameSpec(prev, spec)) {
-      // Idempotent re-registration: no write, no event, health kept; it does renew a TTL instance's lease.
-      if (was.lease === '0') return prev;
-      const ttl = await this.etcd('renew the TTL lease', () => keepAliveOnce(client, was.lease));
-      if (ttl > 0) return prev;
-      return this.upsertFresh(spec, key, undefined); // the lease ran out just now: register it anew
-    }
-    return this.upsertFresh(spec, key, was);
+    // Idempotent re-registration: no write, no event, health kept. A key with a lease of its own (written by an
+    // older mesh) is written anew instead, which moves it off that lease.
+    if (prev && was.lease === '0' && sameSpec(prev, spec)) return prev;
+    const now = this.clock.now();
+    const health = initialHealth(prev, spec, now);
+    const stored: StoredInstance = { ...spec, ...health, registeredAt: prev?.registeredAt ?? now };
+    const res = await this.write('register', { key: Buffer.from(key), value: encodeInstance(stored), lease: '0' });
+    if (was && was.lease !== '0') this.revokeQuietly(was.lease);
+    return this.applied(key, res.revision, stored, prev?.createIndex);
   }
 
-  async remove(service: string, id: string, reason: string): Promise<boolean> {
-    const client = this.writable();
+  async remove(service: string, id: string, reason: string, stillDue?: (current: Instance) => boolean): Promise<boolean> {
     const key = instanceKey(this.prefix, service, id);
-    const lease = this.cache.entry(key)?.lease ?? '0';
-    this.cache.noteLocalDelete(key, reason);
-    const res = await this.etcd('deregister', () => client.kv.deleteRange({ key: Buffer.from(key) }));
-    if (Number(res.deleted) === 0) return false;
-    if (lease !== '0') await revokeLease(client, lease).catch(() => {}); // the lease bound only this key
-    await this.cache.waitFor(Number(res.header.revision), 5_000);
-    return true;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      this.writable();
+      const was = this.cache.entry(key);
+      if (stillDue && (!was || !stillDue(was.instance))) return false;
+      this.cache.noteLocalDelete(key, reason);
+      // A guarded remove is a compare-and-swap on what the decision saw; a deregistration deletes whatever is there.
+      const res = await this.write('deregister', { key: Buffer.from(key), ...(stillDue ? { ifModRevision: was!.modRevision } : {}) });
+      if (!res.succeeded) { await this.cache.waitFor(res.revision, 2_000); continue; }
+      if (res.deleted === 0) return false;
+      if (was && was.lease !== '0') this.revokeQuietly(was.lease);
+      await this.cache.waitFor(res.revision, 5_000);
+      return true;
+    }
+    return false;
   }
 
-  setHealth(service: string, id: string, health: HealthState, output?: string): Promise<Instance | undefined> {
-    return this.changeHealth(service, id, health, output, health === 'passing');
+  setHealth(service: string, id: string, health: HealthState, output?: string, stillDue?: (current: Instance) => boolean): Promise<Instance | undefined> {
+    return this.changeHealth(service, id, health, output, health === 'passing', stillDue);
   }
 
   async heartbeat(service: string, id: string, health?: HealthState, output?: string): Promise<Instance | undefined> {
@@ -176,43 +206,25 @@ export class EtcdStore implements RegistryStore {
     const was = this.cache.entry(key);
     if (!was) return undefined;
     if (was.lease !== '0') {
+      // A key with a lease of its own (written by an older mesh): renew it, so it is not deleted under us.
       const ttl = await this.etcd('heartbeat', () => keepAliveOnce(client, was.lease));
-      if (ttl <= 0) return undefined; // the lease ran out: etcd has deleted (or is deleting) the instance
+      if (ttl <= 0) return undefined;
     }
     const inst = was.instance;
-    // A bare heartbeat renews a TTL; it does not override an active check's verdict.
+    // A bare heartbeat renews a TTL (and so heals a TTL expiry); it does not override an active check's verdict.
     const keep = health === undefined && hasActiveCheck(inst.check);
     return this.changeHealth(service, id, keep ? inst.health : health ?? 'passing', keep ? inst.healthOutput : output, true);
   }
 
-  private async upsertFresh(spec: InstanceSpec, key: string, was: ReturnType<EtcdCache['entry']>): Promise<Instance> {
-    const client = this.writable();
-    const prev = was?.instance;
-    const now = this.clock.now();
-    const health = initialHealth(prev, spec, now);
-    const stored: StoredInstance = { ...spec, ...health, registeredAt: prev?.registeredAt ?? now };
-    const ttl = ttlSecondsOf(spec.check);
-    const lease = ttl > 0 ? await this.etcd('grant a TTL lease', () => grantLease(client, ttl)) : '0';
-    let res;
-    try {
-      res = await this.etcd('register', () => client.kv.put({ key: Buffer.from(key), value: encodeInstance(stored), lease }));
-    } catch (err) {
-      if (lease !== '0') void revokeLease(client, lease).catch(() => {});
-      throw err;
-    }
-    // The key has moved to the new lease (or to none), so the old lease binds nothing any more.
-    if (was && was.lease !== '0' && was.lease !== lease) void revokeLease(client, was.lease).catch(() => {});
-    return this.applied(key, Number(res.header.revision), stored, prev?.createIndex);
-  }
-
   /** Writes a health change back with compare-and-swap on the key's mod revision, retrying on a race. */
-  private async changeHealth(service: string, id: string, health: HealthState, output: string | undefined, beat: boolean): Promise<Instance | undefined> {
+  private async changeHealth(service: string, id: string, health: HealthState, output: string | undefined, beat: boolean, stillDue?: (current: Instance) => boolean): Promise<Instance | undefined> {
     const key = instanceKey(this.prefix, service, id);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const client = this.writable();
+      this.writable();
       const was = this.cache.entry(key);
       if (!was) return undefined;
       const prev = was.instance;
+      if (stillDue && !stillDue(prev)) return prev;
       const now = this.clock.now();
       const sameVerdict = prev.health === health && prev.healthOutput === output;
       // Same verdict: only the heartbeat time may move. It is shared through etcd, so every daemon shows the same
@@ -224,22 +236,35 @@ export class EtcdStore implements RegistryStore {
         lastHeartbeat: beat ? now : prev.lastHeartbeat,
         criticalSince: health !== 'critical' ? undefined : prev.health === 'critical' ? prev.criticalSince : now,
       };
-      const bkey = Buffer.from(key);
       const value = encodeInstance(stored, sameVerdict ? prev.modifyIndex : undefined);
-      const res = await this.etcd(sameVerdict ? 'record a heartbeat' : 'record health', () => client.kv.txn({
-        compare: [{ key: bkey, target: 'Mod', result: 'Equal', mod_revision: was.modRevision }],
-        success: [{ request_put: { key: bkey, value, lease: was.lease } }],
-      }));
-      if (res.succeeded) return this.applied(key, Number(res.header.revision), stored, prev.createIndex);
+      const res = await this.write(sameVerdict ? 'record a heartbeat' : 'record health', { key: Buffer.from(key), value, lease: was.lease, ifModRevision: was.modRevision });
+      if (res.succeeded) return this.applied(key, res.revision, stored, prev.createIndex);
       // Someone else changed it first: wait until our cache has their change, then decide again.
-      await this.cache.waitFor(Number(res.header.revision), 2_000);
+      await this.cache.waitFor(res.revision, 2_000);
     }
     throw new MeshError('MESH_ERR_INTERNAL', `health of ${service}/${id} kept changing under concurrent writers; try again`);
   }
 
+  /** One instance write, sent in the next shared transaction (etcd-batch.ts). */
+  private async write(what: string, write: BatchWrite): Promise<BatchResult> {
+    const res = await this.etcd(what, () => this.batcher.write(write));
+    this.link.noteTerm(res.term);
+    return res;
+  }
+
+  private revokeQuietly(lease: string): void {
+    const client = this.link.client;
+    if (client) void revokeLease(client, lease).catch(() => {});
+  }
+
   /** Waits for the watch to apply a write, so the caller reads its own write; falls back to the written value. */
   private async applied(key: string, revision: number, stored: StoredInstance, createIndex: number | undefined): Promise<Instance> {
-    await this.cache.waitFor(revision, 5_000);
+    // etcd committed the write, so the watch owes us its event. A watch that does not deliver it within 2 s is
+    // stuck (typically on a frozen or partitioned member, whose stream stays open): move it to another member.
+    if (!(await this.cache.waitFor(revision, 2_000))) {
+      this.link.watchStalled(revision);
+      await this.cache.waitFor(revision, 3_000);
+    }
     const cached = this.cache.entry(key);
     if (cached && cached.modRevision >= revision) return cached.instance;
     return { ...stored, createIndex: createIndex ?? revision, modifyIndex: revision } as Instance;

@@ -27,6 +27,10 @@ export interface HealthMonitorOptions {
    * several daemons (etcd) give one daemon per service; by default this daemon checks everything.
    */
   shouldCheck?: (service: string) => boolean;
+  /** See HealthPolicy.expiryFloor: deadlines never count from before this (wall-clock ms). */
+  expiryFloor?: () => number;
+  /** See HealthPolicy.ttlSlackMs. */
+  ttlSlackMs?: (inst: Instance) => number;
 }
 
 interface Tracked {
@@ -53,6 +57,8 @@ export class HealthMonitor {
   private readonly grace: boolean;
   private readonly ttlByStore: boolean;
   private readonly shouldCheck: (service: string) => boolean;
+  private readonly expiryFloor: () => number;
+  private readonly ttlSlackMs: (inst: Instance) => number;
   private readonly tracked = new Map<string, Tracked>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
@@ -67,6 +73,8 @@ export class HealthMonitor {
     this.grace = opts.ttlGraceOnStart ?? true;
     this.ttlByStore = opts.ttlByStore ?? false;
     this.shouldCheck = opts.shouldCheck ?? (() => true);
+    this.expiryFloor = opts.expiryFloor ?? (() => 0);
+    this.ttlSlackMs = opts.ttlSlackMs ?? (() => 0);
   }
 
   start(): void {
@@ -123,13 +131,13 @@ export class HealthMonitor {
 
   /** The earliest time something can happen to this instance without a store event: TTL expiry or removal. */
   private nextDeadline(inst: Instance): number | undefined {
-    const floor = this.grace ? this.startedAt : 0;
+    const floor = Math.max(this.grace ? this.startedAt : 0, this.expiryFloor());
     if (inst.health === 'critical') {
       const after = inst.check?.deregisterAfterMs ?? DEFAULTS.deregisterAfterMs;
       return Math.max(inst.criticalSince ?? this.startedAt, floor) + after;
     }
     if (inst.check?.ttlMs !== undefined && !hasActiveCheck(inst.check) && !this.ttlByStore) {
-      return Math.max(inst.lastHeartbeat ?? inst.registeredAt, floor) + inst.check.ttlMs;
+      return Math.max(inst.lastHeartbeat ?? inst.registeredAt, floor) + inst.check.ttlMs + this.ttlSlackMs(inst);
     }
     return undefined;
   }
@@ -150,29 +158,44 @@ export class HealthMonitor {
     const at = this.nextDeadline(inst);
     if (at === undefined) return;
     if (this.clock.now() < at) { this.armDeadline(t, inst); return; }
+    if (!this.shouldCheck(inst.service)) {
+      // Another daemon owns this service's expiries and removals; look again later in case ownership moves here.
+      t.deadline = setTimeout(() => { void this.evaluate(t); }, RETRY_MS);
+      t.deadline.unref();
+      return;
+    }
+    // The decision was taken on this daemon's copy, which may be stale (a daemon just woken from a freeze runs its
+    // timers before its watch delivers what changed meanwhile): the store asks again on the state it replaces.
+    const stillDue = (current: Instance) => {
+      const due = this.nextDeadline(current);
+      return due !== undefined && this.clock.now() >= due && (current.health === 'critical') === (inst.health === 'critical');
+    };
     if (inst.health === 'critical') {
-      if (!this.shouldCheck(inst.service)) {
-        // Another daemon owns this service's removals; look again later in case ownership moves here.
-        t.deadline = setTimeout(() => { void this.evaluate(t); }, RETRY_MS);
-        t.deadline.unref();
-        return;
-      }
       t.removing = true;
       this.untrack(t);
       this.log(`health: removing ${inst.service}/${inst.id}: critical for longer than deregister-after (${inst.healthOutput ?? 'no output'})`);
-      const removed = await this.write(this.store.remove(inst.service, inst.id, 'critical for longer than deregister-after'));
-      if (removed === undefined && this.unsubscribe) {
-        // The write failed (store read-only): keep tracking and try again later.
+      const removed = await this.write(this.store.remove(inst.service, inst.id, 'critical for longer than deregister-after', stillDue));
+      if (!removed && this.unsubscribe && this.store.get(inst.service, inst.id)) {
+        // The write failed (store read-only) or was vetoed (the instance recovered): keep tracking.
         t.removing = false;
-        t.deadline = setTimeout(() => { void this.evaluate(t); }, RETRY_MS);
-        t.deadline.unref();
+        const now = this.store.get(inst.service, inst.id)!;
+        if (removed === undefined) {
+          t.deadline = setTimeout(() => { void this.evaluate(t); }, RETRY_MS);
+          t.deadline.unref();
+        } else {
+          this.armDeadline(t, now);
+        }
       }
       return;
     }
-    this.log(`health: ${inst.service}/${inst.id} ${inst.health} -> critical (TTL expired)`);
-    const updated = await this.write(this.store.setHealth(inst.service, inst.id, 'critical', 'TTL expired'));
-    // The upsert event re-arms the deadline; if the write failed, try again at the next tick of the TTL.
-    if (!updated && !t.removing) this.armDeadline(t, { ...inst, lastHeartbeat: this.clock.now() });
+    const updated = await this.write(this.store.setHealth(inst.service, inst.id, 'critical', 'TTL expired', stillDue));
+    if (updated?.health === 'critical') this.log(`health: ${inst.service}/${inst.id} ${inst.health} -> critical (TTL expired)`);
+    // The upsert event re-arms the deadline; if the write failed or was vetoed, look again at the next deadline.
+    if (!t.removing) {
+      const now = this.store.get(inst.service, inst.id);
+      if (!updated) this.armDeadline(t, { ...inst, lastHeartbeat: this.clock.now() });
+      else if (now && now.health !== 'critical') this.armDeadline(t, now);
+    }
   }
 
   private scheduleProbe(t: Tracked, delay: number): void {

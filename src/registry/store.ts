@@ -35,10 +35,17 @@ export interface RegistryStore {
    * Re-registering an unchanged spec keeps the health state and emits no event.
    */
   upsert(spec: InstanceSpec): Promise<Instance>;
-  /** Removes an instance; resolves false if it did not exist. Durable before it resolves. */
-  remove(service: string, id: string, reason: string): Promise<boolean>;
-  /** Records a health state maintained by the registry (check result, TTL expiry). Durable when it changes. */
-  setHealth(service: string, id: string, health: HealthState, output?: string): Promise<Instance | undefined>;
+  /**
+   * Removes an instance; resolves false if it did not exist. Durable before it resolves. `stillDue`, when given,
+   * is asked about the state the remove replaces and vetoes it by returning false (then: resolves false): a
+   * decision taken on a stale copy (a daemon just woken from a freeze) is re-checked on the current state.
+   */
+  remove(service: string, id: string, reason: string, stillDue?: (current: Instance) => boolean): Promise<boolean>;
+  /**
+   * Records a health state maintained by the registry (check result, TTL expiry). Durable when it changes.
+   * `stillDue` as for remove: when it vetoes, the instance is returned unchanged.
+   */
+  setHealth(service: string, id: string, health: HealthState, output?: string, stillDue?: (current: Instance) => boolean): Promise<Instance | undefined>;
   /** Records a heartbeat (TTL refresh); not journaled unless the health state changes. */
   heartbeat(service: string, id: string, health?: HealthState, output?: string): Promise<Instance | undefined>;
   /** Subscribes to changes after the current index. Returns the unsubscribe function. */
@@ -47,7 +54,23 @@ export interface RegistryStore {
    * How the daemon's health monitor should share work with other daemons on the same store (etcd): whether the
    * store expires TTLs itself, and which services this daemon checks. Absent: the monitor does everything.
    */
-  healthPolicy?(): { ttlByStore: boolean; shouldCheck: (service: string) => boolean };
+  healthPolicy?(): HealthPolicy;
   /** Bootstrap tokens of the identity API (hashes only), kept as durably as the instances. */
   readonly tokens: TokenStore;
+}
+
+export interface HealthPolicy {
+  /** The store expires TTL instances itself, so the monitor must not. */
+  ttlByStore: boolean;
+  shouldCheck: (service: string) => boolean;
+  /**
+   * The earliest wall-clock time TTLs and deregister-after may count from: when the store last became writable.
+   * Heartbeats cannot land while the store refuses writes, so an outage must not expire the instances it hid.
+   */
+  expiryFloor?: () => number;
+  /**
+   * How late the store's copy of an instance's last heartbeat may be (ms): a TTL expires only that much after
+   * TTL, so a heartbeat that landed but was not yet recorded never expires a live instance.
+   */
+  ttlSlackMs?: (inst: Instance) => number;
 }

@@ -1,6 +1,6 @@
 // A test backend run as its own process (so a test can kill -9 it): a node:http server that says which
 // instance answered and can be told, over its own port, to fail or slow down. Usage:
-//   node backend-child.js <name> [port]     → prints "listening <port>" on stdout
+//   node backend-child.js <name> [port] [host]     → prints "listening <port>" on stdout (host: 127.0.0.1)
 // Paths: /__mode?status=503&delayMs=200 (sets behaviour for later requests; /__mode resets), /echo (streams
 // the body back), /sink (counts the body), /bytes?n=N (streams N bytes), /slow?ms=N, /status?code=N,
 // /trailers, /hop (answers with hop-by-hop headers); anything else answers JSON about the request.
@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 
 const name = process.argv[2] ?? 'backend';
 const port = Number(process.argv[3] ?? '0');
+const host = process.argv[4] ?? '127.0.0.1';
 let failStatus = 0;
 let delayMs = 0;
 
@@ -111,7 +112,7 @@ server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
   });
   socket.on('error', () => socket.destroy());
 });
-server.listen(port, '127.0.0.1', () => {
+server.listen(port, host, () => {
   process.stdout.write(`listening ${(server.address() as { port: number }).port}\n`);
 });
 process.on('SIGTERM', () => { server.close(); server.closeAllConnections(); process.exit(0); });

@@ -50,17 +50,25 @@ test('register through daemon A, a watcher on daemon B sees it', { skip: ETCD_SK
   assert.equal((await a.client.service('web')).instances.length, 4);
 });
 
-test('a TTL instance expires through its etcd lease', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
+test('an expired TTL instance turns critical first, then is removed after deregister-after (as on the embedded store)', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
   const prefix = `/it${++prefixes}`;
   const a = await startEtcdRegistry(t, etcd!.url, prefix);
   const b = await startEtcdRegistry(t, etcd!.url, prefix);
   const watch = await recordWatch(t, b.client, ['api']);
-  const reg = await runMesh(['register', 'api', '--address', '127.0.0.1:9100', '--id', 'api-ttl', '--ttl', '2s', '--registry', a.url]);
+  const reg = await runMesh(['register', 'api', '--address', '127.0.0.1:9100', '--id', 'api-ttl', '--ttl', '2s', '--deregister-after', '2s', '--registry', a.url]);
   assert.equal(reg.code, 0, reg.stderr);
-  const up = await watch.next((e) => e.type === 'upsert' && e.instance.id === 'api-ttl');
+  await a.client.heartbeat('api', 'api-ttl');
+  const up = await watch.next((e) => e.type === 'upsert' && e.instance.id === 'api-ttl' && e.instance.health === 'passing');
+  const critical = await watch.next((e) => e.type === 'upsert' && e.instance.id === 'api-ttl' && e.instance.health === 'critical', 10_000);
+  assert.ok(critical.at - up.at >= 1_500, `critical after ${critical.at - up.at} ms, before its TTL`);
+  const shown = await runMesh(['services', 'api', '--json', '--registry', b.url]);
+  assert.equal(JSON.parse(shown.stdout).instances[0].healthOutput, 'TTL expired');
   const gone = await watch.next((e) => e.type === 'remove' && e.id === 'api-ttl', 10_000);
-  assert.ok(gone.at - up.at >= 1_500, `removed after ${gone.at - up.at} ms, before its TTL`);
-  assert.match(gone.event.type === 'remove' ? gone.event.reason : '', /lease/);
+  assert.ok(gone.at - critical.at >= 1_500, `removed ${gone.at - critical.at} ms after turning critical, before deregister-after`);
+  assert.match(gone.event.type === 'remove' ? gone.event.reason : '', /deregister-after/);
+  // Exactly one daemon (the service's checker) expired and removed it.
+  const removers = [a, b].filter((d) => /health: removing api\/api-ttl: critical for longer than deregister-after/.test(d.daemon.stderr()));
+  assert.equal(removers.length, 1);
 });
 
 test('LAST HEARTBEAT is the same on every daemon and stays fresh; heartbeats are no watch events', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
@@ -87,15 +95,17 @@ test('LAST HEARTBEAT is the same on every daemon and stays fresh; heartbeats are
   assert.deepEqual(watch.events.filter((e) => e.event.type === 'upsert').length, 0, 'B\'s watchers heard of no heartbeat');
 });
 
-test('kill -9 a daemon: its TTL instances expire, its static ones stay', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
+test('kill -9 a daemon: its TTL instances expire on the survivor, its static ones stay', { skip: ETCD_SKIP, timeout: 30_000 }, async (t) => {
   const prefix = `/it${++prefixes}`;
   const a = await startEtcdRegistry(t, etcd!.url, prefix);
   const b = await startEtcdRegistry(t, etcd!.url, prefix);
   const watch = await recordWatch(t, b.client, ['inv']);
   await a.client.register(spec('inv', 'static'));
-  await a.client.register(spec('inv', 'ttl', { check: { ttlMs: 2_000 } }));
+  await a.client.register(spec('inv', 'ttl', { check: { ttlMs: 2_000, deregisterAfterMs: 1_000 } }));
   await watch.next((e) => e.type === 'upsert' && e.instance.id === 'ttl');
   assert.deepEqual(await a.daemon.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
+  // B expires it (it owns every service once A's member lease has run out): critical, then removed.
+  await watch.next((e) => e.type === 'upsert' && e.instance.id === 'ttl' && e.instance.health === 'critical', 15_000);
   await watch.next((e) => e.type === 'remove' && e.id === 'ttl', 10_000);
   assert.deepEqual((await b.client.service('inv')).instances.map((i) => i.id), ['static']);
   // The dead daemon drops out of the checker membership when its session lease runs out.

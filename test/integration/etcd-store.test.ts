@@ -57,24 +57,43 @@ test('a write through one store reaches the other through the watch, indexed by 
   assert.equal(b.get('web', 'w1'), undefined);
 });
 
-test('a TTL instance lives on its lease: heartbeats keep it, expiry removes it with no daemon involved', { skip: ETCD_SKIP, timeout: 30_000 }, async () => {
+test('concurrent writes share etcd transactions (group commit), and each is acknowledged only once committed', { skip: ETCD_SKIP, timeout: 30_000 }, async () => {
   const prefix = `/t${++prefixCount}`;
   const a = await openStore(prefix);
   const b = await openStore(prefix);
-  await a.upsert(spec('api', 'ttl1', { check: { ttlMs: 2_000 } }));
-  await a.upsert(spec('api', 'static1'));
-  await a.close();
-  // Heartbeat through the other daemon: any daemon can refresh any lease.
-  for (let i = 0; i < 3; i++) {
-    await new Promise((r) => setTimeout(r, 700));
-    assert.ok(await b.heartbeat('api', 'ttl1'), 'heartbeat through B finds the instance');
+  const before = a.currentIndex();
+  // 300 registrations at once, bounded: far more than one transaction (128 writes) carries.
+  const done = await Promise.all(Array.from({ length: 300 }, (_, i) => a.upsert(spec('bulk', `b${i}`, { check: { ttlMs: 60_000 } }))));
+  const revisions = new Set(done.map((i) => i.modifyIndex));
+  assert.ok(revisions.size < 300, `300 writes took ${revisions.size} etcd revisions: they were not batched`);
+  assert.ok(a.currentIndex() - before < 300);
+  // Each acknowledged write is in etcd: the other daemon (and a fresh read) has all 300.
+  await eventually(() => b.listService('bulk').length === 300);
+  const raw = new Etcd3({ hosts: etcd!.url });
+  try {
+    const keys = await raw.getAll().prefix(`${prefix}/services/bulk/`).keys();
+    assert.equal(keys.length, 300);
+    const leases = await raw.getAll().prefix(`${prefix}/services/bulk/`).exec();
+    assert.ok(leases.kvs.every((kv) => String(kv.lease) === '0'), 'TTL instances need no lease of their own');
+  } finally {
+    raw.close();
   }
-  assert.ok(b.get('api', 'ttl1'));
-  const removed = new Promise<StoreEvent>((resolve) => b.subscribe((e) => { if (e.type === 'remove') resolve(e); }));
-  const ev = await removed;
-  assert.equal(ev.type === 'remove' && ev.id, 'ttl1');
-  assert.match(ev.type === 'remove' ? ev.reason : '', /lease/);
-  assert.ok(b.get('api', 'static1'), 'the static instance stays');
+  // A write to a key already in a batch under way waits for the next one, so the last write wins.
+  await Promise.all([1, 2, 3].map((w) => a.upsert(spec('bulk', 'b0', { weight: w, check: { ttlMs: 60_000 } }))));
+  await eventually(() => b.get('bulk', 'b0')?.weight === 3);
+  assert.equal(a.get('bulk', 'b0')?.weight, 3);
+});
+
+test('a decision taken on a stale copy is vetoed: stillDue is asked again on the current state', { skip: ETCD_SKIP, timeout: 30_000 }, async () => {
+  const prefix = `/t${++prefixCount}`;
+  const a = await openStore(prefix);
+  await a.upsert(spec('stale', 's1', { check: { ttlMs: 60_000 } }));
+  // The guard says no: neither the expiry nor the removal is written.
+  assert.equal((await a.setHealth('stale', 's1', 'critical', 'TTL expired', () => false))?.health, 'passing');
+  assert.equal(await a.remove('stale', 's1', 'test', () => false), false);
+  assert.ok(a.get('stale', 's1'));
+  assert.equal((await a.setHealth('stale', 's1', 'critical', 'TTL expired', (cur) => cur.health !== 'critical'))?.health, 'critical');
+  assert.equal(await a.remove('stale', 's1', 'test', (cur) => cur.health === 'critical'), true);
 });
 
 test('health changes are written back with compare-and-swap and seen everywhere', { skip: ETCD_SKIP, timeout: 30_000 }, async () => {

@@ -10,11 +10,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { createServer as createNetServer } from 'node:net';
 import { curlResponse as curl } from '../helpers/curl.js';
 import { runMesh, startMesh, tempDir, eventually, type Daemon } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { makePki, type TestPki } from '../unit/tls/pki.js';
 import { mintWithOpenssl } from '../helpers/openssl-certs.js';
+import { tcpConnect } from '../../src/core/tcp-connect.js';
 import { issueLeaf, writeLeaf } from '../../src/tls/leaf.js';
 import type { TlsFilePaths } from '../../src/tls/context.js';
 
@@ -127,6 +129,20 @@ test('refused at the handshake: no certificate, another CA, an expired certifica
   assert.match(metrics!, /reason="(UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_SIGNATURE_FAILURE)"/);
 });
 
+test('a bare TCP connect (an outbound proxy\'s reachability probe, a --check-tcp health check) is no refused TLS client: not counted, not logged', { timeout: 30_000 }, async (t) => {
+  const { d, port } = await sidecar(t, ['--inbound-admin', '127.0.0.1:0']);
+  const admin = (await d.waitFor(/inbound metrics on (http:\/\/[\d.:]+)\/metrics/))[1]!;
+  // The same connect the prober makes; then a real refusal, so there is an event to wait for.
+  for (let i = 0; i < 3; i++) await tcpConnect(`127.0.0.1:${port}`, 5_000);
+  const none = await curl(['--cacert', pki.caPath, `https://localhost:${port}/orders`]);
+  assert.notEqual(none.code, 0);
+  const metrics = (await eventually(async () => { const m = (await curl([`${admin}/metrics`])).body; return /PEER_DID_NOT_RETURN_A_CERTIFICATE/.test(m) ? m : undefined; }))!;
+  const failures = metrics.split('\n').filter((l) => l.startsWith('mesh_inbound_tls_handshake_failures_total{'));
+  assert.deepEqual(failures, ['mesh_inbound_tls_handshake_failures_total{service="orders",reason="ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE"} 1']);
+  await d.waitFor(/refused TLS client 127\.0\.0\.1: ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE/);
+  assert.doesNotMatch(d.stderr(), /ECONNRESET/);
+});
+
 test('--permissive: plaintext callers are unauthenticated, mTLS callers keep their identity on the same port', { timeout: 30_000 }, async (t) => {
   const { d, port } = await sidecar(t, ['--policy', policy, '--permissive', '--inbound-admin', '127.0.0.1:0']);
   const admin = (await d.waitFor(/inbound metrics on (http:\/\/[\d.:]+)\/metrics/))[1]!;
@@ -206,6 +222,60 @@ test('outbound mTLS: the proxy dials an endpoint\'s mesh TLS port and checks its
   assert.doesNotMatch(scrape.body, /^mesh_tls_handshake_failures_total\{direction="outbound",service="orders".*\} [1-9]/m);
   const stopped = await proxy.stop('SIGTERM');
   assert.equal(stopped.code, 0);
+});
+
+test('outbound mTLS and reachability: a refused identity leaves the endpoint reachable; a dead sidecar is unreachable and probed on its TLS port, not its app port', { timeout: 60_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const side = await sidecar(t);
+  const appPort = Number(appAddr.split(':')[1]);
+  for (const service of ['orders', 'payments']) {
+    const r = await runMesh(['register', service, '--id', `${service}-1`, '--address', appAddr, '--tls-port', String(side.port), '--registry', reg.url]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const proxy = startMesh(['proxy', 'start', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--registry', reg.url, '--cert', certs.web!.cert, '--key', certs.web!.key, '--ca', pki.caPath]);
+  t.after(async () => { await proxy.stop('SIGKILL'); });
+  const listen = (await proxy.waitFor(/outbound (127\.0\.0\.1:\d+)/))[1]!;
+  const admin = /\(admin (127\.0\.0\.1:\d+)/.exec(proxy.stderr())![1];
+  const h1 = (service: string) => curl(['-i', '-x', `http://${listen}`, `http://${service}/x`]);
+  const h2 = (service: string) => curl(['-i', '--http2-prior-knowledge', '-H', `host: ${service}`, `http://${listen}/x`]);
+  const unreachable = async (service: string) => {
+    const scrape = (await curl([`http://${admin}/metrics`])).body;
+    const m = new RegExp(`^mesh_endpoint_unreachable\\{service="${service}",endpoint="${service}-1"\\} (\\d+)$`, 'm').exec(scrape);
+    assert.ok(m, scrape.split('\n').filter((l) => l.includes('unreachable')).join('\n'));
+    return Number(m[1]);
+  };
+  assert.equal((await eventually(async () => { const r = await h1('orders'); return r.status === 200 ? r : undefined; }, 10_000))!.status, 200);
+  // The TLS port answered, with the wrong identity: not a connect failure, so the endpoint stays reachable.
+  for (const call of [h1, h2]) {
+    const r = await call('payments');
+    assert.equal(r.status, 502);
+    assert.match(r.body, /^x-mesh-error: upstream-identity\r$/mi);
+  }
+  assert.equal(await unreachable('payments'), 0, 'a refused certificate marked the endpoint unreachable');
+  // The sidecar dies, its app lives on: the endpoint is unreachable until something accepts on the TLS port.
+  let appConnects = 0;
+  const countAppConnects = () => { appConnects++; };
+  app.on('connection', countAppConnects);
+  t.after(() => { app.off('connection', countAppConnects); });
+  await side.d.stop('SIGKILL');
+  const dead = await h1('orders');
+  assert.equal(dead.status, 502);
+  assert.match(bodyOf(dead.body), new RegExp(`cannot connect to 127\\.0\\.0\\.1:${side.port} \\(ECONNREFUSED\\)`));
+  assert.equal(await unreachable('orders'), 1);
+  // A bare listener on the TLS port: the probe's connect lands there (and brings the endpoint back), never on the app.
+  const stand = createNetServer((s) => s.destroy());
+  await new Promise<void>((r) => stand.listen(side.port, '127.0.0.1', r));
+  const probed = new Promise<void>((r) => stand.once('connection', () => r()));
+  // Probes come 250 ms, 500 ms, 1 s, ... apart: one lands here within seconds, or the endpoint was left on the app port.
+  await eventually(async () => (await unreachable('orders')) === 0 ? true : undefined, 10_000).finally(() => stand.close());
+  assert.equal(appConnects, 0, `the prober connected to the app port ${appPort}`);
+  await probed;
+  // The sidecar is back on its port: requests flow again (HTTP/1.1: this app does not speak h2c).
+  const again = startMesh(['proxy', 'start', '--inbound', `127.0.0.1:${side.port}`, '--app', appAddr, '--service', 'orders', '--cert', certs.orders!.cert, '--key', certs.orders!.key, '--ca', pki.caPath]);
+  t.after(async () => { await again.stop('SIGKILL'); });
+  await again.waitFor(/inbound 127\.0\.0\.1:\d+ ->/);
+  const back = await h1('orders');
+  assert.equal(back.status, 200, back.body);
 });
 
 test('mesh curl --as: through the registry to the service\'s sidecar, or straight to a sidecar; the policy sees the identity', { timeout: 45_000 }, async (t) => {

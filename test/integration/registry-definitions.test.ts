@@ -130,7 +130,7 @@ test('mesh register -f registers every instance of a file through the API; a bad
   writeFileSync(bad, JSON.stringify([{ service: 'db', address: '127.0.0.1:1' }, { service: 'db', address: '127.0.0.1:2', colour: 'red' }]));
   const refused = await runMesh(['register', '-f', bad, '--registry', reg.url]);
   assert.equal(refused.code, 1);
-  assert.equal(refused.stderr, 'mesh: bad.json: [1].colour: unknown field "colour" (fix the file; the previous configuration stays in force)\n');
+  assert.equal(refused.stderr, 'mesh: bad.json: [1].colour: unknown field "colour" (fix the file; nothing was registered)\n');
   await assert.rejects(reg.client.service('db'), (err: MeshError) => err.code === 'MESH_ERR_NOT_FOUND');
 
   const usage = await runMesh(['register', '-f', file, '--address', '127.0.0.1:1', '--registry', reg.url]);

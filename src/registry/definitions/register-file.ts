@@ -15,7 +15,15 @@ export async function registerFile(client: RegistryClient, path: string): Promis
   } catch (err) {
     throw new MeshError('MESH_ERR_CONFIG_INVALID', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { hint: 'pass the path of a YAML or JSON definition file' });
   }
-  const specs = parseDefinitions(basename(path), text);
+  let specs: ReturnType<typeof parseDefinitions>;
+  try {
+    specs = parseDefinitions(basename(path), text);
+  } catch (err) {
+    // The code's own hint speaks of a reloaded file whose previous version stays in force (--services-dir);
+    // here there is no previous version, and nothing was sent.
+    if (err instanceof MeshError) throw new MeshError(err.code, err.message, { hint: 'fix the file; nothing was registered' });
+    throw err;
+  }
   const instances: Instance[] = [];
   let index = 0;
   for (const spec of specs) {

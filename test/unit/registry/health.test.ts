@@ -77,6 +77,40 @@ for (const grace of [true, false]) {
   });
 }
 
+// The hooks a shared store (etcd) gives the monitor: TTLs count from its expiry floor (etcd writable again, or a
+// new leader elected), expire ttlSlackMs late (the shared heartbeat time lags), and only on the service's checker.
+test('shared-store policy: the expiry floor, the TTL slack and the checker decide when a TTL expires', { timeout: 10_000 }, async (t) => {
+  const clock = new ManualClock();
+  const dir = tempDir();
+  t.after(dir.cleanup);
+  const store = new EmbeddedStore({ dataDir: dir.path, clock });
+  await store.open();
+  let floor = 0;
+  let mine = false;
+  const monitor = new HealthMonitor({
+    store, clock, ttlGraceOnStart: false, expiryFloor: () => floor, ttlSlackMs: () => 1_000, shouldCheck: () => mine,
+  });
+  t.after(async () => { await monitor.stop(); await store.close(); });
+  await store.upsert(spec('w1', { ttlMs: 5_000 }));
+  await store.heartbeat('web', 'w1');
+  monitor.start();
+  clock.advance(5_500);
+  mine = true;
+  await monitor.tick();
+  assert.equal(store.get('web', 'w1')?.health, 'passing', 'within TTL + slack');
+  floor = clock.now(); // etcd elected a new leader: heartbeats may have failed until now
+  clock.advance(1_000);
+  await monitor.tick();
+  assert.equal(store.get('web', 'w1')?.health, 'passing', 'TTLs count from the floor');
+  clock.advance(5_000);
+  mine = false;
+  await monitor.tick();
+  assert.equal(store.get('web', 'w1')?.health, 'passing', 'another daemon owns the service: not this one\'s to expire');
+  mine = true;
+  await monitor.tick();
+  assert.equal(store.get('web', 'w1')?.health, 'critical');
+});
+
 async function listen(t: TestContext, server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => { server.closeAllConnections(); server.close(); });
