@@ -66,16 +66,19 @@ async function runPrimary(opts: RunProxyOptions): Promise<void> {
   const optionsJson = JSON.stringify(serializable);
   let stopping = false;
   const byIndex = new Map<number, Worker>();
-  const fork = (index: number) => {
+  const fork = (index: number, restart = false) => {
     const worker = cluster.fork({ [WORKER_ENV]: String(index), [WORKER_OPTIONS_ENV]: optionsJson });
     byIndex.set(index, worker);
+    // Said once a replacement accepts connections: until then the shared listening socket lives only in the other
+    // workers (with SCHED_NONE the socket closes when no live worker holds it).
+    if (restart) worker.once('message', (m: { type?: string }) => { if (m?.type === 'listening') opts.log(`mesh proxy: worker ${index} (pid ${worker.process.pid}) is listening again`); });
     // Metrics from workers 2..N go to worker 1, which serves /metrics and /stats.
     worker.on('message', (m: { type?: string }) => { if (m?.type === 'metrics') { const w1 = byIndex.get(1); if (w1?.isConnected()) w1.send(m); } });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       opts.log(`mesh proxy: worker ${index} (pid ${worker.process.pid}) exited (${signal ?? code}); starting a new one`);
       // A SIGTERM inside this half second must not start a worker that nobody will stop.
-      setTimeout(() => { if (!stopping) fork(index); }, 500).unref();
+      setTimeout(() => { if (!stopping) fork(index, true); }, 500).unref();
     });
     return worker;
   };

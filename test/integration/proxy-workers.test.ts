@@ -61,6 +61,9 @@ test('a crashed worker is restarted; SIGTERM right after a crash stops the proxy
   const [first] = workers();
   process.kill(first!, 'SIGKILL');
   await proxy.daemon.waitFor(new RegExp(`worker \\d \\(pid ${first}\\) exited \\(SIGKILL\\); starting a new one`));
+  // Listening, not merely forked: killing the other worker before the replacement listens would close the shared
+  // socket (ECONNREFUSED) — the test once did exactly that on a loaded machine.
+  await proxy.daemon.waitFor(/worker \d \(pid \d+\) is listening again/);
   await eventually(() => { const w = workers(); return w.length === 2 && !w.includes(first!); }, 10_000, 50);
   for (let i = 0; i < 10; i++) assert.equal((await viaProxy(proxy.port, 'orders', `/r/${i}`, { headers: { connection: 'close' } })).status, 200);
 

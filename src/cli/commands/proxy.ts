@@ -47,7 +47,7 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
   )
     .addOption(new Option('--inbound <host:port>', 'Run the inbound mTLS sidecar on this address in front of --app (needs --service, --cert, --key, --ca). With --inbound the outbound listener runs only when --listen is given.').env('MESH_PROXY_INBOUND').argParser(addressFlag('--inbound')))
     .addOption(new Option('--app <host:port>', 'The local app the inbound sidecar forwards to, e.g. 127.0.0.1:7001.').argParser(addressFlag('--app')))
-    .addOption(new Option('--service <name>', 'The service this proxy speaks for; its certificate must carry that service\'s SPIFFE ID (path /service/<name>, in the trust domain its CA names).'))
+    .addOption(new Option('--service <name>', 'The service this proxy speaks for; its certificate must carry that service\'s SPIFFE ID (.../service/<name>).'))
     .addOption(new Option('--cert <file>', 'This service\'s certificate (from `mesh certs gen`); turns on mTLS. Rotated files are picked up without a restart.').env('MESH_CERT'))
     .addOption(new Option('--key <file>', 'The private key of --cert.').env('MESH_KEY'))
     .addOption(new Option('--identity <source>', 'Where the mTLS identity comes from instead of --cert/--key: "registry" generates a key in memory, gets a certificate from the registry (the first with the bootstrap token in MESH_IDENTITY_TOKEN) and renews it before it expires; --ca then only names the CA of an https registry.').choices(['registry']).env('MESH_IDENTITY'))
