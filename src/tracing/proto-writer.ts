@@ -19,6 +19,16 @@ export class ProtoWriter {
 
   reset(): void { this.pos = 0; }
 
+  /** How many bytes are written. */
+  get length(): number { return this.pos; }
+
+  /** Bytes already in wire format (spans encoded earlier). */
+  raw(bytes: Buffer): void {
+    this.ensure(bytes.length);
+    bytes.copy(this.buf, this.pos);
+    this.pos += bytes.length;
+  }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
