@@ -57,8 +57,28 @@ function endScopeSpans(w: ProtoWriter, [rs, ss]: [number, number]): Buffer {
 /** Writes each attribute as a Span.attributes KeyValue; one instance, pointed at the writer per span. */
 class AttributeWriter implements AttributeVisitor {
   w: ProtoWriter | undefined;
-  str(key: string, value: string): void { keyValue(this.w!, 9, key, value); }
-  int(key: string, value: number): void { keyValue(this.w!, 9, key, value); }
+  str(key: string, value: string): void {
+    const k = keyField(key);
+    if (k === undefined || !this.w!.shortStringAttribute(9, k, value)) keyValue(this.w!, 9, key, value);
+  }
+  int(key: string, value: number): void {
+    const k = keyField(key);
+    if (k === undefined || !Number.isInteger(value) || !this.w!.uintAttribute(9, k, value)) keyValue(this.w!, 9, key, value);
+  }
+}
+
+// Attribute keys are a fixed set of constants (attributes.ts), so each is encoded once as its KeyValue.key
+// field (0x0a, length, ASCII bytes); undefined for a key that is not short ASCII.
+const keyFields = new Map<string, Uint8Array | undefined>();
+
+function keyField(key: string): Uint8Array | undefined {
+  let k = keyFields.get(key);
+  if (k === undefined && !keyFields.has(key)) {
+    const bytes = Buffer.from(key, 'utf8');
+    k = bytes.length < 100 && bytes.length === key.length ? Uint8Array.from([0x0a, bytes.length, ...bytes]) : undefined;
+    keyFields.set(key, k);
+  }
+  return k;
 }
 const attributeWriter = new AttributeWriter();
 
