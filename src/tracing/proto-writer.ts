@@ -125,14 +125,8 @@ export class ProtoWriter {
     const n = value.length;
     const kvLen = key.length + 4 + n;
     if (kvLen >= 128 || field >= 16) return false;
-    this.ensure(kvLen + 2);
+    let p = this.attributeHead(field, kvLen, key, n + 2);
     const b = this.buf;
-    let p = this.pos;
-    b[p++] = (field << 3) | 2;
-    b[p++] = kvLen;
-    for (let i = 0; i < key.length; i++) b[p++] = key[i]!;
-    b[p++] = 0x12; // KeyValue.value
-    b[p++] = n + 2;
     b[p++] = 0x0a; // AnyValue.string_value
     b[p++] = n;
     for (let i = 0; i < n; i++) {
@@ -150,17 +144,22 @@ export class ProtoWriter {
     for (let v = value; v >= 128; v = Math.floor(v / 128)) size++;
     const kvLen = key.length + 3 + size;
     if (kvLen >= 128 || field >= 16 || !(value >= 0)) return false;
+    this.pos = this.attributeHead(field, kvLen, key, size + 1);
+    this.uint(3, value);
+    return true;
+  }
+
+  /** Writes a short KeyValue's tag, length, key field and value header; returns where the AnyValue starts. */
+  private attributeHead(field: number, kvLen: number, key: Uint8Array, anyLen: number): number {
     this.ensure(kvLen + 2);
     const b = this.buf;
     let p = this.pos;
     b[p++] = (field << 3) | 2;
     b[p++] = kvLen;
     for (let i = 0; i < key.length; i++) b[p++] = key[i]!;
-    b[p++] = 0x12;
-    b[p++] = size + 1;
-    this.pos = p;
-    this.uint(3, value);
-    return true;
+    b[p++] = 0x12; // KeyValue.value
+    b[p++] = anyLen;
+    return p;
   }
 
   /** A hex id (trace or span id) as its raw bytes, parsed here for the same reason as string(). */

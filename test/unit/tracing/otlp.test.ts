@@ -66,12 +66,15 @@ test('a writer that outgrows its buffer keeps what it wrote', () => {
 });
 
 test('spans encoded one by one when queued, then wrapped into a request, give the same bytes as encoding the batch', () => {
-  const spans = [span(3), span(4, `/ünïcødé/${'y'.repeat(200)}`), span(5)];
+  const spans = [span(3), span(4, `/ünïcødé/${'y'.repeat(200)}`), span(5, '/ü?q=1')];
   const queued = new ProtoWriter(16);
   for (const s of spans) encodeSpan(queued, s);
   const wrapped = wrapEncodedSpans(queued.finish(), RESOURCE);
   assert.deepEqual(wrapped, encodeExportRequest(spans, RESOURCE));
-  assert.deepEqual(decodeExport(wrapped).map((d) => d.spanId), spans.map((s) => s.spanId));
+  const decoded = decodeExport(wrapped);
+  assert.deepEqual(decoded.map((d) => d.spanId), spans.map((s) => s.spanId));
+  assert.deepEqual(decoded.map((d) => d.attributes['url.path']), ['/orders/1', `/ünïcødé/${'y'.repeat(200)}`, '/ü'], 'a short non-ASCII value takes the general path');
+  assert.deepEqual(decoded.map((d) => d.attributes['mesh.tries']), [2, 2, 2]);
 });
 
 test('a span keeps every try with its phases, one try as flat fields and earlier ones after retries', () => {
