@@ -3,7 +3,7 @@
 // CA, certificates, config and policy only when named.
 import { X509Certificate } from 'node:crypto';
 import { isMeshError } from '../core/errors.js';
-import type { RoutesSnapshot } from '../core/admin-types.js';
+import type { ProxyIdentity, RoutesSnapshot } from '../core/admin-types.js';
 import { loadPolicyFile } from '../authz/load.js';
 import { adminGet, parseAdminJson } from '../metrics/admin-client.js';
 import { loadConfig } from '../config/proxy-config.js';
@@ -45,6 +45,7 @@ async function attempt(check: string, fn: () => Promise<Omit<CheckResult, 'check
 export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
   const now = o.now ?? Date.now();
   const results: CheckResult[] = [];
+  let proxyIdentity: ProxyIdentity | undefined;
   results.push(await attempt('registry', async () => {
     const client = new RegistryClient({ url: o.registry, timeoutMs: 5_000, ...(o.token ? { token: o.token } : {}), ...(o.ca ? { caFile: o.ca } : {}) });
     try {
@@ -67,8 +68,10 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
     if (!routes.registry.connected) {
       return { ok: false, detail: `proxy at ${o.proxy} has lost its registry ${routes.registry.url}${routes.registry.lastError ? ` (${routes.registry.lastError})` : ''}; it routes with its last table`, hint: 'start the registry or fix the proxy\'s --registry' };
     }
+    proxyIdentity = routes.identity;
     return { ok: true, detail: `proxy at ${o.proxy} is ready (${routes.services.length} services, registry ${routes.registry.url} connected)` };
   }));
+  if (proxyIdentity !== undefined) results.push(identityVerdict(proxyIdentity, now));
   let caCert: X509Certificate | undefined;
   let trustDomain: string | undefined;
   if (o.caDir !== undefined) {
@@ -109,6 +112,18 @@ export async function runChecks(o: CheckOptions): Promise<CheckResult[]> {
     }));
   }
   return results;
+}
+
+/** The proxy's own certificate: a warning once less than 20% of its lifetime is left (renewal should have happened at 50–70%). */
+export function identityVerdict(id: ProxyIdentity, now: number): CheckResult {
+  const end = Date.parse(id.notAfter);
+  const life = end - Date.parse(id.notBefore);
+  const what = `proxy identity ${id.spiffeId} (${id.source === 'registry' ? 'registry-issued' : 'from files'})`;
+  const fix = id.source === 'registry' ? 'renewal is failing: check that the proxy reaches the registry and that its token was not revoked (see the proxy\'s log)' : 'reissue it with `mesh certs gen`';
+  if (end <= now) return { check: 'identity', ok: false, detail: `${what} expired on ${id.notAfter}`, hint: fix };
+  const left = formatSeconds((end - now) / 1000);
+  if (end - now < 0.2 * life) return { check: 'identity', ok: false, detail: `${what} expires in ${left} (less than 20% of its lifetime left)`, hint: fix };
+  return { check: 'identity', ok: true, detail: `${what} is valid for ${left} more` };
 }
 
 function certVerdict(what: string, r: ReturnType<typeof inspectCertificateFile>, fix: string): Omit<CheckResult, 'check'> {

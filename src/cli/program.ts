@@ -37,6 +37,7 @@ import { registerRoutesCommand } from './commands/routes.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServicesCommand } from './commands/services.js';
 import { registerShiftCommand } from './commands/shift.js';
+import { registerTokenCommand } from './commands/token.js';
 import { registerTopCommand } from './commands/top.js';
 import { registerTraceCommand } from './commands/trace.js';
 // -- end command imports --
@@ -89,6 +90,7 @@ export function buildProgram(io: Io): Command {
   registerConfigCommand(program, ctx);
   registerFaultCommand(program, ctx);
   registerShiftCommand(program, ctx);
+  registerTokenCommand(program, ctx);
   // -- end command registrations --
   // Every subcommand inherits the error handling above.
   applyToAll(program, (cmd) => {

@@ -53,6 +53,17 @@ export interface RoutesSnapshot {
     /** A newer central version this proxy refused (its merge with the local file is invalid). */
     refused?: { version: number; reason: string };
   };
+  /** This proxy's own mTLS identity (absent without mTLS). */
+  identity?: ProxyIdentity;
+}
+
+/** The certificate a proxy presents: from files (`--cert`) or from the registry (`--identity registry`). */
+export interface ProxyIdentity {
+  spiffeId: string;
+  trustDomain: string;
+  source: 'files' | 'registry';
+  notBefore: string;
+  notAfter: string;
 }
 
 /** Why requests ended as they did — the "fate" column of `mesh top`. */
@@ -104,4 +115,6 @@ export interface StatsFrame {
   /** Width of the sliding window the signals are computed over (ms). */
   windowMs: number;
   services: ServiceStatsFrame[];
+  /** The proxy's own mTLS identity, when it has one (shown in `mesh top`'s header with the time it has left). */
+  identity?: ProxyIdentity;
 }

@@ -33,6 +33,14 @@ export const ErrorCodes = {
   MESH_ERR_ETCD_UNAVAILABLE: { status: 503, hint: 'check --etcd-endpoints and that etcd is running' },
   MESH_ERR_CHILD_FAILED: { status: 500, hint: 'the command given to `mesh run` could not be started' },
   MESH_ERR_FAULT_INJECTED: { status: 503, hint: 'a fault injected with `mesh fault inject`; `mesh fault list` shows it and its expiry' },
+  // -- identity (registry-issued certificates) --
+  MESH_ERR_TOKEN_INVALID: { status: 401, hint: 'check MESH_IDENTITY_TOKEN, or create a token with `mesh token create --service <name>`' },
+  MESH_ERR_TOKEN_REVOKED: { status: 403, hint: 'the token was revoked; create a new one with `mesh token create`' },
+  MESH_ERR_TOKEN_USED_UP: { status: 403, hint: 'the token has no uses left; create a new one with `mesh token create`' },
+  MESH_ERR_CSR_INVALID: { status: 400, hint: 'send a PKCS#10 CSR (PEM) signed by an EC P-256/P-384 or RSA 2048+ key' },
+  MESH_ERR_IDENTITY_DENIED: { status: 403, hint: 'a token or certificate authorises exactly one service; ask for that one' },
+  MESH_ERR_IDENTITY_UNAVAILABLE: { status: 503, hint: 'start the registry with --issuer <dir> (from `mesh certs ca issuer`)' },
+  MESH_ERR_RATE_LIMITED: { status: 429, hint: 'too many failed attempts from this address; wait and try again' },
   MESH_ERR_INTERNAL: { status: 500, hint: 'this is a bug; run with --debug and report it' },
 } as const;
 

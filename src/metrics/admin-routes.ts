@@ -12,7 +12,7 @@
 // One timer builds one frame a second and writes it to every /stats subscriber; no timer runs without them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
-import type { StatsFrame } from '../core/admin-types.js';
+import type { ProxyIdentity, StatsFrame } from '../core/admin-types.js';
 import type { AccessLog } from './access-log.js';
 import { prometheusRegistry, PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
 import { ProxyMetrics } from './recorder.js';
@@ -32,6 +32,10 @@ export interface MetricsAdminOptions {
   accessLog?: AccessLog;
   /** Interval between /stats frames (ms); 1000 unless a test wants faster. */
   frameIntervalMs?: number;
+  /** Adds more metrics to the /metrics registry (e.g. the proxy's identity expiry). */
+  extraMetrics?: (registry: Registry) => void;
+  /** The proxy's own identity, added to each /stats frame. */
+  identity?: () => ProxyIdentity;
   /** The span exporter's counters, when tracing is on. */
   tracing?: { readonly dropped: number; readonly exported: number };
 }
@@ -39,10 +43,11 @@ export interface MetricsAdminOptions {
 export function createMetricsAdmin(metrics: MeshMetrics, opts: MetricsAdminOptions = {}): MetricsAdmin {
   const real = metrics instanceof ProxyMetrics ? metrics : undefined;
   const builder = real ? new StatsFrameBuilder(real) : undefined;
-  const registry = real ? prometheusRegistry(real, (r) => { accessLogMetrics(r, opts.accessLog); tracingMetrics(r, opts.tracing); }) : undefined;
+  const registry = real ? prometheusRegistry(real, (r) => { accessLogMetrics(r, opts.accessLog); tracingMetrics(r, opts.tracing); opts.extraMetrics?.(r); }) : undefined;
   const subscribers = new Set<ServerResponse>();
   let timer: NodeJS.Timeout | undefined;
-  const frame = (): StatsFrame => builder?.frame() ?? { time: Date.now(), windowMs: 0, services: [] };
+  const bare = (): StatsFrame => builder?.frame() ?? { time: Date.now(), windowMs: 0, services: [] };
+  const frame = opts.identity === undefined ? bare : (): StatsFrame => ({ ...bare(), identity: opts.identity!() });
 
   const broadcast = () => {
     const data = `data: ${JSON.stringify(frame())}\n\n`;

@@ -62,7 +62,7 @@ async function runPrimary(opts: RunProxyOptions): Promise<void> {
   // drops by ~15-20 MiB for a little more frequent (sub-millisecond) scavenges. A flag the user passed wins.
   const execArgv = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size')) ? process.execArgv : [...process.execArgv, '--max-semi-space-size=8'];
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], execArgv });
-  const { log: _log, outboundTls: _tls, ...serializable } = opts;
+  const { log: _log, outboundTls: _tls, extraMetrics: _extra, ...serializable } = opts;
   const optionsJson = JSON.stringify(serializable);
   let stopping = false;
   const byIndex = new Map<number, Worker>();

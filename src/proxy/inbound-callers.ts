@@ -5,7 +5,7 @@
 // certificate proves no more than none. Refusals are counted by reason and logged at most once a second;
 // unauthenticated addresses are logged once each.
 import type { TLSSocket } from 'node:tls';
-import type { ReloadingTlsContext } from '../tls/context.js';
+import type { TlsSource } from '../tls/context.js';
 import { checkIdentity, type IdentityRole } from '../tls/peer-identity.js';
 import type { InboundMetrics } from './inbound-metrics.js';
 import { remoteAddressOf, sentNothing } from './sniff.js';
@@ -14,7 +14,7 @@ import { remoteAddressOf, sentNothing } from './sniff.js';
 export interface Caller { id: string | null; from: string | null; counts: { allowed: number; denied: number } }
 
 export interface InboundCallersOptions {
-  tls: ReloadingTlsContext;
+  tls: TlsSource;
   permissive: boolean;
   metrics: InboundMetrics;
   /** Counts refused callers (the sidecar's stats). */

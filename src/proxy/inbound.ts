@@ -22,7 +22,7 @@ import { Exchange, type ForwardService } from './forward.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import { upstreamHeaders } from './hop-headers.js';
-import { serverTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
+import { serverTlsOptions, type TlsSource } from '../tls/context.js';
 import type { MeshErrorCause } from './errors-response.js';
 import { PrefixedSocket, remoteAddressOf, TLS_HANDSHAKE } from './sniff.js';
 import type { InboundMetrics } from './inbound-metrics.js';
@@ -44,7 +44,7 @@ export interface InboundOptions {
   service: string;
   /** The local app, host:port. */
   app: string;
-  tls: ReloadingTlsContext;
+  tls: TlsSource;
   /** A --policy file (PolicyHolder) or the registry's central policy (central-config.ts). */
   policy: PolicySource | undefined;
   permissive: boolean;

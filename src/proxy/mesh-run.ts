@@ -5,8 +5,10 @@ import { PolicyHolder, type PolicySource } from '../authz/load.js';
 import { RegistryClient } from '../registry/client.js';
 import { CentralConfigFollower } from './central-config.js';
 import { MeshError, UsageError } from '../core/errors.js';
-import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths } from '../tls/context.js';
+import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths, type TlsMaterial, type TlsSource } from '../tls/context.js';
 import type { IdentityRole } from '../tls/peer-identity.js';
+import type { RegistryIdentity } from './identity/registry-identity.js';
+import type { Registry } from 'prom-client';
 import { parseSpiffeId } from '../tls/spiffe.js';
 import { InboundSidecar } from './inbound.js';
 import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
@@ -23,7 +25,8 @@ export interface MeshProxyOptions extends ProxyOptions {
   inbound: string | undefined;
   app: string | undefined;
   service: string | undefined;
-  tls: TlsFilePaths;
+  /** The certificate files, or the registry (`--identity registry`) with the bootstrap token. */
+  tls: TlsFilePaths | { registry: { token: string | undefined } };
   policyFile: string | undefined;
   permissive: boolean;
   /** Where the inbound sidecar serves GET /metrics; undefined = nowhere. */
@@ -37,13 +40,9 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   // The identity is the certificate's; --service, when given, must agree with it. The certificate must be fit for
   // what this process does with it: serve callers (--inbound) and call servers (the outbound listener).
   const roles: IdentityRole[] = [...(opts.inbound !== undefined ? ['server' as const] : []), ...(opts.outbound ? ['client' as const] : [])];
-  const first = loadTlsMaterial(opts.tls, { roles });
-  const own = parseSpiffeId(first.spiffeId);
-  if (opts.service !== undefined && own.service !== opts.service) {
-    throw new MeshError('MESH_ERR_TLS', `certificate "${opts.tls.cert}" is for ${first.spiffeId}, not service ${opts.service}`, { hint: `issue one with \`mesh certs gen ${opts.service}\`` });
-  }
-  for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
-  const tls = new ReloadingTlsContext(opts.tls, { expectSpiffeId: first.spiffeId, roles, log });
+  const { tls, first, identity } = await tlsSource(opts, roles);
+  // The service this proxy calls as, which faults injected `--from` it match.
+  const ownService = parseSpiffeId(first.spiffeId).service;
   let policy: PolicyHolder | undefined;
   // Without --policy the sidecar enforces the registry's central policy (a local file replaces it whole).
   let centralPolicy: { follower: CentralConfigFollower; client: RegistryClient } | undefined;
@@ -61,6 +60,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       if (opts.service === undefined) throw new UsageError('--inbound needs --service <name>, the service this sidecar fronts');
       parseHostPort(opts.app, '--app');
       const metrics = new InboundMetrics(opts.service);
+      identity?.registerMetrics(metrics.registry);
       // The sidecar reads its service's settings from --config once, at start (it has no reload).
       const allowUnderscoresInHeaders = opts.configFile === undefined ? false : settingsFor(await loadConfigFlag(opts.configFile), opts.service).allowUnderscoresInHeaders;
       if (policy === undefined) {
@@ -80,11 +80,12 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
       log(`mesh proxy: inbound ${inboundAddr} -> ${opts.app} as ${first.spiffeId} (mTLS${opts.permissive ? ' and plaintext: --permissive' : ' required'}; ${policy ? `policy ${opts.policyFile}` : `the registry's central policy (version ${centralPolicy?.follower.current.version ?? 0}; none: every authenticated caller is allowed)`})`);
     }
     if (opts.outbound) {
-      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls), ...(own.service === null ? {} : { ownService: own.service }), ...(tracer === undefined ? {} : { tracer }) });
+      outbound = await startProxy({ ...opts, outboundTls: new OutboundTls(tls), ...(ownService === null ? {} : { ownService }), ...(tracer === undefined ? {} : { tracer }), ...(identity ? { extraMetrics: (r: Registry) => identity.registerMetrics(r) } : {}) });
       log(`mesh proxy: outbound ${outbound.listen} (admin ${outbound.admin ?? 'off'}, registry ${opts.registry.url}), mTLS as ${first.spiffeId} to endpoints with a mesh TLS port`);
     }
   } catch (err) {
     tls.close();
+    void identity?.client.destroy();
     policy?.close();
     centralPolicy?.follower.close();
     void centralPolicy?.client.close();
@@ -97,6 +98,7 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
   let stopping: Promise<void> | undefined;
   const stop = () => stopping ??= (async () => {
     tls.close();
+    void identity?.client.destroy();
     policy?.close();
     centralPolicy?.follower.close();
     void centralPolicy?.client.close();
@@ -127,6 +129,36 @@ export async function startMeshProxy(opts: MeshProxyOptions): Promise<RunningMes
     await tracer?.close();
   })();
   return { inbound: inboundAddr, outbound, sidecar, stop };
+}
+
+/**
+ * The proxy's TLS material: watched files, or an identity from the registry. Either way the identity is the
+ * certificate's, and --service, when given, must agree with it.
+ */
+async function tlsSource(opts: MeshProxyOptions, roles: readonly IdentityRole[]): Promise<{ tls: TlsSource; first: TlsMaterial; identity?: { registerMetrics: RegistryIdentity['registerMetrics']; client: RegistryClient } }> {
+  const log = opts.log;
+  if ('registry' in opts.tls) {
+    const { RegistryIdentity } = await import('./identity/registry-identity.js');
+    const client = new RegistryClient({ url: opts.registry.url, ...(opts.registry.caFile === undefined ? {} : { caFile: opts.registry.caFile }) });
+    let identity: RegistryIdentity;
+    try {
+      identity = await RegistryIdentity.start({ client, log, ...(opts.service === undefined ? {} : { service: opts.service }), ...(opts.tls.registry.token === undefined ? {} : { token: opts.tls.registry.token }) });
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+    const m = identity.material;
+    log(`mesh proxy: identity: got ${m.spiffeId} from the registry at ${opts.registry.url} (valid until ${m.notAfter.toISOString()}; renewing at 50-70% of its lifetime)`);
+    return { tls: identity, first: m, identity: { registerMetrics: (r) => identity.registerMetrics(r), client } };
+  }
+  const files = opts.tls;
+  const first = loadTlsMaterial(files, { roles });
+  const own = parseSpiffeId(first.spiffeId);
+  if (opts.service !== undefined && own.service !== opts.service) {
+    throw new MeshError('MESH_ERR_TLS', `certificate "${files.cert}" is for ${first.spiffeId}, not service ${opts.service}`, { hint: `issue one with \`mesh certs gen ${opts.service}\`` });
+  }
+  for (const w of first.warnings) log(`mesh proxy: warning: ${w}`);
+  return { tls: new ReloadingTlsContext(files, { expectSpiffeId: first.spiffeId, roles, log }), first };
 }
 
 /** Runs until SIGTERM/SIGINT, then drains. */

@@ -5,7 +5,8 @@
 // the proxy answers 502 upstream-identity naming the TLS address it dialled and why. Undici pools are built with these options; a certificate rotation replaces them
 // (connections already open finish their requests on the old ones).
 import type { ConnectionOptions } from 'node:tls';
-import { clientTlsOptions, type ReloadingTlsContext } from '../tls/context.js';
+import type { ProxyIdentity } from '../core/admin-types.js';
+import { clientTlsOptions, type TlsMaterial, type TlsSource } from '../tls/context.js';
 import { ERR_PEER_IDENTITY, type PeerIdentityError } from '../tls/peer-identity.js';
 import { formatServiceId } from '../tls/spiffe.js';
 
@@ -14,13 +15,15 @@ export interface OutboundTlsProvider {
   connectOptions(service: string): ConnectionOptions;
   /** Called after our certificate or CA changed, so pools built with the old options can be replaced. */
   onReload(listener: () => void): () => void;
+  /** The identity we present, for /routes (and so `mesh routes`, `mesh top`, `mesh check`). */
+  identity?(): ProxyIdentity;
 }
 
 // Node skips checkServerIdentity on a resumed TLS session, so a session must never be offered to a server
 // whose identity was checked for another service: UpstreamPools keeps one pool (and so one undici session
 // cache) per address *and* destination service, which keeps every resumed session bound to one identity.
 export class OutboundTls implements OutboundTlsProvider {
-  constructor(private readonly ctx: ReloadingTlsContext) {}
+  constructor(private readonly ctx: TlsSource) {}
 
   connectOptions(service: string): ConnectionOptions {
     const m = this.ctx.material;
@@ -30,6 +33,17 @@ export class OutboundTls implements OutboundTlsProvider {
   onReload(listener: () => void): () => void {
     return this.ctx.onReload(() => listener());
   }
+
+  identity(): ProxyIdentity {
+    return identityOf(this.ctx.material);
+  }
+}
+
+export function identityOf(m: TlsMaterial): ProxyIdentity {
+  return {
+    spiffeId: m.spiffeId, trustDomain: m.trustDomain, source: m.paths === undefined ? 'registry' : 'files',
+    notBefore: new Date(m.leaf.validFrom).toISOString(), notAfter: m.notAfter.toISOString(),
+  };
 }
 
 /** "host:port" or "[v6]:port" with its port replaced by the mesh TLS port. */

@@ -23,6 +23,7 @@ import type { OutboundTlsProvider } from './outbound-tls.js';
 import { createProxyServer } from './server.js';
 import { ServiceRuntimes } from './service-runtime.js';
 import { listenOn } from './listen.js';
+import type { Registry } from 'prom-client';
 import { Tracer } from '../tracing/tracer.js';
 import type { TracingSettings } from '../tracing/settings.js';
 
@@ -41,6 +42,8 @@ export interface ProxyOptions {
   outboundTls?: OutboundTlsProvider;
   /** The service this proxy calls as (its certificate's), which faults injected `--from` it match. */
   ownService?: string;
+  /** More metrics for GET /metrics (the registry identity's expiry and renewal failures). */
+  extraMetrics?: (registry: Registry) => void;
   /** Tracing (--trace-endpoint, --trace-sample, OTEL_*): undefined = off. */
   tracing?: TracingSettings;
   /** A tracer shared with an inbound sidecar in the same process (mesh-run.ts); otherwise made from `tracing`. */
@@ -111,11 +114,17 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let metricsAdmin: MetricsAdmin | undefined;
   let adminAddr: string | undefined;
   if (opts.admin !== undefined) {
-    metricsAdmin = createMetricsAdmin(metrics, { ...(accessLog === undefined ? {} : { accessLog }), ...(tracer === undefined ? {} : { tracing: tracer }) });
+    metricsAdmin = createMetricsAdmin(metrics, {
+      ...(accessLog === undefined ? {} : { accessLog }), ...(tracer === undefined ? {} : { tracing: tracer }),
+      ...(opts.extraMetrics === undefined ? {} : { extraMetrics: opts.extraMetrics }),
+      ...(opts.outboundTls?.identity === undefined ? {} : { identity: () => opts.outboundTls!.identity!() }),
+    });
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();
-        return { ...runtimes.snapshot({ url: s.url, connected: s.connected, ...(s.lastError === undefined ? {} : { lastError: s.lastError }) }), config: central.status() };
+        const snap = { ...runtimes.snapshot({ url: s.url, connected: s.connected, ...(s.lastError === undefined ? {} : { lastError: s.lastError }) }), config: central.status() };
+        const identity = opts.outboundTls?.identity?.();
+        return identity === undefined ? snap : { ...snap, identity };
       },
       config: () => config,
       settingSources: (service) => settingSources(central.current, service),

@@ -12,6 +12,8 @@ import type { DnsCounters } from './dns/counters.js';
 import { readJsonBody, sendError, sendJson } from './server.js';
 import type { RegistryStore } from './store.js';
 import { openWatchStream } from './watch-stream.js';
+import { IDENTITY_ROUTES } from './identity/routes.js';
+import type { IdentityService } from './identity/service.js';
 import type { WatchHub } from './watch-hub.js';
 
 export interface ApiContext {
@@ -27,13 +29,16 @@ export interface ApiContext {
   watchMaxQueuedBytes: number;
   log(line: string): void;
   onWatchStream(socket: Socket): void;
+  /** The certificate authority (`registry start --issuer`); undefined = the identity API answers 503. */
+  identity: IdentityService | undefined;
   /** Present when the daemon serves DNS: its counters, for /v1/metrics. */
   dnsCounters: DnsCounters | undefined;
 }
 
 type Params = string[];
 type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void> | void;
-interface Route { pattern: RegExp; methods: Partial<Record<string, Handler>> }
+/** ownAuth: the handler authorises the call itself (the admin token's check is skipped). */
+export interface Route { pattern: RegExp; methods: Partial<Record<string, Handler>>; ownAuth?: boolean }
 
 const SEG = '([^/]+)';
 const ROUTES: Route[] = [
@@ -45,6 +50,7 @@ const ROUTES: Route[] = [
   { pattern: /^\/v1\/watch$/, methods: { GET: watch } },
   ...CONFIG_ROUTES,
   ...FAULT_ROUTES,
+  ...IDENTITY_ROUTES,
   { pattern: /^\/v1\/metrics$/, methods: { GET: metrics } },
 ];
 
@@ -60,7 +66,7 @@ export async function handleApiRequest(ctx: ApiContext, req: IncomingMessage, re
       return;
     }
     const params = m.slice(1).map(decodeSegment);
-    if (req.method !== 'GET') ctx.authorize?.(req);
+    if (req.method !== 'GET' && route.ownAuth !== true) ctx.authorize?.(req);
     await handler(ctx, req, res, params, url);
     return;
   }

@@ -7,6 +7,8 @@ import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
 import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
 import { httpCall, keepAliveAgent } from './http-call.js';
 import type { StoreStatus } from './store.js';
+import type { RootsResponse, SignResponse } from './identity/service.js';
+import type { TokenView } from './identity/tokens.js';
 import { untrustedRegistryError } from './tls-trust.js';
 import type { CentralConfig, EntryDiff, JsonObject } from '../config/central.js';
 import type { Fault } from '../config/faults.js';
@@ -86,6 +88,12 @@ export class RegistryClient {
     return this.dispatcher;
   }
 
+  /** Closes at once, failing calls in flight (a blocking roots watch must not hold a stopping proxy). */
+  async destroy(): Promise<void> {
+    this.agent.destroy();
+    if (this.dispatcher !== undefined) await (await this.dispatcher).destroy();
+  }
+
   register(spec: InstanceSpec): Promise<{ index: number; instance: Instance }> {
     const { service, id, ...rest } = spec;
     return this.call('PUT', `/v1/services/${enc(service)}/instances/${enc(id)}`, rest);
@@ -109,6 +117,30 @@ export class RegistryClient {
 
   status(): Promise<RegistryStatusResponse> {
     return this.call('GET', '/v1/status');
+  }
+
+  // -- identity (registry-issued certificates) --
+  /** A first certificate ({csr, token}) or a renewal ({csr, renew: {chain, signature}}). */
+  signCertificate(body: { csr: string; token?: string; renew?: { chain: string; signature: string } }): Promise<SignResponse> {
+    return this.call('POST', '/v1/identity/sign', body);
+  }
+
+  /** The trust bundle; with `wait`, blocks up to wait ms until its version differs from `version`. */
+  identityRoots(opts: { version?: string; waitMs?: number } = {}): Promise<RootsResponse> {
+    if (opts.version === undefined || opts.waitMs === undefined) return this.call('GET', '/v1/identity/roots');
+    return this.call('GET', `/v1/identity/roots?version=${enc(opts.version)}&wait=${opts.waitMs}ms`, undefined, opts.waitMs + this.timeoutMs);
+  }
+
+  createToken(body: { service: string; ttlMs?: number; uses?: number }): Promise<{ token: string } & TokenView> {
+    return this.call('POST', '/v1/identity/tokens', body);
+  }
+
+  listTokens(): Promise<{ tokens: TokenView[] }> {
+    return this.call('GET', '/v1/identity/tokens');
+  }
+
+  revokeToken(id: string): Promise<{ token: TokenView }> {
+    return this.call('DELETE', `/v1/identity/tokens/${enc(id)}`);
   }
 
   /** Opens a watch (server-sent events) that reconnects by itself; see Watcher. */
@@ -188,14 +220,14 @@ export class RegistryClient {
     return h;
   }
 
-  private async call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const headers = this.headers(body === undefined ? {} : { 'content-type': 'application/json' });
     const res = await httpCall(new URL(path, this.base), {
       method,
       headers,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       agent: this.agent,
-      timeoutMs: this.timeoutMs,
+      timeoutMs,
     }).catch((err: unknown) => { throw this.unreachable(err); });
     if (res.status >= 400) throw this.errorFrom(res.status, res.body);
     return JSON.parse(res.body) as T;

@@ -12,6 +12,7 @@ import { HealthMonitor } from './health.js';
 import { RegistryServer } from './server.js';
 import type { RegistryStore, StoreStatus } from './store.js';
 import { WatchHub } from './watch-hub.js';
+import type { IdentityConfig, RunningAuthority } from './identity/authority.js';
 
 export interface StoreFactoryOptions {
   dataDir: string;
@@ -38,6 +39,8 @@ export interface RegistryDaemonOptions {
   healthChecks?: boolean;
   /** PEM certificate and key: serve the API over HTTPS. */
   tls?: { cert: string; key: string };
+  /** Issue workload certificates from this issuer (`registry start --issuer`). */
+  identity?: IdentityConfig;
   /** Also answer DNS queries from the catalogue (dns/server.ts). */
   dns?: DnsSettings;
   /** Register the instances defined by the files in this directory (definitions/). */
@@ -62,6 +65,7 @@ export class RegistryDaemon {
     private readonly health: HealthMonitor | undefined,
     private readonly server: RegistryServer,
     private readonly log: (line: string) => void,
+    private readonly authority: RunningAuthority | undefined,
     private readonly dns: DnsServer | undefined,
     private readonly definitions: ServicesDir | undefined,
   ) {}
@@ -79,13 +83,26 @@ export class RegistryDaemon {
     // Until the daemon is up, the store's lines are held back: a start that fails prints one line, its error.
     let held: string[] | undefined = [];
     const storeLog = (line: string) => { if (held) held.push(line); else log(`mesh registry: ${line}`); };
+    // The identity code (and @peculiar/x509 under it) loads only for a daemon that issues certificates.
+    const identity = opts.identity === undefined ? undefined : await import('./identity/authority.js');
+    if (identity !== undefined) identity.checkIssuer(opts.identity!, clock); // a bad issuer fails before the store is locked
     const store = (opts.storeFactory ?? embeddedStoreFactory)({ dataDir: opts.dataDir, clock, log: storeLog });
     const t0 = performance.now();
     await store.open();
     const replayMs = performance.now() - t0;
+    let authority: RunningAuthority | undefined;
+    try {
+      authority = identity === undefined ? undefined : await identity.startAuthority(opts.identity!, store.tokens, clock, storeLog);
+    } catch (err) {
+      await store.close().catch(() => {});
+      throw err;
+    }
     const hub = new WatchHub(store);
     const dnsCounters = opts.dns ? new DnsCounters() : undefined;
-    const server = new RegistryServer({ store, hub, version: VERSION, clock, log: storeLog, ...(opts.authorize ? { authorize: opts.authorize } : {}), ...(opts.tls ? { tls: opts.tls } : {}), ...(dnsCounters ? { dnsCounters } : {}) });
+    const server = new RegistryServer({
+      store, hub, version: VERSION, clock, log: storeLog, ...(opts.authorize ? { authorize: opts.authorize } : {}), ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(authority ? { identity: authority.service } : {}), ...(dnsCounters ? { dnsCounters } : {}),
+    });
     let health: HealthMonitor | undefined;
     let dns: DnsServer | undefined;
     let definitions: ServicesDir | undefined;
@@ -110,11 +127,12 @@ export class RegistryDaemon {
       held = undefined;
       log(`mesh registry: listening on ${url} (${describeStore(store.status())}, ${count} instance${count === 1 ? '' : 's'} replayed in ${Math.round(replayMs)} ms)`);
       if (dns) log(`mesh registry: DNS on ${formatHostPort(dns.address.host, dns.address.port)} (udp+tcp, domain ${opts.dns!.domain}.${opts.dns!.recursor ? `, forwarding other names to ${formatHostPort(opts.dns!.recursor.host, opts.dns!.recursor.port)}` : ''})`);
-      return new RegistryDaemon(url, store, hub, health, server, log, dns, definitions);
+      return new RegistryDaemon(url, store, hub, health, server, log, authority, dns, definitions);
     } catch (err) {
       await definitions?.close();
       await dns?.close();
       await health?.stop();
+      authority?.close();
       hub.close();
       await server.close(0).catch(() => {});
       await store.close().catch(() => {});
@@ -130,6 +148,7 @@ export class RegistryDaemon {
       await this.definitions?.close();
       await this.dns?.close();
       this.hub.close();
+      this.authority?.close();
       await this.server.close(drainMs);
       await this.health?.stop();
       await this.store.close();

@@ -8,6 +8,7 @@ import type { HealthState, Instance, InstanceSpec } from '../core/types.js';
 import { EMPTY_CENTRAL, type CentralConfig } from '../config/central.js';
 import { ConfigHistory, type ConfigVersion } from './config/history.js';
 import { ensureDataDir } from './data-dir.js';
+import { FileTokenStore } from './identity/token-store.js';
 import { Journal } from './journal.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
@@ -65,9 +66,11 @@ export class EmbeddedStore implements RegistryStore {
   readonly config: ConfigHistory;
   /** Config updates run one after another: each computes its version from the one before. */
   private configChain: Promise<unknown> = DONE;
+  readonly tokens: FileTokenStore;
 
   constructor(opts: EmbeddedStoreOptions) {
     this.dataDir = opts.dataDir;
+    this.tokens = new FileTokenStore(opts.dataDir);
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});
     this.compactAfterRecords = opts.compactAfterRecords ?? 10_000;
@@ -79,6 +82,7 @@ export class EmbeddedStore implements RegistryStore {
     ensureDataDir(this.dataDir);
     this.lock = await acquireLock(this.dataDir, { log: (line) => this.log(`lock: ${line}`) });
     try {
+      await this.tokens.load();
       const started = performance.now();
       const snapshot = await readSnapshot(this.dataDir);
       if (snapshot) {

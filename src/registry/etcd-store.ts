@@ -45,6 +45,7 @@ import type { CentralConfig } from '../config/central.js';
 import { EMPTY_CENTRAL } from '../config/central.js';
 import { casConfig, configRaceError, EtcdConfigCache } from './config/etcd-config.js';
 import type { ConfigHistory, ConfigVersion } from './config/history.js';
+import { EtcdTokenStore } from './identity/etcd-token-store.js';
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {
   prefix?: string;
@@ -81,6 +82,7 @@ export function heartbeatShareMs(check: HealthCheckSpec | undefined): number {
 export class EtcdStore implements RegistryStore {
   readonly memberId: string;
   private readonly prefix: string;
+  readonly tokens: EtcdTokenStore;
   private readonly endpointsText: string;
   private readonly clock: Clock;
   private readonly log: (line: string) => void;
@@ -91,6 +93,7 @@ export class EtcdStore implements RegistryStore {
 
   constructor(private readonly opts: EtcdStoreOptions) {
     this.prefix = normalizePrefix(opts.prefix ?? DEFAULT_ETCD_PREFIX);
+    this.tokens = new EtcdTokenStore(this.prefix, () => this.writable(), (what, call) => this.etcd(what, call));
     this.endpointsText = opts.endpoints.join(',');
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? (() => {});

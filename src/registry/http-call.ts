@@ -22,7 +22,7 @@ export interface HttpCallOptions {
 
 /**
  * Sends the request and reads the whole answer. A socket the server closed while it sat idle in the pool is
- * retried once on a new one (every registry call is idempotent); a call silent for timeoutMs fails with ETIMEDOUT.
+ * retried once on a new one (the server never read that request: it closed the socket while it sat idle); a call silent for timeoutMs fails with ETIMEDOUT.
  */
 export async function httpCall(url: URL, opts: HttpCallOptions): Promise<HttpCallResult> {
   try {

@@ -1,5 +1,6 @@
 // GET /v1/metrics: the registry daemon's Prometheus exposition, through prom-client. Values are read from the
-// catalogue and the DNS front end's plain counters at scrape time, so nothing on a query path calls prom-client.
+// catalogue, the DNS front end's and the certificate authority's plain counters at scrape time, so nothing on
+// a query path calls prom-client.
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ApiContext } from './api-routes.js';
 
@@ -54,5 +55,8 @@ export async function registryMetrics(ctx: ApiContext): Promise<{ contentType: s
       collect() { this.set(dns.tcpOpen); },
     });
   }
-  return { contentType: registry.contentType, text: await registry.metrics() };
+  const text = await registry.metrics();
+  // The certificate authority keeps its own plain counters (also served alone on /v1/identity/metrics).
+  if (ctx.identity === undefined) return { contentType: registry.contentType, text };
+  return { contentType: registry.contentType, text: `${text === '' || text.endsWith('\n') ? text : `${text}\n`}${ctx.identity.metricsText()}` };
 }

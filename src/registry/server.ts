@@ -9,6 +9,7 @@ import { handleApiRequest, type ApiContext } from './api-routes.js';
 import type { DnsCounters } from './dns/counters.js';
 import type { RegistryStore } from './store.js';
 import type { WatchHub } from './watch-hub.js';
+import type { IdentityService } from './identity/service.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /**
@@ -35,6 +36,8 @@ export interface RegistryServerOptions {
   log?: (line: string) => void;
   /** Bytes a watch stream may have queued and unsent before it is dropped (default WATCH_MAX_QUEUED_BYTES). */
   watchMaxQueuedBytes?: number;
+  /** Serves the identity API (certificates, tokens, trust bundle). */
+  identity?: IdentityService;
   /** The DNS front end's counters, exported at /v1/metrics (when the daemon serves DNS). */
   dnsCounters?: DnsCounters;
 }
@@ -58,6 +61,7 @@ export class RegistryServer {
       keepaliveMs: opts.keepaliveMs ?? 15_000,
       watchMaxQueuedBytes: opts.watchMaxQueuedBytes ?? WATCH_MAX_QUEUED_BYTES,
       log: opts.log ?? (() => {}),
+      identity: opts.identity,
       dnsCounters: opts.dnsCounters,
       onWatchStream: (socket) => {
         this.watchSockets.add(socket);
@@ -67,7 +71,9 @@ export class RegistryServer {
     const handler = (req: IncomingMessage, res: ServerResponse) => this.dispatch(req, res);
     this.http = opts.tls === undefined
       ? createServer({ noDelay: true, keepAlive: true }, handler)
-      : createHttpsServer({ ...opts.tls, minVersion: 'TLSv1.2', noDelay: true, keepAlive: true }, handler) as unknown as Server;
+      // With an issuer, workloads may renew with their mesh certificate as the TLS client certificate. It is only
+      // requested (never required), and verified by the identity API against the current trust bundle.
+      : createHttpsServer({ ...opts.tls, minVersion: 'TLSv1.2', noDelay: true, keepAlive: true, ...(opts.identity ? { requestCert: true, rejectUnauthorized: false } : {}) }, handler) as unknown as Server;
     // `Expect: 100-continue` (curl sends it for large bodies): refuse an oversized body before it is sent.
     this.http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {

@@ -3,6 +3,7 @@
 import type { CentralConfig } from '../config/central.js';
 import type { HealthState, Instance, InstanceSpec, WatchEvent } from '../core/types.js';
 import type { ConfigHistory, ConfigVersion } from './config/history.js';
+import type { TokenStore } from './identity/token-store.js';
 
 export interface StoreStatus {
   kind: 'embedded' | 'etcd';
@@ -66,6 +67,8 @@ export interface RegistryStore {
    * Concurrent updates never lose one another (embedded: serialised; etcd: compare-and-swap, then retried).
    */
   updateConfig(change: string, next: (current: CentralConfig) => CentralConfig | undefined): Promise<ConfigVersion | undefined>;
+  /** Bootstrap tokens of the identity API (hashes only), kept as durably as the instances. */
+  readonly tokens: TokenStore;
 }
 
 export interface HealthPolicy {

@@ -25,6 +25,9 @@ export interface CaInitOptions {
   keyType: KeyType;
   force: boolean;
   now?: Date;
+  /** Appended to the subject's CN: a rotation's new root must not share its subject with the old one, or
+   *  verifiers (which find issuers by subject name) may try the wrong root's key. */
+  nameSuffix?: string;
 }
 
 export interface CaMeta { trustDomain: string; keyType: KeyType; createdAt: string }
@@ -61,7 +64,7 @@ export async function initCa(opts: CaInitOptions): Promise<CaResult> {
   const now = opts.now ?? new Date();
   const notAfter = new Date(now.getTime() + opts.days * 86_400_000);
   const pems = await (await loadSelfsigned()).generate(
-    [{ name: 'commonName', value: `mesh root CA (${trustDomain})` }, { name: 'organizationName', value: 'mesh' }],
+    [{ name: 'commonName', value: `mesh root CA (${trustDomain})${opts.nameSuffix ? ` ${opts.nameSuffix}` : ''}` }, { name: 'organizationName', value: 'mesh' }],
     {
       keyType: opts.keyType,
       ...(opts.keyType === 'ec' ? { curve: 'P-256' as const } : { keySize: 2048 }),

@@ -8,11 +8,14 @@ import { watchFiles, type FileWatch, type FileWatchOptions } from '../core/file-
 import { isReadableByOthers, parsePrivateKey, readCertificates, readTextFile } from './files.js';
 import { checkIdentity, serverIdentityCheck, type IdentityRole } from './peer-identity.js';
 import { trustDomainOfCa } from './spiffe.js';
+import { chainRoot } from './chain.js';
+import { TlsSubscribers } from './subscribers.js';
 
 export interface TlsFilePaths { cert: string; key: string; ca: string }
 
 export interface TlsMaterial {
-  paths: TlsFilePaths;
+  /** The files it was read from; absent for material held only in memory (a registry-issued identity). */
+  paths?: TlsFilePaths;
   certPem: string;
   keyPem: string;
   caPem: string;
@@ -50,7 +53,9 @@ export function loadTlsMaterial(paths: TlsFilePaths, opts: LoadTlsOptions = {}):
   const cas = readCertificates(paths.ca, 'CA certificate');
   const leaf = chain[0]!;
   if (!leaf.checkPrivateKey(key)) throw new MeshError('MESH_ERR_TLS', `private key "${paths.key}" does not match certificate "${paths.cert}"`);
-  const issuer = cas.find((ca) => ca.ca && leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
+  // The file may hold the leaf alone (`mesh certs gen`) or leaf + issuer (a registry-issued chain). Either way the
+  // CA that anchors it names the trust domain: the root, which named the issuer's trust domain when it signed it.
+  const issuer = cas.find((ca) => ca.ca && leaf.checkIssued(ca) && leaf.verify(ca.publicKey)) ?? (chain.length > 1 ? chainRoot(chain, cas) : undefined);
   if (issuer === undefined) {
     throw new MeshError('MESH_ERR_TLS', `certificate "${paths.cert}" was not issued by the CA in "${paths.ca}"`, { hint: 'issue it with `mesh certs gen --ca-dir <the CA dir>`' });
   }
@@ -99,6 +104,19 @@ export function clientTlsOptions(m: TlsMaterial, expectedServerId: string | null
   return { ...secureContextOptions(m), rejectUnauthorized: true, checkServerIdentity: serverIdentityCheck(rules) };
 }
 
+/**
+ * Where a sidecar or proxy gets its current TLS material: files that are watched (ReloadingTlsContext) or the
+ * registry (RegistryIdentity). Servers are kept current and clients told when the material changes.
+ */
+export interface TlsSource {
+  readonly material: TlsMaterial;
+  /** Keeps a TLS server's context current; its open connections are untouched. */
+  attachServer(server: Server): void;
+  /** Called with the new material after each change (e.g. to build a new Agent). */
+  onReload(listener: (m: TlsMaterial) => void): () => void;
+  close(): void;
+}
+
 export interface ReloadingTlsContextOptions extends FileWatchOptions {
   expectSpiffeId?: string;
   roles?: readonly IdentityRole[];
@@ -111,11 +129,10 @@ export interface ReloadingTlsContextOptions extends FileWatchOptions {
  * Holds the current TLS material and replaces it when the files change. A new set that fails any check of
  * loadTlsMaterial is refused with one log line and the old one stays in force.
  */
-export class ReloadingTlsContext {
+export class ReloadingTlsContext implements TlsSource {
   #material: TlsMaterial;
   #secureContext: SecureContext;
-  readonly #servers = new Set<Server>();
-  readonly #listeners = new Set<(m: TlsMaterial) => void>();
+  readonly #subscribers = new TlsSubscribers();
   readonly #opts: ReloadingTlsContextOptions;
   #watch: FileWatch | undefined;
 
@@ -153,29 +170,21 @@ export class ReloadingTlsContext {
     }
     this.#material = next;
     this.#secureContext = ctx;
-    for (const server of this.#servers) server.setSecureContext(secureContextOptions(next));
-    for (const listener of this.#listeners) listener(next);
+    this.#subscribers.publish(next);
     log(`mesh: TLS certificate reloaded (${next.spiffeId}, valid until ${next.notAfter.toISOString()})`);
     for (const w of next.warnings) log(`mesh: warning: ${w}`);
     return true;
   }
 
   /** Keeps a TLS server's context current; its open connections are untouched. */
-  attachServer(server: Server): void {
-    this.#servers.add(server);
-    server.once('close', () => this.#servers.delete(server));
-  }
+  attachServer(server: Server): void { this.#subscribers.attachServer(server); }
 
   /** For clients: called with the new material after each successful reload (e.g. to build a new Agent). */
-  onReload(listener: (m: TlsMaterial) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
+  onReload(listener: (m: TlsMaterial) => void): () => void { return this.#subscribers.onReload(listener); }
 
   close(): void {
     this.#watch?.close();
     this.#watch = undefined;
-    this.#servers.clear();
-    this.#listeners.clear();
+    this.#subscribers.clear();
   }
 }

@@ -73,14 +73,18 @@ export function readTextFile(path: string, what: string): string {
 
 /** The PEM certificates in a file, in order (a chain file yields several). */
 export function readCertificates(path: string, what = 'certificate'): X509Certificate[] {
-  const text = readTextFile(path, what);
+  return parseCertificates(readTextFile(path, what), `${what} "${path}"`);
+}
+
+/** The PEM certificates in a text, in order; `what` names the text in errors ('certificate "a.pem"'). */
+export function parseCertificates(text: string, what: string): X509Certificate[] {
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks) throw new MeshError('MESH_ERR_TLS', `${what} "${path}" holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  if (!blocks) throw new MeshError('MESH_ERR_TLS', `${what} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
   return blocks.map((pem) => {
     try {
       return new X509Certificate(pem);
     } catch (err) {
-      throw new MeshError('MESH_ERR_TLS', `${what} "${path}" is corrupt: ${(err as Error).message}`, { cause: err });
+      throw new MeshError('MESH_ERR_TLS', `${what} is corrupt: ${(err as Error).message}`, { cause: err });
     }
   });
 }

@@ -14,7 +14,7 @@ export const StatusCode = { unset: 0, ok: 1, error: 2 } as const;
  */
 export function fateOf(span: Span): string {
   if (span.cause === 'client-closed') return 'clientClosed';
-  if (span.cause === undefined) return span.tries.length > 1 ? 'okAfterRetry' : 'ok';
+  if (span.cause === undefined) return span.tryCount > 1 ? 'okAfterRetry' : 'ok';
   if (span.cause === 'upstream-timeout') return 'timeout';
   if (span.cause === 'no-healthy-endpoint') return 'noHealthyEndpoint';
   if (span.cause === 'circuit-open') return 'circuitOpen';
@@ -34,35 +34,49 @@ export function spanName(span: Span): string {
   return span.method;
 }
 
-export function spanAttributes(span: Span): Attribute[] {
-  const a: Attribute[] = [
-    ['http.request.method', span.method],
-    ['url.path', pathOnly(span.path)],
-    ['network.protocol.name', 'http'],
-    ['network.protocol.version', span.protocol],
-    ['server.address', span.service],
-  ];
+/**
+ * Receives a span's attributes one by one: the OTLP encoder writes each straight into its buffer, so encoding
+ * a span builds no attribute array (spanAttributes() collects them for the admin API's JSON).
+ */
+export interface AttributeVisitor {
+  str(key: string, value: string): void;
+  int(key: string, value: number): void;
+}
+
+export function visitAttributes(span: Span, v: AttributeVisitor): void {
+  v.str('http.request.method', span.method);
+  v.str('url.path', pathOnly(span.path));
+  v.str('network.protocol.name', 'http');
+  v.str('network.protocol.version', span.protocol);
+  v.str('server.address', span.service);
   const endpoint = span.endpoint;
   const ep = endpoint === undefined ? undefined : splitHostPort(endpoint);
   if (span.kind === SpanKind.client && ep !== undefined) {
-    a.push(['server.port', ep.port], ['network.peer.address', ep.host], ['network.peer.port', ep.port]);
+    v.int('server.port', ep.port); v.str('network.peer.address', ep.host); v.int('network.peer.port', ep.port);
   }
-  if (span.kind === SpanKind.server && span.peerAddress !== undefined) a.push(['network.peer.address', span.peerAddress]);
-  if (span.status > 0) a.push(['http.response.status_code', span.status]);
+  if (span.kind === SpanKind.server && span.peerAddress !== undefined) v.str('network.peer.address', span.peerAddress);
+  if (span.status > 0) v.int('http.response.status_code', span.status);
   if (span.grpc) {
-    a.push(['rpc.system', 'grpc']);
+    v.str('rpc.system', 'grpc');
     const rpc = rpcOf(span.path);
-    if (rpc !== undefined) a.push(['rpc.service', rpc.service], ['rpc.method', rpc.method]);
-    if (span.grpcStatus !== undefined) a.push(['rpc.grpc.status_code', Number(span.grpcStatus)]);
+    if (rpc !== undefined) { v.str('rpc.service', rpc.service); v.str('rpc.method', rpc.method); }
+    if (span.grpcStatus !== undefined) v.int('rpc.grpc.status_code', Number(span.grpcStatus));
   }
   const errorType = span.cause ?? (span.status >= 500 ? String(span.status) : undefined);
-  if (errorType !== undefined && errorType !== 'client-closed') a.push(['error.type', errorType]);
-  a.push(['mesh.service', span.service]);
-  if (endpoint !== undefined) a.push(['mesh.endpoint', endpoint]);
-  a.push(['mesh.tries', span.tries.length], ['mesh.retries', Math.max(0, span.tries.length - 1)], ['mesh.fate', fateOf(span)]);
-  if (span.cause !== undefined) a.push(['mesh.error.cause', span.cause]);
-  if (span.callerId !== undefined) a.push(['mesh.caller.spiffe_id', span.callerId]);
-  if (span.requestId !== undefined) a.push(['mesh.request_id', span.requestId]);
+  if (errorType !== undefined && errorType !== 'client-closed') v.str('error.type', errorType);
+  v.str('mesh.service', span.service);
+  if (endpoint !== undefined) v.str('mesh.endpoint', endpoint);
+  const tries = span.tryCount;
+  v.int('mesh.tries', tries); v.int('mesh.retries', Math.max(0, tries - 1)); v.str('mesh.fate', fateOf(span));
+  if (span.cause !== undefined) v.str('mesh.error.cause', span.cause);
+  if (span.callerId !== undefined) v.str('mesh.caller.spiffe_id', span.callerId);
+  if (span.requestId !== undefined) v.str('mesh.request_id', span.requestId);
+}
+
+export function spanAttributes(span: Span): Attribute[] {
+  const a: Attribute[] = [];
+  const push = (key: string, value: AttributeValue): void => { a.push([key, value]); };
+  visitAttributes(span, { str: push, int: push });
   return a;
 }
 
@@ -80,7 +94,19 @@ function pathOnly(path: string): string {
   return q < 0 ? path : path.slice(0, q);
 }
 
+// Endpoint addresses repeat (a service has a few), so their split is cached; bounded, cleared when full.
+const hostPorts = new Map<string, { host: string; port: number } | undefined>();
+
 function splitHostPort(address: string): { host: string; port: number } | undefined {
+  const known = hostPorts.get(address);
+  if (known !== undefined || hostPorts.has(address)) return known;
+  if (hostPorts.size >= 1024) hostPorts.clear();
+  const split = parseHostPort(address);
+  hostPorts.set(address, split);
+  return split;
+}
+
+function parseHostPort(address: string): { host: string; port: number } | undefined {
   const colon = address.lastIndexOf(':');
   if (colon < 0) return undefined;
   const port = Number(address.slice(colon + 1));

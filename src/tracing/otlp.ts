@@ -1,7 +1,7 @@
 // Spans → an OTLP/HTTP protobuf body: opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest,
 // field numbers from opentelemetry-proto (trace/v1/trace.proto, common/v1/common.proto). Encoded by hand
 // with ProtoWriter rather than through the OpenTelemetry SDK: see README "Tracing" for the measured cost.
-import { isError, spanAttributes, spanName, StatusCode, type Attribute, type AttributeValue } from './attributes.js';
+import { isError, spanName, StatusCode, visitAttributes, type Attribute, type AttributeValue, type AttributeVisitor } from './attributes.js';
 import { ProtoWriter } from './proto-writer.js';
 import type { Span } from './span.js';
 
@@ -19,6 +19,23 @@ const FLAG_IS_REMOTE = 0x200;
 
 export function encodeExportRequest(spans: readonly Span[], resource: OtlpResource, w = new ProtoWriter()): Buffer {
   w.reset();
+  const ss = beginScopeSpans(w, resource);
+  for (const span of spans) encodeSpan(w, span);
+  return endScopeSpans(w, ss);
+}
+
+/**
+ * The same request around spans already encoded with encodeSpan() (the exporter encodes each span when it is
+ * offered, so its queue holds bytes, not Span objects).
+ */
+export function wrapEncodedSpans(encodedSpans: Buffer, resource: OtlpResource, w = new ProtoWriter()): Buffer {
+  w.reset();
+  const ss = beginScopeSpans(w, resource);
+  w.raw(encodedSpans);
+  return endScopeSpans(w, ss);
+}
+
+function beginScopeSpans(w: ProtoWriter, resource: OtlpResource): [number, number] {
   const rs = w.begin(1); // ExportTraceServiceRequest.resource_spans
   const res = w.begin(1); // ResourceSpans.resource
   for (const a of resource.attributes) keyValue(w, 1, a[0], a[1]);
@@ -28,13 +45,45 @@ export function encodeExportRequest(spans: readonly Span[], resource: OtlpResour
   w.string(1, resource.scopeName);
   w.string(2, resource.scopeVersion);
   w.end(scope);
-  for (const span of spans) encodeSpan(w, span);
+  return [rs, ss];
+}
+
+function endScopeSpans(w: ProtoWriter, [rs, ss]: [number, number]): Buffer {
   w.end(ss);
   w.end(rs);
   return w.finish();
 }
 
-function encodeSpan(w: ProtoWriter, span: Span): void {
+/** Writes each attribute as a Span.attributes KeyValue; one instance, pointed at the writer per span. */
+class AttributeWriter implements AttributeVisitor {
+  w: ProtoWriter | undefined;
+  str(key: string, value: string): void {
+    const k = keyField(key);
+    if (k === undefined || !this.w!.shortStringAttribute(9, k, value)) keyValue(this.w!, 9, key, value);
+  }
+  int(key: string, value: number): void {
+    const k = keyField(key);
+    if (k === undefined || !Number.isInteger(value) || !this.w!.uintAttribute(9, k, value)) keyValue(this.w!, 9, key, value);
+  }
+}
+
+// Attribute keys are a fixed set of constants (attributes.ts), so each is encoded once as its KeyValue.key
+// field (0x0a, length, ASCII bytes); undefined for a key that is not short ASCII.
+const keyFields = new Map<string, Uint8Array | undefined>();
+
+function keyField(key: string): Uint8Array | undefined {
+  let k = keyFields.get(key);
+  if (k === undefined && !keyFields.has(key)) {
+    const bytes = Buffer.from(key, 'utf8');
+    k = bytes.length < 100 && bytes.length === key.length ? Uint8Array.from([0x0a, bytes.length, ...bytes]) : undefined;
+    keyFields.set(key, k);
+  }
+  return k;
+}
+const attributeWriter = new AttributeWriter();
+
+/** One ScopeSpans.spans entry (field 2), so encoded spans can be concatenated inside a ScopeSpans. */
+export function encodeSpan(w: ProtoWriter, span: Span): void {
   const s = w.begin(2); // ScopeSpans.spans
   w.hexBytes(1, span.traceId);
   w.hexBytes(2, span.spanId);
@@ -43,7 +92,9 @@ function encodeSpan(w: ProtoWriter, span: Span): void {
   w.uint(6, span.kind);
   w.epochNanos(7, span.startEpochMs);
   w.epochNanos(8, span.startEpochMs + span.durationMs);
-  for (const a of spanAttributes(span)) keyValue(w, 9, a[0], a[1]);
+  attributeWriter.w = w;
+  visitAttributes(span, attributeWriter);
+  attributeWriter.w = undefined;
   if (span.events !== undefined) {
     for (const e of span.events) {
       const ev = w.begin(11);

@@ -19,6 +19,16 @@ export class ProtoWriter {
 
   reset(): void { this.pos = 0; }
 
+  /** How many bytes are written. */
+  get length(): number { return this.pos; }
+
+  /** Bytes already in wire format (spans encoded earlier). */
+  raw(bytes: Buffer): void {
+    this.ensure(bytes.length);
+    bytes.copy(this.buf, this.pos);
+    this.pos += bytes.length;
+  }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
@@ -105,6 +115,53 @@ export class ProtoWriter {
     this.end(start);
   }
 
+  /**
+   * A KeyValue { key = 1; value = 2: AnyValue { string_value = 1 } } whose key is already encoded (`key` is
+   * the key field: 0x0a, length, bytes). When the whole KeyValue is under 128 bytes of ASCII (nearly every
+   * attribute), all lengths are known up front and it is written in one pass without begin()/end().
+   * Returns false, having written nothing, when it is not; the caller then takes the general path.
+   */
+  shortStringAttribute(field: number, key: Uint8Array, value: string): boolean {
+    const n = value.length;
+    const kvLen = key.length + 4 + n;
+    if (kvLen >= 128 || field >= 16) return false;
+    let p = this.attributeHead(field, kvLen, key, n + 2);
+    const b = this.buf;
+    b[p++] = 0x0a; // AnyValue.string_value
+    b[p++] = n;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) return false;
+      b[p++] = c;
+    }
+    this.pos = p;
+    return true;
+  }
+
+  /** The same for AnyValue { int_value = 3 } holding a non-negative integer (a status, a port, a count). */
+  uintAttribute(field: number, key: Uint8Array, value: number): boolean {
+    let size = 1;
+    for (let v = value; v >= 128; v = Math.floor(v / 128)) size++;
+    const kvLen = key.length + 3 + size;
+    if (kvLen >= 128 || field >= 16 || !(value >= 0)) return false;
+    this.pos = this.attributeHead(field, kvLen, key, size + 1);
+    this.uint(3, value);
+    return true;
+  }
+
+  /** Writes a short KeyValue's tag, length, key field and value header; returns where the AnyValue starts. */
+  private attributeHead(field: number, kvLen: number, key: Uint8Array, anyLen: number): number {
+    this.ensure(kvLen + 2);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = (field << 3) | 2;
+    b[p++] = kvLen;
+    for (let i = 0; i < key.length; i++) b[p++] = key[i]!;
+    b[p++] = 0x12; // KeyValue.value
+    b[p++] = anyLen;
+    return p;
+  }
+
   /** A hex id (trace or span id) as its raw bytes, parsed here for the same reason as string(). */
   hexBytes(field: number, hex: string): void {
     const n = hex.length >> 1;
@@ -113,7 +170,7 @@ export class ProtoWriter {
     this.ensure(n);
     const b = this.buf;
     let p = this.pos;
-    for (let i = 0; i < hex.length; i += 2) b[p++] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
+    for (let i = 0; i < hex.length; i += 2) b[p++] = (HEX[hex.charCodeAt(i) & 127]! << 4) | HEX[hex.charCodeAt(i + 1) & 127]!;
     this.pos = p;
   }
 
@@ -140,7 +197,6 @@ export class ProtoWriter {
   }
 }
 
-/** '0'-'9', 'a'-'f', 'A'-'F' → 0..15 (ids are validated lower-case hex before they get here). */
-function hexDigit(c: number): number {
-  return c <= 57 ? c - 48 : (c | 32) - 87;
-}
+/** '0'-'9', 'a'-'f', 'A'-'F' → 0..15, by char code (ids are validated lower-case hex before they get here). */
+const HEX = new Uint8Array(128);
+for (let c = 0; c < 128; c++) HEX[c] = c >= 48 && c <= 57 ? c - 48 : (c | 32) >= 97 && (c | 32) <= 102 ? (c | 32) - 87 : 0;

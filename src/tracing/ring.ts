@@ -1,7 +1,12 @@
 // What a proxy remembers of its spans for `mesh trace`, with no collector: the last `capacity` spans in a ring
 // (the oldest overwritten), and per service the slowest few of the last `slowWindowMs`. Fed only with sampled
-// spans, after they ended; read only by the admin server.
-import type { Span } from './span.js';
+// spans, after they ended; read only by the admin server, synchronously (recent() hands out the ring's own
+// slots, which the next add() may overwrite).
+//
+// The ring's slots are Span objects made once and overwritten with copyFrom(): the ring keeps no reference to
+// the request's span, so at 100% sampling the spans die young instead of every one being promoted to V8's old
+// generation (a span stayed alive for the last 2048 requests). The slowest lists keep the span itself (few).
+import { Span } from './span.js';
 
 export class SpanRing {
   private readonly spans: Array<Span | undefined>;
@@ -17,7 +22,8 @@ export class SpanRing {
   }
 
   add(span: Span): void {
-    this.spans[this.next] = span;
+    const slot = this.spans[this.next] ??= Span.blank();
+    slot.copyFrom(span);
     this.next = (this.next + 1) % this.capacity;
     this.keepIfSlow(span);
   }
@@ -34,10 +40,11 @@ export class SpanRing {
 
   /** Every span of one trace this proxy still has (ring and slowest lists). */
   trace(traceId: string): Span[] {
-    const found = new Set<Span>();
-    for (const s of this.recent()) if (s.traceId === traceId) found.add(s);
-    for (const list of this.slow.values()) for (const s of list) if (s.traceId === traceId) found.add(s);
-    return [...found];
+    // A span both in the ring (a copy) and among the slowest (the span itself) is given once.
+    const found = new Map<string, Span>();
+    for (const s of this.recent()) if (s.traceId === traceId) found.set(s.spanId, s);
+    for (const list of this.slow.values()) for (const s of list) if (s.traceId === traceId) found.set(s.spanId, s);
+    return [...found.values()];
   }
 
   /** The slowest spans of the window, per service (or of one service), slowest first. */

@@ -41,11 +41,11 @@ export interface SpanIds {
 }
 
 export class Span {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string | undefined;
-  readonly t0 = performance.now();
-  readonly startEpochMs = performance.timeOrigin + this.t0;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined;
+  t0 = performance.now();
+  startEpochMs = performance.timeOrigin + this.t0;
   /** ms from start to end; -1 while open. */
   durationMs = -1;
   status = 0;
@@ -57,21 +57,31 @@ export class Span {
   callerId: string | undefined = undefined;
   /** The caller's address (network.peer.address on the server side). */
   peerAddress: string | undefined = undefined;
-  readonly tries: SpanTry[] = [];
   events: SpanEvent[] | undefined = undefined;
+  // The current (last) try as flat fields, and the tries before it (only when there were retries): a request
+  // with one try — nearly all of them — costs no array and no object besides the span itself.
+  // tryEndpoint undefined = no try started yet.
+  tryEndpoint: string | undefined = undefined;
+  tryStartMs = -1;
+  tryConnectedMs = -1;
+  tryHeadersMs = -1;
+  tryEndMs = -1;
+  tryStatus = 0;
+  tryFailure = '';
+  earlierTries: SpanTry[] | undefined = undefined;
 
   constructor(
     private readonly sink: SpanSink,
     ids: SpanIds,
-    readonly kind: SpanKind,
+    public kind: SpanKind,
     /** The mesh service the request is for. */
-    readonly service: string,
-    readonly method: string,
-    readonly path: string,
+    public service: string,
+    public method: string,
+    public path: string,
     /** '1.1' or '2'. */
-    readonly protocol: string,
-    readonly grpc: boolean,
-    readonly requestId: string | undefined,
+    public protocol: string,
+    public grpc: boolean,
+    public requestId: string | undefined,
   ) {
     this.traceId = ids.traceId;
     this.spanId = ids.spanId;
@@ -79,30 +89,54 @@ export class Span {
   }
 
   tryStart(endpoint: string): void {
-    this.tries.push({ endpoint, start: performance.now() - this.t0, connected: -1, headers: -1, end: -1, status: 0, failure: '' });
+    if (this.tryEndpoint !== undefined) (this.earlierTries ??= []).push(this.currentTry()!);
+    this.tryEndpoint = endpoint;
+    this.tryStartMs = performance.now() - this.t0;
+    this.tryConnectedMs = -1;
+    this.tryHeadersMs = -1;
+    this.tryEndMs = -1;
+    this.tryStatus = 0;
+    this.tryFailure = '';
   }
 
   tryConnected(): void {
-    const t = this.tries[this.tries.length - 1];
-    if (t !== undefined && t.connected < 0) t.connected = performance.now() - this.t0;
+    if (this.tryEndpoint !== undefined && this.tryConnectedMs < 0) this.tryConnectedMs = performance.now() - this.t0;
   }
 
   tryHeaders(status: number): void {
-    const t = this.tries[this.tries.length - 1];
-    if (t === undefined) return;
-    t.headers = performance.now() - this.t0;
-    t.status = status;
+    if (this.tryEndpoint === undefined) return;
+    this.tryHeadersMs = performance.now() - this.t0;
+    this.tryStatus = status;
   }
 
   /** The current try failed and another one follows: close it and record the retry with its reason. */
   retry(reason: string): void {
-    const t = this.tries[this.tries.length - 1];
     const now = performance.now() - this.t0;
-    if (t !== undefined) { t.end = now; t.failure = reason; }
-    (this.events ??= []).push({ atMs: now, name: 'mesh.retry', reason, endpoint: t?.endpoint ?? '' });
+    if (this.tryEndpoint !== undefined) { this.tryEndMs = now; this.tryFailure = reason; }
+    (this.events ??= []).push({ atMs: now, name: 'mesh.retry', reason, endpoint: this.tryEndpoint ?? '' });
   }
 
-  get endpoint(): string | undefined { return this.tries[this.tries.length - 1]?.endpoint; }
+  get endpoint(): string | undefined { return this.tryEndpoint; }
+
+  /** How many tries the request made (0 when it never got to an endpoint). */
+  get tryCount(): number {
+    return this.tryEndpoint === undefined ? 0 : (this.earlierTries?.length ?? 0) + 1;
+  }
+
+  /** Every try, oldest first, as objects (built on each read: for the admin API, not the request path). */
+  get tries(): SpanTry[] {
+    const current = this.currentTry();
+    if (current === undefined) return [];
+    return this.earlierTries === undefined ? [current] : [...this.earlierTries, current];
+  }
+
+  private currentTry(): SpanTry | undefined {
+    if (this.tryEndpoint === undefined) return undefined;
+    return {
+      endpoint: this.tryEndpoint, start: this.tryStartMs, connected: this.tryConnectedMs, headers: this.tryHeadersMs,
+      end: this.tryEndMs, status: this.tryStatus, failure: this.tryFailure,
+    };
+  }
 
   /** Ends the span once (later calls are ignored) and hands it to the sink. */
   end(status: number, cause: string | undefined): void {
@@ -110,11 +144,35 @@ export class Span {
     this.durationMs = performance.now() - this.t0;
     this.status = status;
     this.cause = cause;
-    const t = this.tries[this.tries.length - 1];
-    if (t !== undefined && t.end < 0) {
-      t.end = this.durationMs;
-      if (t.status === 0) t.failure = cause ?? 'aborted';
+    if (this.tryEndpoint !== undefined && this.tryEndMs < 0) {
+      this.tryEndMs = this.durationMs;
+      if (this.tryStatus === 0) this.tryFailure = cause ?? 'aborted';
     }
     this.sink.spanEnded(this);
   }
+
+  /**
+   * Makes this span a copy of an ended one (the ring's preallocated slots): the ring then holds no reference
+   * to the request's span, which can die young instead of being promoted to V8's old generation.
+   */
+  copyFrom(s: Span): void {
+    this.traceId = s.traceId; this.spanId = s.spanId; this.parentSpanId = s.parentSpanId;
+    this.t0 = s.t0; this.startEpochMs = s.startEpochMs; this.durationMs = s.durationMs;
+    this.status = s.status; this.cause = s.cause; this.grpcStatus = s.grpcStatus;
+    this.callerId = s.callerId; this.peerAddress = s.peerAddress; this.events = s.events;
+    this.tryEndpoint = s.tryEndpoint; this.tryStartMs = s.tryStartMs; this.tryConnectedMs = s.tryConnectedMs;
+    this.tryHeadersMs = s.tryHeadersMs; this.tryEndMs = s.tryEndMs; this.tryStatus = s.tryStatus;
+    this.tryFailure = s.tryFailure; this.earlierTries = s.earlierTries;
+    this.kind = s.kind; this.service = s.service; this.method = s.method; this.path = s.path;
+    this.protocol = s.protocol; this.grpc = s.grpc; this.requestId = s.requestId;
+  }
+
+  /** An empty span for a ring slot (filled with copyFrom). */
+  static blank(): Span {
+    const s = new Span(NO_SINK, NO_IDS, SpanKind.client, '', '', '', '', false, undefined);
+    return s;
+  }
 }
+
+const NO_SINK: SpanSink = { spanEnded: () => undefined };
+const NO_IDS: SpanIds = { traceId: '', spanId: '' };

@@ -1,6 +1,6 @@
 // Pure: merges the latest StatsFrame of several proxies into one view of services and endpoints, and keeps a
 // short RPS history per service for sparklines.
-import type { EndpointStatsFrame, RequestFates, ServiceStatsFrame, StatsFrame } from '../core/admin-types.js';
+import type { EndpointStatsFrame, ProxyIdentity, RequestFates, ServiceStatsFrame, StatsFrame } from '../core/admin-types.js';
 
 export type ProxyState = 'connecting' | 'connected' | 'disconnected';
 
@@ -11,6 +11,8 @@ export interface ProxyStatus {
   lastError?: string;
   /** Epoch ms of the last frame received. */
   lastFrameAt?: number;
+  /** The proxy's own mTLS identity, from its last frame. */
+  identity?: ProxyIdentity;
 }
 
 export interface StatsView {

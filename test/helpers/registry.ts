@@ -14,16 +14,16 @@ export interface TestRegistry {
 
 type After = { after(fn: () => Promise<void> | void): void };
 
-export async function startRegistry(t: After, opts: { dataDir?: string; args?: string[] } = {}): Promise<TestRegistry> {
+export async function startRegistry(t: After, opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<TestRegistry> {
   let dataDir = opts.dataDir;
   if (dataDir === undefined) {
     const dir = tempDir('mesh-registry-');
     t.after(dir.cleanup);
     dataDir = dir.path;
   }
-  const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(opts.args ?? [])]);
+  const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(opts.args ?? [])], opts.env ? { env: opts.env } : {});
   t.after(async () => { await daemon.stop('SIGKILL'); });
-  const m = await daemon.waitFor(/listening on (http:\/\/[\d.:]+)/);
+  const m = await daemon.waitFor(/listening on (https?:\/\/[\d.:]+)/);
   const url = m[1]!;
   const client = new RegistryClient({ url, timeoutMs: 5_000 });
   t.after(() => client.close());

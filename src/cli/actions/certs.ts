@@ -1,4 +1,4 @@
-// What `mesh certs ca init | gen | inspect` do once their flags are parsed (registered in ../commands/certs.ts).
+// What `mesh certs ca init | issuer | rotate | gen | inspect` do once their flags are parsed (registered in ../commands/certs.ts).
 import chalk from 'chalk';
 import { UsageError } from '../../core/errors.js';
 import { initCa, loadCa, type KeyType } from '../../tls/ca.js';
@@ -6,9 +6,11 @@ import { DEFAULT_LEAF_LIFETIME_MS, issueLeaf, issueSelfSigned, writeLeaf } from 
 import { validateServiceName } from '../../core/validate.js';
 import { flagParser } from '../common.js';
 import type { CommandContext } from '../program.js';
-import { genView, renderCaInit, renderGen, renderInspectTable, renderJson } from '../render/certs.js';
+import { genView, renderCaInit, renderGen, renderInspectTable, renderIssuer, renderJson, renderRotation } from '../render/certs.js';
 
 export interface CaInitFlags { dir: string; trustDomain: string; days: number; keyType: KeyType; force?: boolean; json?: boolean }
+export interface CaIssuerFlags { caDir: string; out: string; days: number; force?: boolean; json?: boolean }
+export interface CaRotateFlags { caDir: string; out?: string; issuer: string[]; days: number; finish?: boolean; json?: boolean }
 export interface GenFlags {
   caDir: string; out: string; days?: number; hours?: number; dns?: string[]; ip?: string[]; selfSigned?: boolean; keyType: KeyType; json?: boolean;
 }
@@ -16,6 +18,22 @@ export interface GenFlags {
 export async function caInit(ctx: CommandContext, opts: CaInitFlags): Promise<void> {
   const result = await initCa({ dir: opts.dir, trustDomain: opts.trustDomain, days: opts.days, keyType: opts.keyType, force: opts.force === true });
   ctx.io.out(opts.json ? renderJson(result) : renderCaInit(result));
+}
+
+export async function caIssuer(ctx: CommandContext, opts: CaIssuerFlags): Promise<void> {
+  const { createIssuer } = await import('../../tls/issuer.js');
+  const result = await createIssuer(loadCa(opts.caDir), { out: opts.out, days: opts.days, force: opts.force === true });
+  if (result.clampedToRoot) ctx.io.err(`mesh: warning: the issuer's lifetime was shortened to end with the root's (${result.notAfter})\n`);
+  ctx.io.out(opts.json ? renderJson(result) : renderIssuer(result));
+}
+
+export async function caRotate(ctx: CommandContext, opts: CaRotateFlags): Promise<void> {
+  if (opts.finish === true && opts.out !== undefined) throw new UsageError('--out creates the new root in the first step; --finish takes the new root as --ca-dir');
+  if (opts.finish !== true && opts.out === undefined) throw new UsageError('--out <dir>: where to create the new root (or pass --finish for the last step)');
+  const { startRootRotation, finishRootRotation } = await import('../../tls/rotate.js');
+  const root = loadCa(opts.caDir);
+  const step = opts.finish === true ? finishRootRotation(root, opts.issuer) : await startRootRotation(root, { out: opts.out!, days: opts.days, issuerDirs: opts.issuer });
+  ctx.io.out(opts.json ? renderJson(step) : renderRotation(step, opts.finish === true ? root.dir : step.newRoot!.dir));
 }
 
 export async function gen(ctx: CommandContext, serviceArg: string, opts: GenFlags): Promise<void> {

@@ -1,5 +1,5 @@
-// Flag checks for `mesh proxy start` with a service certificate (--inbound/--cert/--key): every mTLS flag
-// must come with its partners, so a half-configured sidecar never starts in plaintext by mistake.
+// Flag checks for `mesh proxy start` with a service certificate (--inbound/--cert/--key/--identity): every mTLS
+// flag must come with its partners, so a half-configured sidecar never starts in plaintext by mistake.
 import { UsageError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import type { MeshProxyOptions } from '../../proxy/mesh-run.js';
@@ -8,11 +8,17 @@ export interface MtlsFlags {
   listen: string; admin: string; workers: number; config?: string; drainTimeout: number; metrics: boolean;
   registry: string; token?: string; ca?: string;
   inbound?: string; app?: string; service?: string; cert?: string; key?: string; policy?: string; permissive?: boolean; inboundAdmin?: string;
+  /** `--identity registry`: certificates from the registry instead of files; the token comes from MESH_IDENTITY_TOKEN. */
+  identity?: 'registry'; identityToken?: string;
 }
 
 export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (line: string) => void): MeshProxyOptions {
-  if (opts.cert === undefined || opts.key === undefined || opts.ca === undefined) {
-    throw new UsageError('mTLS needs --cert, --key and --ca (the mesh CA): issue them with `mesh certs gen <service>`');
+  const fromRegistry = opts.identity === 'registry';
+  if (fromRegistry && (opts.cert !== undefined || opts.key !== undefined)) {
+    throw new UsageError('--identity registry replaces --cert and --key: drop them (the key is generated in memory and the certificate comes from the registry)');
+  }
+  if (!fromRegistry && (opts.cert === undefined || opts.key === undefined || opts.ca === undefined)) {
+    throw new UsageError('mTLS needs --cert, --key and --ca (the mesh CA): issue them with `mesh certs gen <service>`, or use --identity registry');
   }
   if (opts.workers > 1) throw new UsageError('--workers: the mTLS sidecar runs as one process; drop --workers');
   if (opts.service !== undefined) validateServiceName(opts.service);
@@ -22,7 +28,7 @@ export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (li
   return {
     listen: opts.listen,
     admin: opts.admin,
-    registry: { url: opts.registry, ...(opts.token === undefined ? {} : { token: opts.token }), caFile: opts.ca },
+    registry: { url: opts.registry, ...(opts.token === undefined ? {} : { token: opts.token }), ...(opts.ca === undefined ? {} : { caFile: opts.ca }) },
     configFile: opts.config,
     drainTimeoutMs: opts.drainTimeout,
     metrics: opts.metrics,
@@ -31,7 +37,7 @@ export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (li
     inbound: opts.inbound,
     app: opts.app,
     service: opts.service,
-    tls: { cert: opts.cert, key: opts.key, ca: opts.ca },
+    tls: fromRegistry ? { registry: { token: opts.identityToken } } : { cert: opts.cert!, key: opts.key!, ca: opts.ca! },
     policyFile: opts.policy,
     permissive: opts.permissive === true,
     inboundAdmin: opts.inboundAdmin,

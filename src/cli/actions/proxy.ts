@@ -12,6 +12,7 @@ export interface ProxyStartFlags extends RegistryClientFlags, TracingFlags {
   drainTimeout: number;
   metrics: boolean;
   accessLog?: string;
+  identity?: 'registry';
   inbound?: string;
   app?: string;
   service?: string;
@@ -24,10 +25,11 @@ export interface ProxyStartFlags extends RegistryClientFlags, TracingFlags {
 
 export async function proxyStart(ctx: CommandContext, opts: ProxyStartFlags, cmd: Command): Promise<void> {
   const tracing = resolveTracing(opts, process.env, opts.service ?? 'mesh-proxy');
-  if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined) {
+  if (opts.inbound !== undefined || opts.cert !== undefined || opts.key !== undefined || opts.identity !== undefined) {
     const { meshProxyOptions } = await import('./proxy-mtls.js');
     const { runMeshProxy } = await import('../../proxy/mesh-run.js');
-    const meshOpts = meshProxyOptions(opts, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`));
+    const flags = { ...opts, ...(ctx.io.env.MESH_IDENTITY_TOKEN ? { identityToken: ctx.io.env.MESH_IDENTITY_TOKEN } : {}) };
+    const meshOpts = meshProxyOptions(flags, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`));
     await runMeshProxy(tracing === undefined ? meshOpts : { ...meshOpts, tracing });
     return;
   }

@@ -1,5 +1,6 @@
 // What `mesh registry start`, `status` and `repair` do once their flags are parsed (registered in
 // ../commands/registry.ts).
+import { UsageError } from '../../core/errors.js';
 import { defaultDataDir } from '../../registry/data-dir.js';
 import type { RegistryClientFlags } from '../common.js';
 import { dnsOptionsFromFlags, type DnsFlags } from '../dns-flags.js';
@@ -11,9 +12,14 @@ import { renderRepairReport } from '../render/registry-repair.js';
 import { renderRegistryStatus } from '../render/registry-status.js';
 import { registrySecurity } from './registry-security.js';
 
-export type RegistryStartFlags = { listen: string; dataDir?: string } & EtcdFlags & RegistrySecurityFlags & DnsFlags;
+export type RegistryStartFlags = { listen: string; dataDir?: string; issuer?: string; certTtl?: number } & EtcdFlags & RegistrySecurityFlags & DnsFlags;
+
+/** The default lifetime of registry-issued certificates (as linkerd's): 24 hours. */
+const DEFAULT_CERT_TTL_MS = 24 * 3_600_000;
 
 export async function registryStart(ctx: CommandContext, opts: RegistryStartFlags): Promise<void> {
+  if (opts.certTtl !== undefined && opts.issuer === undefined) throw new UsageError('--cert-ttl needs --issuer <dir>: only a registry with an issuer signs certificates');
+  if (opts.certTtl !== undefined && opts.certTtl < 5_000) throw new UsageError('--cert-ttl: use at least 5s (a certificate must outlive its renewal round trip)');
   const etcd = etcdOptionsFromFlags(opts);
   const discovery = dnsOptionsFromFlags(opts);
   const security = registrySecurity(opts, opts.listen, ctx.io.env, (line) => ctx.io.err(`${line}\n`));
@@ -27,6 +33,7 @@ export async function registryStart(ctx: CommandContext, opts: RegistryStartFlag
     ...(storeFactory ? { storeFactory } : {}),
     ...security,
     ...discovery,
+    ...(opts.issuer === undefined ? {} : { identity: { issuerDir: opts.issuer, certTtlMs: opts.certTtl ?? DEFAULT_CERT_TTL_MS } }),
   });
 }
 

@@ -1,9 +1,10 @@
-// `mesh certs ca init | gen | inspect`: create the mesh CA, issue service certificates, read certificates back.
+// `mesh certs ca init | issuer | rotate`, `mesh certs gen | inspect`: create the mesh CA and issuers, rotate the root, issue service certificates, read certificates back.
 import { Option, type Command } from 'commander';
 import { DEFAULT_CA_DAYS, DEFAULT_CA_DIR, DEFAULT_TRUST_DOMAIN } from '../../tls/ca.js';
 import { validateDnsName, validateIp } from '../../tls/leaf.js';
 import { validateTrustDomain } from '../../tls/spiffe.js';
-import type { CaInitFlags, GenFlags } from '../actions/certs.js';
+import { DEFAULT_ISSUER_DAYS } from '../../tls/issuer.js';
+import type { CaInitFlags, CaIssuerFlags, CaRotateFlags, GenFlags } from '../actions/certs.js';
 import { addJsonOption, collect, flagParser, intFlag } from '../common.js';
 import type { CommandContext } from '../program.js';
 
@@ -28,6 +29,27 @@ export function registerCertsCommand(program: Command, ctx: CommandContext): voi
     .option('--force', 'Replace an existing CA in the directory (every certificate it issued stops verifying).'))
     .addHelpText('after', '\nExamples:\n  mesh certs ca init\n  mesh certs ca init --dir /etc/mesh/ca --trust-domain prod.example --key-type rsa\n')
     .action(async (opts: CaInitFlags) => (await import('../actions/certs.js')).caInit(ctx, opts));
+
+  addJsonOption(ca
+    .command('issuer')
+    .description('Create an issuer: an intermediate CA signed by the root (CA:TRUE, pathlen 0, limited to spiffe://<trust-domain>/ names) that a registry daemon signs the mesh\'s short-lived certificates with (`mesh registry start --issuer <dir>`). The root key stays offline; give each registry daemon its own issuer.')
+    .addOption(new Option('--ca-dir <dir>', 'The root CA directory (from `mesh certs ca init`).').env('MESH_CA_DIR').default(DEFAULT_CA_DIR))
+    .requiredOption('--out <dir>', 'The directory to write the issuer into (created with mode 0700): issuer.pem, issuer-key.pem, roots.pem, issuer.json.')
+    .addOption(new Option('--days <n>', 'How many days the issuer is valid (cut to end with the root).').default(DEFAULT_ISSUER_DAYS).argParser(intFlag('--days', 1, 36_500)))
+    .option('--force', 'Replace an existing issuer in --out.'))
+    .addHelpText('after', '\nExample:\n  mesh certs ca issuer --ca-dir ./mesh-ca --out ./issuer-a --days 90\n')
+    .action(async (opts: CaIssuerFlags) => (await import('../actions/certs.js')).caIssuer(ctx, opts));
+
+  addJsonOption(ca
+    .command('rotate')
+    .description('Rotate the root CA without a failed request, in three steps (see "Root rotation" in man mesh). Without --finish: create a new root in --out and add it to the trust bundle (roots.pem) of each --issuer, beside the old one. Then replace each issuer with `mesh certs ca issuer --ca-dir <new root> --force` and wait one --cert-ttl. With --finish: remove every root but --ca-dir\'s from each --issuer\'s bundle.')
+    .addOption(new Option('--ca-dir <dir>', 'The current root CA directory (with --finish: the new root).').env('MESH_CA_DIR').default(DEFAULT_CA_DIR))
+    .option('--out <dir>', 'Where to create the new root (not with --finish).')
+    .requiredOption('--issuer <dir>', 'An issuer directory whose trust bundle changes (repeatable: name every registry\'s issuer).', collect((v: string) => v))
+    .addOption(new Option('--days <n>', 'How many days the new root is valid.').default(DEFAULT_CA_DAYS).argParser(intFlag('--days', 1, 36_500)))
+    .option('--finish', 'The last step: leave only the --ca-dir root in each issuer\'s trust bundle.'))
+    .addHelpText('after', '\nExamples:\n  mesh certs ca rotate --ca-dir ./mesh-ca --out ./mesh-ca-2 --issuer ./issuer-a --issuer ./issuer-b\n  mesh certs ca rotate --finish --ca-dir ./mesh-ca-2 --issuer ./issuer-a --issuer ./issuer-b\n')
+    .action(async (opts: CaRotateFlags) => (await import('../actions/certs.js')).caRotate(ctx, opts));
 
   addJsonOption(certs
     .command('gen')

@@ -50,6 +50,7 @@ export function registerProxyCommand(program: Command, ctx: CommandContext): voi
     .addOption(new Option('--service <name>', 'The service this proxy speaks for; its certificate must carry that service\'s SPIFFE ID (.../service/<name>).'))
     .addOption(new Option('--cert <file>', 'This service\'s certificate (from `mesh certs gen`); turns on mTLS. Rotated files are picked up without a restart.').env('MESH_CERT'))
     .addOption(new Option('--key <file>', 'The private key of --cert.').env('MESH_KEY'))
+    .addOption(new Option('--identity <source>', 'Where the mTLS identity comes from instead of --cert/--key: "registry" generates a key in memory, gets a certificate from the registry (the first with the bootstrap token in MESH_IDENTITY_TOKEN) and renews it before it expires; --ca then only names the CA of an https registry.').choices(['registry']).env('MESH_IDENTITY'))
     .addOption(new Option('--policy <file>', 'Authorization policy (YAML or JSON) the inbound sidecar enforces; reloaded when it changes. Without one every authenticated caller is allowed.').env('MESH_POLICY'))
     .option('--permissive', 'Accept plaintext callers on --inbound too, as unauthenticated (for migrating a mesh to mTLS); a TLS caller whose CA-signed certificate is no mesh identity is then unauthenticated too instead of refused.')
     .addOption(new Option('--inbound-admin <host:port>', 'Serve the inbound sidecar\'s Prometheus metrics (GET /metrics: requests by caller identity and decision, refused handshakes by reason) on this address.').argParser(addressFlag('--inbound-admin')))
@@ -64,6 +65,9 @@ With mTLS (see SECURITY in man mesh):
   mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service orders \\
     --cert certs/orders.pem --key certs/orders-key.pem --ca mesh-ca/ca.pem --policy policy.yaml
   mesh proxy start --cert certs/web.pem --key certs/web-key.pem --ca mesh-ca/ca.pem
+With certificates from the registry (--identity registry):
+  export MESH_IDENTITY_TOKEN=$(mesh token create --service web)
+  mesh proxy start --inbound 127.0.0.1:15443 --app 127.0.0.1:7001 --service web --identity registry
 `)
     .action(async (opts: ProxyStartFlags, cmd: Command) => (await import('../actions/proxy.js')).proxyStart(ctx, opts, cmd));
 }

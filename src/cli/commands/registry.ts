@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../../core/types.js';
 import type { RegistryRepairFlags, RegistryStartFlags } from '../actions/registry.js';
-import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } from '../common.js';
+import { addJsonOption, addRegistryClientOptions, durationFlag, type RegistryClientFlags } from '../common.js';
 import { addDnsOptions } from '../dns-flags.js';
 import { addEtcdOptions } from '../etcd-flags.js';
 import type { CommandContext } from '../program.js';
@@ -19,8 +19,11 @@ export function registerRegistryCommand(program: Command, ctx: CommandContext): 
     .command('start')
     .description('Run the registry daemon in the foreground until SIGTERM or SIGINT. It keeps every acknowledged registration in a durable journal in the data dir (or, with --store etcd, in etcd, shared with the other daemons on the same prefix), runs health checks, and serves the /v1 HTTP API.')
     .addOption(new Option('--listen <host:port>', 'The address the API listens on; keep it on loopback unless the API is protected.').env('MESH_REGISTRY_LISTEN').default(DEFAULTS.registryListen))
-    .addOption(new Option('--data-dir <dir>', 'Where the journal and snapshot live (default: $XDG_STATE_HOME/mesh/registry, else ~/.local/state/mesh/registry). Two daemons never share one.').env('MESH_REGISTRY_DATA_DIR')))))
-    .addHelpText('after', '\nExamples:\n  mesh registry start --listen 127.0.0.1:8500 --data-dir /var/lib/mesh/registry\n  mesh registry start --store etcd --etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379\n  mesh registry start --dns 127.0.0.1:8600 --services-dir /etc/mesh/services\n')
+    .addOption(new Option('--data-dir <dir>', 'Where the journal and snapshot live (default: $XDG_STATE_HOME/mesh/registry, else ~/.local/state/mesh/registry). Two daemons never share one.').env('MESH_REGISTRY_DATA_DIR'))
+    // -- identity (registry-issued certificates) --
+    .addOption(new Option('--issuer <dir>', 'Issue workload certificates (POST /v1/identity/sign) with the issuer in this directory, from `mesh certs ca issuer`; it must be mode 0700. Without it the identity API answers 503.').env('MESH_REGISTRY_ISSUER'))
+    .addOption(new Option('--cert-ttl <duration>', 'The lifetime of the certificates this registry issues (default 24h; e.g. 1h, 60s). Workloads renew at 50-70% of it.').argParser(durationFlag('--cert-ttl'))))))
+    .addHelpText('after', '\nExamples:\n  mesh registry start --listen 127.0.0.1:8500 --data-dir /var/lib/mesh/registry\n  mesh registry start --store etcd --etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379\n  mesh registry start --dns 127.0.0.1:8600 --services-dir /etc/mesh/services\n  mesh registry start --issuer ./issuer --cert-ttl 1h\n')
     .action(async (opts: RegistryStartFlags) => (await import('../actions/registry.js')).registryStart(ctx, opts));
 
   addJsonOption(addRegistryClientOptions(

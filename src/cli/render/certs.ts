@@ -2,6 +2,8 @@
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import type { CaResult } from '../../tls/ca.js';
+import type { IssuerResult } from '../../tls/issuer.js';
+import type { RotationStep } from '../../tls/rotate.js';
 import type { CertReport } from '../../tls/inspect.js';
 import { formatSeconds } from '../../tls/inspect.js';
 import type { IssuedCert, WrittenCert } from '../../tls/leaf.js';
@@ -57,6 +59,32 @@ export function renderCaInit(r: CaResult): string {
     `  private key  ${r.keyPath}  (mode 0600: keep it secret, it can mint any identity)`,
     `  SHA-256      ${r.fingerprintSha256}`,
     `Next: mesh certs gen <service> --ca-dir ${r.dir}`,
+    '',
+  ].join('\n');
+}
+
+export function renderIssuer(r: IssuerResult): string {
+  return [
+    `Created an issuer for trust domain ${r.trustDomain} in ${r.dir} (CA:TRUE, pathlen 0, names limited to spiffe://${r.trustDomain}/…)`,
+    `  certificate   ${r.certPath}  (valid until ${r.notAfter})`,
+    `  private key   ${r.keyPath}  (mode 0600: it signs every leaf the registry issues)`,
+    `  trust bundle  ${r.rootsPath}`,
+    `  SHA-256       ${r.fingerprintSha256}`,
+    `Next: mesh registry start --issuer ${r.dir}`,
+    '',
+  ].join('\n');
+}
+
+export function renderRotation(step: RotationStep, newRootDir: string): string {
+  const issuers = step.issuers.map((i) => `  ${i.dir}: trust bundle now holds ${i.roots} root${i.roots === 1 ? '' : 's'}`);
+  if (step.newRoot === null) return [`Root rotation finished: only the root in ${newRootDir} is trusted`, ...issuers, ''].join('\n');
+  return [
+    `Created a new root for trust domain ${step.newRoot.trustDomain} in ${newRootDir} and added it to the trust bundles:`,
+    ...issuers,
+    'Next, once the registries have logged "issuer reloaded":',
+    ...step.issuers.map((i) => `  mesh certs ca issuer --ca-dir ${newRootDir} --out ${i.dir} --force`),
+    `then wait one --cert-ttl for every workload to renew, and finish:`,
+    `  mesh certs ca rotate --finish --ca-dir ${newRootDir} ${step.issuers.map((i) => `--issuer ${i.dir}`).join(' ')}`,
     '',
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 // Pure renderers for `mesh routes` and `mesh routes explain`: tables from the same values --json prints.
 import { Chalk, type ChalkInstance } from 'chalk';
 import { plainTable } from './table.js';
-import type { RoutesSnapshot } from '../../core/admin-types.js';
+import type { ProxyIdentity, RoutesSnapshot } from '../../core/admin-types.js';
 import type { HealthState } from '../../core/types.js';
 import type { ExplainResult } from '../../proxy/explain.js';
 
@@ -29,6 +29,15 @@ export function until(epochMs: number | undefined, now: number): string {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
+/** "identity spiffe://…/web (registry-issued, certificate valid 3m10s more)", red when under 20% is left. */
+export function identityLine(id: ProxyIdentity, now: number, c: ChalkInstance): string {
+  const end = Date.parse(id.notAfter);
+  const life = end - Date.parse(id.notBefore);
+  const left = end <= now ? c.red('EXPIRED') : `valid ${until(end, now)} more`;
+  const text = `identity ${id.spiffeId} (${id.source === 'registry' ? 'registry-issued' : 'from files'}, certificate ${left})`;
+  return end > now && end - now < 0.2 * life ? c.red(text) : text;
+}
+
 function num(v: number, digits = 1): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(digits);
 }
@@ -51,10 +60,12 @@ export function renderRoutesTable(snap: RoutesSnapshot, opts: RenderOptions): st
   const { c, health } = painter(opts.color);
   let out = `registry ${snap.registry.url} ${snap.registry.connected ? 'connected' : c.red(`disconnected${snap.registry.lastError ? ` (${snap.registry.lastError})` : ''}`)}, index ${snap.index}\n`;
   if (snap.config !== undefined) out += `${configLine(snap.config, opts.newestConfig, c)}\n`;
+  if (snap.identity !== undefined) out += `${identityLine(snap.identity, opts.now, c)}\n`;
   if (snap.services.length === 0) return `${out}no services in the route table\n`;
   for (const svc of snap.services) {
     const limit = svc.maxConcurrent === undefined ? '' : `/${svc.maxConcurrent}`;
-    out += `\n${c.bold(svc.service)}  policy ${svc.policy}  ${activeTiers(svc.activeTier, svc.tiers, c.red)}  in-flight ${svc.inFlight}${limit}\n`;
+    const peer = snap.identity !== undefined && svc.endpoints.some((e) => e.tlsPort !== undefined) ? `  mTLS peer spiffe://${snap.identity.trustDomain}/service/${svc.service}` : '';
+    out += `\n${c.bold(svc.service)}  policy ${svc.policy}  ${activeTiers(svc.activeTier, svc.tiers, c.red)}  in-flight ${svc.inFlight}${limit}${peer}\n`;
     const rows = svc.endpoints.map((e) => [
       e.id,
       e.address,

@@ -44,7 +44,7 @@ export function TopView({ view, ui, width, trace }: { view: StatsView; ui: TopUi
   if (ui.open !== null) {
     return (
       <Box flexDirection="column">
-        <Header proxies={view.proxies} title={title} keys={DETAIL_KEYS} width={width} />
+        <Header proxies={view.proxies} title={title} keys={DETAIL_KEYS} width={width} now={view.time} />
         <Text bold>{`\n${ui.open}`}</Text>
         {open ? (
           <>
@@ -58,7 +58,7 @@ export function TopView({ view, ui, width, trace }: { view: StatsView; ui: TopUi
   const selected = services[Math.min(ui.selected, services.length - 1)];
   return (
     <Box flexDirection="column">
-      <Header proxies={view.proxies} title={title} keys={LIST_KEYS} width={width} />
+      <Header proxies={view.proxies} title={title} keys={LIST_KEYS} width={width} now={view.time} />
       <Text> </Text>
       {services.length === 0
         ? <Text dimColor>{view.proxies.some((p) => p.state === 'connected') ? 'no traffic yet' : 'waiting for a proxy…'}</Text>

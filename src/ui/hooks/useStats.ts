@@ -57,7 +57,7 @@ export function useStats(urls: readonly string[], opts: UseStatsOptions): StatsV
           onFrame: (frame) => {
             slot.frame = frame;
             slot.backoff = base;
-            slot.status = { url: slot.status.url, state: 'connected', lastFrameAt: now() };
+            slot.status = { url: slot.status.url, state: 'connected', lastFrameAt: now(), ...(frame.identity ? { identity: frame.identity } : {}) };
           },
           onClose: (err) => lost(slot, err?.message ?? 'stream closed'),
         });

@@ -13,9 +13,10 @@ const DATA_COMMANDS = [
   'authz apply', 'config get', 'config apply', 'config history', 'config rollback', 'config delete',
   'fault inject', 'fault list', 'fault clear',
   'routes', 'routes explain', 'demo', 'check', 'trace',
+  'certs ca issuer', 'certs ca rotate', 'token create', 'token list', 'token revoke',
 ];
 /** Commands that run until stopped or draw a dashboard: no data document to print. */
-const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top', 'config', 'fault', 'shift'];
+const NO_DATA_COMMANDS = ['registry', 'registry start', 'run', 'certs', 'certs ca', 'authz', 'proxy', 'proxy start', 'top', 'config', 'fault', 'shift', 'token'];
 
 test('every command is classified as printing data or not', () => {
   const { nodes } = commandTree();

@@ -3,6 +3,7 @@ import type { HealthState, Instance, InstanceSpec } from '../../../src/core/type
 import type { RegistryStore, StoreEvent, StoreStatus } from '../../../src/registry/store.js';
 import { EMPTY_CENTRAL, type CentralConfig } from '../../../src/config/central.js';
 import { ConfigHistory, type ConfigVersion } from '../../../src/registry/config/history.js';
+import { MemoryTokenStore } from '../../../src/registry/identity/token-store.js';
 
 export class MemoryStore implements RegistryStore {
   index = 0;
@@ -19,6 +20,7 @@ export class MemoryStore implements RegistryStore {
     this.config.add(version);
     return version;
   }
+  readonly tokens = new MemoryTokenStore();
 
   async open(): Promise<void> {}
   async close(): Promise<void> {}

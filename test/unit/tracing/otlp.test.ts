@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeExportRequest } from '../../../src/tracing/otlp.js';
+import { encodeExportRequest, encodeSpan, wrapEncodedSpans } from '../../../src/tracing/otlp.js';
 import { ProtoWriter } from '../../../src/tracing/proto-writer.js';
 import { Span, SpanKind } from '../../../src/tracing/span.js';
 import { decodeExport } from '../../helpers/otlp-receiver.js';
@@ -63,4 +63,34 @@ test('a writer that outgrows its buffer keeps what it wrote', () => {
   const buf = w.finish();
   assert.equal(buf[0], 0x0a);
   assert.equal(buf.subarray(buf.length - 70_000).toString(), long);
+});
+
+test('spans encoded one by one when queued, then wrapped into a request, give the same bytes as encoding the batch', () => {
+  const spans = [span(3), span(4, `/ünïcødé/${'y'.repeat(200)}`), span(5, '/ü?q=1')];
+  const queued = new ProtoWriter(16);
+  for (const s of spans) encodeSpan(queued, s);
+  const wrapped = wrapEncodedSpans(queued.finish(), RESOURCE);
+  assert.deepEqual(wrapped, encodeExportRequest(spans, RESOURCE));
+  const decoded = decodeExport(wrapped);
+  assert.deepEqual(decoded.map((d) => d.spanId), spans.map((s) => s.spanId));
+  assert.deepEqual(decoded.map((d) => d.attributes['url.path']), ['/orders/1', `/ünïcødé/${'y'.repeat(200)}`, '/ü'], 'a short non-ASCII value takes the general path');
+  assert.deepEqual(decoded.map((d) => d.attributes['mesh.tries']), [2, 2, 2]);
+});
+
+test('a span keeps every try with its phases, one try as flat fields and earlier ones after retries', () => {
+  const s = span(6);
+  assert.equal(s.tryCount, 2);
+  assert.equal(s.endpoint, '127.0.0.1:9002');
+  const [first, second] = s.tries as [Span['tries'][0], Span['tries'][0]];
+  assert.deepEqual({ endpoint: first.endpoint, status: first.status, failure: first.failure }, { endpoint: '127.0.0.1:9001', status: 503, failure: 'status-503' });
+  assert.ok(first.start >= 0 && first.connected >= first.start && first.headers >= first.connected && first.end >= first.headers);
+  assert.deepEqual({ endpoint: second.endpoint, status: second.status, failure: second.failure, connected: second.connected }, { endpoint: '127.0.0.1:9002', status: 200, failure: '', connected: -1 });
+  assert.equal(second.end, s.durationMs, 'the last try ends with the span');
+  const lost = new Span(sink, { traceId: '1'.repeat(32), spanId: '2'.repeat(16) }, SpanKind.client, 'orders', 'GET', '/', '1.1', false, undefined);
+  lost.tryStart('127.0.0.1:9003');
+  lost.end(502, 'upstream-reset');
+  assert.deepEqual(lost.tries.map((t) => [t.status, t.failure]), [[0, 'upstream-reset']], 'a try with no answer carries the cause');
+  const none = new Span(sink, { traceId: '1'.repeat(32), spanId: '3'.repeat(16) }, SpanKind.client, 'orders', 'GET', '/', '1.1', false, undefined);
+  none.end(503, 'no-healthy-endpoint');
+  assert.deepEqual([none.tryCount, none.tries, none.endpoint], [0, [], undefined]);
 });

@@ -25,3 +25,12 @@ test('the slowest few per service are kept even after the ring moved on', () => 
   assert.deepEqual(ring.slowest('b').map((s) => s.durationMs), [50, 40, 30]);
   assert.deepEqual(ring.slowest().map((s) => s.durationMs), [50, 40, 30, 5, 3, 2]);
 });
+
+test('the ring copies ended spans into its own slots (holding no reference to them); a span both recent and slowest is given once', () => {
+  const ring = new SpanRing(4, 2);
+  const added = [1, 2, 3].map((i) => { const s = ended(ring, i, 'a', i); s.tryStart(`127.0.0.1:900${i}`); ring.add(s); return s; });
+  const recent = ring.recent();
+  assert.deepEqual(recent.map((s) => [s.spanId, s.durationMs, s.endpoint, s.tryCount]), added.map((s) => [s.spanId, s.durationMs, s.endpoint, 1]));
+  for (const s of recent) assert.ok(!added.includes(s), 'a ring slot is not the span the request made');
+  assert.equal(ring.trace(added[2]!.traceId).length, 1, 'the slowest list keeps the span itself; trace() gives it once');
+});
