@@ -9,7 +9,7 @@ export function registerDemoCommand(program: Command, ctx: CommandContext): void
   addJsonOption(
     program
       .command('demo')
-      .description('Start a demo mesh in this terminal — a registry, a proxy, three services with several instances (one slow, one failing half its requests, one in a backup tier) and a steady load — and watch it with `mesh top`. q or Ctrl-C stops everything and removes what it created.')
+      .description('Start a demo mesh in this terminal (a registry, a proxy, three services with several instances (one slow, one failing half its requests, one in a backup tier) and a steady load) and watch it with `mesh top`. q or Ctrl-C stops everything and removes what it created.')
       .option('--no-ui', 'Run without the dashboard for --duration, then print a summary table.')
       .addOption(new Option('--duration <duration>', 'How long to run: with --no-ui the run\'s length (default 10s); with the dashboard an upper bound (default 30m).').argParser(durationFlag('--duration')))
       .addOption(new Option('--rps <n>', 'Requests per second sent to each service, from 1 to 1000.').default(40).argParser(intFlag('--rps', 1, 1000))),
