@@ -2,7 +2,7 @@
 // before anything connects).
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
-import type { EtcdStoreOptions } from '../registry/etcd-store.js';
+import type { EtcdStoreOptions } from '../registry/store/etcd/etcd-store.js';
 
 export interface EtcdFlags {
   store: string;

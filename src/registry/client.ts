@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { ErrorCodes, MeshError, type ErrorCode } from '../core/errors.js';
 import type { HealthState, Instance, InstanceSpec, ServiceSummary, WatchEvent } from '../core/types.js';
 import { httpCall, keepAliveAgent } from './http-call.js';
-import type { StoreStatus } from './store.js';
+import type { StoreStatus } from './store/store.js';
 import type { RootsResponse, SignResponse } from './identity/service.js';
 import type { TokenView } from './identity/tokens.js';
 import { untrustedRegistryError } from './tls-trust.js';

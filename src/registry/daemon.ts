@@ -7,11 +7,11 @@ import { parseListenAddress, formatHostPort } from '../core/validate.js';
 import { DnsCounters } from './dns/counters.js';
 import type { DnsServer, DnsSettings } from './dns/server.js';
 import type { ServicesDir } from './definitions/services-dir.js';
-import { EmbeddedStore } from './embedded-store.js';
-import { HealthMonitor } from './health.js';
-import { RegistryServer } from './server.js';
-import type { RegistryStore, StoreStatus } from './store.js';
-import { WatchHub } from './watch-hub.js';
+import { EmbeddedStore } from './store/embedded/embedded-store.js';
+import { HealthMonitor } from './catalogue/health.js';
+import { RegistryServer } from './api/server.js';
+import type { RegistryStore, StoreStatus } from './store/store.js';
+import { WatchHub } from './catalogue/watch-hub.js';
 import type { IdentityConfig, RunningAuthority } from './identity/authority.js';
 
 export interface StoreFactoryOptions {

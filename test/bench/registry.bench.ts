@@ -6,8 +6,8 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULTS, type InstanceSpec } from '../../src/core/types.js';
 import { RegistryClient, type Watcher } from '../../src/registry/client.js';
-import { EmbeddedStore } from '../../src/registry/embedded-store.js';
-import { encodeRecord } from '../../src/registry/journal.js';
+import { EmbeddedStore } from '../../src/registry/store/embedded/embedded-store.js';
+import { encodeRecord } from '../../src/registry/store/embedded/journal.js';
 import { ETCD_SKIP, startEtcd } from '../helpers/etcd.js';
 import { startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
 
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
 // The same load through `mesh registry start --store etcd`, beside the embedded numbers above: two daemons on
 // one temporary etcd (started as in test/helpers/etcd.ts), the 10,000 registrations through daemon A and the
 // 100 watchers on daemon B, so the latency is what a proxy on another machine would see. Each registration is
-// one put that shares an etcd transaction with the others in flight (group commit, src/registry/etcd-batch.ts),
+// one put that shares an etcd transaction with the others in flight (group commit, src/registry/store/etcd/batch.ts),
 // acknowledged once etcd committed it and A's watch has applied it. Before group commit each was a lease grant
 // plus a put of its own. On the shared 2-core machine of 2026-11-29 (load average 18-28, so rates are noisy and
 // far below what the code can do alone): before, etcd 323/s beside embedded 793/s in one run; after, etcd 894/s

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { InstanceSpec } from '../../src/core/types.js';
-import { EtcdStore } from '../../src/registry/etcd-store.js';
+import { EtcdStore } from '../../src/registry/store/etcd/etcd-store.js';
 import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd-cluster.js';
 import { ETCD_SKIP } from '../helpers/etcd.js';
 

@@ -5,8 +5,8 @@ import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { MeshError } from '../../src/core/errors.js';
 import type { InstanceSpec } from '../../src/core/types.js';
-import { EtcdStore } from '../../src/registry/etcd-store.js';
-import type { StoreEvent } from '../../src/registry/store.js';
+import { EtcdStore } from '../../src/registry/store/etcd/etcd-store.js';
+import type { StoreEvent } from '../../src/registry/store/store.js';
 import { ETCD_SKIP, startEtcd, type EtcdProcess } from '../helpers/etcd.js';
 import { eventually, freePort } from '../helpers/mesh.js';
 

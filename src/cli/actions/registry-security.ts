@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { MeshError, UsageError } from '../../core/errors.js';
 import { parseListenAddress } from '../../core/validate.js';
-import { bearerTokenAuthorizer, isLoopbackHost, readTokenFile } from '../../registry/auth.js';
+import { bearerTokenAuthorizer, isLoopbackHost, readTokenFile } from '../../registry/api/auth.js';
 import { parsePrivateKey, readCertificates, readTextFile } from '../../tls/files.js';
 import type { RegistrySecurityFlags } from '../registry-security.js';
 

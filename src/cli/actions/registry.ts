@@ -1,7 +1,7 @@
 // What `mesh registry start`, `status` and `repair` do once their flags are parsed (registered in
 // ../commands/registry.ts).
 import { UsageError } from '../../core/errors.js';
-import { defaultDataDir } from '../../registry/data-dir.js';
+import { defaultDataDir } from '../../registry/store/embedded/data-dir.js';
 import type { RegistryClientFlags } from '../common.js';
 import { dnsOptionsFromFlags, type DnsFlags } from '../dns-flags.js';
 import { etcdOptionsFromFlags, type EtcdFlags } from '../etcd-flags.js';
@@ -25,7 +25,7 @@ export async function registryStart(ctx: CommandContext, opts: RegistryStartFlag
   const security = registrySecurity(opts, opts.listen, ctx.io.env, (line) => ctx.io.err(`${line}\n`));
   // Loaded on demand: client commands should not pay for (or depend on) the daemon's code.
   const { runRegistryDaemon } = await import('../../registry/daemon.js');
-  const storeFactory = etcd === undefined ? undefined : (await import('../../registry/etcd-store.js')).etcdStoreFactory(etcd);
+  const storeFactory = etcd === undefined ? undefined : (await import('../../registry/store/etcd/etcd-store.js')).etcdStoreFactory(etcd);
   await runRegistryDaemon({
     listen: opts.listen,
     dataDir: opts.dataDir ?? defaultDataDir(ctx.io.env),
@@ -50,7 +50,7 @@ export async function registryStatus(ctx: CommandContext, opts: RegistryClientFl
 export type RegistryRepairFlags = { dataDir?: string; discardSnapshot?: boolean; json?: boolean };
 
 export async function registryRepair(ctx: CommandContext, opts: RegistryRepairFlags): Promise<void> {
-  const { repairDataDir } = await import('../../registry/repair.js');
+  const { repairDataDir } = await import('../../registry/store/embedded/repair.js');
   const report = await repairDataDir(opts.dataDir ?? defaultDataDir(ctx.io.env), { discardSnapshot: opts.discardSnapshot === true });
   ctx.io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRepairReport(report));
 }

@@ -1,5 +1,5 @@
 // `mesh registry repair` as one line per file it looked at (the --json form prints the same value as JSON).
-import type { RepairReport } from '../../registry/repair.js';
+import type { RepairReport } from '../../registry/store/embedded/repair.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 

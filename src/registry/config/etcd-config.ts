@@ -7,11 +7,11 @@
 // A write is one transaction: compare the current key's mod revision with the version the writer built on, put
 // the new current, move the old one under history/ and delete history keys beyond the kept window. A writer
 // that lost the race (another daemon wrote first) waits for its cache to see the winner and tries again, so
-// no update is lost. Every daemon's cache is fed by its prefix watch (etcd-cache.ts hands config keys here).
+// no update is lost. Every daemon's cache is fed by its prefix watch (store/etcd/cache.ts hands config keys here).
 import type { Etcd3 } from 'etcd3';
 import type { CentralConfig } from '../../config/central.js';
 import { MeshError } from '../../core/errors.js';
-import type { KeyValueLike } from '../etcd-keys.js';
+import type { KeyValueLike } from '../store/etcd/keys.js';
 import { ConfigHistory, type ConfigVersion } from './history.js';
 
 interface StoredVersion { at: number; change: string; config: CentralConfig }

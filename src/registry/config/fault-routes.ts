@@ -6,8 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CentralConfig } from '../../config/central.js';
 import { faultFromRequest, type Fault } from '../../config/faults.js';
 import { MeshError } from '../../core/errors.js';
-import type { ApiContext } from '../api-routes.js';
-import { readJsonBody, sendJson } from '../server.js';
+import type { ApiContext } from '../api/routes.js';
+import { readJsonBody, sendJson } from '../api/server.js';
 import type { ConfigRoute } from './routes.js';
 
 export const FAULT_ROUTES: ConfigRoute[] = [

@@ -11,10 +11,10 @@ import { parseConfig } from '../../config/proxy-config.js';
 import { tagsMatch } from '../../config/route-rule.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
-import type { ApiContext } from '../api-routes.js';
-import { readJsonBody, sendJson } from '../server.js';
-import type { RegistryStore } from '../store.js';
-import { openEventStream } from '../watch-stream.js';
+import type { ApiContext } from '../api/routes.js';
+import { readJsonBody, sendJson } from '../api/server.js';
+import type { RegistryStore } from '../store/store.js';
+import { openEventStream } from '../api/watch-stream.js';
 import type { ConfigVersion } from './history.js';
 
 export type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void> | void;

@@ -9,8 +9,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import { MeshError } from '../../core/errors.js';
 import type { InstanceSpec } from '../../core/types.js';
-import { sameSpec } from '../instance-spec.js';
-import type { RegistryStore } from '../store.js';
+import { sameSpec } from '../catalogue/instance-spec.js';
+import type { RegistryStore } from '../store/store.js';
 import { isDefinitionFile, parseDefinitions } from './parse.js';
 import { listingSignature, watchDirectory, type DirWatch } from './watch-dir.js';
 

@@ -5,7 +5,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { HealthState, Instance, WatchEvent } from '../../core/types.js';
 import { parseHostPort } from '../../core/validate.js';
-import type { WatchHub } from '../watch-hub.js';
+import type { WatchHub } from '../catalogue/watch-hub.js';
 import { addrLabel, tagLabel } from './names.js';
 
 export interface DnsInstance {

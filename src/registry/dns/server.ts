@@ -6,7 +6,7 @@ import { lookup, type LookupOneOptions } from 'node:dns';
 import { createServer, isIP, isIPv6, type Server, type Socket } from 'node:net';
 import { MeshError } from '../../core/errors.js';
 import type { HostPort } from '../../core/validate.js';
-import type { WatchHub } from '../watch-hub.js';
+import type { WatchHub } from '../catalogue/watch-hub.js';
 import { DnsCatalogue } from './catalogue.js';
 import { DnsCounters, type Transport } from './counters.js';
 import { Forwarder } from './forward.js';

@@ -4,7 +4,7 @@
 // exactly once across the cluster.
 import type { Etcd3 } from 'etcd3';
 import { MeshError } from '../../core/errors.js';
-import { rangePrefix } from '../etcd-client.js';
+import { rangePrefix } from '../store/etcd/client.js';
 import type { TokenStore } from './token-store.js';
 import type { TokenRecord } from './tokens.js';
 

@@ -5,8 +5,8 @@ import { constants } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MeshError } from '../../core/errors.js';
-import { fsyncDir } from '../durable-file.js';
-import { storeIoError } from '../journal.js';
+import { fsyncDir } from '../store/durable-file.js';
+import { storeIoError } from '../store/embedded/journal.js';
 import type { TokenRecord } from './tokens.js';
 
 export interface TokenStore {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderRepairReport } from '../../../src/cli/render/registry-repair.js';
-import type { RepairReport } from '../../../src/registry/repair.js';
+import type { RepairReport } from '../../../src/registry/store/embedded/repair.js';
 import { REPO_ROOT } from '../../helpers/mesh.js';
 
 const GOLDEN = join(REPO_ROOT, 'test', 'unit', 'cli', 'golden');

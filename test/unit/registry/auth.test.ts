@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { bearerTokenAuthorizer, isLoopbackHost, tokensEqual } from '../../../src/registry/auth.js';
+import { bearerTokenAuthorizer, isLoopbackHost, tokensEqual } from '../../../src/registry/api/auth.js';
 import { registrySecurity } from '../../../src/cli/actions/registry-security.js';
 
 const req = (authorization?: string) => ({ headers: authorization === undefined ? {} : { authorization } }) as IncomingMessage;

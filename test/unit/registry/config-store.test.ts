@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EmbeddedStore } from '../../../src/registry/embedded-store.js';
+import { EmbeddedStore } from '../../../src/registry/store/embedded/embedded-store.js';
 import { HISTORY_LIMIT } from '../../../src/registry/config/history.js';
 import { tempDir } from '../../helpers/mesh.js';
 

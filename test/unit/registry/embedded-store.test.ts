@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { ManualClock } from '../../../src/core/clock.js';
 import { isMeshError } from '../../../src/core/errors.js';
 import type { Instance, InstanceSpec } from '../../../src/core/types.js';
-import { defaultDataDir } from '../../../src/registry/data-dir.js';
-import { EmbeddedStore } from '../../../src/registry/embedded-store.js';
-import { readJournal } from '../../../src/registry/journal.js';
-import { formatLockOwner, parseLockOwner } from '../../../src/registry/lock-owner.js';
-import { selfIdentity, systemProbe } from '../../../src/registry/process-identity.js';
-import { writeSnapshot } from '../../../src/registry/snapshot.js';
-import type { StoreEvent } from '../../../src/registry/store.js';
+import { defaultDataDir } from '../../../src/registry/store/embedded/data-dir.js';
+import { EmbeddedStore } from '../../../src/registry/store/embedded/embedded-store.js';
+import { readJournal } from '../../../src/registry/store/embedded/journal.js';
+import { formatLockOwner, parseLockOwner } from '../../../src/registry/store/embedded/lock-owner.js';
+import { selfIdentity, systemProbe } from '../../../src/registry/store/embedded/process-identity.js';
+import { writeSnapshot } from '../../../src/registry/store/embedded/snapshot.js';
+import type { StoreEvent } from '../../../src/registry/store/store.js';
 import { tempDir } from '../../helpers/mesh.js';
 
 /** Stores opened per data dir: a dir is removed only after its stores have closed (a compaction may still be writing). */

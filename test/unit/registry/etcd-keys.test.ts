@@ -2,12 +2,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Instance } from '../../../src/core/types.js';
-import { EtcdCache } from '../../../src/registry/etcd-cache.js';
+import { EtcdCache } from '../../../src/registry/store/etcd/cache.js';
 import {
   checkerFor, decodeInstance, diffSnapshots, encodeInstance, instanceKey, memberKey, normalizePrefix, parseKey,
   prefixRangeEnd, type CachedInstance, type KeyValueLike,
-} from '../../../src/registry/etcd-keys.js';
-import type { StoreEvent } from '../../../src/registry/store.js';
+} from '../../../src/registry/store/etcd/keys.js';
+import type { StoreEvent } from '../../../src/registry/store/store.js';
 
 const inst = (service: string, id: string, extra: Partial<Instance> = {}): Instance => ({
   service, id, address: '127.0.0.1:80', weight: 100, priority: 0, tags: {}, health: 'passing', registeredAt: 1, createIndex: 0, modifyIndex: 0, ...extra,

@@ -5,9 +5,9 @@ import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../../../src/core/clock.js';
 import type { HealthCheckSpec, InstanceSpec } from '../../../src/core/types.js';
-import { EmbeddedStore } from '../../../src/registry/embedded-store.js';
-import { HealthMonitor } from '../../../src/registry/health.js';
-import type { StoreEvent } from '../../../src/registry/store.js';
+import { EmbeddedStore } from '../../../src/registry/store/embedded/embedded-store.js';
+import { HealthMonitor } from '../../../src/registry/catalogue/health.js';
+import type { StoreEvent } from '../../../src/registry/store/store.js';
 import { eventually, tempDir } from '../../helpers/mesh.js';
 
 async function setup(t: TestContext, opts: { clock?: ManualClock; ttlGraceOnStart?: boolean; startMonitor?: boolean } = {}) {

@@ -4,8 +4,8 @@ import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } f
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { isMeshError } from '../../../src/core/errors.js';
-import { scanFrames } from '../../../src/registry/journal-frames.js';
-import { Journal, encodeRecord, readJournal } from '../../../src/registry/journal.js';
+import { scanFrames } from '../../../src/registry/store/embedded/journal-frames.js';
+import { Journal, encodeRecord, readJournal } from '../../../src/registry/store/embedded/journal.js';
 import { tempDir } from '../../helpers/mesh.js';
 
 function tmp(t: TestContext): string {

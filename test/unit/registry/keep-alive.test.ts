@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import type { InstanceSpec } from '../../../src/core/types.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { KeepAlive } from '../../../src/registry/keep-alive.js';
-import { RegistryServer } from '../../../src/registry/server.js';
-import type { StoreEvent } from '../../../src/registry/store.js';
-import { WatchHub } from '../../../src/registry/watch-hub.js';
+import { RegistryServer } from '../../../src/registry/api/server.js';
+import type { StoreEvent } from '../../../src/registry/store/store.js';
+import { WatchHub } from '../../../src/registry/catalogue/watch-hub.js';
 import { MemoryStore } from './memory-store.js';
 
 test('KeepAlive registers, heartbeats, re-registers a lost instance, and deregisters on stop', { timeout: 10_000 }, async (t) => {

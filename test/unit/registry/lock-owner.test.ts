@@ -2,8 +2,8 @@
 // hard to stage (our own pid in the file, pid reuse, a reboot, no /proc).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatLockOwner, judgeLockOwner, parseLockOwner } from '../../../src/registry/lock-owner.js';
-import { startTimeFromStat, type ProcessIdentity, type ProcessProbe } from '../../../src/registry/process-identity.js';
+import { formatLockOwner, judgeLockOwner, parseLockOwner } from '../../../src/registry/store/embedded/lock-owner.js';
+import { startTimeFromStat, type ProcessIdentity, type ProcessProbe } from '../../../src/registry/store/embedded/process-identity.js';
 
 const BOOT = 'b00t-1';
 interface Proc { startTime?: string; argv?: string[] }

@@ -7,10 +7,10 @@ import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMeshError } from '../../../src/core/errors.js';
-import { acquireLock } from '../../../src/registry/lock.js';
+import { acquireLock } from '../../../src/registry/store/embedded/lock.js';
 import { tempDir } from '../../helpers/mesh.js';
 
-const LOCK_MODULE = fileURLToPath(new URL('../../../src/registry/lock.js', import.meta.url));
+const LOCK_MODULE = fileURLToPath(new URL('../../../src/registry/store/embedded/lock.js', import.meta.url));
 /** Imports the lock, says ready, takes the lock on "go", prints the outcome, holds it until stdin ends. */
 const CONTENDER = `
 const { acquireLock } = await import(process.argv[1]);

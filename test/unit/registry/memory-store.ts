@@ -1,6 +1,6 @@
 // A tiny in-memory RegistryStore for unit tests of the API server and watch hub (tests only).
 import type { HealthState, Instance, InstanceSpec } from '../../../src/core/types.js';
-import type { RegistryStore, StoreEvent, StoreStatus } from '../../../src/registry/store.js';
+import type { RegistryStore, StoreEvent, StoreStatus } from '../../../src/registry/store/store.js';
 import { EMPTY_CENTRAL, type CentralConfig } from '../../../src/config/central.js';
 import { ConfigHistory, type ConfigVersion } from '../../../src/registry/config/history.js';
 import { MemoryTokenStore } from '../../../src/registry/identity/token-store.js';

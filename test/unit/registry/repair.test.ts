@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMeshError } from '../../../src/core/errors.js';
-import { encodeRecord, readJournal } from '../../../src/registry/journal.js';
-import { repairDataDir } from '../../../src/registry/repair.js';
-import { writeSnapshot } from '../../../src/registry/snapshot.js';
+import { encodeRecord, readJournal } from '../../../src/registry/store/embedded/journal.js';
+import { repairDataDir } from '../../../src/registry/store/embedded/repair.js';
+import { writeSnapshot } from '../../../src/registry/store/embedded/snapshot.js';
 import { tempDir } from '../../helpers/mesh.js';
 
 function tmp(t: TestContext): string {

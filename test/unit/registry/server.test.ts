@@ -4,8 +4,8 @@ import { request } from 'undici';
 import { connect } from 'node:net';
 import type { WatchEvent } from '../../../src/core/types.js';
 import { RegistryClient } from '../../../src/registry/client.js';
-import { RegistryServer } from '../../../src/registry/server.js';
-import { WatchHub } from '../../../src/registry/watch-hub.js';
+import { RegistryServer } from '../../../src/registry/api/server.js';
+import { WatchHub } from '../../../src/registry/catalogue/watch-hub.js';
 import { MemoryStore } from './memory-store.js';
 
 async function setup(t: { after(fn: () => Promise<void> | void): void }, opts: { keepaliveMs?: number; ring?: number } = {}) {

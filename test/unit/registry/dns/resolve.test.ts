@@ -6,7 +6,7 @@ import type { Answer } from 'dns-packet';
 import type { InstanceSpec } from '../../../../src/core/types.js';
 import { DnsCatalogue } from '../../../../src/registry/dns/catalogue.js';
 import { OUTSIDE, Resolver, weightedOrder, type Resolution } from '../../../../src/registry/dns/resolve.js';
-import { WatchHub } from '../../../../src/registry/watch-hub.js';
+import { WatchHub } from '../../../../src/registry/catalogue/watch-hub.js';
 import { MemoryStore } from '../memory-store.js';
 
 function seeded(seed: number): () => number {

@@ -1,10 +1,10 @@
 // A daemon's in-memory copy of the registry's part of etcd, kept current by one watch on the prefix. Reads are
 // served from here (also while etcd is out of reach), and every change the watch delivers becomes exactly one
 // store event whose index is the etcd revision of that change.
-import type { Instance } from '../core/types.js';
-import { decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike } from './etcd-keys.js';
-import type { StoreEvent } from './store.js';
-import type { EtcdConfigCache } from './config/etcd-config.js';
+import type { Instance } from '../../../core/types.js';
+import { decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike } from './keys.js';
+import type { StoreEvent } from '../store.js';
+import type { EtcdConfigCache } from '../../config/etcd-config.js';
 
 /** The fields of an etcd watch event this cache reads. */
 export interface WatchEventLike { type: 'Put' | 'Delete' | string; kv: KeyValueLike }

@@ -3,7 +3,7 @@
 import { mkdirSync, statSync, accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { MeshError } from '../core/errors.js';
+import { MeshError } from '../../../core/errors.js';
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_STATE_HOME;

@@ -19,8 +19,8 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { MeshError } from '../core/errors.js';
-import { fsyncDir } from './durable-file.js';
+import { MeshError } from '../../../core/errors.js';
+import { fsyncDir } from '../durable-file.js';
 import { formatLockOwner, judgeLockOwner, parseLockOwner } from './lock-owner.js';
 import { selfIdentity, systemProbe, type ProcessProbe } from './process-identity.js';
 

@@ -1,6 +1,6 @@
 // What both stores need to decide whether a registration changes anything: the spec part of an instance, and
 // comparisons that ignore key order (a re-registration with the same fields is a no-op, not a new index).
-import type { HealthCheckSpec, Instance, InstanceSpec } from '../core/types.js';
+import type { HealthCheckSpec, Instance, InstanceSpec } from '../../core/types.js';
 
 /** The client-supplied part of an instance (no registry-maintained state), as a fresh object. */
 export function specOf(s: InstanceSpec): InstanceSpec {

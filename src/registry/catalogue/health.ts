@@ -5,11 +5,11 @@
 // Heartbeats are not events (they are not journaled), so TTLs are evaluated lazily: a per-instance timer fires
 // at the earliest moment the instance could have expired and re-reads its lastHeartbeat from the store.
 import { Agent } from 'undici';
-import { systemClock, type Clock } from '../core/clock.js';
-import { DEFAULTS, type Instance } from '../core/types.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { DEFAULTS, type Instance } from '../../core/types.js';
 import { httpProbe, tcpProbe, type ProbeResult } from './health-probes.js';
 import { hasActiveCheck } from './instance-spec.js';
-import type { RegistryStore, StoreEvent } from './store.js';
+import type { RegistryStore, StoreEvent } from '../store/store.js';
 
 export interface HealthMonitorOptions {
   store: RegistryStore;

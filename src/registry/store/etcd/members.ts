@@ -1,13 +1,13 @@
 // This daemon's membership in the set of registry daemons sharing one etcd prefix. Membership is a key under
 // <prefix>/members/ bound to a short session lease that the daemon keeps alive; a daemon that dies (even with
 // kill -9) drops out when the lease expires. The member set decides who runs which service's active checks
-// (see checkerFor in etcd-keys.ts): sharding by rendezvous hashing rather than electing one leader spreads
+// (see checkerFor in keys.ts): sharding by rendezvous hashing rather than electing one leader spreads
 // the checking load, and a service's checks move to another daemon only when its checker leaves or joins.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
-import { grantLease, keepAliveOnce, revokeLease } from './etcd-client.js';
-import { memberKey } from './etcd-keys.js';
+import { grantLease, keepAliveOnce, revokeLease } from './client.js';
+import { memberKey } from './keys.js';
 
 export function newMemberId(): string {
   const host = hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40) || 'host';

@@ -2,18 +2,18 @@
 // its promise resolves and before subscribers hear of it. Reads see only durable state: a change waits in
 // `staged` while its record is on its way to disk, so later writes to the same instance build on it.
 import { join } from 'node:path';
-import { MeshError } from '../core/errors.js';
-import { systemClock, type Clock } from '../core/clock.js';
-import type { HealthState, Instance, InstanceSpec } from '../core/types.js';
-import { EMPTY_CENTRAL, type CentralConfig } from '../config/central.js';
-import { ConfigHistory, type ConfigVersion } from './config/history.js';
+import { MeshError } from '../../../core/errors.js';
+import { systemClock, type Clock } from '../../../core/clock.js';
+import type { HealthState, Instance, InstanceSpec } from '../../../core/types.js';
+import { EMPTY_CENTRAL, type CentralConfig } from '../../../config/central.js';
+import { ConfigHistory, type ConfigVersion } from '../../config/history.js';
 import { ensureDataDir } from './data-dir.js';
-import { FileTokenStore } from './identity/token-store.js';
+import { FileTokenStore } from '../../identity/token-store.js';
 import { Journal } from './journal.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
-import { hasActiveCheck, initialHealth, sameSpec, specOf } from './instance-spec.js';
-import type { RegistryStore, StoreEvent, StoreStatus } from './store.js';
+import { hasActiveCheck, initialHealth, sameSpec, specOf } from '../../catalogue/instance-spec.js';
+import type { RegistryStore, StoreEvent, StoreStatus } from '../store.js';
 
 export interface EmbeddedStoreOptions {
   dataDir: string;

@@ -6,8 +6,8 @@
 import { constants, type promises as fsp } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { MeshError } from '../core/errors.js';
-import { fsyncDir } from './durable-file.js';
+import { MeshError } from '../../../core/errors.js';
+import { fsyncDir } from '../durable-file.js';
 import { decodeRecords, encodeRecord, nextFrame } from './journal-frames.js';
 
 export { decodeRecords, encodeRecord } from './journal-frames.js';

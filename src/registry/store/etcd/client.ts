@@ -12,8 +12,8 @@ import {
   type IKeyValue,
   type IOptions,
 } from 'etcd3';
-import { MeshError } from '../core/errors.js';
-import { prefixRangeEnd } from './etcd-keys.js';
+import { MeshError } from '../../../core/errors.js';
+import { prefixRangeEnd } from './keys.js';
 
 export interface EtcdConnectionOptions {
   endpoints: string[];

@@ -2,13 +2,13 @@
 // noticing an outage, serving read-only while probing, catching up by revision when etcd returns, and
 // re-reading everything when etcd has compacted the revision the watch must resume from. Kept apart from
 // etcd-store.ts so the store reads as "what a registry write does" and this as "how the cache stays current".
-import { MeshError } from '../core/errors.js';
-import type { Clock } from '../core/clock.js';
-import type { EtcdCache } from './etcd-cache.js';
+import { MeshError } from '../../../core/errors.js';
+import type { Clock } from '../../../core/clock.js';
+import type { EtcdCache } from './cache.js';
 import {
   createEtcdClient, describeEtcdError, probePrefix, isAuthError, rangePrefix, type EtcdConnectionOptions,
-} from './etcd-client.js';
-import { Membership } from './etcd-members.js';
+} from './client.js';
+import { Membership } from './members.js';
 import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
 
 export interface EtcdConnectionSettings {

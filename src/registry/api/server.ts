@@ -1,15 +1,15 @@
 // The registry's HTTP server: lifecycle (listen, drain, close), bounded body reading and JSON/error replies.
-// The routes themselves live in api-routes.ts.
+// The routes themselves live in routes.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { isMeshError, MeshError, ValidationError } from '../core/errors.js';
-import { systemClock, type Clock } from '../core/clock.js';
-import { handleApiRequest, type ApiContext } from './api-routes.js';
-import type { DnsCounters } from './dns/counters.js';
-import type { RegistryStore } from './store.js';
-import type { WatchHub } from './watch-hub.js';
-import type { IdentityService } from './identity/service.js';
+import { isMeshError, MeshError, ValidationError } from '../../core/errors.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { handleApiRequest, type ApiContext } from './routes.js';
+import type { DnsCounters } from '../dns/counters.js';
+import type { RegistryStore } from '../store/store.js';
+import type { WatchHub } from '../catalogue/watch-hub.js';
+import type { IdentityService } from '../identity/service.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /**

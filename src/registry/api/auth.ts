@@ -4,8 +4,8 @@
 // default ACL policy for catalog reads.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { MeshError } from '../core/errors.js';
-import { isReadableByOthers, readTextFile } from '../tls/files.js';
+import { MeshError } from '../../core/errors.js';
+import { isReadableByOthers, readTextFile } from '../../tls/files.js';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 

@@ -1,8 +1,8 @@
 // The active health checks: one HTTP GET or one TCP connect, bounded by a timeout, reduced to a verdict and a
 // short output line a user reads in `mesh services <service>` ("HTTP 500", "connect ECONNREFUSED 127.0.0.1:9").
 import { Agent, request } from 'undici';
-import type { HealthState } from '../core/types.js';
-import { TcpConnectError, tcpConnect } from '../core/tcp-connect.js';
+import type { HealthState } from '../../core/types.js';
+import { TcpConnectError, tcpConnect } from '../../core/tcp-connect.js';
 
 export interface ProbeResult { health: HealthState; output: string }
 

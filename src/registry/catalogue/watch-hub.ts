@@ -1,8 +1,8 @@
 // Fans the store's change events out to watch streams, each filtered by the services it watches, and keeps a
 // bounded ring of recent events so a client that reconnects with the last index it saw can be replayed what it
 // missed instead of receiving the whole state again.
-import type { Instance, WatchEvent } from '../core/types.js';
-import type { RegistryStore, StoreEvent } from './store.js';
+import type { Instance, WatchEvent } from '../../core/types.js';
+import type { RegistryStore, StoreEvent } from '../store/store.js';
 
 export interface WatchSubscriber {
   /** Receives events in index order; the first is a `reset` or the replay of missed events. */

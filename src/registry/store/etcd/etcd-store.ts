@@ -12,7 +12,7 @@
 // been critical for its deregister-after, so both stores show an expired instance the same way. The trade-off,
 // decided for speed and for one behaviour on both stores: with per-instance leases a registration cost a lease
 // grant plus a put and every heartbeat a keep-alive round trip, and a key vanished at expiry without a critical
-// step; now a registration is one put that shares a transaction with concurrent writes (etcd-batch.ts), and no
+// step; now a registration is one put that shares a transaction with concurrent writes (batch.ts), and no
 // lease is needed per instance. What is given up: while no registry daemon runs at all, no TTL expires (as with a
 // stopped embedded registry); the first daemon back counts TTLs from its start. Expiry also counts from when the
 // store last became writable, or since etcd last elected a leader (a new raft term), since heartbeats cannot land
@@ -22,30 +22,30 @@
 // The heartbeat time is shared through etcd, so every daemon shows the same LAST HEARTBEAT and the checking daemon
 // sees heartbeats received by any daemon: the daemon that receives a heartbeat writes its time into the key when
 // the stored one is older than heartbeatShareMs (5 s, or TTL/2 if shorter). Such a write keeps
-// the instance's modifyIndex and reaches no watcher (etcd-cache.ts): like a heartbeat on the embedded store, it
+// the instance's modifyIndex and reaches no watcher (cache.ts): like a heartbeat on the embedded store, it
 // is not a change. Active checks run on one daemon
 // per service, chosen by rendezvous hashing over the live members (etcd-members.ts); `shouldCheck` says
-// whether this daemon is that one. The watch, outage detection and catch-up live in etcd-connection.ts.
-import { MeshError } from '../core/errors.js';
-import { systemClock, type Clock } from '../core/clock.js';
-import type { HealthCheckSpec, HealthState, Instance, InstanceSpec } from '../core/types.js';
-import { EtcdCache } from './etcd-cache.js';
-import { WriteBatcher, type BatchResult, type BatchWrite } from './etcd-batch.js';
+// whether this daemon is that one. The watch, outage detection and catch-up live in connection.ts.
+import { MeshError } from '../../../core/errors.js';
+import { systemClock, type Clock } from '../../../core/clock.js';
+import type { HealthCheckSpec, HealthState, Instance, InstanceSpec } from '../../../core/types.js';
+import { EtcdCache } from './cache.js';
+import { WriteBatcher, type BatchResult, type BatchWrite } from './batch.js';
 import {
   describeEtcdError, isConnectivityError, keepAliveOnce, revokeLease, type EtcdConnectionOptions,
-} from './etcd-client.js';
-import { EtcdConnection } from './etcd-connection.js';
-import { checkerFor, DEFAULT_ETCD_PREFIX, encodeInstance, instanceKey, normalizePrefix, type StoredInstance } from './etcd-keys.js';
-import { newMemberId } from './etcd-members.js';
-import type { StoreFactory } from './daemon.js';
-import { hasActiveCheck, initialHealth, sameSpec, specOf } from './instance-spec.js';
-import type { HealthPolicy, RegistryStore, StoreEvent, StoreStatus } from './store.js';
+} from './client.js';
+import { EtcdConnection } from './connection.js';
+import { checkerFor, DEFAULT_ETCD_PREFIX, encodeInstance, instanceKey, normalizePrefix, type StoredInstance } from './keys.js';
+import { newMemberId } from './members.js';
+import type { StoreFactory } from '../../daemon.js';
+import { hasActiveCheck, initialHealth, sameSpec, specOf } from '../../catalogue/instance-spec.js';
+import type { HealthPolicy, RegistryStore, StoreEvent, StoreStatus } from '../store.js';
 import type { Etcd3 } from 'etcd3';
-import type { CentralConfig } from '../config/central.js';
-import { EMPTY_CENTRAL } from '../config/central.js';
-import { casConfig, configRaceError, EtcdConfigCache } from './config/etcd-config.js';
-import type { ConfigHistory, ConfigVersion } from './config/history.js';
-import { EtcdTokenStore } from './identity/etcd-token-store.js';
+import type { CentralConfig } from '../../../config/central.js';
+import { EMPTY_CENTRAL } from '../../../config/central.js';
+import { casConfig, configRaceError, EtcdConfigCache } from '../../config/etcd-config.js';
+import type { ConfigHistory, ConfigVersion } from '../../config/history.js';
+import { EtcdTokenStore } from '../../identity/etcd-token-store.js';
 
 export interface EtcdStoreOptions extends EtcdConnectionOptions {
   prefix?: string;
@@ -271,7 +271,7 @@ export class EtcdStore implements RegistryStore {
     throw new MeshError('MESH_ERR_INTERNAL', `health of ${service}/${id} kept changing under concurrent writers; try again`);
   }
 
-  /** One instance write, sent in the next shared transaction (etcd-batch.ts). */
+  /** One instance write, sent in the next shared transaction (batch.ts). */
   private async write(what: string, write: BatchWrite): Promise<BatchResult> {
     const res = await this.etcd(what, () => this.batcher.write(write));
     this.link.noteTerm(res.term);

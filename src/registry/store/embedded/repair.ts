@@ -14,8 +14,8 @@
 import { constants } from 'node:fs';
 import { copyFile, open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMeshError, MeshError } from '../core/errors.js';
-import { fsyncDir, replaceFileDurably } from './durable-file.js';
+import { isMeshError, MeshError } from '../../../core/errors.js';
+import { fsyncDir, replaceFileDurably } from '../durable-file.js';
 import { scanFrames, type DamagedRegion } from './journal-frames.js';
 import { storeIoError } from './journal.js';
 import { acquireLock } from './lock.js';

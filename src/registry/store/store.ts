@@ -1,9 +1,9 @@
 // The registry's storage seam. The daemon's API and health monitor talk only to this interface, so the
 // embedded journal store and the etcd store are interchangeable (`mesh registry start --store …`).
-import type { CentralConfig } from '../config/central.js';
-import type { HealthState, Instance, InstanceSpec, WatchEvent } from '../core/types.js';
-import type { ConfigHistory, ConfigVersion } from './config/history.js';
-import type { TokenStore } from './identity/token-store.js';
+import type { CentralConfig } from '../../config/central.js';
+import type { HealthState, Instance, InstanceSpec, WatchEvent } from '../../core/types.js';
+import type { ConfigHistory, ConfigVersion } from '../config/history.js';
+import type { TokenStore } from '../identity/token-store.js';
 
 export interface StoreStatus {
   kind: 'embedded' | 'etcd';

@@ -9,9 +9,9 @@
 // Registry indexes are etcd revisions: an instance's createIndex is its key's create_revision, its modifyIndex
 // the key's mod_revision, and a remove event carries the revision of the delete. Service names and instance
 // ids cannot contain '/', so the key splits unambiguously.
-import { hashString } from '../core/hash.js';
-import type { Instance } from '../core/types.js';
-import type { StoreEvent } from './store.js';
+import { hashString } from '../../../core/hash.js';
+import type { Instance } from '../../../core/types.js';
+import type { StoreEvent } from '../store.js';
 
 export const DEFAULT_ETCD_PREFIX = '/mesh/v1';
 

@@ -14,10 +14,10 @@
 //   3. journal tail copied to a new file and renamed over the journal - crash: either journal is consistent.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MeshError } from '../core/errors.js';
-import type { Instance } from '../core/types.js';
-import type { ConfigVersion } from './config/history.js';
-import { replaceFileDurably } from './durable-file.js';
+import { MeshError } from '../../../core/errors.js';
+import type { Instance } from '../../../core/types.js';
+import type { ConfigVersion } from '../../config/history.js';
+import { replaceFileDurably } from '../durable-file.js';
 import { storeIoError } from './journal.js';
 
 export const SNAPSHOT_FILE = 'snapshot.json';

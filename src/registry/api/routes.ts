@@ -2,19 +2,19 @@
 // src/registry/client.ts speaks; documented in man/mesh.1 (REGISTRY API).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Clock } from '../core/clock.js';
-import { MeshError, ValidationError } from '../core/errors.js';
-import type { HealthState, Instance, ServiceSummary } from '../core/types.js';
-import { validateInstanceSpec, validateServiceName } from '../core/validate.js';
-import { CONFIG_ROUTES } from './config/routes.js';
-import { FAULT_ROUTES } from './config/fault-routes.js';
-import type { DnsCounters } from './dns/counters.js';
+import type { Clock } from '../../core/clock.js';
+import { MeshError, ValidationError } from '../../core/errors.js';
+import type { HealthState, Instance, ServiceSummary } from '../../core/types.js';
+import { validateInstanceSpec, validateServiceName } from '../../core/validate.js';
+import { CONFIG_ROUTES } from '../config/routes.js';
+import { FAULT_ROUTES } from '../config/fault-routes.js';
+import type { DnsCounters } from '../dns/counters.js';
 import { readJsonBody, sendError, sendJson } from './server.js';
-import type { RegistryStore } from './store.js';
+import type { RegistryStore } from '../store/store.js';
 import { openWatchStream } from './watch-stream.js';
-import { IDENTITY_ROUTES } from './identity/routes.js';
-import type { IdentityService } from './identity/service.js';
-import type { WatchHub } from './watch-hub.js';
+import { IDENTITY_ROUTES } from '../identity/routes.js';
+import type { IdentityService } from '../identity/service.js';
+import type { WatchHub } from '../catalogue/watch-hub.js';
 
 export interface ApiContext {
   store: RegistryStore;
