@@ -42,7 +42,7 @@ export interface RoutesSnapshot {
   index: number;
   registry: { url: string; connected: boolean; lastError?: string };
   services: RoutesService[];
-  /** The central config this proxy runs (src/proxy/central-config.ts); absent from proxies before it existed. */
+  /** The central config this proxy runs (src/proxy/discovery/central-config.ts); absent from proxies before it existed. */
   config?: {
     version: number;
     synced: boolean;

@@ -96,7 +96,7 @@ export function newRequestId(): string {
  * or added. One pass over the array; returns the ids for the access log and the span. With a sampler (tracing
  * on), a new trace's sampled flag is the sampler's decision.
  *
- *   const headers = upstreamHeaders(...);            // src/proxy/server.ts
+ *   const headers = upstreamHeaders(...);            // src/proxy/http1/server.ts
  *   const ids = applyTraceContext(headers);          // then hand ids.requestId / ids.traceId to the access log
  */
 export function applyTraceContext(headers: string[], sampler?: TraceSampler): AppliedTrace {

@@ -15,9 +15,9 @@ import { createPolicy } from './balancer/index.js';
 import type { BalancerEndpoint } from './balancer/policy.js';
 import { weightOf } from './balancer/weights.js';
 import { settingsFor, type ProxyConfig } from '../config/proxy-config.js';
-import { priorityLoads } from './priority-load.js';
+import { priorityLoads } from './pool/priority-load.js';
 import { pathHasPrefix, tagsMatch, targetOf } from './router.js';
-import { hasUnderscore } from './underscore-headers.js';
+import { hasUnderscore } from './headers/underscore-headers.js';
 
 export type ExclusionReason = 'critical' | 'warning' | 'ejected' | 'unreachable' | 'inactive-tier' | 'subset';
 

@@ -3,16 +3,16 @@
 // and policy files are watched and swapped without a restart.
 import { PolicyHolder, type PolicySource } from '../authz/load.js';
 import { RegistryClient } from '../registry/client.js';
-import { CentralConfigFollower } from './central-config.js';
+import { CentralConfigFollower } from './discovery/central-config.js';
 import { MeshError, UsageError } from '../core/errors.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths, type TlsMaterial, type TlsSource } from '../tls/context.js';
 import type { IdentityRole } from '../tls/peer-identity.js';
 import type { RegistryIdentity } from './identity/registry-identity.js';
 import type { Registry } from 'prom-client';
 import { parseSpiffeId } from '../tls/spiffe.js';
-import { InboundSidecar } from './inbound.js';
-import { createInboundAdmin, InboundMetrics } from './inbound-metrics.js';
-import { OutboundTls } from './outbound-tls.js';
+import { InboundSidecar } from './inbound/inbound.js';
+import { createInboundAdmin, InboundMetrics } from './inbound/metrics.js';
+import { OutboundTls } from './upstream/outbound-tls.js';
 import { settingsFor } from '../config/proxy-config.js';
 import { loadConfigFlag, startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
 import { parseHostPort } from '../core/validate.js';

@@ -19,7 +19,7 @@ import { curlResponse as curl } from '../helpers/curl.js';
 import { mintWithOpenssl } from '../helpers/openssl-certs.js';
 import { eventually, runMesh, startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
-import { classifyPreface } from '../../src/proxy/h2-sniff.js';
+import { classifyPreface } from '../../src/proxy/h2/sniff.js';
 
 type After = { after(fn: () => Promise<void> | void): void };
 const ID = (s: string) => `spiffe://mesh.local/service/${s}`;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConcurrencyLimiter } from '../../../src/proxy/concurrency.js';
+import { ConcurrencyLimiter } from '../../../src/proxy/attempt/concurrency.js';
 
 test('acquire refuses past the limit and succeeds again after a release', () => {
   const l = new ConcurrencyLimiter(2);

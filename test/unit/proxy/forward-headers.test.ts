@@ -1,9 +1,9 @@
 // Header handling on both sides of the proxy (pure functions of raw header lists).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { filterResponseHeaders, upstreamHeaders } from '../../../src/proxy/hop-headers.js';
-import { classifyFailure, mayRetry } from '../../../src/proxy/retry.js';
-import { offersWebSocket } from '../../../src/proxy/upgrade.js';
+import { filterResponseHeaders, upstreamHeaders } from '../../../src/proxy/headers/hop-headers.js';
+import { classifyFailure, mayRetry } from '../../../src/proxy/attempt/retry.js';
+import { offersWebSocket } from '../../../src/proxy/http1/upgrade.js';
 
 test('request headers: hop-by-hop and Connection-named dropped, X-Forwarded-* set, one Host', () => {
   const out = upstreamHeaders(['Host', 'orders', 'Connection', 'keep-alive, X-Private', 'X-Private', 's', 'Keep-Alive', '5', 'TE', 'trailers',

@@ -2,9 +2,9 @@
 // requests (forwarded) and responses (relayed).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GRPC_STATUS, grpcMessage } from '../../../src/proxy/h2-errors.js';
-import { filterH2Headers, forwardedHeaders } from '../../../src/proxy/h2-headers.js';
-import { classifyPreface, H2_PREFACE } from '../../../src/proxy/h2-sniff.js';
+import { GRPC_STATUS, grpcMessage } from '../../../src/proxy/h2/errors.js';
+import { filterH2Headers, forwardedHeaders } from '../../../src/proxy/h2/headers.js';
+import { classifyPreface, H2_PREFACE } from '../../../src/proxy/h2/sniff.js';
 
 test('classifyPreface: the full preface is h2, a prefix waits, the first differing byte is HTTP/1.1', () => {
   const cases: Array<[string | Buffer, string]> = [

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { markHttps, withClientId } from '../../../src/proxy/inbound.js';
-import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate } from '../../../src/proxy/outbound-tls.js';
-import { InboundMetrics } from '../../../src/proxy/inbound-metrics.js';
+import { markHttps, withClientId } from '../../../src/proxy/inbound/inbound.js';
+import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate } from '../../../src/proxy/upstream/outbound-tls.js';
+import { InboundMetrics } from '../../../src/proxy/inbound/metrics.js';
 
 test('every caller-sent x-mesh-client-id is dropped, whatever its case; ours is set only for authenticated callers', () => {
   const sent = ['Host', 'orders', 'X-Mesh-Client-Id', 'spiffe://mesh.local/service/admin', 'x-mesh-client-id', 'evil', 'X-MESH-CLIENT-ID', 'x', 'accept', '*/*'];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/core/clock.js';
-import { isOutlierFailure, OutlierDetector, type EjectionEvent, type OutlierTarget } from '../../../src/proxy/outlier.js';
+import { isOutlierFailure, OutlierDetector, type EjectionEvent, type OutlierTarget } from '../../../src/proxy/pool/outlier.js';
 
 function target(name: string): OutlierTarget {
   return { key: `svc/${name}`, address: `${name}:80`, consecutiveFailures: 0, ejections: 0, ejectionLevel: 0, ejectedUntil: 0, returnedAt: 0 };

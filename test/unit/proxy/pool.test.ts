@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock, seededRandom } from '../../../src/core/clock.js';
 import type { HealthState, Instance } from '../../../src/core/types.js';
-import { EndpointTable, PoolEndpoint, PICK_FAILURE_CODES, type PickFailure } from '../../../src/proxy/endpoints.js';
-import type { EjectionEvent } from '../../../src/proxy/outlier.js';
-import { ReachabilityProber } from '../../../src/proxy/reachability.js';
+import { EndpointTable, PoolEndpoint, PICK_FAILURE_CODES, type PickFailure } from '../../../src/proxy/pool/endpoints.js';
+import type { EjectionEvent } from '../../../src/proxy/pool/outlier.js';
+import { ReachabilityProber } from '../../../src/proxy/pool/reachability.js';
 
 let index = 0;
 function inst(id: string, o: { service?: string; health?: HealthState; priority?: number; weight?: number; tags?: Record<string, string>; port?: number } = {}): Instance {

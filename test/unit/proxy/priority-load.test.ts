@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { priorityLoads } from '../../../src/proxy/priority-load.js';
+import { priorityLoads } from '../../../src/proxy/pool/priority-load.js';
 
 test('priority loads follow eligible capacity: health = 1.4 × eligible share, spill-over, normalised when short', () => {
   const table: Array<{ why: string; eligible: number[]; total: number[]; health: number[]; load: number[] }> = [

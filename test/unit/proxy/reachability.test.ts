@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReachabilityProber, type ProberDeps, type ProbeTarget } from '../../../src/proxy/reachability.js';
+import { ReachabilityProber, type ProberDeps, type ProbeTarget } from '../../../src/proxy/pool/reachability.js';
 
 /** Timers a test fires by hand, and a connect whose answers the test queues. */
 function fakeDeps() {

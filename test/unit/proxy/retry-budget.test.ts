@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/core/clock.js';
-import { RetryBudget } from '../../../src/proxy/retry-budget.js';
+import { RetryBudget } from '../../../src/proxy/attempt/retry-budget.js';
 
 function spend(b: RetryBudget, max: number): number {
   let n = 0;

@@ -4,8 +4,8 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { seededRandom } from '../../../src/core/clock.js';
 import { DEFAULT_CONFIG } from '../../../src/config/proxy-config.js';
-import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
-import { createProxyServer } from '../../../src/proxy/server.js';
+import { UpstreamPools } from '../../../src/proxy/upstream/pools.js';
+import { createProxyServer } from '../../../src/proxy/http1/server.js';
 
 test('a client that trickles its headers gets 408 after headersTimeout', { timeout: 10_000 }, async (t) => {
   const server = createProxyServer({

@@ -7,8 +7,8 @@ import type { Instance } from '../../../src/core/types.js';
 import { ProxyMetrics } from '../../../src/metrics/recorder.js';
 import { StatsFrameBuilder } from '../../../src/metrics/stats-frame.js';
 import { DEFAULT_CONFIG } from '../../../src/config/proxy-config.js';
-import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
-import { ServiceRuntimes } from '../../../src/proxy/service-runtime.js';
+import { UpstreamPools } from '../../../src/proxy/upstream/pools.js';
+import { ServiceRuntimes } from '../../../src/proxy/attempt/service-runtime.js';
 
 function inst(id: string, port: number, priority = 0): Instance {
   return { service: 'orders', id, address: `127.0.0.1:${port}`, weight: 100, priority, tags: {}, health: 'passing', registeredAt: 0, createIndex: 1, modifyIndex: 1 };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
+import { UpstreamPools } from '../../../src/proxy/upstream/pools.js';
 
 test('a per-service connect timeout gets its own pool; the default shares one per address', async (t) => {
   const pools = new UpstreamPools(2_000);

@@ -5,9 +5,9 @@ import { createServer, connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { seededRandom } from '../../../src/core/clock.js';
 import { DEFAULT_CONFIG } from '../../../src/config/proxy-config.js';
-import { UpstreamPools } from '../../../src/proxy/upstream-pools.js';
-import type { ProxyServerDeps } from '../../../src/proxy/server.js';
-import { handleUpgrade } from '../../../src/proxy/websocket.js';
+import { UpstreamPools } from '../../../src/proxy/upstream/pools.js';
+import type { ProxyServerDeps } from '../../../src/proxy/http1/server.js';
+import { handleUpgrade } from '../../../src/proxy/http1/websocket.js';
 
 test('a client that hangs up before the upstream connects is not counted as an upstream failure', { timeout: 10_000 }, async (t) => {
   const upstream = createServer((s) => s.destroy());

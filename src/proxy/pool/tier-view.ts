@@ -8,10 +8,10 @@
 // the unreachable ones anyway, as Envoy's panic threshold does. The request then fails with an honest
 // "cannot connect" (502) instead of "no healthy endpoint" (503), and the first request after a restart
 // succeeds without waiting for the prober.
-import type { Random } from '../core/clock.js';
-import type { BalancerPolicy, PickContext } from './balancer/policy.js';
-import type { PoolEndpoint } from './pool-endpoint.js';
-import { weightOf } from './balancer/weights.js';
+import type { Random } from '../../core/clock.js';
+import type { BalancerPolicy, PickContext } from '../balancer/policy.js';
+import type { PoolEndpoint } from './endpoint.js';
+import { weightOf } from '../balancer/weights.js';
 import { priorityLoads } from './priority-load.js';
 import { pickFromNextTier, triedAll } from './tier-fallback.js';
 

@@ -2,7 +2,7 @@
 // x-mesh-error). A gRPC client cannot read a JSON 503: it expects HTTP 200 and a grpc-status, so gRPC calls
 // get a trailers-only response with the gRPC code an Envoy/Linkerd user would see for the same cause.
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { codeOf, statusOf, type MeshErrorCause } from './errors-response.js';
+import { codeOf, statusOf, type MeshErrorCause } from '../errors-response.js';
 
 /** gRPC status codes (grpc/doc/statuscodes.md) for each cause. */
 export const GRPC_STATUS: Readonly<Record<MeshErrorCause, number>> = {

@@ -5,10 +5,10 @@
 // certificate proves no more than none. Refusals are counted by reason and logged at most once a second;
 // unauthenticated addresses are logged once each.
 import type { TLSSocket } from 'node:tls';
-import type { TlsSource } from '../tls/context.js';
-import { checkIdentity, type IdentityRole } from '../tls/peer-identity.js';
-import type { InboundMetrics } from './inbound-metrics.js';
-import { remoteAddressOf, sentNothing } from './sniff.js';
+import type { TlsSource } from '../../tls/context.js';
+import { checkIdentity, type IdentityRole } from '../../tls/peer-identity.js';
+import type { InboundMetrics } from './metrics.js';
+import { remoteAddressOf, sentNothing } from '../sniff.js';
 
 /** A caller: its SPIFFE ID (null = unauthenticated), the name the policy knows it by, and its counters. */
 export interface Caller { id: string | null; from: string | null; counts: { allowed: number; denied: number } }

@@ -1,8 +1,8 @@
 // One endpoint as the proxy's pool holds it. The same object lives as long as its instance stays registered
 // (an upsert updates it in place), so in-flight counts, latency estimates and outlier state survive health
 // flaps and re-weighting; a request holds the object and finishes on it even after a deregistration.
-import type { HealthState, Instance } from '../core/types.js';
-import type { BalancerEndpoint } from './balancer/policy.js';
+import type { HealthState, Instance } from '../../core/types.js';
+import type { BalancerEndpoint } from '../balancer/policy.js';
 import type { OutlierTarget } from './outlier.js';
 import type { ProbeTarget } from './reachability.js';
 

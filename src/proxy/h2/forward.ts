@@ -6,17 +6,17 @@
 // request body is untouched; for gRPC only when the call never reached the server (connect failure,
 // REFUSED_STREAM), since a gRPC method is not known to be idempotent.
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { BalancerEndpoint } from './balancer/policy.js';
-import type { ServiceSettings } from '../config/proxy-config.js';
-import { pickFailureMessage, statusOf, type MeshErrorCause } from './errors-response.js';
-import type { AccessContext, ForwardService } from './forward.js';
-import { sendH2Error } from './h2-errors.js';
-import { filterH2Headers } from './h2-headers.js';
-import { ERR_NOT_H2, type H2Sessions, type H2Target } from './h2-sessions.js';
-import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from './outbound-tls.js';
-import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
-import type { RouteRule } from './router.js';
-import type { Span } from '../tracing/span.js';
+import type { BalancerEndpoint } from '../balancer/policy.js';
+import type { ServiceSettings } from '../../config/proxy-config.js';
+import { pickFailureMessage, statusOf, type MeshErrorCause } from '../errors-response.js';
+import type { AccessContext, ForwardService } from '../http1/forward.js';
+import { sendH2Error } from './errors.js';
+import { filterH2Headers } from './headers.js';
+import { ERR_NOT_H2, type H2Sessions, type H2Target } from './sessions.js';
+import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from '../upstream/outbound-tls.js';
+import { classifyFailure, mayRetry, type FailureKind } from '../attempt/retry.js';
+import type { RouteRule } from '../router.js';
+import type { Span } from '../../tracing/span.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);

@@ -5,23 +5,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Random } from '../core/clock.js';
-import { settingsFor, type ProxyConfig } from '../config/proxy-config.js';
-import { sendMeshError, type MeshErrorCause } from './errors-response.js';
-import { applyTraceContext, continueTrace, ensureRequestId, newRequestId, type AppliedTrace } from '../metrics/trace.js';
-import type { AccessLog } from '../metrics/access-log.js';
+import type { Random } from '../../core/clock.js';
+import { settingsFor, type ProxyConfig } from '../../config/proxy-config.js';
+import { sendMeshError, type MeshErrorCause } from '../errors-response.js';
+import { applyTraceContext, continueTrace, ensureRequestId, newRequestId, type AppliedTrace } from '../../metrics/trace.js';
+import type { AccessLog } from '../../metrics/access-log.js';
 import { Exchange, type ForwardService } from './forward.js';
-import { upstreamHeaders } from './hop-headers.js';
-import { SpanKind } from '../tracing/span.js';
-import type { Tracer } from '../tracing/tracer.js';
-import type { UpstreamPools } from './upstream-pools.js';
-import { createH2Front } from './h2-server.js';
-import { sniffH2c } from './h2-sniff.js';
-import { chooseRoute, targetOf } from './router.js';
+import { upstreamHeaders } from '../headers/hop-headers.js';
+import { SpanKind } from '../../tracing/span.js';
+import type { Tracer } from '../../tracing/tracer.js';
+import type { UpstreamPools } from '../upstream/pools.js';
+import { createH2Front } from '../h2/server.js';
+import { sniffH2c } from '../h2/sniff.js';
+import { chooseRoute, targetOf } from '../router.js';
 import { handleUpgrade } from './websocket.js';
-import type { HeaderDropCounter } from './underscore-headers.js';
+import type { HeaderDropCounter } from '../headers/underscore-headers.js';
 import { offersWebSocket, serveWithoutUpgrade } from './upgrade.js';
-import { kindOf, type Fault, type FaultTable } from '../config/faults.js';
+import { kindOf, type Fault, type FaultTable } from '../../config/faults.js';
 
 /** Finds a service's runtime by name; undefined = the registry has never heard of it. */
 export interface ServiceDirectory {

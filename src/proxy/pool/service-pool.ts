@@ -3,19 +3,19 @@
 // keep books; policies pick. Eligible sets are recomputed only when something changed (a registry update, an
 // ejection or a return, an endpoint found unreachable or reachable again), never per request, and a policy is
 // told (update()) only when its set really differs. How traffic is split across tiers: priority-load.ts.
-import type { Clock, Random } from '../core/clock.js';
-import type { ErrorCode } from '../core/errors.js';
-import type { Instance } from '../core/types.js';
-import { createPolicy, DEFAULT_POLICY, type PolicyOptions } from './balancer/index.js';
-import { PeakEwmaPolicy } from './balancer/peak-ewma.js';
-import type { BalancerPolicy, PickContext, PolicyName } from './balancer/policy.js';
+import type { Clock, Random } from '../../core/clock.js';
+import type { ErrorCode } from '../../core/errors.js';
+import type { Instance } from '../../core/types.js';
+import { createPolicy, DEFAULT_POLICY, type PolicyOptions } from '../balancer/index.js';
+import { PeakEwmaPolicy } from '../balancer/peak-ewma.js';
+import type { BalancerPolicy, PickContext, PolicyName } from '../balancer/policy.js';
 import { OutlierDetector, type EjectionEvent, type OutlierOptions } from './outlier.js';
-import { PoolEndpoint } from './pool-endpoint.js';
-import { snapshotPool, type SnapshotOptions } from './pool-snapshot.js';
+import { PoolEndpoint } from './endpoint.js';
+import { snapshotPool, type SnapshotOptions } from './snapshot.js';
 import { ReachabilityProber } from './reachability.js';
 import { TierView, type Subset } from './tier-view.js';
 
-export type { PoolEndpoint } from './pool-endpoint.js';
+export type { PoolEndpoint } from './endpoint.js';
 
 /** Per-service settings (from the config file; every field has a default). */
 export interface ServiceSettings {

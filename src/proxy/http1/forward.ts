@@ -4,16 +4,16 @@
 // failure before the response started may be retried on another endpoint.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { BalancerEndpoint } from './balancer/policy.js';
-import type { ServiceSettings } from '../config/proxy-config.js';
-import { pickFailureMessage, sendMeshError, type MeshErrorCause } from './errors-response.js';
-import { classifyFailure, mayRetry, type FailureKind } from './retry.js';
-import type { RouteRule } from './router.js';
-import type { AccessLog } from '../metrics/access-log.js';
-import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from './outbound-tls.js';
-import { filterResponseHeaders } from './hop-headers.js';
-import type { UpstreamPools } from './upstream-pools.js';
-import type { Span } from '../tracing/span.js';
+import type { BalancerEndpoint } from '../balancer/policy.js';
+import type { ServiceSettings } from '../../config/proxy-config.js';
+import { pickFailureMessage, sendMeshError, type MeshErrorCause } from '../errors-response.js';
+import { classifyFailure, mayRetry, type FailureKind } from '../attempt/retry.js';
+import type { RouteRule } from '../router.js';
+import type { AccessLog } from '../../metrics/access-log.js';
+import { isTlsHandshakeFailure, refusedIdentityMessage, refusedServerCertificate, tlsAddress } from '../upstream/outbound-tls.js';
+import { filterResponseHeaders } from '../headers/hop-headers.js';
+import type { UpstreamPools } from '../upstream/pools.js';
+import type { Span } from '../../tracing/span.js';
 
 /** What the forwarder needs from a service's endpoint pool (implemented in service-runtime.ts). */
 export interface ForwardService {

@@ -1,22 +1,22 @@
 // Per-service runtime state around the endpoint table: the concurrency limiter, the retry budget and the
 // cached metrics objects, behind the narrow interfaces the server and the forwarder use. Everything here is
 // looked up once per service (or per endpoint) and then only counted on.
-import type { Clock, Random } from '../core/clock.js';
-import type { RoutesSnapshot } from '../core/admin-types.js';
-import type { WatchEvent } from '../core/types.js';
-import { Fate, type EndpointStats, type MeshMetrics, type ServiceStats } from '../metrics/types.js';
-import type { BalancerEndpoint, PickContext } from './balancer/policy.js';
+import type { Clock, Random } from '../../core/clock.js';
+import type { RoutesSnapshot } from '../../core/admin-types.js';
+import type { WatchEvent } from '../../core/types.js';
+import { Fate, type EndpointStats, type MeshMetrics, type ServiceStats } from '../../metrics/types.js';
+import type { BalancerEndpoint, PickContext } from '../balancer/policy.js';
 import { ConcurrencyLimiter } from './concurrency.js';
-import { settingsFor, type ProxyConfig, type ServiceSettings } from '../config/proxy-config.js';
-import { EndpointTable, type PoolEndpoint, type ServicePool, type ServiceSettings as PoolSettings } from './endpoints.js';
-import type { MeshErrorCause } from './errors-response.js';
-import type { ForwardService } from './forward.js';
-import type { UpstreamPools } from './upstream-pools.js';
-import type { EjectionEvent } from './outlier.js';
-import { ReachabilityProber } from './reachability.js';
+import { settingsFor, type ProxyConfig, type ServiceSettings } from '../../config/proxy-config.js';
+import { EndpointTable, type PoolEndpoint, type ServicePool, type ServiceSettings as PoolSettings } from '../pool/endpoints.js';
+import type { MeshErrorCause } from '../errors-response.js';
+import type { ForwardService } from '../http1/forward.js';
+import type { UpstreamPools } from '../upstream/pools.js';
+import type { EjectionEvent } from '../pool/outlier.js';
+import { ReachabilityProber } from '../pool/reachability.js';
 import { RetryBudget } from './retry-budget.js';
 import type { FailureKind } from './retry.js';
-import type { ServiceDirectory, ServiceGate } from './server.js';
+import type { ServiceDirectory, ServiceGate } from '../http1/server.js';
 
 export interface RuntimeDeps {
   clock: Clock;

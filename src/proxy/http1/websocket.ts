@@ -7,12 +7,12 @@
 // status, its duration and the bytes tunnelled each way, read from the sockets' own counters (nothing per chunk).
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { settingsFor } from '../config/proxy-config.js';
-import { statusOf, type MeshErrorCause } from './errors-response.js';
-import { upstreamHeaders } from './hop-headers.js';
-import { targetOf } from './router.js';
+import { settingsFor } from '../../config/proxy-config.js';
+import { statusOf, type MeshErrorCause } from '../errors-response.js';
+import { upstreamHeaders } from '../headers/hop-headers.js';
+import { targetOf } from '../router.js';
 import type { ProxyServerDeps } from './server.js';
-import { applyTraceContext, continueTrace, ensureRequestId } from '../metrics/trace.js';
+import { applyTraceContext, continueTrace, ensureRequestId } from '../../metrics/trace.js';
 
 /**
  * The access-log line of one WebSocket request (only made when the log is on). A tunnel is logged when it

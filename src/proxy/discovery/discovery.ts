@@ -1,9 +1,9 @@
 // Registry watch → endpoint table. The watcher reconnects by itself; this module only applies its updates and
 // says, once per outage, that the proxy keeps routing on the last table it had — and again when it resumes.
-import { resolvesWithin } from '../core/within.js';
+import { resolvesWithin } from '../../core/within.js';
 import { WatchLink } from './watch-link.js';
-import type { RegistryClient, Watcher } from '../registry/client.js';
-import type { WatchEvent } from '../core/types.js';
+import type { RegistryClient, Watcher } from '../../registry/client.js';
+import type { WatchEvent } from '../../core/types.js';
 
 export interface DiscoveryStatus {
   url: string;

@@ -1,7 +1,7 @@
 // Header rules for HTTP/2 through the proxy: what goes upstream (no pseudo-headers, no connection-specific
 // fields, X-Forwarded-* as for HTTP/1.1) and what comes back to the client (responses and trailers).
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import { hasUnderscore, type HeaderDropCounter } from './underscore-headers.js';
+import { hasUnderscore, type HeaderDropCounter } from '../headers/underscore-headers.js';
 
 /** Connection-specific fields, which HTTP/2 forbids (RFC 9113 §8.2.2); Node throws on most of them. */
 export const H2_CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);

@@ -2,16 +2,16 @@
 // table only applies them, to one ServicePool per service. Pools and endpoint objects are stable: the same
 // service name always yields the same pool and the same "<service>/<id>" the same endpoint object until it is
 // removed, so the router may cache a pool and a request may hold an endpoint across updates.
-import type { PickContext } from './balancer/policy.js';
-import type { RoutesService } from '../core/admin-types.js';
-import type { WatchEvent } from '../core/types.js';
-import type { PoolEndpoint } from './pool-endpoint.js';
-import type { SnapshotOptions } from './pool-snapshot.js';
+import type { PickContext } from '../balancer/policy.js';
+import type { RoutesService } from '../../core/admin-types.js';
+import type { WatchEvent } from '../../core/types.js';
+import type { PoolEndpoint } from './endpoint.js';
+import type { SnapshotOptions } from './snapshot.js';
 import { ServicePool, type PickFailure, type PoolDeps, type ServiceSettings, type Subset } from './service-pool.js';
 
 export { ServicePool, PICK_FAILURE_CODES } from './service-pool.js';
 export type { PickFailure, PoolDeps, RequestOutcome, ServiceSettings, Subset } from './service-pool.js';
-export { PoolEndpoint } from './pool-endpoint.js';
+export { PoolEndpoint } from './endpoint.js';
 
 /** Settings per service name; called when a pool is created and again on every configure(). */
 export type SettingsFor = (service: string) => ServiceSettings;

@@ -4,8 +4,8 @@
 // answer 503 or reset only after a few failures; until then this is what keeps such a request alive when a
 // backup is standing by.
 // Only retries reach this (an exclude set covering the tier), so allocating a candidate list here is fine.
-import type { Random } from '../core/clock.js';
-import type { PoolEndpoint } from './pool-endpoint.js';
+import type { Random } from '../../core/clock.js';
+import type { PoolEndpoint } from './endpoint.js';
 
 /** Whether every endpoint of `eligible` is in `exclude` (the active tier has been tried in full). */
 export function triedAll(eligible: readonly PoolEndpoint[], exclude: ReadonlySet<string>): boolean {

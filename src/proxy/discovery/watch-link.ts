@@ -1,6 +1,6 @@
 // The state of one registry watch as the proxy reports it (connected, last error), with one log line per outage
 // and one when it ends — shared by the catalogue watch (discovery.ts) and the config watch (central-config.ts).
-import type { MeshError } from '../core/errors.js';
+import type { MeshError } from '../../core/errors.js';
 
 interface WatchEvents {
   on(event: 'connected', fn: () => void): unknown;

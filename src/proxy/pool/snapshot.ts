@@ -1,8 +1,8 @@
 // The admin view of a service pool (GET /routes, `mesh routes`): every endpoint with why it is or is not
 // taking traffic. Built on demand, off the request path.
-import type { Clock } from '../core/clock.js';
-import type { RoutesEndpoint, RoutesService } from '../core/admin-types.js';
-import type { PoolEndpoint } from './pool-endpoint.js';
+import type { Clock } from '../../core/clock.js';
+import type { RoutesEndpoint, RoutesService } from '../../core/admin-types.js';
+import type { PoolEndpoint } from './endpoint.js';
 import type { TierView } from './tier-view.js';
 
 export interface SnapshotOptions {

@@ -3,15 +3,15 @@
 // with the same schema the registry used; a version this proxy cannot use (its merge with the local file is
 // invalid) is refused with one log line and the last good config stays. When the registry is out of reach the
 // watch retries by itself and the proxy keeps the last config it had — it never falls back to defaults.
-import type { Policy } from '../authz/policy.js';
-import type { RoutesSnapshot } from '../core/admin-types.js';
-import { policyFromDocument } from '../authz/load.js';
-import { EMPTY_CENTRAL, overlayProxyDocuments, type CentralConfig, type FieldSource, type ProxyDocument } from '../config/central.js';
-import { parseConfig, type ProxyConfig } from '../config/proxy-config.js';
-import { EMPTY_FAULTS, FaultTable } from '../config/faults.js';
-import { resolvesWithin } from '../core/within.js';
+import type { Policy } from '../../authz/policy.js';
+import type { RoutesSnapshot } from '../../core/admin-types.js';
+import { policyFromDocument } from '../../authz/load.js';
+import { EMPTY_CENTRAL, overlayProxyDocuments, type CentralConfig, type FieldSource, type ProxyDocument } from '../../config/central.js';
+import { parseConfig, type ProxyConfig } from '../../config/proxy-config.js';
+import { EMPTY_FAULTS, FaultTable } from '../../config/faults.js';
+import { resolvesWithin } from '../../core/within.js';
 import { WatchLink } from './watch-link.js';
-import type { ConfigWatchEvent, RegistryClient, Watcher } from '../registry/client.js';
+import type { ConfigWatchEvent, RegistryClient, Watcher } from '../../registry/client.js';
 
 /** What GET /routes says about the central config this proxy runs (its shape lives with RoutesSnapshot). */
 export type CentralConfigStatus = NonNullable<RoutesSnapshot['config']>;

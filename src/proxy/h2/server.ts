@@ -3,15 +3,15 @@
 // through the same router, config, concurrency gate and service runtime, then forwarded by H2Exchange.
 import { constants, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import { applyTraceContext, continueTrace, ensureRequestId, type AppliedTrace } from '../metrics/trace.js';
-import { settingsFor } from '../config/proxy-config.js';
-import { H2Exchange } from './h2-forward.js';
-import { forwardedHeaders, requestHeaders } from './h2-headers.js';
-import { sendH2Error } from './h2-errors.js';
-import { statusOf, type MeshErrorCause } from './errors-response.js';
-import { chooseRoute, targetOf } from './router.js';
-import type { ProxyServerDeps } from './server.js';
-import { SpanKind } from '../tracing/span.js';
+import { applyTraceContext, continueTrace, ensureRequestId, type AppliedTrace } from '../../metrics/trace.js';
+import { settingsFor } from '../../config/proxy-config.js';
+import { H2Exchange } from './forward.js';
+import { forwardedHeaders, requestHeaders } from './headers.js';
+import { sendH2Error } from './errors.js';
+import { statusOf, type MeshErrorCause } from '../errors-response.js';
+import { chooseRoute, targetOf } from '../router.js';
+import type { ProxyServerDeps } from '../http1/server.js';
+import { SpanKind } from '../../tracing/span.js';
 
 /** An h2c connection with nothing going on for this long gets a GOAWAY. */
 const SESSION_IDLE_MS = 300_000;

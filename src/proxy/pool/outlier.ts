@@ -8,7 +8,7 @@
 // but at least one whenever there are two or more. Envoy's 10% default would otherwise never eject anything in
 // a service of fewer than ten endpoints, which is most of them; and a lone endpoint is never ejected, because
 // a failing endpoint still beats a certain 503 "no healthy endpoint".
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../../core/clock.js';
 
 export interface OutlierOptions {
   /** Consecutive failures that eject (default 5, Envoy's). 0 turns detection off. */

@@ -2,7 +2,7 @@
 // outbound proxy speaks mTLS), plus the HTTP/2 sessions h2/gRPC clients use. Kept while some service's table
 // still holds the address; closed (after their in-flight requests) when it leaves.
 import { Pool } from 'undici';
-import { H2Sessions } from './h2-sessions.js';
+import { H2Sessions } from '../h2/sessions.js';
 import { tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
 
 const POOL_OPTIONS = {

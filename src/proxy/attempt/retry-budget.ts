@@ -5,7 +5,7 @@
 //
 // The window is a ring of one-second buckets (plain counters, no allocation per request), so the window
 // slides in steps of a second.
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../../core/clock.js';
 
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of requests in the window (default 0.2). */

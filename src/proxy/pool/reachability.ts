@@ -10,7 +10,7 @@
 // spreads the probes already, and a probe is one SYN.
 //
 // Timers and the connect are injected, so unit tests run the backoff on a fake clock.
-import { tcpConnect } from '../core/tcp-connect.js';
+import { tcpConnect } from '../../core/tcp-connect.js';
 
 export const PROBE_DEFAULTS = { firstDelayMs: 250, maxDelayMs: 10_000, timeoutMs: 1_000 } as const;
 

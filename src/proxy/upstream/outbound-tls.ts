@@ -5,10 +5,10 @@
 // the proxy answers 502 upstream-identity naming the TLS address it dialled and why. Undici pools are built with these options; a certificate rotation replaces them
 // (connections already open finish their requests on the old ones).
 import type { ConnectionOptions } from 'node:tls';
-import type { ProxyIdentity } from '../core/admin-types.js';
-import { clientTlsOptions, type TlsMaterial, type TlsSource } from '../tls/context.js';
-import { ERR_PEER_IDENTITY, type PeerIdentityError } from '../tls/peer-identity.js';
-import { formatServiceId } from '../tls/spiffe.js';
+import type { ProxyIdentity } from '../../core/admin-types.js';
+import { clientTlsOptions, type TlsMaterial, type TlsSource } from '../../tls/context.js';
+import { ERR_PEER_IDENTITY, type PeerIdentityError } from '../../tls/peer-identity.js';
+import { formatServiceId } from '../../tls/spiffe.js';
 
 export interface OutboundTlsProvider {
   /** TLS connect options for a mesh connection to `service`. */

@@ -6,7 +6,7 @@
 // request dials a fresh one. A certificate rotation closes the mTLS sessions gracefully: new calls dial new
 // sessions with the new certificate while calls in flight finish on the old ones.
 import { connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
-import { tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
+import { tlsAddress, type OutboundTlsProvider } from '../upstream/outbound-tls.js';
 
 /** How long an address that answered with something other than HTTP/2 is known not to speak it. */
 const NOT_H2_MS = 10_000;

@@ -1,8 +1,8 @@
 // What the inbound sidecar counts: requests by caller identity (plaintext callers as "unauthenticated") and
 // decision, and refused TLS handshakes by reason. Per request it is one Map lookup and an increment; the
 // Prometheus text is built only when scraped (GET /metrics on --inbound-admin).
-import { handleTracesRequest } from '../tracing/admin-routes.js';
-import type { Tracer } from '../tracing/tracer.js';
+import { handleTracesRequest } from '../../tracing/admin-routes.js';
+import type { Tracer } from '../../tracing/tracer.js';
 import { createServer, type Server } from 'node:http';
 import { Counter, Registry } from 'prom-client';
 
