@@ -6,6 +6,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import dnsPacket from 'dns-packet';
+import { seededRandom } from '../../src/core/clock.js';
 import type { InstanceSpec } from '../../src/core/types.js';
 import { dig, DIG_SKIP, dnsPortOf, startDnsRegistry } from '../helpers/dns.js';
 import { ETCD_SKIP, startEtcd, startEtcdRegistry, type EtcdProcess } from '../helpers/etcd.js';
@@ -14,17 +15,6 @@ import { recordWatch } from '../helpers/registry.js';
 const spec = (service: string, id: string, address: string, extra: Partial<InstanceSpec> = {}): InstanceSpec =>
   ({ service, id, address, weight: 100, priority: 0, tags: {}, ...extra });
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with the seed it prints. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const query = (name: string, id = 1): Buffer => dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] });
 
@@ -55,7 +45,7 @@ test('seeded fuzz of malformed packets and a query flood: FORMERR or drop, count
   await reg.client.register(spec('web', 'w1', '127.0.0.1:80'));
   const seed = Number(process.env.MESH_FUZZ_SEED ?? 20261129);
   t.diagnostic(`fuzz seed ${seed} (replay with MESH_FUZZ_SEED=${seed})`);
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const socket = createSocket('udp4');
   t.after(() => socket.close());
   let replies = 0;

@@ -1,27 +1,14 @@
 // `mesh top` end to end in a real terminal (tmux): it shows the services and numbers of a real proxy under a
 // bounded load, Enter opens a service's endpoints, and q quits and gives the terminal back.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
-import { join } from 'node:path';
-import { eventually, MESH_BIN, tempDir } from '../helpers/mesh.js';
+import { eventually, MESH_BIN } from '../helpers/mesh.js';
 import { getJson, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 import { startRegistry } from '../helpers/registry.js';
+import { privateTmux } from '../helpers/tmux.js';
 
-// A private tmux server whose socket lives in a temporary directory the test removes.
-const SOCKET_DIR = tempDir('mesh-tmux-');
-const tmux = (...args: string[]) => spawnSync('tmux', ['-S', join(SOCKET_DIR.path, 'sock'), ...args], { encoding: 'utf8' });
-let lastScreen = '';
-const screen = () => (lastScreen = tmux('capture-pane', '-p', '-t', 'top').stdout);
-
-async function seen(pred: (s: string) => boolean, timeoutMs: number): Promise<string> {
-  try {
-    return await eventually(() => { const s = screen(); return pred(s) ? s : ''; }, timeoutMs, 100);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; the screen was:\n${lastScreen}`);
-  }
-}
+const { dir: SOCKET_DIR, tmux, seen } = privateTmux('mesh-tmux-');
 
 test('mesh top in tmux shows live services from a real proxy; Enter, Esc and q work', { timeout: 60_000 }, async (t) => {
   const reg = await startRegistry(t);

@@ -1,25 +1,13 @@
 // `mesh top`'s key t in a real terminal (tmux): a proxy with tracing on (no collector), a slow request among
 // quick ones, and the dashboard draws the service's slowest trace as a waterfall with its try and phases.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { join } from 'node:path';
-import { eventually, MESH_BIN, tempDir } from '../helpers/mesh.js';
+import { eventually, MESH_BIN } from '../helpers/mesh.js';
 import { register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 import { startRegistry } from '../helpers/registry.js';
+import { privateTmux } from '../helpers/tmux.js';
 
-const SOCKET_DIR = tempDir('mesh-tmux-trace-');
-const tmux = (...args: string[]) => spawnSync('tmux', ['-S', join(SOCKET_DIR.path, 'sock'), ...args], { encoding: 'utf8' });
-let lastScreen = '';
-const screen = () => (lastScreen = tmux('capture-pane', '-p', '-t', 'top').stdout);
-
-async function seen(pred: (s: string) => boolean, timeoutMs: number): Promise<string> {
-  try {
-    return await eventually(() => { const s = screen(); return pred(s) ? s : ''; }, timeoutMs, 100);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; the screen was:\n${lastScreen}`);
-  }
-}
+const { dir: SOCKET_DIR, tmux, seen } = privateTmux('mesh-tmux-trace-');
 
 test('mesh top in tmux: t draws the selected service\'s slowest trace from the proxy\'s span ring', { timeout: 60_000 }, async (t) => {
   const reg = await startRegistry(t);
