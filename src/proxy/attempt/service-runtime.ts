@@ -10,7 +10,7 @@ import { ConcurrencyLimiter } from './concurrency.js';
 import { settingsFor, type ProxyConfig, type ServiceSettings } from '../../config/proxy-config.js';
 import { EndpointTable, type PoolEndpoint, type ServicePool, type ServiceSettings as PoolSettings } from '../pool/endpoints.js';
 import type { MeshErrorCause } from '../errors-response.js';
-import type { ForwardService } from '../http1/forward.js';
+import type { ForwardService } from './forward-service.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import type { EjectionEvent } from '../pool/outlier.js';
 import { ReachabilityProber } from '../pool/reachability.js';
