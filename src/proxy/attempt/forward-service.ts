@@ -1,10 +1,12 @@
-// What the attempt controller (controller.ts) needs from the service a request goes to, and from the access
-// log. Its own module so the controller, the service runtime that implements it and the inbound sidecar's
-// one-endpoint app service can all name it without importing each other.
+// What the forwarding path needs from the service a request goes to: the attempt controller (controller.ts)
+// its pool, retry budget and metrics; the protocol servers (http1/, h2/, WebSocket) the lookup by name and the
+// concurrency gate in front. Its own module so the controller, the servers, the service runtime that
+// implements it and the inbound sidecar's one-endpoint app service can all name it without importing each other.
 import type { BalancerEndpoint } from '../balancer/policy.js';
 import type { MeshErrorCause } from '../errors-response.js';
 import type { AccessLog } from '../../metrics/access-log.js';
 import type { FailureKind } from './retry.js';
+import type { HeaderDropCounter } from '../headers/underscore-headers.js';
 
 /** What the forwarder needs from a service's endpoint pool (implemented in service-runtime.ts). */
 export interface ForwardService {
@@ -38,4 +40,17 @@ export interface AccessContext {
   authority: string;
   requestId: string;
   traceId: string;
+}
+
+/** Finds a service's runtime by name; undefined = the registry has never heard of it. */
+export interface ServiceDirectory {
+  get(service: string): (ForwardService & ServiceGate & HeaderDropCounter) | undefined;
+}
+
+/** The service-level gate in front of forwarding: the concurrency limit (circuit breaking). */
+export interface ServiceGate {
+  /** Takes a concurrency slot; false = at the limit (→ 503 circuit-open). requestEnded frees it. */
+  admit(maxConcurrent: number | undefined): boolean;
+  /** The request was refused before forwarding (for metrics); `status` is what the client got (0: reset). */
+  refused(cause: 'circuit-open' | 'no-such-service' | 'fault-injected', status?: number): void;
 }
