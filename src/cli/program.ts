@@ -19,6 +19,7 @@
 // heavy package (undici, etcd3, ink, yaml, …); test/unit/cli/help-conventions.test.ts checks help widths.
 import { Command } from 'commander';
 import type { Io } from './io.js';
+import type { CommandContext } from './context.js';
 import { helpWidth } from './help.js';
 import { meshVersion } from './version.js';
 // -- command imports (one line each; keep sorted) --
@@ -47,12 +48,6 @@ import { registerTraceCommand } from './commands/trace.js';
  * makes help on a 70-column terminal wider than on a wide one; wrap down to 20.
  */
 const MIN_DESCRIPTION_WIDTH = 20;
-
-export interface CommandContext {
-  io: Io;
-  /** The width help text wraps to (see help.ts); notes after the options go through helpNotes(text, helpWidth). */
-  helpWidth: number;
-}
 
 export function buildProgram(io: Io): Command {
   const width = helpWidth(io);

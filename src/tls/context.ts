@@ -132,7 +132,7 @@ export interface ReloadingTlsContextOptions extends FileWatchOptions {
 export class ReloadingTlsContext implements TlsSource {
   #material: TlsMaterial;
   #secureContext: SecureContext;
-  readonly #subscribers = new TlsSubscribers();
+  readonly #subscribers = new TlsSubscribers<TlsMaterial>(secureContextOptions);
   readonly #opts: ReloadingTlsContextOptions;
   #watch: FileWatch | undefined;
 

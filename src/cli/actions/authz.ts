@@ -5,7 +5,7 @@ import { evaluate, UNAUTHENTICATED, type Policy } from '../../authz/policy.js';
 import { UsageError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import { flagParser, type RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import { authzTestView, renderAuthzTest, renderJson } from '../render/authz.js';
 

@@ -5,7 +5,7 @@ import { initCa, loadCa, type KeyType } from '../../tls/ca.js';
 import { DEFAULT_LEAF_LIFETIME_MS, issueLeaf, issueSelfSigned, writeLeaf } from '../../tls/leaf.js';
 import { validateServiceName } from '../../core/validate.js';
 import { flagParser } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { genView, renderCaInit, renderGen, renderInspectTable, renderIssuer, renderJson, renderRotation } from '../render/certs.js';
 
 export interface CaInitFlags { dir: string; trustDomain: string; days: number; keyType: KeyType; force?: boolean; json?: boolean }

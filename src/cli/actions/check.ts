@@ -2,7 +2,7 @@
 import chalk from 'chalk';
 import { runChecks } from '../checks.js';
 import type { RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { renderChecks } from '../render/check.js';
 import { renderJson } from '../render/routes.js';
 

@@ -10,7 +10,7 @@ import { MeshError, ValidationError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import type { ConfigWriteResponse } from '../../registry/client.js';
 import type { Io } from '../io.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { flagParser, type RegistryClientFlags } from '../common.js';
 import { registryClient } from '../registry-client.js';
 import { renderConfig, renderEntry, renderHistory, renderWrite } from '../render/config.js';

@@ -8,7 +8,7 @@ import { loadTlsMaterial } from '../../tls/context.js';
 import { meshRequest, type MeshResponse } from '../../tls/request.js';
 import { formatServiceId, parseSpiffeId } from '../../tls/spiffe.js';
 import type { RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 
 export interface CurlFlags extends RegistryClientFlags {

@@ -2,7 +2,7 @@
 import { UsageError } from '../../core/errors.js';
 import { startDemo } from '../../demo/run.js';
 import { collectSummary } from '../../demo/summary.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { renderDemoSummary } from '../render/demo.js';
 import { renderJson } from '../render/routes.js';
 import { runTop } from './top.js';

@@ -1,7 +1,7 @@
 // What `mesh deregister` does once its arguments are parsed (registered in ../commands/deregister.ts).
 import { validateInstanceId, validateServiceName } from '../../core/validate.js';
 import type { RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 
 export async function deregister(ctx: CommandContext, service: string, id: string, opts: RegistryClientFlags & { json?: boolean }): Promise<void> {

@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
 import type { FaultRequest } from '../../registry/client.js';
 import { flagParser, type RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import { renderJson } from '../render/routes.js';
 import { plainTable } from '../render/table.js';

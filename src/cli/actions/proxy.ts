@@ -1,7 +1,7 @@
 // What `mesh proxy start` does once its flags are parsed (registered in ../commands/proxy.ts).
 import type { Command } from 'commander';
 import type { RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { resolveTracing, type TracingFlags } from '../../tracing/settings.js';
 
 export interface ProxyStartFlags extends RegistryClientFlags, TracingFlags {

@@ -2,7 +2,7 @@
 import { formatDuration } from '../../core/duration.js';
 import { KeepAlive } from '../../registry/keep-alive.js';
 import type { RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import { specFromFlags, type InstanceFlags } from '../registry-flags.js';
 import { untilSignal } from '../signals.js';

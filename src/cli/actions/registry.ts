@@ -5,7 +5,7 @@ import { defaultDataDir } from '../../registry/store/embedded/data-dir.js';
 import type { RegistryClientFlags } from '../common.js';
 import { dnsOptionsFromFlags, type DnsFlags } from '../dns-flags.js';
 import { etcdOptionsFromFlags, type EtcdFlags } from '../etcd-flags.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import type { RegistrySecurityFlags } from '../registry-security.js';
 import { renderRepairReport } from '../render/registry-repair.js';

@@ -5,7 +5,7 @@ import { adminGet, fetchRoutes, parseAdminJson } from '../../metrics/admin-clien
 import { DEFAULT_CONFIG, loadConfig } from '../../config/proxy-config.js';
 import { DEFAULTS } from '../../core/types.js';
 import { explainRequest, type ExplainInput, type ExplainResult } from '../../proxy/explain.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { renderExplain, renderJson, renderRoutesTable, renderRoutesTables } from '../render/routes.js';
 
 /** --proxy is repeatable on `mesh routes` (several proxies compared); explain asks the first. */

@@ -2,7 +2,7 @@
 import { UsageError } from '../../core/errors.js';
 import { formatHostPort, parseHostPort } from '../../core/validate.js';
 import type { RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import { specFromFlags, type InstanceFlags } from '../registry-flags.js';
 import { pickFreePort, superviseChild } from '../supervise.js';

@@ -2,7 +2,7 @@
 import chalk from 'chalk';
 import { validateServiceName } from '../../core/validate.js';
 import type { RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import { renderJson, renderServicesTable, renderServiceTable } from '../render/services.js';
 

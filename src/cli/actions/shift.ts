@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.js';
 import { DEFAULTS } from '../../core/types.js';
 import { validateServiceName } from '../../core/validate.js';
 import { flagParser, type RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import { abortShift, runShift } from '../shift/run.js';
 

@@ -1,7 +1,7 @@
 // What `mesh token create | list | revoke` do once their flags are parsed (registered in ../commands/token.ts).
 import { UsageError } from '../../core/errors.js';
 import type { RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import { renderTokenCreated, renderTokenTable } from '../render/tokens.js';
 

@@ -1,7 +1,7 @@
 // What `mesh top` does (registered in ../commands/top.ts); `mesh demo` draws the same dashboard with runTop.
 import { UsageError } from '../../core/errors.js';
 import { DEFAULTS } from '../../core/types.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { proxyUrlFlag } from '../proxy-flags.js';
 
 export async function top(ctx: CommandContext, opts: { proxy?: string[] }): Promise<void> {

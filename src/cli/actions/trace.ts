@@ -3,7 +3,7 @@
 import chalk from 'chalk';
 import { MeshError, UsageError } from '../../core/errors.js';
 import { collectTrace, collectTraceList } from '../../tracing/collect.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { renderTraceList, renderWaterfall } from '../render/trace.js';
 
 export interface TraceFlags { proxy: string[]; service?: string; slowest?: boolean; limit: number; json?: boolean }

@@ -7,7 +7,7 @@ import type { AuthzTestFlags } from '../actions/authz.js';
 import type { ConfigFlags } from '../actions/config.js';
 import { addJsonOption, addRegistryClientOptions, flagParser } from '../common.js';
 import { helpNotes } from '../help.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 export function registerAuthzCommand(program: Command, ctx: CommandContext): void {
   const authz = program.command('authz').description('Work with the authorization policy that inbound sidecars enforce.')

@@ -6,7 +6,7 @@ import { validateTrustDomain } from '../../tls/spiffe.js';
 import { DEFAULT_ISSUER_DAYS } from '../../tls/issuer.js';
 import type { CaInitFlags, CaIssuerFlags, CaRotateFlags, GenFlags } from '../actions/certs.js';
 import { addJsonOption, collect, flagParser, intFlag } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 const keyTypeOption = (desc: string) => new Option('--key-type <type>', desc).choices(['ec', 'rsa']).default('ec');
 

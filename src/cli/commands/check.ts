@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { CheckFlags } from '../actions/check.js';
 import { addJsonOption, addRegistryClientOptions, collect } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { addProxyOption } from '../proxy-flags.js';
 
 export function registerCheckCommand(program: Command, ctx: CommandContext): void {

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import type { ConfigFlags } from '../actions/config.js';
 import { addJsonOption, addRegistryClientOptions, intFlag } from '../common.js';
 import { helpNotes } from '../help.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 export function registerConfigCommand(program: Command, ctx: CommandContext): void {
   const config = program.command('config')

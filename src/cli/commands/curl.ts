@@ -7,7 +7,7 @@ import { validateServiceName } from '../../core/validate.js';
 import type { CurlFlags } from '../actions/curl.js';
 import { addRegistryClientOptions, collect, flagParser, intFlag } from '../common.js';
 import { helpNotes } from '../help.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 const parseHeader = (h: string): [string, string] => {
   const colon = h.indexOf(':');

@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import type { DemoFlags } from '../actions/demo.js';
 import { addJsonOption, durationFlag, intFlag } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 export function registerDemoCommand(program: Command, ctx: CommandContext): void {
   addJsonOption(

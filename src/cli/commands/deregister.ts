@@ -1,7 +1,7 @@
 // `mesh deregister <service> <id>`: removes one instance at once (its watchers see a `remove`).
 import type { Command } from 'commander';
 import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 export function registerDeregisterCommand(program: Command, ctx: CommandContext): void {
   addJsonOption(addRegistryClientOptions(

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { FaultFlags } from '../actions/fault.js';
 import { addJsonOption, addRegistryClientOptions, durationFlag, intFlag } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 function percentFlag(v: string): number {
   const n = Number(v.replace(/%$/, ''));

@@ -5,7 +5,7 @@ import { DEFAULTS } from '../../core/types.js';
 import { parseHostPort, parseListenAddress } from '../../core/validate.js';
 import type { ProxyStartFlags } from '../actions/proxy.js';
 import { addRegistryClientOptions, durationFlag, flagParser, intFlag } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 /** Validates a host:port flag up front (exit 2, one line) and keeps the text as given; listen flags allow port 0. */
 const addressFlag = (flag: string) => flagParser(flag, (value: string) => {

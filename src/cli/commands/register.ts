@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { RegisterFlags } from '../actions/register.js';
 import { addJsonOption, addRegistryClientOptions } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { addInstanceOptions } from '../registry-flags.js';
 
 export function registerRegisterCommand(program: Command, ctx: CommandContext): void {

@@ -6,7 +6,7 @@ import type { RegistryRepairFlags, RegistryStartFlags } from '../actions/registr
 import { addJsonOption, addRegistryClientOptions, durationFlag, type RegistryClientFlags } from '../common.js';
 import { addDnsOptions } from '../dns-flags.js';
 import { addEtcdOptions } from '../etcd-flags.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { addRegistrySecurityOptions } from '../registry-security.js';
 
 export function registerRegistryCommand(program: Command, ctx: CommandContext): void {

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { parseHeader } from '../../core/header.js';
 import type { ExplainFlags, RoutesFlags } from '../actions/routes.js';
 import { addJsonOption, collect } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { proxyUrlFlag } from '../proxy-flags.js';
 
 export function registerRoutesCommand(program: Command, ctx: CommandContext): void {

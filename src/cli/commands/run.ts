@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { validatePort } from '../../core/validate.js';
 import type { RunFlags } from '../actions/run.js';
 import { addRegistryClientOptions, flagParser } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { addInstanceOptions } from '../registry-flags.js';
 
 export function registerRunCommand(program: Command, ctx: CommandContext): void {

@@ -1,7 +1,7 @@
 // `mesh services` lists services with health counts; `mesh services <service>` lists one service's instances.
 import type { Command } from 'commander';
 import { addJsonOption, addRegistryClientOptions, type RegistryClientFlags } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 export function registerServicesCommand(program: Command, ctx: CommandContext): void {
   addJsonOption(addRegistryClientOptions(

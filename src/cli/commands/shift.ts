@@ -6,7 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import type { ShiftFlags } from '../actions/shift.js';
 import { addRegistryClientOptions, durationFlag, flagParser } from '../common.js';
 import { helpNotes } from '../help.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { proxyUrlFlag } from '../proxy-flags.js';
 
 const tagFlag = (flag: string) => flagParser(flag, parseTag);

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { validateServiceName } from '../../core/validate.js';
 import type { TokenCreateFlags, TokenListFlags } from '../actions/token.js';
 import { addJsonOption, addRegistryClientOptions, durationFlag, flagParser, intFlag } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 
 export function registerTokenCommand(program: Command, ctx: CommandContext): void {
   const token = program

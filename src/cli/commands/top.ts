@@ -2,7 +2,7 @@
 // gives the terminal back as it was (the dashboard draws on the alternate screen).
 import { Option, type Command } from 'commander';
 import { helpNotes } from '../help.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { proxyUrlFlag } from '../proxy-flags.js';
 
 export function registerTopCommand(program: Command, ctx: CommandContext): void {

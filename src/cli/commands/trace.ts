@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../../core/types.js';
 import type { TraceFlags } from '../actions/trace.js';
 import { addJsonOption, intFlag } from '../common.js';
-import type { CommandContext } from '../program.js';
+import type { CommandContext } from '../context.js';
 import { proxyUrlFlag } from '../proxy-flags.js';
 
 const DEFAULT_PROXIES: string[] = [DEFAULTS.proxyAdminUrl];

@@ -1,5 +1,5 @@
 // When a failed try may be retried on another endpoint. Pure decisions; the budget that stops retries from
-// multiplying load during an outage lives in retry-budget.ts and is asked last (see Exchange.canRetry).
+// multiplying load during an outage lives in retry-budget.ts and is asked last (see AttemptController.canRetry in controller.ts).
 
 /** What went wrong with a try, as far as retrying is concerned. */
 export type FailureKind = 'connect' | 'reset' | 'status-503' | 'timeout' | 'other';
@@ -23,6 +23,13 @@ export function classifyFailure(err: Error): FailureKind {
   return 'other';
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Whether a method is idempotent (RFC 9110 §9.2.2): a try that may have reached the app can be repeated. */
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
 /**
  * Whether a try that failed this way may be retried.
  * - A connect failure never reached the upstream: always safe (the body was never read).
@@ -41,4 +48,12 @@ export function mayRetry(kind: FailureKind, idempotent: boolean, bodyTouched: bo
     default:
       return false;
   }
+}
+
+/**
+ * The same question for a gRPC call: a gRPC method is not known to be idempotent, so only a call that never
+ * reached a server (a connect failure, REFUSED_STREAM) is retried, and only while its body is untouched.
+ */
+export function mayRetryGrpc(kind: FailureKind, bodyTouched: boolean): boolean {
+  return kind === 'connect' && !bodyTouched;
 }

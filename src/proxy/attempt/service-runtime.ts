@@ -10,13 +10,12 @@ import { ConcurrencyLimiter } from './concurrency.js';
 import { settingsFor, type ProxyConfig, type ServiceSettings } from '../../config/proxy-config.js';
 import { EndpointTable, type PoolEndpoint, type ServicePool, type ServiceSettings as PoolSettings } from '../pool/endpoints.js';
 import type { MeshErrorCause } from '../errors-response.js';
-import type { ForwardService } from '../http1/forward.js';
+import type { ForwardService, ServiceDirectory, ServiceGate } from './forward-service.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import type { EjectionEvent } from '../pool/outlier.js';
 import { ReachabilityProber } from '../pool/reachability.js';
 import { RetryBudget } from './retry-budget.js';
 import type { FailureKind } from './retry.js';
-import type { ServiceDirectory, ServiceGate } from '../http1/server.js';
 
 export interface RuntimeDeps {
   clock: Clock;

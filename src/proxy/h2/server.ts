@@ -10,7 +10,7 @@ import { forwardedHeaders, requestHeaders } from './headers.js';
 import { sendH2Error } from './errors.js';
 import { statusOf, type MeshErrorCause } from '../errors-response.js';
 import { chooseRoute, targetOf } from '../router.js';
-import type { ProxyServerDeps } from '../http1/server.js';
+import type { ProxyServerDeps } from '../server-deps.js';
 import { SpanKind } from '../../tracing/span.js';
 
 /** An h2c connection with nothing going on for this long gets a GOAWAY. */

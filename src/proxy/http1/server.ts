@@ -3,62 +3,22 @@
 // oversized headers with 400/431; this file adds what it lets through: two Host headers, and requests that
 // name no service. Slowloris protection comes from the header and request timeouts set below.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Random } from '../../core/clock.js';
-import { settingsFor, type ProxyConfig } from '../../config/proxy-config.js';
+import { settingsFor } from '../../config/proxy-config.js';
 import { sendMeshError, type MeshErrorCause } from '../errors-response.js';
 import { applyTraceContext, continueTrace, ensureRequestId, newRequestId, type AppliedTrace } from '../../metrics/trace.js';
 import type { AccessLog } from '../../metrics/access-log.js';
-import { Exchange, type ForwardService } from './forward.js';
+import { Exchange } from './forward.js';
 import { upstreamHeaders } from '../headers/hop-headers.js';
 import { SpanKind } from '../../tracing/span.js';
-import type { Tracer } from '../../tracing/tracer.js';
-import type { UpstreamPools } from '../upstream/pools.js';
 import { createH2Front } from '../h2/server.js';
 import { sniffH2c } from '../h2/sniff.js';
 import { chooseRoute, targetOf } from '../router.js';
 import { handleUpgrade } from './websocket.js';
-import type { HeaderDropCounter } from '../headers/underscore-headers.js';
 import { offersWebSocket, serveWithoutUpgrade } from './upgrade.js';
-import { kindOf, type Fault, type FaultTable } from '../../config/faults.js';
-
-/** Finds a service's runtime by name; undefined = the registry has never heard of it. */
-export interface ServiceDirectory {
-  get(service: string): (ForwardService & ServiceGate & HeaderDropCounter) | undefined;
-}
-
-/** The service-level gate in front of forwarding: the concurrency limit (circuit breaking). */
-export interface ServiceGate {
-  /** Takes a concurrency slot; false = at the limit (→ 503 circuit-open). requestEnded frees it. */
-  admit(maxConcurrent: number | undefined): boolean;
-  /** The request was refused before forwarding (for metrics); `status` is what the client got (0: reset). */
-  refused(cause: 'circuit-open' | 'no-such-service' | 'fault-injected', status?: number): void;
-}
-
-export interface ProxyServerDeps {
-  directory: ServiceDirectory;
-  pools: UpstreamPools;
-  config: () => ProxyConfig;
-  random: Random;
-  /** Whether the proxy is draining: new requests on kept-alive connections get `connection: close`. */
-  draining: () => boolean;
-  /**
-   * Client sockets the HTTP server does not track, which shutdown must close: open Upgrade tunnels, and
-   * connections whose first bytes have not arrived yet (h2-sniff.ts).
-   */
-  tunnels: Set<Socket>;
-  /** HTTP/2 (h2c) client sessions; shutdown sends them GOAWAY, then destroys what is left at the deadline. */
-  h2Sessions?: Set<ServerHttp2Session>;
-  /** The access log (--access-log), when on. */
-  accessLog?: AccessLog | undefined;
-  /** Active injected faults (`mesh fault inject`), from the central config; absent = none. */
-  faults?: () => FaultTable;
-  /** This proxy's own service (from its certificate), which `--from` faults match; undefined without one. */
-  ownService?: string | undefined;
-  /** The tracer (--trace-endpoint / --trace-sample), when tracing is on. */
-  tracer?: Tracer | undefined;
-}
+import { kindOf, type Fault } from '../../config/faults.js';
+import type { ServiceDirectory, ServiceGate } from '../attempt/forward-service.js';
+import type { ProxyServerDeps } from '../server-deps.js';
 
 export interface ProxyServerOptions {
   headersTimeoutMs?: number;

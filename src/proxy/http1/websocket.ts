@@ -11,7 +11,7 @@ import { settingsFor } from '../../config/proxy-config.js';
 import { statusOf, type MeshErrorCause } from '../errors-response.js';
 import { upstreamHeaders } from '../headers/hop-headers.js';
 import { targetOf } from '../router.js';
-import type { ProxyServerDeps } from './server.js';
+import type { ProxyServerDeps } from '../server-deps.js';
 import { applyTraceContext, continueTrace, ensureRequestId } from '../../metrics/trace.js';
 
 /**

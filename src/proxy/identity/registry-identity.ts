@@ -15,7 +15,7 @@ import { MeshError } from '../../core/errors.js';
 import type { RegistryClient } from '../../registry/client.js';
 import type { SignResponse } from '../../registry/identity/service.js';
 import { chainRoot } from '../../tls/chain.js';
-import type { TlsMaterial, TlsSource } from '../../tls/context.js';
+import { secureContextOptions, type TlsMaterial, type TlsSource } from '../../tls/context.js';
 import { TlsSubscribers } from '../../tls/subscribers.js';
 import { parseCertificates } from '../../tls/files.js';
 import { checkIdentity } from '../../tls/peer-identity.js';
@@ -38,7 +38,7 @@ export interface RegistryIdentityOptions {
 
 export class RegistryIdentity implements TlsSource {
   #material!: TlsMaterial;
-  readonly #subscribers = new TlsSubscribers();
+  readonly #subscribers = new TlsSubscribers<TlsMaterial>(secureContextOptions);
   readonly #clock: Clock;
   readonly #random: Random;
   #timer: NodeJS.Timeout | undefined;

@@ -2,7 +2,7 @@
 // catalogue, the DNS front end's and the certificate authority's plain counters at scrape time, so nothing on
 // a query path calls prom-client.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ApiContext } from './routes.js';
+import type { ApiContext } from './context.js';
 
 export async function registryMetrics(ctx: ApiContext): Promise<{ contentType: string; text: string }> {
   const registry = new Registry();

@@ -1,44 +1,15 @@
 // The registry's /v1 API: a small route table, one handler per route. The contract is the one
 // src/registry/client.ts speaks; documented in man/mesh.1 (REGISTRY API).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Clock } from '../../core/clock.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
 import type { HealthState, Instance, ServiceSummary } from '../../core/types.js';
 import { validateInstanceSpec, validateServiceName } from '../../core/validate.js';
 import { CONFIG_ROUTES } from '../config/routes.js';
 import { FAULT_ROUTES } from '../config/fault-routes.js';
-import type { DnsCounters } from '../dns/counters.js';
-import { readJsonBody, sendError, sendJson } from './server.js';
-import type { RegistryStore } from '../store/store.js';
+import { readJsonBody, sendError, sendJson } from './json.js';
+import type { ApiContext, Params, Route } from './context.js';
 import { openWatchStream } from './watch-stream.js';
 import { IDENTITY_ROUTES } from '../identity/routes.js';
-import type { IdentityService } from '../identity/service.js';
-import type { WatchHub } from '../catalogue/watch-hub.js';
-
-export interface ApiContext {
-  store: RegistryStore;
-  hub: WatchHub;
-  version: string;
-  clock: Clock;
-  startedAt: number;
-  listen: string;
-  authorize: ((req: IncomingMessage) => void) | undefined;
-  keepaliveMs: number;
-  /** Unsent bytes a watch stream may queue before it is dropped (see WATCH_MAX_QUEUED_BYTES). */
-  watchMaxQueuedBytes: number;
-  log(line: string): void;
-  onWatchStream(socket: Socket): void;
-  /** The certificate authority (`registry start --issuer`); undefined = the identity API answers 503. */
-  identity: IdentityService | undefined;
-  /** Present when the daemon serves DNS: its counters, for /v1/metrics. */
-  dnsCounters: DnsCounters | undefined;
-}
-
-type Params = string[];
-type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void> | void;
-/** ownAuth: the handler authorises the call itself (the admin token's check is skipped). */
-export interface Route { pattern: RegExp; methods: Partial<Record<string, Handler>>; ownAuth?: boolean }
 
 const SEG = '([^/]+)';
 const ROUTES: Route[] = [

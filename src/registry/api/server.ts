@@ -1,25 +1,24 @@
-// The registry's HTTP server: lifecycle (listen, drain, close), bounded body reading and JSON/error replies.
-// The routes themselves live in routes.ts.
+// The registry's HTTP server: lifecycle (listen, drain, close) and parser errors. The routes live in
+// routes.ts, bounded body reading and JSON/error replies in json.ts (which the routes of every part use).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { isMeshError, MeshError, ValidationError } from '../../core/errors.js';
+import { MeshError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { handleApiRequest, type ApiContext } from './routes.js';
+import { handleApiRequest } from './routes.js';
+import type { ApiContext } from './context.js';
+import { MAX_BODY_BYTES, sendError, tooLarge } from './json.js';
 import type { DnsCounters } from '../dns/counters.js';
 import type { RegistryStore } from '../store/store.js';
 import type { WatchHub } from '../catalogue/watch-hub.js';
 import type { IdentityService } from '../identity/service.js';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
 /**
  * A watcher that stops reading would otherwise make the daemon queue every later event for it, without bound.
  * Past this much unsent output its stream is cut; the client resumes from its last index (a replay from the
  * ring, or a fresh `reset`), so it loses nothing but the memory it was costing.
  */
 export const WATCH_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-/** Bodies must be UTF-8: a lenient decode would store U+FFFD in place of what the client meant. */
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface RegistryServerOptions {
   store: RegistryStore;
@@ -134,57 +133,6 @@ export class RegistryServer {
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }
-}
-
-/** Reads a JSON body of at most MAX_BODY_BYTES; an empty body is undefined. */
-export async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw tooLarge(req, res);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > MAX_BODY_BYTES) throw tooLarge(req, res);
-    chunks.push(chunk);
-  }
-  if (total === 0) return undefined;
-  let text: string;
-  try {
-    text = UTF8.decode(Buffer.concat(chunks));
-  } catch {
-    throw new MeshError('MESH_ERR_INVALID_JSON', 'the request body is not valid UTF-8');
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new MeshError('MESH_ERR_INVALID_JSON', `malformed JSON body: ${(err as Error).message}`);
-  }
-}
-
-/** Stop reading an oversized body: the connection cannot be reused, so the reply closes it. */
-function tooLarge(req: IncomingMessage, res: ServerResponse): MeshError {
-  res.setHeader('connection', 'close');
-  res.once('finish', () => req.destroy());
-  return new MeshError('MESH_ERR_BODY_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-}
-
-export function sendJson(store: RegistryStore, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) { res.destroy(); return; }
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'x-mesh-index': String(store.currentIndex()),
-    ...headers,
-  });
-  res.end(text);
-}
-
-export function sendError(store: RegistryStore, res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
-  const e = isMeshError(err) ? err : new MeshError('MESH_ERR_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-  // A validation error names the field, so a client (or `mesh config apply`) can point at it.
-  const field = e instanceof ValidationError ? { field: e.field } : {};
-  sendJson(store, res, e.status, { error: { code: e.code, message: e.message, ...field } }, headers);
 }
 
 /** Parser errors on a connection: one JSON error reply, then close (the framing cannot be trusted). */

@@ -2,7 +2,7 @@
 //   id: <index>\nevent: <reset|upsert|remove>\ndata: <WatchEvent JSON>\n\n
 // and flushed at once (Nagle off, no corking), so a watcher hears about a change as soon as it is durable.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApiContext } from './routes.js';
+import type { ApiContext } from './context.js';
 
 export function openWatchStream(
   ctx: ApiContext,

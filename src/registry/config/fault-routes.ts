@@ -6,11 +6,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CentralConfig } from '../../config/central.js';
 import { faultFromRequest, type Fault } from '../../config/faults.js';
 import { MeshError } from '../../core/errors.js';
-import type { ApiContext } from '../api/routes.js';
-import { readJsonBody, sendJson } from '../api/server.js';
-import type { ConfigRoute } from './routes.js';
+import type { ApiContext, Route } from '../api/context.js';
+import { readJsonBody, sendJson } from '../api/json.js';
 
-export const FAULT_ROUTES: ConfigRoute[] = [
+export const FAULT_ROUTES: Route[] = [
   { pattern: /^\/v1\/faults$/, methods: { GET: list, POST: inject, DELETE: clearAll } },
   { pattern: /^\/v1\/faults\/([^/]+)$/, methods: { DELETE: clearOne } },
 ];

@@ -11,17 +11,14 @@ import { parseConfig } from '../../config/proxy-config.js';
 import { tagsMatch } from '../../config/route-rule.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
-import type { ApiContext } from '../api/routes.js';
-import { readJsonBody, sendJson } from '../api/server.js';
+import type { ApiContext, Route } from '../api/context.js';
+import { readJsonBody, sendJson } from '../api/json.js';
 import type { RegistryStore } from '../store/store.js';
 import { openEventStream } from '../api/watch-stream.js';
 import type { ConfigVersion } from './history.js';
 
-export type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void> | void;
-
 const SEG = '([^/]+)';
-export type ConfigRoute = { pattern: RegExp; methods: Partial<Record<string, Handler>> };
-export const CONFIG_ROUTES: ConfigRoute[] = [
+export const CONFIG_ROUTES: Route[] = [
   { pattern: /^\/v1\/config$/, methods: { GET: getConfig, PUT: applyConfig } },
   { pattern: new RegExp(`^/v1/config/services/${SEG}$`), methods: { GET: getServiceEntry, DELETE: deleteServiceEntry } },
   { pattern: /^\/v1\/config\/history$/, methods: { GET: history } },

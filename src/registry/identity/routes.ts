@@ -10,8 +10,8 @@ import type { TLSSocket } from 'node:tls';
 import { presentedChain } from './renewal.js';
 import { parseDuration } from '../../core/duration.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
-import type { ApiContext, Route } from '../api/routes.js';
-import { readJsonBody, sendJson } from '../api/server.js';
+import type { ApiContext, Route } from '../api/context.js';
+import { readJsonBody, sendJson } from '../api/json.js';
 import type { IdentityService } from './service.js';
 import { isTokenId } from './tokens.js';
 

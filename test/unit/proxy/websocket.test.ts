@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { seededRandom } from '../../../src/core/clock.js';
 import { DEFAULT_CONFIG } from '../../../src/config/proxy-config.js';
 import { UpstreamPools } from '../../../src/proxy/upstream/pools.js';
-import type { ProxyServerDeps } from '../../../src/proxy/http1/server.js';
+import type { ProxyServerDeps } from '../../../src/proxy/server-deps.js';
 import { handleUpgrade } from '../../../src/proxy/http1/websocket.js';
 
 test('a client that hangs up before the upstream connects is not counted as an upstream failure', { timeout: 10_000 }, async (t) => {
