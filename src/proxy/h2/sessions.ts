@@ -7,6 +7,7 @@
 // sessions with the new certificate while calls in flight finish on the old ones.
 import { connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
 import { tlsAddress, type OutboundTlsProvider } from '../upstream/outbound-tls.js';
+import { LOCAL_SETTINGS, openConnectionWindow } from './settings.js';
 
 /** How long an address that answered with something other than HTTP/2 is known not to speak it. */
 const NOT_H2_MS = 10_000;
@@ -92,7 +93,9 @@ export class H2Sessions {
         const err = new Error(`the server did not negotiate HTTP/2 (ALPN ${typeof alpn === 'string' ? alpn : 'none'})`) as NodeJS.ErrnoException;
         err.code = ERR_NOT_H2;
         session.destroy(err);
+        return;
       }
+      openConnectionWindow(session);
     });
     // The streams on it learn of the failure themselves; the session only has to leave the table.
     let settings = false;
@@ -110,14 +113,14 @@ export class H2Sessions {
 
   private dial(target: H2Target): ClientHttp2Session {
     const bar = target.indexOf('|');
-    if (bar < 0) return connect(`http://${target}`, { settings: { enablePush: false } });
+    if (bar < 0) return connect(`http://${target}`, { settings: LOCAL_SETTINGS });
     const address = target.slice(0, bar);
     const rest = target.slice(bar + 1);
     const bar2 = rest.lastIndexOf('|');
     const service = rest.slice(0, bar2);
     const tlsPort = Number(rest.slice(bar2 + 1));
     // The options are asked for on every dial, so a rotated certificate or CA applies to the next session.
-    const options: SecureClientSessionOptions = { ...this.tls!.connectOptions(service), settings: { enablePush: false } };
+    const options: SecureClientSessionOptions = { ...this.tls!.connectOptions(service), settings: LOCAL_SETTINGS };
     return connect(`https://${tlsAddress(address, tlsPort)}`, options);
   }
 
