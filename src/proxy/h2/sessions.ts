@@ -25,6 +25,8 @@ export class H2Sessions {
   private readonly sessions = new Map<H2Target, ClientHttp2Session>();
   /** Targets whose last dial got no HTTP/2 back (an HTTP/1.1-only server), until when. */
   private readonly notH2 = new Map<H2Target, number>();
+  /** Sessions that have received the peer's SETTINGS, i.e. that speak HTTP/2. */
+  private readonly settled = new WeakSet<ClientHttp2Session>();
   private tls: OutboundTlsProvider | undefined;
 
   constructor(private readonly connectTimeoutMs: number) {}
@@ -65,8 +67,17 @@ export class H2Sessions {
   noteFailure(target: H2Target, err: Error | undefined): void {
     for (let e: unknown = err; e instanceof Error; e = e.cause === e ? undefined : e.cause) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === NO_ALPN || code === ERR_NOT_H2) { this.notH2.set(target, performance.now() + NOT_H2_MS); return; }
+      // A protocol error before any SETTINGS: an HTTP/1.1 server answered the preface (see get()). The session
+      // learns it too, but only after its streams, so the call that met it would be answered upstream-connect.
+      const beforeSettings = code === 'ERR_HTTP2_ERROR' && !this.spoke(target);
+      if (code === NO_ALPN || code === ERR_NOT_H2 || beforeSettings) { this.notH2.set(target, performance.now() + NOT_H2_MS); return; }
     }
+  }
+
+  /** Whether the session to `target` (if it is still known) has received the peer's SETTINGS. */
+  private spoke(target: H2Target): boolean {
+    const session = this.sessions.get(target);
+    return session === undefined || this.settled.has(session);
   }
 
   /** The live session to `target`, dialled if there is none. */
@@ -98,12 +109,11 @@ export class H2Sessions {
       openConnectionWindow(session);
     });
     // The streams on it learn of the failure themselves; the session only has to leave the table.
-    let settings = false;
-    session.once('remoteSettings', () => { settings = true; this.notH2.delete(target); });
+    session.once('remoteSettings', () => { this.settled.add(session); this.notH2.delete(target); });
     session.on('error', (err: NodeJS.ErrnoException) => {
       // An HTTP/1.1 server answers the h2c preface with a 400, which nghttp2 reports as a protocol error; a TLS
       // server that knows ALPN but not h2 refuses the handshake with no_application_protocol.
-      if (!settings && (err.code === 'ERR_HTTP2_ERROR' || err.code === NO_ALPN)) this.notH2.set(target, performance.now() + NOT_H2_MS);
+      if (!this.settled.has(session) && (err.code === 'ERR_HTTP2_ERROR' || err.code === NO_ALPN)) this.notH2.set(target, performance.now() + NOT_H2_MS);
       forget();
     });
     session.once('goaway', forget);
