@@ -98,7 +98,7 @@ export class H2Exchange {
     this.timer = setTimeout(this.onTimeout, Math.max(1, Math.min(this.settings.perTryTimeoutMs, Math.round(this.deadline - this.tryStartedAt))));
     let up: ClientHttp2Stream;
     try {
-      up = this.sessions.get(this.target).request(this.req.headers, this.req.hasBody ? WITH_BODY : WITHOUT_BODY);
+      up = this.sessions.request(this.target, this.req.headers, this.req.hasBody ? WITH_BODY : WITHOUT_BODY);
     } catch (err) {
       // A session that is closing refuses new streams synchronously: nothing was sent.
       this.upError = err as Error;
