@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, runMesh, startMesh, type Daemon } from '../helpers/mesh.js';
 import { startBenchRegistry } from './bench-registry.js';
 import { topSelfTime } from './cpu-profile.js';
+import { childPids, cpuMicros, median } from './proc-stats.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(0, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -37,7 +38,6 @@ const NODE_LOAD = fileURLToPath(new URL('./h2-load.js', import.meta.url));
 const TASKSET = has('taskset') && cpus().length >= 2;
 const LOAD_CPU = '0';
 const PROXY_CPU = String(cpus().length - 1);
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 interface Run { rps: number; p50: number; p99: number; errors: number }
 interface Target { name: string; url: string; authority: string; h1: boolean; pids: () => number[] }
@@ -46,29 +46,6 @@ export interface H2BenchResult { rows: H2Row[]; meshVsNginx: number | null; mesh
 
 function pinned(cpu: string | undefined, cmd: string, args: string[]): [string, string[]] {
   return TASKSET && cpu !== undefined ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
-}
-
-const median = (xs: number[]): number => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-/** CPU time (user + system, µs) the processes have used so far, from /proc/<pid>/stat. */
-function cpuMicros(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch { /* gone */ }
-  }
-  return (ticks / CLOCK_TICKS) * 1e6;
-}
-
-function childPids(pid: number): number[] {
-  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
 
 /** One h2load run; latency percentiles come from its per-request log (h2load prints only min/max/mean). */
