@@ -1,4 +1,4 @@
-// A small HTTP/2 load generator (h2load is not installed here): keeps `concurrency` GET streams in flight over
+// A small HTTP/2 load generator for machines without h2load: keeps `concurrency` GET streams in flight over
 // `sessions` h2c connections for `seconds`, then prints {"rps","p50","p99","errors"} as one JSON line.
 // Usage: node h2-load.js <url> <authority> <seconds> <concurrency> [sessions]
 import { connect, type ClientHttp2Session } from 'node:http2';

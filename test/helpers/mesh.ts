@@ -46,8 +46,10 @@ export interface Daemon {
 }
 
 /** Starts a long-running `mesh …` (a daemon) and gives handles to wait on its output. */
-export function startMesh(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Daemon {
-  const child = spawn(process.execPath, [MESH_BIN, ...args], {
+export function startMesh(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; nodeArgs?: string[]; bin?: string } = {}): Daemon {
+  // nodeArgs: flags for node itself, such as --cpu-prof (which Node 20 refuses in NODE_OPTIONS); bin: another
+  // checkout's bin/mesh (a benchmark's A/B baseline).
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bin ?? MESH_BIN, ...args], {
     env: { ...CLEAN_ENV, ...opts.env },
     cwd: opts.cwd ?? REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect as h2Connect } from 'node:http2';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, createServer as createNetServer, type Server as NetServer } from 'node:net';
@@ -286,4 +287,33 @@ test('h2 and gRPC callers whose CA-signed certificate is no mesh identity are re
   const good = ordersClient(`127.0.0.1:${port}`, 'orders', grpc.credentials.createSsl(readFileSync(caPath), readFileSync(c.key), readFileSync(c.cert), { checkServerIdentity: () => undefined }));
   t.after(() => good.close());
   assert.deepEqual(JSON.parse((await good.get('y')).toString()), { got: 'y', client: [ID('web')], proto: 'https' });
+});
+
+test('an h2-only caller to an HTTP/1.1-only app behind the sidecar gets protocol-unsupported from its first call on, never upstream-connect', { timeout: 40_000 }, async (t) => {
+  // The app speaks HTTP/1.1 only: Node's HTTP server answers the h2c preface with 400 and closes.
+  const app = createHttpServer((_req, res) => { res.end('HTTP/1.1 only'); });
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+  t.after(() => { app.closeAllConnections(); app.close(); });
+  const { port } = await sidecar(t, 'legacy', `127.0.0.1:${(app.address() as { port: number }).port}`);
+  // A caller that offers only h2 (as gRPC clients do), so the sidecar must take h2 whatever the app speaks.
+  const c = leaf('web');
+  const session = h2Connect(`https://localhost:${port}`, {
+    ALPNProtocols: ['h2'], cert: readFileSync(c.cert), key: readFileSync(c.key), ca: readFileSync(caPath), checkServerIdentity: () => undefined,
+  });
+  session.on('error', () => undefined);
+  t.after(() => { session.destroy(); });
+  for (let i = 1; i <= 3; i++) {
+    const got = await new Promise<{ status: number; error: string | undefined; body: string }>((resolve, reject) => {
+      const req = session.request({ ':path': '/', ':authority': 'legacy' });
+      let status = 0;
+      let error: string | undefined;
+      let body = '';
+      req.on('response', (h) => { status = Number(h[':status']); error = h['x-mesh-error'] as string | undefined; });
+      req.setEncoding('utf8').on('data', (d: string) => { body += d; });
+      req.on('end', () => resolve({ status, error, body }));
+      req.on('error', reject);
+    });
+    assert.equal(got.error, 'protocol-unsupported', `call ${i}: ${got.status} ${got.body}`);
+    assert.equal(got.status, 502);
+  }
 });

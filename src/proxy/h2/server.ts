@@ -8,6 +8,7 @@ import { settingsFor } from '../../config/proxy-config.js';
 import { H2Exchange } from './forward.js';
 import { forwardedHeaders, requestHeaders } from './headers.js';
 import { sendH2Error } from './errors.js';
+import { LOCAL_SETTINGS, openConnectionWindow } from './settings.js';
 import { statusOf, type MeshErrorCause } from '../errors-response.js';
 import { chooseRoute, targetOf } from '../router.js';
 import type { ProxyServerDeps } from '../server-deps.js';
@@ -22,12 +23,13 @@ export interface H2Front {
 }
 
 export function createH2Front(deps: ProxyServerDeps, sessions: Set<ServerHttp2Session>): H2Front {
-  const server: Http2Server = createServer({ settings: { enablePush: false } });
+  const server: Http2Server = createServer({ settings: LOCAL_SETTINGS });
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     session.on('error', noop);
     session.setTimeout(SESSION_IDLE_MS, () => session.close());
+    openConnectionWindow(session);
   });
   server.on('sessionError', noop);
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => handleStream(deps, stream, headers));

@@ -5,12 +5,13 @@
 // decided and forwarded by the sidecar (inbound.ts), over h2c to the local app.
 import { connect, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { LOCAL_SETTINGS, openConnectionWindow } from '../h2/settings.js';
 
 /** An h2 connection with nothing going on for this long gets a GOAWAY. */
 const SESSION_IDLE_MS = 300_000;
 
 export class InboundH2Front<Conn> {
-  readonly #server: Http2Server = createServer({ settings: { enablePush: false } });
+  readonly #server: Http2Server = createServer({ settings: LOCAL_SETTINGS });
   readonly #sessions = new Map<ServerHttp2Session, Conn>();
   #next: Conn | undefined;
 
@@ -22,6 +23,7 @@ export class InboundH2Front<Conn> {
       session.once('close', () => this.#sessions.delete(session));
       session.on('error', noop);
       session.setTimeout(SESSION_IDLE_MS, () => session.close());
+      openConnectionWindow(session);
     });
     this.#server.on('sessionError', noop);
     this.#server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
