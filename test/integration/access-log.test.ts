@@ -10,6 +10,7 @@ import { curl } from '../helpers/curl.js';
 import { eventually, freePort, tempDir } from '../helpers/mesh.js';
 import { register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 import { startRegistry } from '../helpers/registry.js';
+import { startH2Backend } from '../helpers/h2-backend.js';
 import { closed, echoOnce, opened, wsViaProxy } from '../helpers/websocket.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -173,4 +174,25 @@ test('a WebSocket request gets one line: when its tunnel ends (101, bytes each w
   const refused = lines.refused[0]!;
   assert.deepEqual([refused.status, refused.error, refused.upstream, refused.bytes_in], [503, 'no-such-service', null, 0]);
   assert.ok((refused.bytes_out as number) > 0, 'the refusal body is logged as bytes_out');
+});
+
+test('a client that leaves before the answer is logged as 499 on HTTP/1.1 and on h2, as the metrics count it', { timeout: 45_000 }, async (t) => {
+  const { log, reg } = await setup(t);
+  const proxy = await startProxy(t, reg.url, ['--access-log', log]);
+  await eventually(async () => (await viaProxy(proxy.port, 'orders', '/warm')).status === 200, 10_000);
+  // curl gives up after 1 s while the backend still holds the answer (3 s): the proxy sees its client leave.
+  const h1 = await curl(['-H', 'Host: orders', `http://127.0.0.1:${proxy.port}/slow?ms=3000&left=h1`], 1_000);
+  // h2 to an h2c backend (its /slow answers after 600 ms; curl leaves after 0.3 s: the last --max-time counts).
+  const h2b = await startH2Backend(t, 'orders-h2');
+  await register(reg.url, 'orders-h2', { address: h2b.h2, name: 'orders-h2-1' });
+  await eventually(async () => (await curl(['--http2-prior-knowledge', '-H', 'Host: orders-h2', `http://127.0.0.1:${proxy.port}/warm`])).stdout.length > 0, 10_000);
+  const h2 = await curl(['--max-time', '0.3', '--http2-prior-knowledge', '-H', 'Host: orders-h2', `http://127.0.0.1:${proxy.port}/slow`]);
+  assert.equal(h1.code, 28, `curl timed out (h1): ${JSON.stringify(h1)}`);
+  assert.equal(h2.code, 28, `curl timed out (h2): ${JSON.stringify(h2)}`);
+  const lines = (await eventually(() => {
+    const parsed = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { path: string; status: number });
+    return parsed.some((l) => l.path.endsWith('left=h1')) && parsed.some((l) => l.path === '/slow') ? parsed : undefined;
+  }, 5_000))!;
+  assert.equal(lines.find((l) => l.path.endsWith('left=h1'))?.status, 499);
+  assert.equal(lines.find((l) => l.path === '/slow')?.status, 499);
 });

@@ -190,16 +190,16 @@ export abstract class AttemptController {
 
   /**
    * The client went away (or broke its own request): the try is cancelled and not blamed, the request is
-   * recorded as 499. `logStatus` is what its access-log line says: 0 on HTTP/1.1 (as for WebSocket, see the
-   * man page), 499 on HTTP/2, as each did before this loop was shared.
+   * recorded as 499 in metrics and in the access log alike, on both protocols (nginx's "client closed request";
+   * HTTP/1.1 used to log 0 here). A WebSocket tunnel is not an attempt and keeps its own rule (see the man page).
    */
-  protected clientGone(logStatus: number): void {
+  protected clientGone(): void {
     if (this.finished) return;
     // Finished before the cancel: undici may report the abort at once, which must not blame the upstream.
     this.finished = true;
     this.cancelTry();
     if (this.tryOpen) this.endTry(true, 499);
-    this.record(499, undefined, true, logStatus);
+    this.record(499, undefined, true);
   }
 
   /** Answers with the proxy's own error and records the request. */
@@ -231,10 +231,10 @@ export abstract class AttemptController {
   private finish(status: number, cause: MeshErrorCause | undefined): void {
     if (this.finished) return;
     this.finished = true;
-    this.record(status, cause, false, status);
+    this.record(status, cause, false);
   }
 
-  private record(status: number, cause: MeshErrorCause | undefined, clientLeft: boolean, logStatus: number): void {
+  private record(status: number, cause: MeshErrorCause | undefined, clientLeft: boolean): void {
     this.released();
     const durationMs = performance.now() - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
@@ -244,7 +244,7 @@ export abstract class AttemptController {
     const a = this.access;
     if (a === undefined) return;
     a.log.record({
-      method: this.method, authority: a.authority, path: this.path, status: logStatus, error: cause ?? null, durationMs,
+      method: this.method, authority: a.authority, path: this.path, status, error: cause ?? null, durationMs,
       upstream: ep?.address ?? null, bytesIn: this.bytesIn, bytesOut: this.bytesOut + this.errorBytes, requestId: a.requestId, traceId: a.traceId,
     });
   }

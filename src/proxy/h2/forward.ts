@@ -254,7 +254,7 @@ export class H2Exchange extends AttemptController {
 
   /** The client reset or went away: the loop cancels the upstream stream (cancelTry) and records a 499. */
   private readonly onClientClose = (): void => {
-    this.clientGone(499);
+    this.clientGone();
   };
 }
 

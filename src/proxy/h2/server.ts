@@ -33,7 +33,15 @@ export function createH2Front(deps: ProxyServerDeps, sessions: Set<ServerHttp2Se
   });
   server.on('sessionError', noop);
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => handleStream(deps, stream, headers));
-  return { accept: (socket) => { server.emit('connection', socket); } };
+  return {
+    accept: (socket) => {
+      // The socket comes from the HTTP/1.1 server, which accepts half-open connections and handles the client's
+      // FIN itself; node:http2 does not, so a client that hung up would leave its session (and every stream in
+      // flight upstream) open until a timeout. Without half-open, the FIN closes the socket and the session.
+      socket.allowHalfOpen = false;
+      server.emit('connection', socket);
+    },
+  };
 }
 
 function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {

@@ -163,7 +163,7 @@ export class Exchange extends AttemptController implements Dispatcher.DispatchHa
 
   /** The client went away: abort the upstream try so its socket is not left streaming to nobody. */
   private readonly onClientClose = (): void => {
-    this.clientGone(0);
+    this.clientGone();
   };
 }
 

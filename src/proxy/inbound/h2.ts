@@ -37,6 +37,9 @@ export class InboundH2Front<Conn> {
   /** Takes a connection that speaks HTTP/2: a TLS socket that negotiated h2, or a sniffed h2c socket. */
   accept(socket: Duplex, conn: Conn): void {
     this.#next = conn;
+    // As on the outbound front (h2/server.ts): node:http2 does not handle a half-open close, so a caller's FIN
+    // must close the socket, or its session and streams in flight stay open until a timeout.
+    socket.allowHalfOpen = false;
     try {
       this.#server.emit('connection', socket);
     } finally {

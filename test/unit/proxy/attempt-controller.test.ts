@@ -58,7 +58,7 @@ class ScriptedAttempt extends AttemptController {
     this.timeouts.push(headersTimeoutMs);
     const o = this.script.shift();
     if (o === undefined) throw new Error(`no outcome scripted for try ${this.tries}`);
-    if ('clientLeaves' in o) { this.clientGone(0); return; }
+    if ('clientLeaves' in o) { this.clientGone(); return; }
     if ('fails' in o) {
       this.tryFailed(o.fails, o.code === undefined ? undefined : Object.assign(new Error(o.code), { code: o.code }));
       return;
@@ -67,7 +67,7 @@ class ScriptedAttempt extends AttemptController {
     this.bytesIn += 3;
     this.bytesOut += 10;
     if (o.then === 'breaks') this.responseFailed();
-    else if (o.then === 'client-leaves') this.clientGone(0);
+    else if (o.then === 'client-leaves') this.clientGone();
     else this.completed();
   }
 
@@ -230,7 +230,7 @@ test('the client leaving cancels the try, does not blame the endpoint, and recor
   assert.equal(r.cancelled, 1);
   assert.deepEqual(r.events.slice(-2), ['end b ok 499', 'request 499 - retried']);
   assert.deepEqual(r.answered, []);
-  assert.equal(r.line.status, 0, 'the adapter decides what the log says (HTTP/1.1: 0)');
+  assert.equal(r.line.status, 499, 'the log says 499, as the metrics do');
   // Once the response is out the try has ended: leaving mid-body ends the request only.
   const midBody = run(fakeService(5), [{ answer: 200, then: 'client-leaves' }]);
   assert.deepEqual(midBody.events, ['start a', 'end a ok 200', 'request 499 -', 'bytes a 3/10']);
