@@ -42,6 +42,35 @@ test('drops and counts lines instead of buffering without bound', { timeout: 10_
   assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, log.written);
 });
 
+test('lines gathered over many event-loop turns reach the file in one write, not one per turn', { timeout: 10_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.cleanup);
+  const file = join(dir.path, 'access.log');
+  // An interval no test run reaches: only the size threshold or close() may write.
+  const log = await AccessLog.open(file, { flushIntervalMs: 600_000 });
+  for (let turn = 0; turn < 30; turn++) {
+    for (let i = 0; i < 5; i++) log.record(entry(turn * 5 + i)); // 150 lines in all, well under 64 KiB
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(log.flushes, 0, 'nothing written while the batch is small and young');
+  await log.close();
+  assert.equal(log.flushes, 1);
+  assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 150);
+});
+
+test('a batch of 64 KiB is written at once, without waiting for the interval', { timeout: 10_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.cleanup);
+  const file = join(dir.path, 'access.log');
+  const log = await AccessLog.open(file, { flushIntervalMs: 600_000 });
+  let n = 0;
+  while (log.flushes === 0 && n < 10_000) log.record(entry(n++));
+  assert.equal(log.flushes, 1);
+  assert.ok(n > 100 && n < 1000, `${n} lines made the first batch`); // ~270-byte lines: about 240 to 64 KiB
+  await log.close();
+  assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, n);
+});
+
 test('an unwritable path is refused with a clear error', async () => {
   await assert.rejects(AccessLog.open('/nonexistent-dir/x.log'), /--access-log: cannot open/);
 });
