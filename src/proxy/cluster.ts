@@ -60,11 +60,12 @@ async function runWorker(opts: RunProxyOptions): Promise<void> {
 
 async function runPrimary(opts: RunProxyOptions): Promise<void> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  // Workers start from worker-main.js, not the CLI: they load the proxy's modules only.
-  // A smaller young generation than V8's default 16 MiB semi-spaces: measured under wrk load, a worker's RSS
-  // drops by ~15-20 MiB for a little more frequent (sub-millisecond) scavenges. A flag the user passed wins.
-  const execArgv = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size')) ? process.execArgv : [...process.execArgv, '--max-semi-space-size=8'];
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], execArgv });
+  // Workers start from worker-main.js, not the CLI: they load the proxy's modules only. They run with the
+  // primary's V8 flags (execArgv) and environment (NODE_OPTIONS), nothing added: one process (--workers 1) and
+  // N workers get the same heap, because a one-worker proxy runs in the `mesh` process, whose flags mesh cannot
+  // choose. Capping the young generation (NODE_OPTIONS=--max-semi-space-size=N) trades RSS under load for
+  // GC CPU the same way for both: README "Memory" has the measurements.
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], execArgv: process.execArgv });
   const { log: _log, outboundTls: _tls, extraMetrics: _extra, ...serializable } = opts;
   const optionsJson = JSON.stringify(serializable);
   let stopping = false;
