@@ -64,7 +64,7 @@ async function runPrimary(opts: RunProxyOptions): Promise<void> {
   // primary's V8 flags (execArgv) and environment (NODE_OPTIONS), nothing added: one process (--workers 1) and
   // N workers get the same heap, because a one-worker proxy runs in the `mesh` process, whose flags mesh cannot
   // choose. Capping the young generation (NODE_OPTIONS=--max-semi-space-size=N) trades RSS under load for
-  // GC CPU the same way for both: README "Memory" has the measurements.
+  // GC CPU the same way for both (README, "Memory and workers").
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], execArgv: process.execArgv });
   const { log: _log, outboundTls: _tls, extraMetrics: _extra, ...serializable } = opts;
   const optionsJson = JSON.stringify(serializable);

@@ -251,10 +251,10 @@ async function optionalExport<T>(file: string, name: string, what: string): Prom
   try {
     const mod = await import(new URL(file, import.meta.url).href) as Record<string, unknown>;
     if (typeof mod[name] === 'function') return mod[name] as T;
-    console.log(`${what}: skipped (${file.replace(/\.js$/, '.ts')} has no ${name}() yet)`);
+    console.log(`${what}: skipped (test/bench/${file.slice(2, -3)}.ts has no ${name}() yet)`);
   } catch (err) {
     if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    console.log(`${what}: skipped (${file.replace(/\.js$/, '.ts')} is not there yet)`);
+    console.log(`${what}: skipped (test/bench/${file.slice(2, -3)}.ts is not there yet)`);
   }
   return undefined;
 }
