@@ -7,21 +7,33 @@ export interface RoundFigures { rps: number; p99: number; cpuUs: number | null; 
 
 export interface TargetRow { name: string; rssIdleMiB: number | null; rssPeakMiB: number | null }
 
-interface Check { label: string; limit: string; value: (row: TargetRow, perRound: (f: (own: RoundFigures, nginx: RoundFigures | undefined, direct: RoundFigures) => number) => number) => number; pass: (v: number) => boolean; format: (v: number) => string; needsNginx: boolean }
+/**
+ * A target: its figure either from each round (own row, nginx's and direct's in the same round; the median of
+ * the rounds is judged) or from the row as a whole (RSS).
+ */
+interface Check {
+  label: string;
+  limit: string;
+  needsNginx: boolean;
+  perRound?: (own: RoundFigures, nginx: RoundFigures | undefined, direct: RoundFigures) => number;
+  fromRow?: (row: TargetRow) => number;
+  pass: (v: number) => boolean;
+  format: (v: number) => string;
+}
 
 const CHECKS: Check[] = [
   { label: 'CPU/req nginx÷mesh', limit: '≥ 0.50', needsNginx: true, pass: (v) => v >= 0.5, format: (v) => v.toFixed(2),
-    value: (_r, per) => per((own, ng) => (own.cpuUs === null || ng?.cpuUs == null ? NaN : ng.cpuUs / own.cpuUs)) },
+    perRound: (own, ng) => (own.cpuUs === null || ng?.cpuUs == null ? NaN : ng.cpuUs / own.cpuUs) },
   { label: 'req/s ÷ nginx', limit: '≥ 0.50', needsNginx: true, pass: (v) => v >= 0.5, format: (v) => v.toFixed(2),
-    value: (_r, per) => per((own, ng) => (ng === undefined ? NaN : own.rps / ng.rps)) },
+    perRound: (own, ng) => (ng === undefined ? NaN : own.rps / ng.rps) },
   { label: 'sat. p99 ÷ nginx', limit: '≤ 2', needsNginx: true, pass: (v) => v <= 2, format: (v) => `${v.toFixed(1)}×`,
-    value: (_r, per) => per((own, ng) => (ng === undefined ? NaN : own.p99 / ng.p99)) },
+    perRound: (own, ng) => (ng === undefined ? NaN : own.p99 / ng.p99) },
   { label: '+p99 @1k req/s', limit: '≤ 0.5 ms', needsNginx: false, pass: (v) => v <= 0.5, format: (v) => `${v.toFixed(2)} ms`,
-    value: (_r, per) => per((own, _ng, direct) => own.pacedP99 - direct.pacedP99) },
+    perRound: (own, _ng, direct) => own.pacedP99 - direct.pacedP99 },
   { label: 'RSS idle', limit: '≤ 60 MiB', needsNginx: false, pass: (v) => v <= 60, format: (v) => `${v.toFixed(0)} MiB`,
-    value: (r) => r.rssIdleMiB ?? NaN },
+    fromRow: (r) => r.rssIdleMiB ?? NaN },
   { label: 'RSS under load', limit: '≤ 90 MiB', needsNginx: false, pass: (v) => v <= 90, format: (v) => `${v.toFixed(0)} MiB`,
-    value: (r) => r.rssPeakMiB ?? NaN },
+    fromRow: (r) => r.rssPeakMiB ?? NaN },
 ];
 
 const median = (xs: number[]): number => {
@@ -32,10 +44,13 @@ const median = (xs: number[]): number => {
 
 /** Each check's value (median of per-round figures) and verdict for one row; verdict '-' when it cannot be judged. */
 export function judge(row: TargetRow, rounds: Map<string, RoundFigures>[], direct: string, nginx: string | undefined): Array<{ label: string; limit: string; text: string; verdict: 'PASS' | 'MISS' | '-' }> {
-  const perRound = (f: (own: RoundFigures, ng: RoundFigures | undefined, d: RoundFigures) => number) =>
-    median(rounds.map((r) => f(r.get(row.name)!, nginx === undefined ? undefined : r.get(nginx), r.get(direct)!)));
+  const value = (c: Check): number => {
+    if (c.needsNginx && nginx === undefined) return NaN;
+    if (c.fromRow) return c.fromRow(row);
+    return median(rounds.map((r) => c.perRound!(r.get(row.name)!, nginx === undefined ? undefined : r.get(nginx), r.get(direct)!)));
+  };
   return CHECKS.map((c) => {
-    const v = c.needsNginx && nginx === undefined ? NaN : c.value(row, perRound);
+    const v = value(c);
     if (!Number.isFinite(v)) return { label: c.label, limit: c.limit, text: c.needsNginx && nginx === undefined ? 'no nginx' : '-', verdict: '-' as const };
     return { label: c.label, limit: c.limit, text: c.format(v), verdict: c.pass(v) ? 'PASS' as const : 'MISS' as const };
   });
