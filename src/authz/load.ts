@@ -2,7 +2,7 @@
 // Validation is strict: an unknown key or a misspelt method is an error, because a typo in a security policy
 // must not silently open or close a path. A file that fails validation on reload is refused; the old policy stays.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../core/yaml.js';
 import { MeshError } from '../core/errors.js';
 import { watchFiles, type FileWatch, type FileWatchOptions } from '../core/file-watch.js';
 import { validateServiceName } from '../core/validate.js';

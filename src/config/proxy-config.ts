@@ -4,7 +4,7 @@
 // the data plane.
 // Validation names the exact field that is wrong, so a refused reload tells the user what to fix.
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../core/yaml.js';
 import { parseDuration } from '../core/duration.js';
 import { MeshError, ValidationError } from '../core/errors.js';
 import { POLICY_NAMES, type PolicyName } from './policy-names.js';

@@ -7,7 +7,8 @@
 //   primary:       relays { type: 'metrics' } messages to worker 1
 //   worker 1:      process.on('message', (m) => { if (m?.type === 'metrics') metrics.setPeerState(m.state); })
 // A peer whose state is more than 3 s old (it died) no longer counts.
-import { decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import { decodeFromCompressedBase64, encodeIntoCompressedBase64 } from '../core/hdr-parts.js';
 import type { SlidingWindow } from './window.js';
 import { newLatencyHistogram } from './window.js';
 

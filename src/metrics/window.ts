@@ -1,7 +1,8 @@
 // Golden signals over a sliding window: a ring of per-second slots, each a request count, an error count and
 // an HDR latency histogram. Recording touches only the current slot; a shared tick (advanced once a second by
 // a timer) tells a window to rotate, so the hot path never reads a clock.
-import { build, type Histogram } from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import { build } from '../core/hdr-parts.js';
 
 /** Advanced once a second by the metrics' timer (or by hand in tests). */
 export interface Ticker {

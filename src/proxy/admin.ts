@@ -10,6 +10,9 @@ import { handleExplainRequest } from './explain.js';
 import { handleTracesRequest } from '../tracing/admin-routes.js';
 import type { Tracer } from '../tracing/tracer.js';
 
+/** GET /metrics and /stats: the metrics admin, or the proxy's lazy front for it (lazy-metrics-admin.ts). */
+type AdminMetrics = Pick<MetricsAdmin, 'handle'>;
+
 export interface AdminSource {
   routes(): RoutesSnapshot;
   config(): ProxyConfig;
@@ -19,7 +22,7 @@ export interface AdminSource {
   ready(): { ready: boolean; reason?: string };
 }
 
-export function createAdminServer(source: AdminSource, clock: Clock, metrics: MetricsAdmin | undefined, tracer?: Tracer): Server {
+export function createAdminServer(source: AdminSource, clock: Clock, metrics: AdminMetrics | undefined, tracer?: Tracer): Server {
   const server = createServer((req, res) => {
     try {
       if (!handleTracesRequest(req, res, tracer)) handle(req, res, source, clock, metrics);
@@ -32,7 +35,7 @@ export function createAdminServer(source: AdminSource, clock: Clock, metrics: Me
   return server;
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, source: AdminSource, clock: Clock, metrics: MetricsAdmin | undefined): void {
+function handle(req: IncomingMessage, res: ServerResponse, source: AdminSource, clock: Clock, metrics: AdminMetrics | undefined): void {
   if (metrics?.handle(req, res)) return;
   if (handleExplainRequest(req, res, source, clock)) return;
   const path = (req.url ?? '/').split('?')[0];

@@ -5,10 +5,9 @@
 // view: the tables are the same (same registry), the counters are that worker's share of the traffic.
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import { ProxyMetrics } from '../metrics/recorder.js';
 import type { MetricsState } from '../metrics/peers.js';
 import { MeshError } from '../core/errors.js';
-import { startProxy, type ProxyOptions } from './proxy.js';
+import type { ProxyOptions } from './proxy.js';
 
 export interface RunProxyOptions extends ProxyOptions {
   workers: number;
@@ -24,7 +23,10 @@ export async function runProxy(opts: RunProxyOptions): Promise<void> {
   return runPrimary(opts);
 }
 
+// The proxy's modules load in the processes that serve traffic, not in a `--workers N` primary, which only
+// forks, restarts and signals its workers.
 async function runSingle(opts: RunProxyOptions): Promise<void> {
+  const { startProxy } = await import('./proxy.js');
   const proxy = await startProxy(opts);
   opts.log(`mesh proxy: listening on ${proxy.listen} (admin ${proxy.admin ?? 'off'}, registry ${opts.registry.url}, 1 worker, pid ${process.pid})`);
   const signal = await untilSignal(() => { opts.log('mesh proxy: SIGHUP, reloading config'); void proxy.reload(); });
@@ -37,6 +39,7 @@ async function runWorker(opts: RunProxyOptions): Promise<void> {
   const index = Number(process.env[WORKER_ENV] ?? '1');
   const tag = `mesh proxy[worker ${index}]`;
   const log = (line: string) => opts.log(line.startsWith('mesh proxy') ? line.replace('mesh proxy', tag) : `${tag}: ${line}`);
+  const [{ startProxy }, { ProxyMetrics }] = await Promise.all([import('./proxy.js'), import('../metrics/recorder.js')]);
   const proxy = await startProxy({ ...opts, admin: index === 1 ? opts.admin : undefined, log });
   process.send?.({ type: 'listening', listen: proxy.listen, admin: proxy.admin });
   // Worker 1 serves /metrics and /stats for all: the others send it their numbers once a second (via the primary).
@@ -57,11 +60,12 @@ async function runWorker(opts: RunProxyOptions): Promise<void> {
 
 async function runPrimary(opts: RunProxyOptions): Promise<void> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  // Workers start from worker-main.js, not the CLI: they load the proxy's modules only.
-  // A smaller young generation than V8's default 16 MiB semi-spaces: measured under wrk load, a worker's RSS
-  // drops by ~15-20 MiB for a little more frequent (sub-millisecond) scavenges. A flag the user passed wins.
-  const execArgv = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size')) ? process.execArgv : [...process.execArgv, '--max-semi-space-size=8'];
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], execArgv });
+  // Workers start from worker-main.js, not the CLI: they load the proxy's modules only. They run with the
+  // primary's V8 flags (execArgv) and environment (NODE_OPTIONS), nothing added: one process (--workers 1) and
+  // N workers get the same heap, because a one-worker proxy runs in the `mesh` process, whose flags mesh cannot
+  // choose. Capping the young generation (NODE_OPTIONS=--max-semi-space-size=N) trades RSS under load for
+  // GC CPU the same way for both (README, "Memory and workers").
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], execArgv: process.execArgv });
   const { log: _log, outboundTls: _tls, extraMetrics: _extra, ...serializable } = opts;
   const optionsJson = JSON.stringify(serializable);
   let stopping = false;

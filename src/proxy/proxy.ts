@@ -1,13 +1,14 @@
 // Wires one proxy process: config (with live reload), registry discovery, the endpoint table, the listener,
 // the admin server and metrics; and shuts it down in order on SIGTERM: stop accepting, drain in-flight
 // requests up to a deadline, then close everything. `--workers N` runs N of these under cluster.ts.
+// What only some proxies use loads only when asked for (the RSS every proxy pays is the issue-13 budget):
+// the tracer and its exporter with tracing on, the access log writer with --access-log, the file watcher
+// (and yaml, core/yaml.ts) with --config, prom-client on the first GET /metrics or /stats.
 import type { Server } from 'node:http';
 import type { ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import { systemClock, systemRandom } from '../core/clock.js';
 import { UsageError } from '../core/errors.js';
-import { AccessLog } from '../metrics/access-log.js';
-import { createMetricsAdmin, type MetricsAdmin } from '../metrics/admin-routes.js';
 import { ProxyMetrics } from '../metrics/recorder.js';
 import { NOOP_METRICS, type MeshMetrics } from '../metrics/types.js';
 import { RegistryClient } from '../registry/client.js';
@@ -16,15 +17,15 @@ import { settingSources } from '../config/central.js';
 import { loadConfigDocument, type ProxyConfig } from '../config/proxy-config.js';
 import type { ProxyDocument } from '../config/central.js';
 import { CentralConfigFollower } from './discovery/central-config.js';
-import { watchConfig } from './discovery/config-watch.js';
 import { Discovery } from './discovery/discovery.js';
 import { UpstreamPools } from './upstream/pools.js';
 import type { OutboundTlsProvider } from './upstream/outbound-tls.js';
 import { createProxyServer } from './http1/server.js';
 import { ServiceRuntimes } from './attempt/service-runtime.js';
 import { listenOn } from './listen.js';
+import { lazyMetricsAdmin, type AdminMetrics } from './lazy-metrics-admin.js';
 import type { Registry } from 'prom-client';
-import { Tracer } from '../tracing/tracer.js';
+import type { Tracer } from '../tracing/tracer.js';
 import type { TracingSettings } from '../tracing/settings.js';
 
 export interface ProxyOptions {
@@ -83,8 +84,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let config: ProxyConfig = central.current.config;
   let faults = central.current.faults;
   const accessLog = opts.accessLog === undefined ? undefined
-    : await AccessLog.open(opts.accessLog, { onError: (err) => log(`access log ${opts.accessLog} failed, no more lines will be written: ${err.message}`) });
-  const tracer = opts.tracer ?? (opts.tracing === undefined ? undefined : new Tracer(opts.tracing, log));
+    : await (await import('../metrics/access-log.js')).AccessLog.open(opts.accessLog, { onError: (err) => log(`access log ${opts.accessLog} failed, no more lines will be written: ${err.message}`) });
+  const tracer = opts.tracer ?? (opts.tracing === undefined ? undefined : new (await import('../tracing/tracer.js')).Tracer(opts.tracing, log));
   const metrics: MeshMetrics = opts.metrics ? new ProxyMetrics() : NOOP_METRICS;
   metrics.start();
   const pools = new UpstreamPools(config.defaults.connectTimeoutMs);
@@ -111,14 +112,14 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const listenAddr = await listenOn(server, opts.listen, '--listen');
 
   let admin: Server | undefined;
-  let metricsAdmin: MetricsAdmin | undefined;
+  let metricsAdmin: AdminMetrics | undefined;
   let adminAddr: string | undefined;
   if (opts.admin !== undefined) {
-    metricsAdmin = createMetricsAdmin(metrics, {
+    metricsAdmin = lazyMetricsAdmin(async () => (await import('../metrics/admin-routes.js')).createMetricsAdmin(metrics, {
       ...(accessLog === undefined ? {} : { accessLog }), ...(tracer === undefined ? {} : { tracing: tracer }),
       ...(opts.extraMetrics === undefined ? {} : { extraMetrics: opts.extraMetrics }),
       ...(opts.outboundTls?.identity === undefined ? {} : { identity: () => opts.outboundTls!.identity!() }),
-    });
+    }));
     admin = createAdminServer({
       routes: () => {
         const s = discovery.status();
@@ -149,7 +150,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       log(`config ${opts.configFile} refused, keeping the previous one: ${(err as Error).message}`);
     }
   };
-  const unwatch = opts.configFile === undefined ? () => undefined : watchConfig(opts.configFile, () => { void reload('file changed'); });
+  const unwatch = opts.configFile === undefined ? () => undefined
+    : (await import('./discovery/config-watch.js')).watchConfig(opts.configFile, () => { void reload('file changed'); });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

@@ -1,12 +1,16 @@
 // `npm run bench:proxy`: the proxy against its baselines, in one run, on one fast backend.
 //   direct        — load straight at the backend
-//   mesh 1 worker — through `mesh proxy start --workers 1`, pinned to its own core (taskset) when possible
+//   mesh 1 worker — through `mesh proxy start` (one worker: one process), pinned to its own core (taskset) when possible
 //   mesh 2 workers— through `--workers 2` (both cores: shares them with the load generator and backend)
 //   nginx         — through nginx as a reverse proxy with upstream keep-alive, pinned like mesh 1 worker
-// For each (median of interleaved rounds after a warm-up): saturated req/s and p50/p99 (wrk when installed, else autocannon, each in its own process),
-// p50/p99 at a fixed 1,000 req/s (paced-client.js, open loop), peak RSS of the
-// proxy, and ratios to direct and to nginx. The backend is nginx serving a fixed body when nginx is
-// installed (so the backend is not the bottleneck), else a node:http server. Not a test: prints numbers.
+// For each (median of interleaved rounds after a warm-up): saturated req/s and p50/p99 (wrk when installed, else
+// autocannon, each in its own process), p50/p99 at a fixed 1,000 req/s (paced-client.js, open loop), CPU time per
+// request of the proxy's serving processes (/proc/<pid>/stat: mesh's process or workers, nginx's workers), RSS
+// before any load (idle) and the peak sampled during the runs, and ratios to direct and to nginx. The issue-13
+// targets are ratios to nginx computed within each round (the same minute of a shared machine), then the median.
+// The backend is nginx serving a fixed body when nginx is installed (so the backend is not the bottleneck), else a
+// node:http server. Installs nothing: wrk, nginx and h2load come from the system (README, "Benchmarks"), and a
+// missing one is reported and skipped. Not a test: prints numbers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -14,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startMesh, REPO_ROOT, type Daemon } from '../helpers/mesh.js';
 import { startBenchRegistry } from './bench-registry.js';
+import { printTargets, type RoundFigures } from './proxy-targets.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 // Rounds: every target is measured once per round, rounds interleave the targets (so a noisy minute on a
@@ -26,11 +31,12 @@ const AUTOCANNON = join(REPO_ROOT, 'node_modules', 'autocannon', 'autocannon.js'
 const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? (has('nginx') ? 'nginx' : undefined);
 const WRK = has('wrk');
+const H2LOAD = has('h2load');
 const TASKSET = has('taskset') && cpus().length >= 2;
 const LOAD_CPU = '0';
 const PROXY_CPU = String(cpus().length - 1);
 
-interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: number; pacedP99: number; rssMiB: number | null; cpuUs: number | null }
+interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: number; pacedP99: number; rssIdleMiB: number | null; rssPeakMiB: number | null; cpuUs: number | null }
 
 const children: ChildProcess[] = [];
 const daemons: Daemon[] = [];
@@ -86,39 +92,58 @@ async function startNodeSink(port: number): Promise<ChildProcess> {
   return child;
 }
 
-function saturate(url: string, host: string | undefined, seconds = SECONDS): { rps: number; p50: number; p99: number } {
+interface Saturated { rps: number; p50: number; p99: number }
+
+/** Parses wrk's --latency report. */
+function parseWrk(out: string): Saturated {
+  const ms = (re: RegExp) => {
+    const m = re.exec(out);
+    if (!m) return NaN;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/) };
+}
+
+/** Runs a load generator to completion, calling onTick every 200 ms meanwhile (to sample RSS under load). */
+function runLoad(cmd: string, args: string[], onTick: () => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    const tick = setInterval(onTick, 200);
+    child.once('error', (err) => { clearInterval(tick); reject(err); });
+    child.once('close', () => { clearInterval(tick); onTick(); resolve(out); });
+  });
+}
+
+async function saturate(url: string, host: string | undefined, onTick: () => void = () => undefined, seconds = SECONDS): Promise<Saturated> {
   if (WRK) {
     const [cmd, args] = pinned(LOAD_CPU, 'wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]);
-    const out = spawnSync(cmd, args, { encoding: 'utf8' }).stdout;
-    const ms = (re: RegExp) => {
-      const m = re.exec(out);
-      if (!m) return NaN;
-      const v = Number(m[1]);
-      return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-    };
-    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/) };
+    return parseWrk(await runLoad(cmd, args, onTick));
   }
   const [cmd, args] = pinned(LOAD_CPU, process.execPath, [AUTOCANNON, '-j', '-c', String(CONNECTIONS), '-d', String(seconds), ...(host ? ['-H', `host=${host}`] : []), url]);
-  const j = JSON.parse(spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 }).stdout) as { requests: { average: number }; latency: { p50: number; p99: number } };
+  const j = JSON.parse(await runLoad(cmd, args, onTick)) as { requests: { average: number }; latency: { p50: number; p99: number } };
   return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99 };
 }
 
-function paced(url: string, host: string | undefined): { p50: number; p99: number } {
+async function paced(url: string, host: string | undefined, onTick: () => void): Promise<{ p50: number; p99: number }> {
   const [cmd, args] = pinned(LOAD_CPU, process.execPath, [PACED, url, host ?? '-', '1000', String(SECONDS)]);
-  const out = spawnSync(cmd, args, { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+  const out = (await runLoad(cmd, args, onTick)).trim().split('\n').pop()!;
   const j = JSON.parse(out) as { p50: number; p99: number; errors: number };
   if (j.errors > 0) console.error(`  (paced run to ${url} saw ${j.errors} errors)`);
   return j;
 }
 
+/** The largest RSS of the processes (MiB): each process of a proxy holds its own heap, so per process is what a budget means. */
 function rssMiB(pids: number[]): number {
-  let total = 0;
+  let largest = 0;
   for (const pid of pids) {
     try {
-      total = Math.max(total, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+      largest = Math.max(largest, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
     } catch { /* gone */ }
   }
-  return total;
+  return largest;
 }
 
 /**
@@ -142,43 +167,72 @@ function childPids(pid: number): number[] {
   try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
 
-interface Target { name: string; url: string; host: string | undefined; pids: () => number[] }
+/**
+ * One row of the table. `pids` are the processes that serve the traffic (whose CPU and RSS are measured: mesh's
+ * one process or its workers, nginx's workers, not its master); `primary` is a `--workers N` mesh primary,
+ * reported on its own line.
+ */
+export interface Target { name: string; url: string; host: string | undefined; pids: () => number[]; primary?: () => number }
+
+/** A module that adds a row to the same interleaved rounds (test/bench/bare-proxy.ts: the bare node:http + undici floor). */
+export interface ExtraTargetModule {
+  startBareProxy(opts: { backend: string; cpu: string | undefined; pinned: typeof pinned }): Promise<Target & { stop(): Promise<void> }>;
+}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+interface Measured { rows: Row[]; rounds: Map<string, RoundFigures>[]; primaries: Map<string, { idle: number; peak: number }> }
+
 /**
- * Warms every target up (JIT, connection pools), then runs ROUNDS rounds; in each, every target gets a
- * saturated run and then a paced one. Figures are medians over the rounds; RSS is the peak seen (read after
- * each run ends — RSS rarely shrinks, so close to the peak).
+ * Reads every target's idle RSS (before any load), warms every target up (JIT, connection pools), then runs
+ * ROUNDS rounds; in each, every target gets a saturated run and then a paced one. RSS is sampled every 200 ms
+ * during the runs (the peak is the largest sample). Figures are medians over the rounds; the per-round figures
+ * are kept for the targets, whose ratios are taken within a round.
  */
-function measureAll(targets: Target[]): Row[] {
-  for (const t of targets) if (WARMUP_SECONDS > 0) saturate(t.url, t.host, WARMUP_SECONDS);
-  const runs = targets.map(() => ({ sat: [] as Array<{ rps: number; p50: number; p99: number }>, paced: [] as Array<{ p50: number; p99: number }>, peak: 0, cpu: [] as number[] }));
+async function measureAll(targets: Target[]): Promise<Measured> {
+  const idle = targets.map((t) => (t.pids().length > 0 ? rssMiB(t.pids()) : null));
+  const primaries = new Map<string, { idle: number; peak: number }>();
+  for (const t of targets) if (t.primary) primaries.set(t.name, { idle: rssMiB([t.primary()]), peak: 0 });
+  const runs = targets.map(() => ({ sat: [] as Saturated[], paced: [] as Array<{ p50: number; p99: number }>, peak: 0, cpu: [] as number[] }));
+  const sampler = (i: number) => () => {
+    const t = targets[i]!;
+    runs[i]!.peak = Math.max(runs[i]!.peak, rssMiB(t.pids()));
+    const p = t.primary ? primaries.get(t.name) : undefined;
+    if (p) p.peak = Math.max(p.peak, rssMiB([t.primary!()]));
+  };
+  for (const [i, t] of targets.entries()) if (WARMUP_SECONDS > 0) await saturate(t.url, t.host, sampler(i), WARMUP_SECONDS);
+  const rounds: Map<string, RoundFigures>[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    targets.forEach((t, i) => {
+    const figures = new Map<string, RoundFigures>();
+    for (const [i, t] of targets.entries()) {
       const cpuBefore = cpuMicros(t.pids());
-      const sat = saturate(t.url, t.host);
+      const sat = await saturate(t.url, t.host, sampler(i));
       runs[i]!.sat.push(sat);
-      if (t.pids().length > 0 && sat.rps > 0) runs[i]!.cpu.push((cpuMicros(t.pids()) - cpuBefore) / (sat.rps * SECONDS));
-      runs[i]!.peak = Math.max(runs[i]!.peak, rssMiB(t.pids()));
-    });
-    targets.forEach((t, i) => {
-      runs[i]!.paced.push(paced(t.url, t.host));
-      runs[i]!.peak = Math.max(runs[i]!.peak, rssMiB(t.pids()));
-    });
+      const cpu = t.pids().length > 0 && sat.rps > 0 ? (cpuMicros(t.pids()) - cpuBefore) / (sat.rps * SECONDS) : null;
+      if (cpu !== null) runs[i]!.cpu.push(cpu);
+      figures.set(t.name, { rps: sat.rps, p99: sat.p99, cpuUs: cpu, pacedP99: NaN });
+    }
+    for (const [i, t] of targets.entries()) {
+      const p = await paced(t.url, t.host, sampler(i));
+      runs[i]!.paced.push(p);
+      figures.get(t.name)!.pacedP99 = p.p99;
+    }
+    rounds.push(figures);
     console.error(`  round ${round}/${ROUNDS}: ${targets.map((t, i) => `${t.name} ${Math.round(runs[i]!.sat.at(-1)!.rps)} req/s`).join(', ')}`);
   }
-  return targets.map((t, i) => {
+  const rows = targets.map((t, i) => {
     const r = runs[i]!;
     return {
       name: t.name, rps: median(r.sat.map((x) => x.rps)), p50: median(r.sat.map((x) => x.p50)), p99: median(r.sat.map((x) => x.p99)),
-      pacedP50: median(r.paced.map((x) => x.p50)), pacedP99: median(r.paced.map((x) => x.p99)), rssMiB: t.pids().length ? r.peak : null,
+      pacedP50: median(r.paced.map((x) => x.p50)), pacedP99: median(r.paced.map((x) => x.p99)),
+      rssIdleMiB: idle[i]!, rssPeakMiB: t.pids().length ? r.peak : null,
       cpuUs: r.cpu.length > 0 ? median(r.cpu) : null,
     };
   });
+  return { rows, rounds, primaries };
 }
 
 async function startMeshProxy(registry: string, workers: number, cpu: string | undefined, extra: string[] = []): Promise<{ daemon: Daemon; url: string }> {
@@ -192,12 +246,28 @@ async function startMeshProxy(registry: string, workers: number, cpu: string | u
   return { daemon, url: `http://127.0.0.1:${port}/` };
 }
 
+/** Imports an optional bench module and returns the named export, or undefined (saying why) when it is not there. */
+async function optionalExport<T>(file: string, name: string, what: string): Promise<T | undefined> {
+  try {
+    const mod = await import(new URL(file, import.meta.url).href) as Record<string, unknown>;
+    if (typeof mod[name] === 'function') return mod[name] as T;
+    console.log(`${what}: skipped (test/bench/${file.slice(2, -3)}.ts has no ${name}() yet)`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    console.log(`${what}: skipped (test/bench/${file.slice(2, -3)}.ts is not there yet)`);
+  }
+  return undefined;
+}
+
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-bench-proxy-'));
+  const stops: Array<() => Promise<void>> = [];
   try {
     console.log(`mesh proxy benchmark: ${SECONDS}s per run after a ${WARMUP_SECONDS}s warm-up, median of ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, load by ${WRK ? 'wrk' : 'autocannon'}, `
       + `${TASKSET ? `proxy pinned to CPU ${PROXY_CPU}, load and backend on CPU ${LOAD_CPU}` : 'no taskset: nothing pinned'}; ${cpus().length} CPUs`);
-    if (!NGINX) console.log('nginx is not installed: the nginx baseline is skipped and the backend is a node:http server');
+    if (!WRK) console.log('wrk is not installed: saturation load by autocannon instead (apt-get install wrk)');
+    if (!NGINX) console.log('nginx is not installed: the nginx baseline and every target relative to it are skipped, and the backend is a node:http server (apt-get install nginx-light)');
+    if (!H2LOAD) console.log('h2load is not installed: the HTTP/2 section cannot use it (apt-get install nghttp2-client)');
     const bePort = await freePort();
     if (NGINX) await startNginx(nginxConf(dir, 'backend', `  server { listen 127.0.0.1:${bePort}; location / { return 200 "ok"; } }`), LOAD_CPU);
     else await startNodeBackend(bePort);
@@ -219,41 +289,55 @@ export async function main(): Promise<void> {
     const traced1 = await startMeshProxy(registry, 1, PROXY_CPU, traceArgs('0.01'));
     targets.push({ name: 'mesh, tracing 1%', url: traced1.url, host: 'bench', pids: () => [traced1.daemon.child.pid!] });
     const two = await startMeshProxy(registry, 2, undefined);
-    targets.push({ name: 'mesh --workers 2', url: two.url, host: 'bench', pids: () => childPids(two.daemon.child.pid!) });
+    targets.push({ name: 'mesh --workers 2', url: two.url, host: 'bench', pids: () => childPids(two.daemon.child.pid!), primary: () => two.daemon.child.pid! });
+    // ── Floor row (issue 13): a bare node:http + undici proxy, the least any Node proxy costs, on the proxy's
+    //    CPU in the same rounds. test/bench/bare-proxy.ts provides startBareProxy() (ExtraTargetModule above).
+    const startBareProxy = await optionalExport<ExtraTargetModule['startBareProxy']>('./bare-proxy.js', 'startBareProxy', 'floor row (bare node:http + undici proxy)');
+    if (startBareProxy !== undefined) {
+      const bare = await startBareProxy({ backend: `127.0.0.1:${bePort}`, cpu: TASKSET ? PROXY_CPU : undefined, pinned });
+      stops.push(() => bare.stop());
+      targets.push(bare);
+    }
     let ng: ChildProcess | undefined;
     if (NGINX) {
       const ngPort = await freePort();
       ng = await startNginx(nginxConf(dir, 'proxy', `  upstream be { server 127.0.0.1:${bePort}; keepalive 128; }\n  server { listen 127.0.0.1:${ngPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), PROXY_CPU);
-      targets.push({ name: 'nginx (reverse proxy)', url: `http://127.0.0.1:${ngPort}/`, host: undefined, pids: () => [ng!.pid!] });
+      // nginx's master only starts and watches its worker: the worker does the proxying.
+      targets.push({ name: NGINX_ROW, url: `http://127.0.0.1:${ngPort}/`, host: undefined, pids: () => childPids(ng!.pid!) });
     }
-    const rows = measureAll(targets);
+    const measured = await measureAll(targets);
     await one.daemon.stop('SIGTERM');
     await traced.daemon.stop('SIGTERM');
     await traced1.daemon.stop('SIGTERM');
     await two.daemon.stop('SIGTERM');
+    for (const stop of stops) await stop();
     if (ng !== undefined) await stopChild(ng);
     for (const d of daemons) await d.stop('SIGTERM'); // the registry (the proxies have stopped already)
     for (const c of children) await stopChild(c);
-    printTable(rows);
+    printTable(measured);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function printTable(rows: Row[]): void {
+const NGINX_ROW = 'nginx (reverse proxy)';
+
+function printTable({ rows, rounds, primaries }: Measured): void {
   const direct = rows.find((r) => r.name === 'direct')!;
-  const nginx = rows.find((r) => r.name.startsWith('nginx'));
+  const nginx = rows.find((r) => r.name === NGINX_ROW);
   const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  const mib = (n: number | null) => (n === null ? '-' : f(n, 0));
   console.log('');
-  console.log(['', 'req/s', 'p50 ms', 'p99 ms', '@1k p50', '@1k p99', '+p99 @1k', 'RSS MiB', 'vs direct', 'vs nginx', 'CPU µs/req'].map((h, i) => (i === 0 ? h.padEnd(24) : h.padStart(9))).join(' '));
+  console.log(['', 'req/s', 'p50 ms', 'p99 ms', '@1k p50', '@1k p99', '+p99 @1k', 'RSS idle', 'RSS peak', 'vs direct', 'vs nginx', 'CPU µs/req'].map((h, i) => (i === 0 ? h.padEnd(24) : h.padStart(9))).join(' '));
   for (const r of rows) {
     console.log([
       r.name.padEnd(24), f(r.rps, 0).padStart(9), f(r.p50).padStart(9), f(r.p99).padStart(9), f(r.pacedP50, 3).padStart(9), f(r.pacedP99, 3).padStart(9),
-      f(r.pacedP99 - direct.pacedP99, 3).padStart(9), (r.rssMiB === null ? '-' : f(r.rssMiB, 0)).padStart(9),
+      f(r.pacedP99 - direct.pacedP99, 3).padStart(9), mib(r.rssIdleMiB).padStart(9), mib(r.rssPeakMiB).padStart(9),
       `${f((r.rps / direct.rps) * 100, 0)}%`.padStart(9), nginx ? `${f((r.rps / nginx.rps) * 100, 0)}%`.padStart(9) : '-'.padStart(9),
       (r.cpuUs === null ? '-' : f(r.cpuUs, 1)).padStart(10),
     ].join(' '));
   }
+  for (const [name, p] of primaries) console.log(`${name}: its primary (forks and watches the workers, serves nothing) RSS idle ${f(p.idle, 0)} MiB, peak ${f(p.peak, 0)} MiB; the row's RSS is the largest worker's`);
   const plain = rows.find((r) => r.name === 'mesh --workers 1');
   const cost = (name: string) => {
     const r = rows.find((x) => x.name === name);
@@ -262,12 +346,21 @@ function printTable(rows: Row[]): void {
     return `req/s ${f((r.rps / plain.rps - 1) * 100, 1)}%${cpu}`;
   };
   console.log(`\ntracing against mesh --workers 1 — 100% sampling: ${cost('mesh, tracing 100%')}; 1% sampling: ${cost('mesh, tracing 1%')} (targets: ≤ 10% and ≤ 2% of throughput)`);
-  console.log('targets: mesh --workers 1 ≥ 40% of nginx req/s; added p99 at 1k req/s ≤ 0.5 ms; RSS ≤ 120 MiB per worker');
+  printTargets({
+    rows: rows.filter((r) => r.name.startsWith('mesh')).map((r) => ({ name: r.name, rssIdleMiB: r.rssIdleMiB, rssPeakMiB: r.rssPeakMiB })),
+    rounds, direct: 'direct', nginx: nginx === undefined ? undefined : NGINX_ROW, out: (line) => console.log(line),
+  });
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
   await main();
+  // ── HTTP/2 section (issue 13): h2load through mesh and through nginx on one core, from test/bench/h2.bench.ts.
+  const runH2Bench = await optionalExport<() => Promise<void>>('./h2.bench.js', 'runH2Bench', '\nHTTP/2 section');
+  if (runH2Bench !== undefined) {
+    console.log('');
+    await runH2Bench();
+  }
   if (process.env.BENCH_SKIP_METRICS_COST !== '1') {
     try {
       const { runMetricsCostBench } = await import('./metrics-cost.js');

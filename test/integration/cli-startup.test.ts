@@ -4,14 +4,11 @@
 // test/bench/cli.bench.ts's job; this checks the behaviour that makes it fast.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, runMesh, tempDir } from '../helpers/mesh.js';
+import { MODULE_TRACER, readModuleTrace } from '../helpers/loaded-modules.js';
+import { runMesh, tempDir } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
 import { commandTree } from '../unit/cli/command-tree.js';
-
-const TRACER = pathToFileURL(join(REPO_ROOT, 'dist', 'test', 'helpers', 'module-trace.js')).href;
 
 /** Packages a command's registration must never load (commander and chalk are cheap and always needed). */
 const HEAVY_PACKAGES = ['undici', 'etcd3', '@grpc/grpc-js', 'ink', 'react', 'selfsigned', '@peculiar/x509', 'yaml', 'prom-client', 'cli-table3', 'hdr-histogram-js'];
@@ -23,17 +20,8 @@ async function traced(args: string[]) {
   const dir = tempDir('mesh-trace-');
   try {
     const file = join(dir.path, 'modules');
-    const res = await runMesh(args, { env: { NODE_OPTIONS: `--import ${TRACER}`, MESH_MODULE_TRACE: file } });
-    const loaded = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-    const packages = new Set(loaded.flatMap((l) => {
-      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(l);
-      return m ? [m[1]!] : [];
-    }));
-    const own = new Set(loaded.flatMap((l) => {
-      const m = /\/dist\/(src\/.+)$/.exec(l);
-      return m ? [m[1]!] : [];
-    }));
-    return { res, packages, own, loaded };
+    const res = await runMesh(args, { env: { NODE_OPTIONS: `--import ${MODULE_TRACER}`, MESH_MODULE_TRACE: file } });
+    return { res, ...readModuleTrace(file) };
   } finally {
     dir.cleanup();
   }

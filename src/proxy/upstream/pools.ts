@@ -1,7 +1,7 @@
 // The upstream connection pools: one undici Pool per endpoint address (and per mesh TLS port when the
 // outbound proxy speaks mTLS), plus the HTTP/2 sessions h2/gRPC clients use. Kept while some service's table
 // still holds the address; closed (after their in-flight requests) when it leaves.
-import { Pool } from 'undici';
+import { Pool } from '../../core/undici-parts.js';
 import { H2Sessions } from '../h2/sessions.js';
 import { tlsAddress, type OutboundTlsProvider } from './outbound-tls.js';
 
