@@ -15,6 +15,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/mesh.js';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']);
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -144,4 +147,24 @@ function main(): void {
   process.on('SIGTERM', () => process.exit(0));
 }
 
-main();
+/**
+ * The floor as a row of `npm run bench:proxy`: this file run as its own process in undici mode, pinned to the
+ * proxy's CPU like the mesh rows, so its CPU per request is read from /proc the same way.
+ */
+export async function startBareProxy(opts: { backend: string; cpu: string | undefined; pinned: (cpu: string | undefined, cmd: string, args: string[]) => [string, string[]] }) {
+  const port = await freePort();
+  const [cmd, args] = opts.pinned(opts.cpu, process.execPath, [fileURLToPath(import.meta.url), String(port), opts.backend, 'undici']);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout!.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`bare-proxy exited (${code}) before listening`)));
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    // taskset execs node, so this pid is node's.
+    name: 'floor: node:http + undici', url: `http://127.0.0.1:${port}/`, host: undefined, pids: () => [child.pid!],
+    async stop() { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGTERM'); await exited; } },
+  };
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -1,6 +1,7 @@
 // The issue-13 targets for `npm run bench:proxy`, checked per mesh row and printed as PASS or MISS. Every ratio
 // to nginx (and the added p99, against direct) is computed within one round, where both ran in the same minute
 // of a shared machine, and the median over the rounds is what is judged.
+import { median } from './proc-stats.js';
 
 /** One target's figures in one round. cpuUs is null where no process was measured (direct). */
 export interface RoundFigures { rps: number; p99: number; cpuUs: number | null; pacedP99: number }
@@ -36,11 +37,6 @@ const CHECKS: Check[] = [
     fromRow: (r) => r.rssPeakMiB ?? NaN },
 ];
 
-const median = (xs: number[]): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** Each check's value (median of per-round figures) and verdict for one row; verdict '-' when it cannot be judged. */
 export function judge(row: TargetRow, rounds: Map<string, RoundFigures>[], direct: string, nginx: string | undefined): Array<{ label: string; limit: string; text: string; verdict: 'PASS' | 'MISS' | '-' }> {

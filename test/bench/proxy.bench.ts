@@ -18,6 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startMesh, REPO_ROOT, type Daemon } from '../helpers/mesh.js';
 import { startBenchRegistry } from './bench-registry.js';
+import { startBareProxy } from './bare-proxy.js';
+import { runH2Bench } from './h2.bench.js';
+import { childPids, cpuMicros, median } from './proc-stats.js';
 import { printTargets, type RoundFigures } from './proxy-targets.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -147,42 +150,11 @@ function rssMiB(pids: number[]): number {
 }
 
 /**
- * CPU time (user + system, µs) the processes have used, from /proc/<pid>/stat. Per request this is the figure
- * that survives a shared machine: throughput falls when another process takes the core, CPU per request does not.
- */
-function cpuMicros(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch { /* gone */ }
-  }
-  return (ticks / CLOCK_TICKS) * 1e6;
-}
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-function childPids(pid: number): number[] {
-  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
-}
-
-/**
  * One row of the table. `pids` are the processes that serve the traffic (whose CPU and RSS are measured: mesh's
  * one process or its workers, nginx's workers, not its master); `primary` is a `--workers N` mesh primary,
  * reported on its own line.
  */
 export interface Target { name: string; url: string; host: string | undefined; pids: () => number[]; primary?: () => number }
-
-/** A module that adds a row to the same interleaved rounds (test/bench/bare-proxy.ts: the bare node:http + undici floor). */
-export interface ExtraTargetModule {
-  startBareProxy(opts: { backend: string; cpu: string | undefined; pinned: typeof pinned }): Promise<Target & { stop(): Promise<void> }>;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 interface Measured { rows: Row[]; rounds: Map<string, RoundFigures>[]; primaries: Map<string, { idle: number; peak: number }> }
 
@@ -247,18 +219,6 @@ async function startMeshProxy(registry: string, workers: number, cpu: string | u
 }
 
 /** Imports an optional bench module and returns the named export, or undefined (saying why) when it is not there. */
-async function optionalExport<T>(file: string, name: string, what: string): Promise<T | undefined> {
-  try {
-    const mod = await import(new URL(file, import.meta.url).href) as Record<string, unknown>;
-    if (typeof mod[name] === 'function') return mod[name] as T;
-    console.log(`${what}: skipped (test/bench/${file.slice(2, -3)}.ts has no ${name}() yet)`);
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    console.log(`${what}: skipped (test/bench/${file.slice(2, -3)}.ts is not there yet)`);
-  }
-  return undefined;
-}
-
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-bench-proxy-'));
   const stops: Array<() => Promise<void>> = [];
@@ -291,9 +251,8 @@ export async function main(): Promise<void> {
     const two = await startMeshProxy(registry, 2, undefined);
     targets.push({ name: 'mesh --workers 2', url: two.url, host: 'bench', pids: () => childPids(two.daemon.child.pid!), primary: () => two.daemon.child.pid! });
     // ── Floor row (issue 13): a bare node:http + undici proxy, the least any Node proxy costs, on the proxy's
-    //    CPU in the same rounds. test/bench/bare-proxy.ts provides startBareProxy() (ExtraTargetModule above).
-    const startBareProxy = await optionalExport<ExtraTargetModule['startBareProxy']>('./bare-proxy.js', 'startBareProxy', 'floor row (bare node:http + undici proxy)');
-    if (startBareProxy !== undefined) {
+    //    CPU in the same rounds. test/bench/bare-proxy.ts provides startBareProxy().
+    {
       const bare = await startBareProxy({ backend: `127.0.0.1:${bePort}`, cpu: TASKSET ? PROXY_CPU : undefined, pinned });
       stops.push(() => bare.stop());
       targets.push(bare);
@@ -356,8 +315,7 @@ const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) =
 if (isMain) {
   await main();
   // ── HTTP/2 section (issue 13): h2load through mesh and through nginx on one core, from test/bench/h2.bench.ts.
-  const runH2Bench = await optionalExport<() => Promise<void>>('./h2.bench.js', 'runH2Bench', '\nHTTP/2 section');
-  if (runH2Bench !== undefined) {
+  if (process.env.BENCH_SKIP_H2 !== '1') {
     console.log('');
     await runH2Bench();
   }
