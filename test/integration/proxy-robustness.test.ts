@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { seededRandom } from '../../src/core/clock.js';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
-import { eventually, tempDir } from '../helpers/mesh.js';
+import { eventually, freePort, tempDir } from '../helpers/mesh.js';
 import { startRegistry } from '../helpers/registry.js';
-import { getJson, register, startProxy, viaProxy, type TestProxy } from '../helpers/proxy.js';
+import { getJson, register, startBackend, startProxy, viaProxy, type TestProxy } from '../helpers/proxy.js';
 
 interface RawReply { text: string; closed: boolean; status: number }
 
@@ -380,4 +380,18 @@ test('the proxy survives hostile clients and misbehaving upstreams', { timeout: 
     const lines = proxy.daemon.stderr().trim().split('\n');
     assert.ok(lines.length < 12, `the proxy logged per request:\n${lines.join('\n')}`);
   });
+});
+
+test('a proxy started while its registry is down keeps running, then routes once the registry comes up', { timeout: 60_000 }, async (t) => {
+  // Nothing listens on this port yet: the proxy's first sync fails with ECONNREFUSED and is retried.
+  const registryPort = await freePort();
+  const proxy = await startProxy(t, `http://127.0.0.1:${registryPort}`);
+  // It used to exit 0 here, silently: only unref'd timers were left while it waited for its first table.
+  await new Promise((r) => setTimeout(r, 1_500));
+  assert.equal(proxy.daemon.child.exitCode, null, 'the proxy is still running');
+  assert.ok(await getJson<unknown>(`${proxy.admin}/healthz`), 'its admin server answers');
+  const reg = await startRegistry(t, { args: ['--listen', `127.0.0.1:${registryPort}`] });
+  const b = await startBackend(t, 'late-a');
+  await register(reg.url, 'late', b);
+  await eventually(async () => (await viaProxy(proxy.port, 'late', '/x')).status === 200, 20_000);
 });
