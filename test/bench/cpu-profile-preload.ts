@@ -25,6 +25,8 @@ if (dir) {
 if (dir) {
   process.on('SIGUSR2', () => {
     {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc && process.env.MESH_BENCH_GC) gc();
       const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
       writeFileSync(join(dir, `memory-${process.pid}-${Date.now()}.json`), JSON.stringify({ usage: process.memoryUsage(), spaces }, null, 1));
       if (process.env.MESH_BENCH_HEAP_SNAPSHOT) writeHeapSnapshot(join(dir, `daemon-${process.pid}.heapsnapshot`));

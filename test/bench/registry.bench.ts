@@ -79,7 +79,7 @@ function daemonEnv(): NodeJS.ProcessEnv {
   const nodeOptions = [process.env.MESH_BENCH_NODE_OPTIONS ?? '', preload].join(' ').trim();
   return {
     ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
-    ...(profileDir ? { MESH_BENCH_PROFILE_DIR: profileDir, MESH_BENCH_HEAP_SNAPSHOT: process.env.MESH_BENCH_HEAP_SNAPSHOT ?? '' } : {}),
+    ...(profileDir ? { MESH_BENCH_PROFILE_DIR: profileDir, MESH_BENCH_HEAP_SNAPSHOT: process.env.MESH_BENCH_HEAP_SNAPSHOT ?? '', MESH_BENCH_GC: process.env.MESH_BENCH_GC ?? '' } : {}),
   };
 }
 
