@@ -32,10 +32,10 @@ test('writes made in one turn of the event loop share one transaction (none goes
   const batcher = new WriteBatcher(etcd.send);
   const done = Promise.all(['a', 'b', 'c', 'd', 'e'].map((k) => batcher.write(put(`/p/services/s/${k}`))));
   await new Promise((r) => setImmediate(r));
-  etcd.release();
-  const results = await done;
   assert.equal(etcd.txns.length, 1, 'one transaction for the five writes');
   assert.equal(etcd.txns[0]!.success!.length, 5);
+  etcd.release();
+  const results = await done;
   assert.deepEqual(new Set(results.map((r) => r.revision)), new Set([10]));
 });
 
