@@ -16,8 +16,9 @@
 //
 // Knobs: MESH_BENCH_STORE=etcd|embedded (one store only), MESH_BENCH_ROUNDS=n, MESH_BENCH_INSTANCES=n (while
 // iterating), MESH_BENCH_PIN=1 (daemon A / the embedded daemon on CPU 0, everything else on CPU 1, with taskset),
-// MESH_BENCH_NODE_OPTIONS (node flags for the daemons), MESH_BENCH_PROFILE_DIR=dir (a CPU profile of every
-// daemon, and SIGUSR2 memory figures after the load; MESH_BENCH_HEAP_SNAPSHOT=1 adds heap snapshots).
+// MESH_BENCH_NODE_OPTIONS (node flags for the daemons; default the README's heap flags, ' ' for V8's defaults),
+// MESH_BENCH_PROFILE_DIR=dir (a CPU profile of every daemon, and SIGUSR2 memory figures after the load;
+// MESH_BENCH_HEAP_SNAPSHOT=1 adds heap snapshots, MESH_BENCH_GC=1 collects first when node runs with --expose-gc).
 import { execFileSync } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -37,6 +38,8 @@ const CLIENTS = 4; // RegistryClient keeps 16 connections each: 4 × 16 = 64 kee
 const DEADLINE_MS = 300_000;
 const PIN = process.env.MESH_BENCH_PIN === '1';
 const ONLY = process.env.MESH_BENCH_STORE;
+/** The daemons run with the heap flags the README recommends (MESH_BENCH_NODE_OPTIONS=' ' for V8's defaults). */
+const DAEMON_NODE_OPTIONS = (process.env.MESH_BENCH_NODE_OPTIONS ?? '--max-semi-space-size=4 --max-old-space-size=128').trim();
 
 /** The issue's targets (15) for the etcd store, and the embedded store's own. */
 const AIM = { rate: 5_000, etcdP99: 100, embeddedP99: 50, rssMiB: 100, restartMs: 1_000 };
@@ -76,7 +79,7 @@ function daemonEnv(): NodeJS.ProcessEnv {
   const profileDir = process.env.MESH_BENCH_PROFILE_DIR;
   // node refuses --cpu-prof in NODE_OPTIONS; the preload profiles through the inspector instead.
   const preload = profileDir ? `--import ${new URL('./cpu-profile-preload.js', import.meta.url).href}` : '';
-  const nodeOptions = [process.env.MESH_BENCH_NODE_OPTIONS ?? '', preload].join(' ').trim();
+  const nodeOptions = [DAEMON_NODE_OPTIONS, preload].join(' ').trim();
   return {
     ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
     ...(profileDir ? { MESH_BENCH_PROFILE_DIR: profileDir, MESH_BENCH_HEAP_SNAPSHOT: process.env.MESH_BENCH_HEAP_SNAPSHOT ?? '', MESH_BENCH_GC: process.env.MESH_BENCH_GC ?? '' } : {}),
@@ -288,7 +291,7 @@ async function main(): Promise<void> {
   const onEtcd: (LoadResult & { perTxn: number })[] = [];
   let extras: EmbeddedExtras | undefined;
   try {
-    console.log(`registry bench: ${INSTANCES} instances, ${SERVICES} services, ${SERVICES} SSE watchers, ${IN_FLIGHT} PUTs in flight, one registration per request; ${ROUNDS} round(s), load average ${loadavg().map((l) => fmt(l, 1)).join(' ')}${PIN ? ', daemon A pinned to CPU 0, the rest to CPU 1' : ''}`);
+    console.log(`registry bench: ${INSTANCES} instances, ${SERVICES} services, ${SERVICES} SSE watchers, ${IN_FLIGHT} PUTs in flight, one registration per request; daemons' NODE_OPTIONS ${DAEMON_NODE_OPTIONS ? `"${DAEMON_NODE_OPTIONS}"` : '(none: V8 defaults)'}; ${ROUNDS} round(s), load average ${loadavg().map((l) => fmt(l, 1)).join(' ')}${PIN ? ', daemon A pinned to CPU 0, the rest to CPU 1' : ''}`);
     for (let round = 1; round <= ROUNDS; round++) {
       if (ONLY !== 'etcd') {
         const r = await embeddedRound(round === 1);
