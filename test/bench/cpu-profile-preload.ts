@@ -1,6 +1,8 @@
-// Loaded into a benchmark's daemon with NODE_OPTIONS="--import <this file>" (node refuses --cpu-prof in
-// NODE_OPTIONS): profiles the whole process and writes a .cpuprofile into MESH_BENCH_PROFILE_DIR when it exits,
-// for `node --cpu-prof`-style analysis (Chrome DevTools, or the self-time table the registry bench prints).
+// Loaded into a benchmark's daemons with NODE_OPTIONS="--import <this file>" when MESH_BENCH_PROFILE_DIR is set
+// (node refuses --cpu-prof in NODE_OPTIONS): profiles the whole process and writes daemon-<pid>.cpuprofile there
+// when it exits (open it in Chrome DevTools, or sum self time per function from its samples). On SIGUSR2 it
+// writes the process's memory by kind and V8's heap spaces (memory-<pid>-<time>.json) and, with
+// MESH_BENCH_HEAP_SNAPSHOT=1, a heap snapshot; with MESH_BENCH_GC=1 (and node's --expose-gc) it collects first.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
@@ -19,17 +21,11 @@ if (dir) {
       if (!err) writeFileSync(join(dir, `daemon-${process.pid}.cpuprofile`), JSON.stringify(res.profile));
     });
   });
-}
-
-// SIGUSR2: the process's memory by kind (V8 heap, external, array buffers) and V8's heap spaces, as JSON.
-if (dir) {
   process.on('SIGUSR2', () => {
-    {
-      const gc = (globalThis as { gc?: () => void }).gc;
-      if (gc && process.env.MESH_BENCH_GC) gc();
-      const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
-      writeFileSync(join(dir, `memory-${process.pid}-${Date.now()}.json`), JSON.stringify({ usage: process.memoryUsage(), spaces }, null, 1));
-      if (process.env.MESH_BENCH_HEAP_SNAPSHOT) writeHeapSnapshot(join(dir, `daemon-${process.pid}.heapsnapshot`));
-    }
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc && process.env.MESH_BENCH_GC) gc();
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }]));
+    writeFileSync(join(dir, `memory-${process.pid}-${Date.now()}.json`), JSON.stringify({ usage: process.memoryUsage(), spaces }, null, 1));
+    if (process.env.MESH_BENCH_HEAP_SNAPSHOT) writeHeapSnapshot(join(dir, `daemon-${process.pid}.heapsnapshot`));
   });
 }
