@@ -16,7 +16,7 @@
 //
 // Knobs: MESH_BENCH_STORE=etcd|embedded (one store only), MESH_BENCH_ROUNDS=n, MESH_BENCH_INSTANCES=n (while
 // iterating), MESH_BENCH_PIN=1 (daemon A / the embedded daemon on CPU 0, everything else on CPU 1, with taskset),
-// MESH_BENCH_NODE_OPTIONS (node flags for the daemons; default the README's heap flags, ' ' for V8's defaults),
+// MESH_BENCH_NODE_OPTIONS (node flags for the daemons, e.g. the README's heap flags; default none),
 // MESH_BENCH_PROFILE_DIR=dir (a CPU profile of every daemon, and SIGUSR2 memory figures after the load;
 // MESH_BENCH_HEAP_SNAPSHOT=1 adds heap snapshots, MESH_BENCH_GC=1 collects first when node runs with --expose-gc).
 import { execFileSync } from 'node:child_process';
@@ -38,8 +38,11 @@ const CLIENTS = 4; // RegistryClient keeps 16 connections each: 4 × 16 = 64 kee
 const DEADLINE_MS = 300_000;
 const PIN = process.env.MESH_BENCH_PIN === '1';
 const ONLY = process.env.MESH_BENCH_STORE;
-/** The daemons run with the heap flags the README recommends (MESH_BENCH_NODE_OPTIONS=' ' for V8's defaults). */
-const DAEMON_NODE_OPTIONS = (process.env.MESH_BENCH_NODE_OPTIONS ?? '--max-semi-space-size=4 --max-old-space-size=128').trim();
+/**
+ * Node flags for the daemons: none by default (the daemon as it ships); the README's heap flags for a small RSS
+ * are MESH_BENCH_NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=128".
+ */
+const DAEMON_NODE_OPTIONS = (process.env.MESH_BENCH_NODE_OPTIONS ?? '').trim();
 
 /** The issue's targets (15) for the etcd store, and the embedded store's own. */
 const AIM = { rate: 5_000, etcdP99: 100, embeddedP99: 50, rssMiB: 100, restartMs: 1_000 };
