@@ -2,7 +2,9 @@
 // served from here (also while etcd is out of reach), and every change the watch delivers becomes exactly one
 // store event whose index is the etcd revision of that change.
 import type { Instance } from '../../../core/types.js';
-import { cachedInstance, decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike, type StoredInstance } from './keys.js';
+import {
+  cachedInstance, decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike, type StoredInstance,
+} from './keys.js';
 import type { StoreEvent } from '../store.js';
 import type { EtcdConfigCache } from '../../config/etcd-config.js';
 

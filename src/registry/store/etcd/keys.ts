@@ -1,8 +1,8 @@
 // How the registry lays itself out in etcd, and how etcd's key-values map onto instances. Pure functions, so
 // the layout, the revision mapping and the resync diff are unit-tested without an etcd.
 //
-//   <prefix>/services/<service>/<id>   one instance, JSON (the spec plus registry-maintained state); a TTL
-//                                      instance's key is bound to an etcd lease of its TTL
+//   <prefix>/services/<service>/<id>   one instance, JSON (the spec plus registry-maintained state); no lease
+//                                      (keys written by an older mesh may still carry a lease of their own)
 //   <prefix>/members/<member-id>       one live registry daemon, bound to that daemon's session lease; the
 //                                      set of these keys decides which daemon runs which service's checks
 //
