@@ -1,10 +1,23 @@
 // The active health checks: one HTTP GET or one TCP connect, bounded by a timeout, reduced to a verdict and a
 // short output line a user reads in `mesh services <service>` ("HTTP 500", "connect ECONNREFUSED 127.0.0.1:9").
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import type { HealthState } from '../../core/types.js';
 import { TcpConnectError, tcpConnect } from '../../core/tcp-connect.js';
 
 export interface ProbeResult { health: HealthState; output: string }
+
+/**
+ * undici is loaded at the first HTTP check, not with the daemon: it adds ~20 MiB to a process's RSS, and many
+ * registries run TTL checks only.
+ */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
+
+/** The connection pool HTTP checks share. */
+export async function newProbeAgent(): Promise<Agent> {
+  const { Agent } = await loadUndici();
+  return new Agent({ keepAliveTimeout: 1_000, connections: 4 });
+}
 
 function describe(err: unknown, timeoutMs: number): string {
   const e = err as NodeJS.ErrnoException & { name?: string };
@@ -18,6 +31,7 @@ function describe(err: unknown, timeoutMs: number): string {
 export async function httpProbe(url: string, timeoutMs: number, dispatcher: Agent, signal?: AbortSignal): Promise<ProbeResult> {
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
+    const { request } = await loadUndici();
     const res = await request(url, {
       method: 'GET',
       dispatcher,

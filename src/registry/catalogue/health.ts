@@ -4,10 +4,10 @@
 //
 // Heartbeats are not events (they are not journaled), so TTLs are evaluated lazily: a per-instance timer fires
 // at the earliest moment the instance could have expired and re-reads its lastHeartbeat from the store.
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { DEFAULTS, type Instance } from '../../core/types.js';
-import { httpProbe, tcpProbe, type ProbeResult } from './health-probes.js';
+import { httpProbe, newProbeAgent, tcpProbe, type ProbeResult } from './health-probes.js';
 import { hasActiveCheck } from './instance-spec.js';
 import type { RegistryStore, StoreEvent } from '../store/store.js';
 
@@ -62,7 +62,8 @@ export class HealthMonitor {
   private readonly tracked = new Map<string, Tracked>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
-  private agent: Agent | undefined;
+  /** Made at the first HTTP check (see newProbeAgent). */
+  private agent: Promise<Agent> | undefined;
   private unsubscribe: (() => void) | undefined;
   private startedAt = 0;
 
@@ -80,7 +81,6 @@ export class HealthMonitor {
   start(): void {
     if (this.unsubscribe) return;
     this.startedAt = this.clock.now();
-    this.agent = new Agent({ keepAliveTimeout: 1_000, connections: 4 });
     this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
     for (const inst of this.store.list()) this.track(inst);
   }
@@ -93,7 +93,7 @@ export class HealthMonitor {
     for (const t of this.tracked.values()) this.untrack(t);
     this.tracked.clear();
     await Promise.allSettled([...this.pending]);
-    await this.agent?.close().catch(() => {});
+    await this.agent?.then((a) => a.close()).catch(() => {});
   }
 
   /** Evaluates every TTL and deregister-after deadline now (the timers call this per instance; tests call it). */
@@ -207,7 +207,7 @@ export class HealthMonitor {
   /** One probe at a time per instance: the next is scheduled only after this one has finished. */
   private async runProbe(t: Tracked): Promise<void> {
     const inst = this.store.get(t.service, t.id);
-    if (!inst || t.removing || t.probing || !inst.check || !this.agent) return;
+    if (!inst || t.removing || t.probing || !inst.check || !this.unsubscribe) return;
     if (!this.shouldCheck(inst.service)) {
       // Not this daemon's service to check (now): keep the loop ticking so it picks up if ownership moves here.
       this.scheduleProbe(t, inst.check.intervalMs ?? DEFAULTS.checkIntervalMs);
@@ -218,7 +218,7 @@ export class HealthMonitor {
     let result: ProbeResult;
     try {
       const probe = inst.check.http
-        ? httpProbe(inst.check.http, timeoutMs, this.agent, this.abort.signal)
+        ? (this.agent ??= newProbeAgent()).then((agent) => httpProbe(inst.check!.http!, timeoutMs, agent, this.abort.signal))
         : tcpProbe(inst.check.tcp!, timeoutMs, this.abort.signal);
       this.pending.add(probe);
       result = await probe.finally(() => this.pending.delete(probe));

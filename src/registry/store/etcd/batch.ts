@@ -45,6 +45,7 @@ export class WriteBatcher {
   private queue: Pending[] = [];
   private inFlight = 0;
   private readonly keysInFlight = new Set<string>();
+  private flushScheduled = false;
 
   /**
    * `send` runs one transaction; `maxInFlight` transactions may be under way at once (their key sets are
@@ -56,8 +57,20 @@ export class WriteBatcher {
   write(write: BatchWrite): Promise<BatchResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ write, keyText: write.key.toString('latin1'), resolve, reject });
-      this.flush();
+      this.scheduleFlush();
     });
+  }
+
+  /**
+   * Sends at the end of this turn of the event loop rather than at once: requests whose bytes arrived together
+   * are parsed in one turn, so they share one transaction instead of the first going out alone. Each transaction
+   * is a gRPC call, whose cost in the daemon (an HTTP/2 stream, protobuf, etcd3's call wrapping) was a tenth of
+   * a registration's CPU at ~13 registrations per transaction. The delay is below a millisecond.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => { this.flushScheduled = false; this.flush(); });
   }
 
   /** Writes waiting or under way (for status and tests). */

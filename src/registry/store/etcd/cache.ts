@@ -2,12 +2,23 @@
 // served from here (also while etcd is out of reach), and every change the watch delivers becomes exactly one
 // store event whose index is the etcd revision of that change.
 import type { Instance } from '../../../core/types.js';
-import { decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike } from './keys.js';
+import {
+  cachedInstance, decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike, type StoredInstance,
+} from './keys.js';
 import type { StoreEvent } from '../store.js';
 import type { EtcdConfigCache } from '../../config/etcd-config.js';
 
 /** The fields of an etcd watch event this cache reads. */
 export interface WatchEventLike { type: 'Put' | 'Delete' | string; kv: KeyValueLike }
+
+/**
+ * A write this daemon sent: when the watch brings back exactly these bytes under this key, the cache takes the
+ * object the write was encoded from instead of parsing the JSON again (same bytes, same instance).
+ */
+export interface OwnWrite { value: Buffer; stored: StoredInstance; changeRevision: number | undefined }
+
+interface Waiter { revision: number; promise: Promise<boolean>; resolve: (caught: boolean) => void; timer: NodeJS.Timeout }
+const CAUGHT_UP = Promise.resolve(true);
 
 export class EtcdCache {
   /** The newest revision whose changes have all been applied: the registry's index. */
@@ -18,7 +29,13 @@ export class EtcdCache {
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   /** Why this daemon deleted a key, so the remove event carries the caller's reason. */
   private readonly localReasons = new Map<string, string>();
-  private waiters: { revision: number; resolve: (caught: boolean) => void }[] = [];
+  /**
+   * Callers waiting for a revision, one entry per (revision, timeout): every write of one etcd transaction
+   * waits for the same revision, so they share one promise and one timer instead of one each.
+   */
+  private readonly waiters = new Map<string, Waiter>();
+  /** This daemon's writes in flight, by key (see OwnWrite). */
+  private readonly ownWrites = new Map<string, OwnWrite>();
 
   /** Where config keys go (src/registry/config/etcd-config.ts); set by the store. */
   configSink: EtcdConfigCache | undefined;
@@ -48,6 +65,13 @@ export class EtcdCache {
 
   noteLocalDelete(key: string, reason: string): void { this.localReasons.set(key, reason); }
 
+  /** Registers a write about to be sent; the store calls forgetOwnWrite once the write is settled either way. */
+  expectOwnWrite(key: string, write: OwnWrite): void { this.ownWrites.set(key, write); }
+
+  forgetOwnWrite(key: string, write: OwnWrite): void {
+    if (this.ownWrites.get(key) === write) this.ownWrites.delete(key);
+  }
+
   /**
    * Replaces the whole state with a range read taken at `revision`, emitting the difference as events (the
    * store loads before anyone subscribes, so only a resync's difference reaches subscribers).
@@ -61,7 +85,7 @@ export class EtcdCache {
       if (parsed?.kind === 'member') this.members.add(parsed.member);
       if (parsed?.kind !== 'instance') continue;
       const cached = decodeInstance(kv, parsed.service, parsed.id);
-      if (cached) next.set(key, freezeCached(cached));
+      if (cached) next.set(key, cached);
     }
     this.configSink?.load(kvs);
     const events = diffSnapshots(this.byKey, next, revision);
@@ -92,9 +116,8 @@ export class EtcdCache {
       const was = this.byKey.get(key);
       if (ev.type === 'Put') {
         if (was && was.modRevision >= revision) continue; // already applied (a resumed watch replays)
-        const cached = decodeInstance(ev.kv, parsed.service, parsed.id);
-        if (!cached) continue;
-        const stored = freezeCached(cached);
+        const stored = this.ownEcho(key, ev.kv) ?? decodeInstance(ev.kv, parsed.service, parsed.id);
+        if (!stored) continue;
         this.put(key, stored);
         // Only the shared heartbeat time moved (the instance keeps its modifyIndex): every read shows it, but
         // like a heartbeat on the embedded store it is not a change that watchers (proxies) hear of.
@@ -114,31 +137,40 @@ export class EtcdCache {
 
   /** Resolves true once the cache has applied `revision`, false after timeoutMs. */
   waitFor(revision: number, timeoutMs: number): Promise<boolean> {
-    if (this.revision >= revision) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter = { revision, resolve: (caught: boolean) => { clearTimeout(timer); resolve(caught); } };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
+    if (this.revision >= revision) return CAUGHT_UP;
+    const id = `${revision}/${timeoutMs}`;
+    const shared = this.waiters.get(id);
+    if (shared) return shared.promise;
+    let resolve!: (caught: boolean) => void;
+    const promise = new Promise<boolean>((r) => { resolve = r; });
+    const timer = setTimeout(() => { this.waiters.delete(id); resolve(false); }, timeoutMs);
+    this.waiters.set(id, { revision, promise, resolve, timer });
+    return promise;
   }
 
   /** Releases every waiter (the store is closing). */
   releaseWaiters(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.resolve(false);
+    for (const w of this.waiters.values()) { clearTimeout(w.timer); w.resolve(false); }
+    this.waiters.clear();
   }
 
   private advance(revision: number): void {
     if (revision <= this.revision) return;
     this.revision = revision;
-    if (this.waiters.length === 0) return;
-    const done = this.waiters.filter((w) => w.revision <= revision);
-    this.waiters = this.waiters.filter((w) => w.revision > revision);
-    for (const w of done) w.resolve(true);
+    for (const [id, w] of this.waiters) {
+      if (w.revision > revision) continue;
+      this.waiters.delete(id);
+      clearTimeout(w.timer);
+      w.resolve(true);
+    }
+  }
+
+  /** The cached form of this daemon's own write, when the watch brought back exactly its bytes. */
+  private ownEcho(key: string, kv: KeyValueLike): CachedInstance | undefined {
+    const own = this.ownWrites.get(key);
+    if (own === undefined || !own.value.equals(kv.value)) return undefined;
+    this.ownWrites.delete(key);
+    return cachedInstance(own.stored, own.changeRevision, kv);
   }
 
   private put(key: string, cached: CachedInstance): void {
@@ -164,17 +196,4 @@ export class EtcdCache {
       }
     }
   }
-}
-
-/**
- * Freezes an instance for sharing, without its undefined fields. They are left out of a new object rather than
- * deleted from the decoded one: `delete` turns a V8 object into a dictionary, which with 10,000 instances cached
- * costs several MiB of heap for nothing.
- */
-function freezeCached(cached: CachedInstance): CachedInstance {
-  const inst: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cached.instance)) if (v !== undefined) inst[k] = v;
-  if (inst.tags) Object.freeze(inst.tags);
-  if (inst.check) Object.freeze(inst.check);
-  return { ...cached, instance: Object.freeze(inst) as unknown as Instance };
 }

@@ -199,9 +199,25 @@ export class EtcdStore implements RegistryStore {
     const now = this.clock.now();
     const health = initialHealth(prev, spec, now);
     const stored: StoredInstance = { ...spec, ...health, registeredAt: prev?.registeredAt ?? now };
-    const res = await this.write('register', { key: Buffer.from(key), value: encodeInstance(stored), lease: '0' });
-    if (was && was.lease !== '0') this.revokeQuietly(was.lease);
-    return this.applied(key, res.revision, stored, prev?.createIndex);
+    return this.writeInstance('register', key, stored, undefined, { lease: '0' }, async (res) => {
+      if (was && was.lease !== '0') this.revokeQuietly(was.lease);
+      return this.applied(key, res.revision, stored, prev?.createIndex);
+    });
+  }
+
+  /**
+   * Writes an instance's value (encoded once, here) and runs `then` on the result while the cache still expects
+   * the write back: the watch's echo of these bytes is cached from `stored` without parsing them again.
+   */
+  private async writeInstance<T>(what: string, key: string, stored: StoredInstance, changeRevision: number | undefined,
+    how: { lease: string; ifModRevision?: number }, then: (res: BatchResult) => Promise<T>): Promise<T> {
+    const own = { value: encodeInstance(stored, changeRevision), stored, changeRevision };
+    this.cache.expectOwnWrite(key, own);
+    try {
+      return await then(await this.write(what, { key: Buffer.from(key), value: own.value, ...how }));
+    } finally {
+      this.cache.forgetOwnWrite(key, own);
+    }
   }
 
   async remove(service: string, id: string, reason: string, stillDue?: (current: Instance) => boolean): Promise<boolean> {
@@ -262,11 +278,14 @@ export class EtcdStore implements RegistryStore {
         lastHeartbeat: beat ? now : prev.lastHeartbeat,
         criticalSince: health !== 'critical' ? undefined : prev.health === 'critical' ? prev.criticalSince : now,
       };
-      const value = encodeInstance(stored, sameVerdict ? prev.modifyIndex : undefined);
-      const res = await this.write(sameVerdict ? 'record a heartbeat' : 'record health', { key: Buffer.from(key), value, lease: was.lease, ifModRevision: was.modRevision });
-      if (res.succeeded) return this.applied(key, res.revision, stored, prev.createIndex);
-      // Someone else changed it first: wait until our cache has their change, then decide again.
-      await this.cache.waitFor(res.revision, 2_000);
+      const done = await this.writeInstance(sameVerdict ? 'record a heartbeat' : 'record health', key, stored, sameVerdict ? prev.modifyIndex : undefined,
+        { lease: was.lease, ifModRevision: was.modRevision }, async (res) => {
+          if (res.succeeded) return this.applied(key, res.revision, stored, prev.createIndex);
+          // Someone else changed it first: wait until our cache has their change, then decide again.
+          await this.cache.waitFor(res.revision, 2_000);
+          return undefined;
+        });
+      if (done) return done;
     }
     throw new MeshError('MESH_ERR_INTERNAL', `health of ${service}/${id} kept changing under concurrent writers; try again`);
   }

@@ -1,8 +1,8 @@
 // How the registry lays itself out in etcd, and how etcd's key-values map onto instances. Pure functions, so
 // the layout, the revision mapping and the resync diff are unit-tested without an etcd.
 //
-//   <prefix>/services/<service>/<id>   one instance, JSON (the spec plus registry-maintained state); a TTL
-//                                      instance's key is bound to an etcd lease of its TTL
+//   <prefix>/services/<service>/<id>   one instance, JSON (the spec plus registry-maintained state); no lease
+//                                      (keys written by an older mesh may still carry a lease of their own)
 //   <prefix>/members/<member-id>       one live registry daemon, bound to that daemon's session lease; the
 //                                      set of these keys decides which daemon runs which service's checks
 //
@@ -76,7 +76,10 @@ export type StoredInstance = Omit<Instance, 'createIndex' | 'modifyIndex'>;
  * store, a heartbeat is not a change), so every daemon, old or freshly started, reports the same modifyIndex.
  */
 export function encodeInstance(instance: StoredInstance | Instance, changeRevision?: number): Buffer {
-  const { createIndex: _c, modifyIndex: _m, ...stored } = instance as Instance;
+  // The registration path passes a StoredInstance: no copy then (JSON.stringify drops undefined, not present).
+  const hasIndexes = (instance as Instance).createIndex !== undefined || (instance as Instance).modifyIndex !== undefined;
+  let stored: object = instance;
+  if (hasIndexes) { const { createIndex: _c, modifyIndex: _m, ...rest } = instance as Instance; stored = rest; }
   return Buffer.from(JSON.stringify(changeRevision === undefined ? stored : { ...stored, changeRevision }));
 }
 
@@ -106,13 +109,36 @@ export function decodeInstance(kv: KeyValueLike, service: string, id: string): C
     return undefined;
   }
   if (stored === null || typeof stored !== 'object' || stored.service !== service || stored.id !== id || typeof stored.address !== 'string') return undefined;
+  return cachedInstance(stored, stored.changeRevision, kv);
+}
+
+/**
+ * The cached form of a stored instance: a frozen copy without undefined fields (what a JSON round trip through
+ * etcd yields), its indexes from the key-value. Shared by decodeInstance and the cache's path for this daemon's
+ * own writes, which has the object already and so skips the parse. Undefined fields are left out of a new object
+ * rather than deleted: `delete` turns a V8 object into a dictionary, which with 10,000 instances costs MiBs.
+ */
+export function cachedInstance(stored: StoredInstance & { changeRevision?: unknown }, changeRevision: unknown, kv: KeyValueLike): CachedInstance {
   const modRevision = Number(kv.mod_revision);
-  const { changeRevision, ...fields } = stored;
-  return {
-    instance: { ...fields, createIndex: Number(kv.create_revision), modifyIndex: typeof changeRevision === 'number' ? changeRevision : modRevision },
-    lease: kv.lease && kv.lease !== '' ? String(kv.lease) : '0',
-    modRevision,
-  };
+  const inst: Record<string, unknown> = {};
+  for (const k in stored) {
+    const v = (stored as unknown as Record<string, unknown>)[k];
+    if (v === undefined || k === 'changeRevision') continue;
+    inst[k] = (k === 'tags' || k === 'check') && v !== null && typeof v === 'object' ? Object.freeze(withoutUndefined(v as Record<string, unknown>)) : v;
+  }
+  inst.createIndex = Number(kv.create_revision);
+  inst.modifyIndex = typeof changeRevision === 'number' ? changeRevision : modRevision;
+  return { instance: Object.freeze(inst) as unknown as Instance, lease: kv.lease && kv.lease !== '' ? String(kv.lease) : '0', modRevision };
+}
+
+/** `o` itself when it has no undefined field (always, for a parsed value), else a copy without them. */
+function withoutUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  let clean = true;
+  for (const k in o) if (o[k] === undefined) { clean = false; break; }
+  if (clean) return o;
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }
 
 /**
