@@ -246,6 +246,7 @@ async function main(): Promise<void> {
     const seenExpiryLines = new Set<string>();
     const fault = async (name: string, inject: () => Promise<Partial<Outcome>>, hitHosts: number[] = [], certsMustHold = true) => {
       const t0 = Date.now();
+      const failuresBefore = await certs.mark();
       console.log(`  fault: ${name} …`);
       const extra = await inject();
       const t1 = Date.now();
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
       const configAudit = await configs.audit();
       const tokenAudit = await tokens.audit();
       const spend = await tokens.spendOnce();
-      const identity = certs.window(t0, tEnd);
+      const identity = await certs.window(t0, tEnd, failuresBefore);
       const outcome: Outcome = {
         fault: name, lost: await ledger.lost(), regsDuring: ledger.during(t0, t1), falseExpiries, hitExpiries, failedDuring: load.failures(t0, t1),
         failedAfter: load.failures(t1, t1 + AFTER_WINDOW_MS), convergeMs, ...extra,

@@ -1,4 +1,4 @@
-// The central config under the chaos run: a new version applied about once a second through the hosts' daemons
+// The central config under the chaos run: a new version applied every 2 s through the hosts' daemons
 // in turn (admin token), each one both a proxy setting every proxy must apply (api's timeout, kept at 15 s or
 // more so the routing the catalogue columns measure is unchanged) and an authz policy every sidecar must enforce
 // (GET from api allowed, so the load keeps passing). Every acknowledged version is remembered with the label it
@@ -10,7 +10,7 @@ import type { Host } from './hosts.js';
 import { SETTLE_MS, WriteLoop } from './write-loop.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const APPLY_EVERY_MS = 1_000;
+const APPLY_EVERY_MS = 2_000;
 
 function documentFor(label: string, n: number) {
   return {

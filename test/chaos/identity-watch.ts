@@ -1,5 +1,6 @@
 // The proxies' registry-issued certificates under the chaos run. Every second each proxy's admin server is asked
-// for its certificate (/routes: notAfter) and its renewal failures (/metrics: mesh_identity_renewal_failures_total).
+// for its certificate (/routes: notAfter); at each fault's start and end, for its renewal failures (/metrics:
+// mesh_identity_renewal_failures_total).
 // A certificate expired while in use when a poll saw it past its notAfter, or when the next one was issued (its
 // notAfter minus the lifetime) after it had run out. After each fault the daemons' trust bundles are compared.
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
@@ -13,9 +14,12 @@ interface ProxyCerts {
   seen: number[];
   /** notAfter of the certificates that ran out before the next one came. */
   expired: Set<number>;
-  /** [time, mesh_identity_renewal_failures_total]. */
-  failures: [number, number][];
+  /** mesh_identity_renewal_failures_total at the last reading. */
+  failures: number;
 }
+
+/** What `mark` read: the proxies' renewal failure counters at one moment. */
+export type FailureMark = Map<number, number>;
 
 export interface IdentityWindow {
   /** Certificates issued to the proxies in the window (renewals, or a new one bought with the token). */
@@ -35,7 +39,7 @@ export class IdentityWatch {
 
   start(): void {
     for (const h of this.hosts) {
-      this.certs.set(h.n, { seen: [], expired: new Set(), failures: [] });
+      this.certs.set(h.n, { seen: [], expired: new Set(), failures: 0 });
       this.loops.push(this.loop(h));
     }
   }
@@ -45,14 +49,25 @@ export class IdentityWatch {
     await Promise.all(this.loops);
   }
 
-  window(from: number, to: number): IdentityWindow {
+  /** Reads every proxy's renewal failure counter (a proxy that does not answer keeps its last reading). */
+  async mark(): Promise<FailureMark> {
+    await Promise.all(this.hosts.map(async (h) => {
+      const failures = /^mesh_identity_renewal_failures_total (\d+)/m.exec(await adminGet(h, '/metrics') ?? '')?.[1];
+      if (failures !== undefined) this.certs.get(h.n)!.failures = Number(failures);
+    }));
+    return new Map([...this.certs].map(([n, c]) => [n, c.failures]));
+  }
+
+  /** Certificates issued and expired in [from, to), and renewals failed since `before` (a mark taken at `from`). */
+  async window(from: number, to: number, before: FailureMark): Promise<IdentityWindow> {
+    const after = await this.mark();
     let renewed = 0;
     let failed = 0;
     let expired = 0;
-    for (const c of this.certs.values()) {
+    for (const [n, c] of this.certs) {
       renewed += c.seen.slice(1).filter((notAfter) => notAfter - CERT_TTL_MS >= from && notAfter - CERT_TTL_MS < to).length;
       expired += [...c.expired].filter((notAfter) => notAfter >= from && notAfter < to).length;
-      failed += counterAt(c.failures, to) - counterAt(c.failures, from);
+      failed += after.get(n)! - (before.get(n) ?? 0);
     }
     return { renewed, failed, expired };
   }
@@ -66,7 +81,7 @@ export class IdentityWatch {
   private async loop(h: Host): Promise<void> {
     const c = this.certs.get(h.n)!;
     while (!this.stopped) {
-      const [routes, metrics] = await Promise.all([adminGet(h, '/routes'), adminGet(h, '/metrics')]);
+      const routes = await adminGet(h, '/routes');
       const now = Date.now();
       const notAfterText = routes === undefined ? undefined : (JSON.parse(routes) as RoutesSnapshot).identity?.notAfter;
       if (notAfterText !== undefined) {
@@ -78,18 +93,9 @@ export class IdentityWatch {
         }
         if (notAfter < now) c.expired.add(notAfter);
       }
-      const failures = metrics === undefined ? undefined : /^mesh_identity_renewal_failures_total (\d+)/m.exec(metrics)?.[1];
-      if (failures !== undefined) c.failures.push([now, Number(failures)]);
       await sleep(POLL_MS);
     }
   }
-}
-
-/** The counter's last value sampled before `at` (0 before the first sample). */
-function counterAt(samples: [number, number][], at: number): number {
-  let v = 0;
-  for (const [t, n] of samples) { if (t >= at) break; v = n; }
-  return v;
 }
 
 async function adminGet(h: Host, path: string): Promise<string | undefined> {

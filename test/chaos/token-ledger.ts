@@ -1,4 +1,4 @@
-// Bootstrap tokens under the chaos run: one created about every 1.5 s through the hosts' daemons in turn, and
+// Bootstrap tokens under the chaos run: one created every 2 s through the hosts' daemons in turn, and
 // every third step an earlier one revoked through another daemon; the acknowledged creations and revocations
 // are remembered. After each fault: every acknowledged token is listed by every daemon, every acknowledged
 // revocation holds on every daemon (listed as revoked, and a first certificate asked with it is refused by each),
@@ -8,7 +8,7 @@ import type { Host } from './hosts.js';
 import { WriteLoop } from './write-loop.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const STEP_MS = 1_500;
+const STEP_MS = 2_000;
 const SIGN_TIMEOUT_MS = 15_000;
 
 export interface TokenAudit {
