@@ -241,24 +241,27 @@ async function main(): Promise<void> {
     let k = 0;
     // "health: api/api-h1-2 passing -> critical (TTL expired)" for an instance whose host was never frozen is a
     // false expiry: its keep-alive heartbeated all along (through its own, live daemon).
-    const expiries = () => hosts.flatMap((h) => [...h.daemonLog().matchAll(/health: api\/api-h(\d)-\d \w+ -> critical \(TTL expired\)/g)].map((m) => Number(m[1])));
-    let expiriesBefore = 0;
-    const seenExpiryLines = new Set<string>();
+    // Counted per daemon log (each only grows): the expiry lines each has shown since the last look.
+    const counted = new Map<number, number>();
+    const freshExpiries = (): { host: number; instanceHost: number; line: string }[] => hosts.flatMap((h) => {
+      const found = [...h.daemonLog().matchAll(/health: api\/api-h(\d)-\d \w+ -> critical \(TTL expired\)/g)];
+      const fresh = found.slice(counted.get(h.n) ?? 0);
+      counted.set(h.n, found.length);
+      return fresh.map((m) => ({ host: h.n, instanceHost: Number(m[1]), line: m[0] }));
+    });
     const fault = async (name: string, inject: () => Promise<Partial<Outcome>>, hitHosts: number[] = [], certsMustHold = true) => {
       const t0 = Date.now();
       const failuresBefore = await certs.mark();
-      console.log(`  fault: ${name} …`);
+      console.log(`  fault: ${name} … (${new Date(t0).toISOString()})`);
       const extra = await inject();
       const t1 = Date.now();
       const convergeMs = await convergence(hosts, ++k, t1);
       const config = await configs.converge(t1);
       await sleep(Math.max(0, t1 + AFTER_WINDOW_MS - Date.now()));
-      const now = expiries();
-      const fresh = now.slice(expiriesBefore);
-      const falseExpiries = fresh.filter((n) => !hitHosts.includes(n)).length;
-      for (const h of hosts) for (const line of h.daemonLog().split('\n')) if (/TTL expired/.test(line) && !seenExpiryLines.has(line)) { seenExpiryLines.add(line); console.log(`    host ${h.n} daemon: ${line}`); }
+      const fresh = freshExpiries();
+      for (const e of fresh) console.log(`    host ${e.host} daemon: ${e.line}`);
+      const falseExpiries = fresh.filter((e) => !hitHosts.includes(e.instanceHost)).length;
       const hitExpiries = fresh.length - falseExpiries;
-      expiriesBefore = now.length;
       const tEnd = Date.now();
       const configAudit = await configs.audit();
       const tokenAudit = await tokens.audit();

@@ -62,6 +62,16 @@ export async function startHost(n: number, opts: HostOptions): Promise<Host> {
   const backends: ChildProcess[] = [];
   const keepers: Daemon[] = [];
   const pastDaemons: Daemon[] = [];
+  // Every process's output, each line stamped with when it arrived (the processes do not stamp their lines).
+  const timed = new Map<string, string[]>();
+  const stamp = (name: string, d: Daemon): Daemon => {
+    const lines = timed.get(name) ?? [];
+    timed.set(name, lines);
+    for (const stream of [d.child.stdout!, d.child.stderr!]) {
+      stream.on('data', (chunk: string | Buffer) => { for (const line of String(chunk).split(/(?<=\n)/)) lines.push(`${new Date().toISOString()} ${line}`); });
+    }
+    return d;
+  };
   const host: Host = {
     n, ip, registryUrl,
     proxyUrl: { host: ip, port: proxyPort },
@@ -75,14 +85,11 @@ export async function startHost(n: number, opts: HostOptions): Promise<Host> {
       host.daemon = startMesh(['registry', 'start', '--listen', `${ip}:${registryPort}`, '--store', 'etcd',
         '--etcd-endpoints', opts.etcdEndpoints.join(','), '--etcd-prefix', opts.prefix,
         '--issuer', opts.issuerDir, '--cert-ttl', `${CERT_TTL_MS / 1000}s`], { env });
+      stamp(`h${n}-registry.log`, host.daemon);
       await host.daemon.waitFor(/listening on/, 30_000);
     },
     daemonLog: () => [...pastDaemons, host.daemon].map((d) => d.stderr()).join(''),
-    logs: () => Object.fromEntries([
-      [`h${n}-registry.log`, host.daemonLog()],
-      [`h${n}-proxy.log`, `${host.proxy?.stderr() ?? ''}${host.proxy?.stdout() ?? ''}`],
-      ...keepers.map((k, i) => [`h${n}-keep-alive-${host.instanceIds[i]}.log`, `${k.stderr()}${k.stdout()}`]),
-    ]),
+    logs: () => Object.fromEntries([...timed].map(([name, lines]) => [name, lines.join('')])),
     pids: () => [host.daemon, host.proxy, ...keepers].map((d) => d.child.pid!).concat(backends.map((b) => b.pid!)),
     async stop() {
       await Promise.all(keepers.map((k) => k.stop('SIGTERM')));
@@ -119,14 +126,18 @@ export async function startHost(n: number, opts: HostOptions): Promise<Host> {
     // The bootstrap token of the host's proxy: unlimited uses, so a proxy whose certificate lapsed (a frozen
     // host) can buy a new one with it, as `--identity registry` does after an expiry.
     const { token } = await host.client.createToken({ service: 'api', ttlMs: 3_600_000 });
-    host.proxy = startMesh(['proxy', 'start', '--listen', `${ip}:${proxyPort}`, '--admin', `${ip}:${adminPort}`, '--registry', registryUrl,
-      '--identity', 'registry', '--service', 'api', '--inbound', `${ip}:${inboundPort}`, '--app', `${ip}:${appPorts[0]}`], { env: { MESH_IDENTITY_TOKEN: token } });
+    host.proxy = stamp(`h${n}-proxy.log`, startMesh(['proxy', 'start', '--listen', `${ip}:${proxyPort}`, '--admin', `${ip}:${adminPort}`, '--registry', registryUrl,
+      '--identity', 'registry', '--service', 'api', '--inbound', `${ip}:${inboundPort}`, '--app', `${ip}:${appPorts[0]}`], { env: { MESH_IDENTITY_TOKEN: token } }));
     await host.proxy.waitFor(/mesh proxy: outbound /, 30_000);
-    host.instanceIds.forEach((id, i) => {
-      keepers.push(startMesh(['register', 'api', '--address', `${ip}:${appPorts[i]}`, '--id', id, '--ttl', INSTANCE_TTL,
+    // One after the other, as separate machines' processes would start: keep-alives started in the same instant
+    // heartbeat in lockstep, which is not what the run means to measure.
+    for (const [i, id] of host.instanceIds.entries()) {
+      const keeper = stamp(`h${n}-keep-alive-${id}.log`, startMesh(['register', 'api', '--address', `${ip}:${appPorts[i]}`, '--id', id, '--ttl', INSTANCE_TTL,
         '--deregister-after', DEREGISTER_AFTER, '--zone', `host-${n}`, ...(i === 0 ? ['--tls-port', String(inboundPort)] : []),
         '--keep-alive', '--registry', registryUrl], { env }));
-    });
+      keepers.push(keeper);
+      await keeper.waitFor(/heartbeating every/, 30_000);
+    }
     await eventually(async () => {
       const { instances } = await host.client.service('api');
       return host.instanceIds.every((id) => instances.some((i) => i.id === id && i.health === 'passing'));
