@@ -156,7 +156,7 @@ export class EtcdConnection {
         if (generation !== this.watchGeneration) return;
         // etcd cancels a watch whose start revision it has compacted away (right after accepting it).
         if (canceledByEtcd) void this.resyncAll(err);
-        else this.lost(err);
+        else this.watchDropped(err);
       };
       watcher.on('connected', () => { clearTimeout(timer); if (!settled) { settled = true; resolve(); } });
       watcher.on('data', (res) => {
@@ -187,6 +187,37 @@ export class EtcdConnection {
     this.startWatch(from)
       .catch((err: unknown) => this.lost(err))
       .finally(() => { this.restartingWatch = false; });
+  }
+
+  /**
+   * The watch's stream broke (its one member died, or a frozen member's connection timed out). That member is
+   * not etcd: re-open the watch on the next member and stay writable; only if that fails is etcd lost. (Going
+   * read-only at once made a daemon refuse heartbeats for as long as its probes took to find a live member, and
+   * the instances behind it expired elsewhere, while the other two members kept a quorum.)
+   */
+  private watchDropped(err: unknown): void {
+    if (!this.available || this.closing || this.restartingWatch) return;
+    if (this.opts.connection.endpoints.length < 2) { this.lost(err); return; } // its one member is etcd
+    this.restartingWatch = true;
+    this.lastWatchRestartAt = this.clock.monotonic();
+    this.log(`etcd store: the watch's connection dropped (${describeEtcdError(err)}); re-opening it from revision ${this.cache.revision + 1} on the next member`);
+    void (async () => {
+      try {
+        // Each attempt opens a new client on the next member; every member but the one that dropped gets a turn.
+        for (let attempt = 1; ; attempt++) {
+          this.watchGeneration++;
+          this.dropWatchClient();
+          try {
+            await this.startWatch(this.cache.revision + 1);
+            return;
+          } catch (next) {
+            if (attempt >= this.opts.connection.endpoints.length - 1 || this.closing) { this.lost(next); return; }
+          }
+        }
+      } finally {
+        this.restartingWatch = false;
+      }
+    })();
   }
 
   /**
