@@ -6,7 +6,7 @@ import { MeshError } from '../../../core/errors.js';
 import type { Clock } from '../../../core/clock.js';
 import type { EtcdCache } from './cache.js';
 import {
-  createEtcdClient, describeEtcdError, probePrefix, isAuthError, rangePrefix, type EtcdConnectionOptions,
+  createEtcdClient, DEFAULT_CALL_TIMEOUT_MS, describeEtcdError, probePrefix, isAuthError, rangePrefix, type EtcdConnectionOptions,
 } from './client.js';
 import { Membership } from './members.js';
 import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
@@ -36,8 +36,9 @@ export class EtcdConnection {
   /** When (monotonic ms) etcd was lost. */
   lostAt = 0;
   /**
-   * When (wall-clock ms) heartbeats could last not land: at open, when etcd returned after an outage, or when
-   * this daemon first heard of a new raft term (an election, during which etcd accepted no writes).
+   * When (wall-clock ms) heartbeats could last not land: at open, when etcd returned after an outage, or one call
+   * deadline after this daemon first heard of a new raft term (an election, during which etcd accepted no writes:
+   * another daemon's write caught on the old leader lands only after its deadline and a retry).
    */
   writableSince = 0;
   private term = 0;
@@ -234,7 +235,10 @@ export class EtcdConnection {
   /** Records etcd's raft term; a newer one than last seen means an election happened (see writableSince). */
   noteTerm(term: number): void {
     if (!(term > this.term)) return;
-    if (this.term !== 0) this.writableSince = this.clock.now();
+    // The chaos run caught a heartbeat received just before an election commit 4 s later, 3 s after this daemon saw
+    // the new term: counting from that moment expired it 0.16 s before the next heartbeat (etcd extends its
+    // leases after a leader change for the same reason).
+    if (this.term !== 0) this.writableSince = this.clock.now() + (this.opts.connection.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     this.term = term;
   }
 
