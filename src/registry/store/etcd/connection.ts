@@ -6,7 +6,8 @@ import { MeshError } from '../../../core/errors.js';
 import type { Clock } from '../../../core/clock.js';
 import type { EtcdCache } from './cache.js';
 import {
-  createEtcdClient, DEFAULT_CALL_TIMEOUT_MS, describeEtcdError, probePrefix, isAuthError, rangePrefix, type EtcdConnectionOptions,
+  createEtcdClient, DEFAULT_CALL_TIMEOUT_MS, describeEtcdError, probePrefix, isAuthError, rangePrefix,
+  type EtcdConnectionOptions,
 } from './client.js';
 import { Membership } from './members.js';
 import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
@@ -238,7 +239,8 @@ export class EtcdConnection {
     // The chaos run caught a heartbeat received just before an election commit 4 s later, 3 s after this daemon saw
     // the new term: counting from that moment expired it 0.16 s before the next heartbeat (etcd extends its
     // leases after a leader change for the same reason).
-    if (this.term !== 0) this.writableSince = this.clock.now() + (this.opts.connection.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+    const callDeadline = this.opts.connection.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    if (this.term !== 0) this.writableSince = this.clock.now() + callDeadline;
     this.term = term;
   }
 
