@@ -6,14 +6,29 @@
 // the 5 s after it, how long until a registration made at recovery is on every daemon (watch convergence), and
 // for the frozen host how long until its instances leave and rejoin the other proxies' tables, and TTL expiries:
 // on hosts the fault left alone (must be 0: their instances heartbeated through their own live daemon all along)
-// and on the host it hit (expected when its heartbeats could not land for longer than the TTL). One table at the end; the run fails (exit 1)
-// if an acknowledged registration was lost, an instance falsely expired, or a daemon did not converge.
-// Not part of `npm test` (it takes about four minutes); CI may call it.
+// and on the host it hit (expected when its heartbeats could not land for longer than the TTL).
+// The rest of what the control plane stores runs through the same faults: central config versions
+// (config-ledger.ts), bootstrap tokens (token-ledger.ts) and the proxies' registry-issued certificates and the
+// daemons' trust bundles (identity-watch.ts); a second table shows them per fault. The run fails (exit 1) if an
+// acknowledged registration, config version or token was lost, a revocation did not hold, a single-use token was
+// spent other than once, an instance falsely expired, a daemon or proxy did not converge, the daemons' trust
+// bundles differ, or a certificate expired during a fault that left etcd a quorum and lasted less than a lifetime.
+// Not part of `npm test` (it takes several minutes); CI may call it.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
 import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd-cluster.js';
 import { ETCD_SKIP } from '../helpers/etcd.js';
+import { makePki } from '../helpers/identity.js';
+import { tempDir } from '../helpers/mesh.js';
+import { ConfigLedger } from './config-ledger.js';
 import { startHost, type Host } from './hosts.js';
+import { IdentityWatch } from './identity-watch.js';
+import { TokenLedger } from './token-ledger.js';
+import { SETTLE_MS, WriteLoop } from './write-loop.js';
 
 const PREFIX = '/chaos';
 const RUN_DEADLINE_MS = 9 * 60_000;
@@ -35,6 +50,23 @@ interface Outcome {
   convergeMs: number | undefined;
   leaveMs?: number;
   rejoinMs?: number;
+  /** Config versions acknowledged / attempted while the fault lasted. */
+  configDuring: string;
+  configLost: number;
+  configDaemonsMs: number | undefined;
+  configProxiesMs: number | undefined;
+  /** Token creations and revocations acknowledged / attempted while the fault lasted. */
+  tokensDuring: string;
+  tokensLost: number;
+  tokensUnrevoked: number;
+  /** Certificates issued for one single-use token asked at the three daemons at once (must be 1). */
+  spentOnce: number;
+  roots: string;
+  renewed: number;
+  renewFailed: number;
+  certsExpired: number;
+  /** Whether the fault left etcd a quorum and lasted less than a certificate's lifetime (then none may expire). */
+  certsMustHold: boolean;
 }
 
 /** One client per host: GET http://api/ through the host's own proxy, one at a time, ~12 a second. */
@@ -87,53 +119,45 @@ class Load {
 }
 
 /** Registrations of `ledger/l-N`, every 100 ms, through the hosts' daemons in turn; remembers the acknowledged. */
-class Ledger {
+class Ledger extends WriteLoop {
   readonly acked = new Set<string>();
-  attempts = 0;
-  /** [time, acknowledged] of every attempt. */
-  readonly log: [number, boolean][] = [];
-  private stopped = false;
-  private running: Promise<void> | undefined;
 
-  constructor(private readonly hosts: Host[]) {}
+  constructor(private readonly hosts: Host[]) { super(100, 20_000); }
 
-  start(): void {
-    this.running = (async () => {
-      for (let n = 0; !this.stopped && n < 20_000; n++) {
-        const h = this.hosts[n % this.hosts.length]!;
-        const id = `l-${n}`;
-        this.attempts++;
-        try {
-          await h.client.register({ service: 'ledger', id, address: `${h.ip}:${10_000 + (n % 50_000)}`, weight: 100, priority: 0, tags: {} });
-          this.acked.add(id);
-          this.log.push([Date.now(), true]);
-        } catch {
-          // Not acknowledged (daemon down, etcd without quorum): it may or may not exist; only acks are promises.
-          this.log.push([Date.now(), false]);
-        }
-        await sleep(100);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running;
-  }
-
-  during(from: number, to: number): string {
-    const w = this.log.filter(([at]) => at >= from && at < to);
-    return `${w.filter(([, ok]) => ok).length}/${w.length}`;
-  }
-
-  /** Acknowledged registrations missing on the daemon that misses the most. */
-  async lost(): Promise<number> {
-    let worst = 0;
-    for (const h of this.hosts) {
-      const have = new Set((await h.client.service('ledger')).instances.map((i) => i.id));
-      worst = Math.max(worst, [...this.acked].filter((id) => !have.has(id)).length);
+  protected async step(n: number): Promise<boolean> {
+    const h = this.hosts[n % this.hosts.length]!;
+    const id = `l-${n}`;
+    try {
+      await h.client.register({ service: 'ledger', id, address: `${h.ip}:${10_000 + (n % 50_000)}`, weight: 100, priority: 0, tags: {} });
+      this.acked.add(id);
+      return true;
+    } catch {
+      // Not acknowledged (daemon down, etcd without quorum): it may or may not exist; only acks are promises.
+      return false;
     }
-    return worst;
+  }
+
+  /**
+   * Acknowledged registrations missing on the daemon that misses the most. The set is taken first and given
+   * SETTLE_MS to reach every daemon: a registration acknowledged a moment ago may still be on its way through the
+   * other daemons' watches (the writer keeps writing), which is lag, not loss.
+   */
+  async lost(): Promise<number> {
+    const acked = [...this.acked];
+    const deadline = Date.now() + SETTLE_MS;
+    for (;;) {
+      let worst: string[] = [];
+      for (const h of this.hosts) {
+        const have = new Set((await h.client.service('ledger')).instances.map((i) => i.id));
+        const missing = acked.filter((id) => !have.has(id));
+        if (missing.length > worst.length) worst = missing;
+      }
+      if (worst.length === 0 || Date.now() > deadline) {
+        if (worst.length > 0) console.log(`    acknowledged registrations missing: ${worst.join(' ')}`);
+        return worst.length;
+      }
+      await sleep(200);
+    }
   }
 }
 
@@ -191,42 +215,68 @@ async function main(): Promise<void> {
   const guard = setTimeout(() => { console.error('chaos run: deadline passed, aborting'); process.exit(1); }, RUN_DEADLINE_MS);
   const started = Date.now();
   const etcd: EtcdCluster = await startEtcdCluster(3);
+  const pkiDir = tempDir('mesh-chaos-pki-');
   const hosts: Host[] = [];
   const load = new Load();
   const ledger = new Ledger(hosts);
+  const configs = new ConfigLedger(hosts);
+  const tokens = new TokenLedger(hosts);
+  const certs = new IdentityWatch(hosts);
   const outcomes: Outcome[] = [];
+  let logs: Record<string, string> = {};
   try {
-    for (const n of [1, 2, 3]) hosts.push(await startHost(n, etcd.endpoints, PREFIX));
+    const pki = await makePki(pkiDir.path, ['issuer-1', 'issuer-2', 'issuer-3']);
+    const adminToken = randomBytes(16).toString('hex');
+    for (const n of [1, 2, 3]) hosts.push(await startHost(n, { etcdEndpoints: etcd.endpoints, prefix: PREFIX, adminToken, issuerDir: pki.issuers[n - 1]! }));
     const all = hosts.flatMap((h) => h.instanceIds);
     await waitUntil(async () => (await Promise.all(hosts.map((h) => eligibleIn(h, all)))).every((x) => x === true), 20_000);
     load.start(hosts);
     ledger.start();
+    configs.start();
+    tokens.start();
+    certs.start();
     await sleep(3_000);
-    console.log(`chaos run: 3 etcd members, 3 hosts (${hosts.map((h) => h.ip).join(', ')}), load and registrations running`);
+    console.log(`chaos run: 3 etcd members, 3 hosts (${hosts.map((h) => h.ip).join(', ')}), load, registrations, config applies and token changes running`);
 
     let k = 0;
     // "health: api/api-h1-2 passing -> critical (TTL expired)" for an instance whose host was never frozen is a
     // false expiry: its keep-alive heartbeated all along (through its own, live daemon).
-    const expiries = () => hosts.flatMap((h) => [...h.daemonLog().matchAll(/health: api\/api-h(\d)-\d \w+ -> critical \(TTL expired\)/g)].map((m) => Number(m[1])));
-    let expiriesBefore = 0;
-    const fault = async (name: string, inject: () => Promise<Partial<Outcome>>, hitHosts: number[] = []) => {
+    // Counted per daemon log (each only grows): the expiry lines each has shown since the last look.
+    const counted = new Map<number, number>();
+    const freshExpiries = (): { host: number; instanceHost: number; line: string }[] => hosts.flatMap((h) => {
+      const found = [...h.daemonLog().matchAll(/health: api\/api-h(\d)-\d \w+ -> critical \(TTL expired\)/g)];
+      const fresh = found.slice(counted.get(h.n) ?? 0);
+      counted.set(h.n, found.length);
+      return fresh.map((m) => ({ host: h.n, instanceHost: Number(m[1]), line: m[0] }));
+    });
+    const fault = async (name: string, inject: () => Promise<Partial<Outcome>>, hitHosts: number[] = [], certsMustHold = true) => {
       const t0 = Date.now();
-      console.log(`  fault: ${name} …`);
+      const failuresBefore = await certs.mark();
+      console.log(`  fault: ${name} … (${new Date(t0).toISOString()})`);
       const extra = await inject();
       const t1 = Date.now();
       const convergeMs = await convergence(hosts, ++k, t1);
+      const config = await configs.converge(t1);
       await sleep(Math.max(0, t1 + AFTER_WINDOW_MS - Date.now()));
-      const now = expiries();
-      const fresh = now.slice(expiriesBefore);
-      const falseExpiries = fresh.filter((n) => !hitHosts.includes(n)).length;
+      const fresh = freshExpiries();
+      for (const e of fresh) console.log(`    host ${e.host} daemon: ${e.line}`);
+      const falseExpiries = fresh.filter((e) => !hitHosts.includes(e.instanceHost)).length;
       const hitExpiries = fresh.length - falseExpiries;
-      expiriesBefore = now.length;
+      const tEnd = Date.now();
+      const configAudit = await configs.audit();
+      const tokenAudit = await tokens.audit();
+      const spend = await tokens.spendOnce();
+      const identity = await certs.window(t0, tEnd, failuresBefore);
       const outcome: Outcome = {
         fault: name, lost: await ledger.lost(), regsDuring: ledger.during(t0, t1), falseExpiries, hitExpiries, failedDuring: load.failures(t0, t1),
         failedAfter: load.failures(t1, t1 + AFTER_WINDOW_MS), convergeMs, ...extra,
+        configDuring: configs.during(t0, t1), configLost: configAudit.lost, configDaemonsMs: config.daemonsMs, configProxiesMs: config.proxiesMs,
+        tokensDuring: tokens.during(t0, t1), tokensLost: tokenAudit.lost, tokensUnrevoked: tokenAudit.unrevoked, spentOnce: spend.issued,
+        roots: await certs.rootsAgree(), renewed: identity.renewed, renewFailed: identity.failed, certsExpired: identity.expired, certsMustHold,
       };
       outcomes.push(outcome);
       console.log(`    lost ${outcome.lost}, registrations acked ${outcome.regsDuring}, TTL expiries ${outcome.falseExpiries} elsewhere / ${outcome.hitExpiries} on the hit host, failed during ${outcome.failedDuring}, after ${outcome.failedAfter}, converged in ${outcome.convergeMs ?? 'never'} ms`);
+      console.log(`    config: acked ${outcome.configDuring}, lost ${outcome.configLost} (${configAudit.unchecked} left the history unchecked), daemons ${outcome.configDaemonsMs ?? 'never'} ms, proxies ${outcome.configProxiesMs ?? 'never'} ms; tokens: acked ${outcome.tokensDuring}, lost ${outcome.tokensLost}, unrevoked ${outcome.tokensUnrevoked}, single-use issued ${spend.issued} (others: ${spend.refusals.join(', ')}); roots ${outcome.roots}; certificates renewed ${outcome.renewed}, renewals failed ${outcome.renewFailed}, expired ${outcome.certsExpired}`);
     };
 
     await fault('kill -9 of the etcd leader (restarted after 5 s)', async () => {
@@ -267,7 +317,7 @@ async function main(): Promise<void> {
       const rejoinMs = back ? Date.now() - contAt : undefined;
       load.paused.delete(frozen.n);
       return { leaveMs, rejoinMs };
-    }, [3]);
+    }, [3], false);
     await fault('loss of etcd quorum (2 of 3 members stopped) for 20 s', async () => {
       const leader = await etcd.leader();
       const victims = [leader ?? etcd.members[0]!, etcd.members.find((m) => m !== leader)!];
@@ -276,7 +326,7 @@ async function main(): Promise<void> {
       for (const m of victims) m.thaw();
       await etcd.waitHealthy();
       return {};
-    });
+    }, [], false);
     await fault('rolling restart of the three registry daemons', async () => {
       for (const h of hosts) {
         await h.daemon.stop('SIGTERM');
@@ -289,20 +339,48 @@ async function main(): Promise<void> {
     clearTimeout(guard);
     await load.stop();
     await ledger.stop();
+    await configs.stop();
+    await tokens.stop();
+    await certs.stop();
+    logs = Object.assign({}, ...hosts.map((h) => h.logs())) as Record<string, string>;
     for (const h of hosts) await h.stop().catch(() => {});
     await etcd.destroy();
+    pkiDir.cleanup();
   }
-  printTable(outcomes, ledger, load, (Date.now() - started) / 1000);
-  if (outcomes.some((o) => o.lost > 0 || o.falseExpiries > 0 || o.convergeMs === undefined)) process.exitCode = 1;
+  printTables(outcomes, (Date.now() - started) / 1000, { ledger, load, configs, tokens });
+  if (outcomes.some((o) => o.lost > 0 || o.falseExpiries > 0 || o.convergeMs === undefined
+    || o.configLost > 0 || o.configDaemonsMs === undefined || o.configProxiesMs === undefined
+    || o.tokensLost > 0 || o.tokensUnrevoked > 0 || o.spentOnce !== 1 || !o.roots.startsWith('same')
+    || (o.certsMustHold && o.certsExpired > 0))) {
+    process.exitCode = 1;
+    keepLogs(logs);
+  }
 }
 
-function printTable(outcomes: Outcome[], ledger: Ledger, load: Load, secs: number): void {
+/** A failed run leaves every process's log behind for the post-mortem. */
+function keepLogs(logs: Record<string, string>): void {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-chaos-logs-'));
+  for (const [name, text] of Object.entries(logs)) writeFileSync(join(dir, name), text);
+  console.log(`chaos run: FAILED; the logs of every process are in ${dir}`);
+}
+
+function printTables(outcomes: Outcome[], secs: number, totals: { ledger: Ledger; load: Load; configs: ConfigLedger; tokens: TokenLedger }): void {
   const ms = (v: number | undefined) => (v === undefined ? 'never' : `${(v / 1000).toFixed(1)} s`);
-  const rows = [
+  printTable([
     ['fault', 'acked regs lost', 'regs acked/tried during', 'TTL expiries: elsewhere / hit host', 'requests failed during', 'failed in 5 s after', 'watchers converged', 'frozen host out / back'],
     ...outcomes.map((o) => [o.fault, String(o.lost), o.regsDuring, `${o.falseExpiries} / ${o.hitExpiries}`, o.failedDuring, o.failedAfter, ms(o.convergeMs),
       o.leaveMs === undefined && o.rejoinMs === undefined ? '-' : `${ms(o.leaveMs)} / ${ms(o.rejoinMs)}`]),
-  ];
+  ]);
+  printTable([
+    ['fault', 'config acked/tried during', 'acked versions lost', 'config current on daemons / proxies', 'token changes acked/tried during', 'tokens lost / unrevoked', 'single-use token issued', 'trust bundle on daemons', 'cert renewals ok / failed', 'certs expired'],
+    ...outcomes.map((o) => [o.fault, o.configDuring, String(o.configLost), `${ms(o.configDaemonsMs)} / ${ms(o.configProxiesMs)}`, o.tokensDuring,
+      `${o.tokensLost} / ${o.tokensUnrevoked}`, `${o.spentOnce} of 3`, o.roots, `${o.renewed} / ${o.renewFailed}`, `${o.certsExpired}${o.certsMustHold ? '' : ' (allowed)'}`]),
+  ]);
+  const { ledger, load, configs, tokens } = totals;
+  console.log(`${ledger.acked.size} of ${ledger.attempts} registrations, ${configs.acknowledged} of ${configs.attempts} config versions, ${tokens.acknowledged} of ${tokens.attempts} token changes acknowledged over the run, ${load.records.length} client requests, ${secs.toFixed(0)} s in all.`);
+}
+
+function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
   console.log('');
@@ -310,7 +388,6 @@ function printTable(outcomes: Outcome[], ledger: Ledger, load: Load, secs: numbe
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows.slice(1)) console.log(line(r));
   console.log('');
-  console.log(`${ledger.acked.size} of ${ledger.attempts} registrations acknowledged over the run, ${load.records.length} client requests, ${secs.toFixed(0)} s in all.`);
 }
 
 main().catch((err: unknown) => {

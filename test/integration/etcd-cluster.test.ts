@@ -71,3 +71,63 @@ test('with one member down, daemons still open (their watch tries the next membe
     await cluster!.waitHealthy();
   }
 });
+
+test('a member killed under daemons\' watches: each re-opens its watch on another member and none goes read-only while two keep a quorum', { skip: ETCD_SKIP, timeout: 120_000 }, async () => {
+  const lines: string[] = [];
+  const opened: EtcdStore[] = [];
+  for (let i = 0; i < 9; i++) {
+    const s = new EtcdStore({ endpoints: cluster!.endpoints, prefix: '/dropped', probeIntervalMs: 200, memberTtlSeconds: 2, log: (l) => lines.push(`daemon ${i}: ${l}`) });
+    stores.push(s);
+    await s.open();
+    opened.push(s);
+  }
+  const dropped = () => lines.filter((l) => /lost etcd|watch's connection dropped/.test(l)).length;
+  // Watches start on members picked at random; killing each follower in turn hits some of the nine. Followers
+  // only, so that no election (when etcd itself takes no writes) blurs what the daemons do.
+  const leader = await cluster!.leader();
+  for (const [round, victim] of cluster!.members.filter((m) => m !== leader).entries()) {
+    const before = dropped();
+    await victim.kill();
+    try {
+      const t0 = Date.now();
+      while (dropped() === before && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      for (const [i, s] of opened.entries()) await s.upsert(spec(`after-kill-${round}-${i}`));
+      const ids = opened.map((_, i) => `after-kill-${round}-${i}`);
+      const seen = Date.now();
+      while (opened.some((s) => ids.some((id) => !s.get('web', id))) && Date.now() - seen < 5_000) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(opened.filter((s) => ids.some((id) => !s.get('web', id))).length, 0, `round ${round}: every daemon sees every write`);
+    } finally {
+      victim.start();
+      await cluster!.waitHealthy();
+    }
+  }
+  assert.ok(dropped() > 0, 'no daemon\'s watch was on a killed member');
+  assert.deepEqual(lines.filter((l) => /lost etcd/.test(l)), [], 'no daemon declared etcd lost');
+});
+
+test('after a leader election a daemon counts TTLs from one call deadline past the new term, so a heartbeat caught on the old leader still lands in time', { skip: ETCD_SKIP, timeout: 120_000 }, async () => {
+  const s = new EtcdStore({ endpoints: cluster!.endpoints, prefix: '/election', probeIntervalMs: 200, memberTtlSeconds: 2 });
+  stores.push(s);
+  await s.open();
+  await s.upsert(spec('before-election')); // the daemon learns the current term from the write's answer
+  const floor = () => s.healthPolicy().expiryFloor!();
+  const before = floor();
+  const leader = (await cluster!.leader())!;
+  await leader.kill();
+  try {
+    // Writes make the daemon hear of the new term; the floor moves at that moment, which a 10 ms poll catches.
+    let moved: { at: number; floor: number } | undefined;
+    const poll = setInterval(() => { if (moved === undefined && floor() !== before) moved = { at: Date.now(), floor: floor() }; }, 10);
+    const t0 = Date.now();
+    try {
+      for (let i = 0; moved === undefined && Date.now() - t0 < 20_000; i++) await s.upsert(spec(`election-${i}`)).catch(() => {});
+    } finally {
+      clearInterval(poll);
+    }
+    assert.ok(moved, 'the daemon never heard of the new term');
+    assert.ok(moved.floor - moved.at >= 1_500, `TTLs count from ${moved.floor - moved.at} ms after the daemon saw the election; want the 2 s call deadline`);
+  } finally {
+    leader.start();
+    await cluster!.waitHealthy();
+  }
+});

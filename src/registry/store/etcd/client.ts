@@ -23,12 +23,15 @@ export interface EtcdConnectionOptions {
   callTimeoutMs?: number;
 }
 
+/** The deadline of each unary call unless EtcdConnectionOptions.callTimeoutMs says otherwise. */
+export const DEFAULT_CALL_TIMEOUT_MS = 2_000;
+
 /** Builds the client; rejects unreadable TLS files with MESH_ERR_TLS. */
 export function createEtcdClient(opts: EtcdConnectionOptions): Etcd3 {
   // 2 s: a call to a frozen or cut-off member (whose TCP connection stays open) fails by then, and etcd3 retries
   // it on another member (it shuffles the endpoints per call and retries recoverable errors, deadlines included),
   // so a heartbeat still lands within a short TTL. A healthy etcd answers in milliseconds.
-  const callTimeoutMs = opts.callTimeoutMs ?? 2_000;
+  const callTimeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const options: IOptions = {
     hosts: opts.endpoints,
     dialTimeout: callTimeoutMs,

@@ -6,7 +6,8 @@ import { MeshError } from '../../../core/errors.js';
 import type { Clock } from '../../../core/clock.js';
 import type { EtcdCache } from './cache.js';
 import {
-  createEtcdClient, describeEtcdError, probePrefix, isAuthError, rangePrefix, type EtcdConnectionOptions,
+  createEtcdClient, DEFAULT_CALL_TIMEOUT_MS, describeEtcdError, probePrefix, isAuthError, rangePrefix,
+  type EtcdConnectionOptions,
 } from './client.js';
 import { Membership } from './members.js';
 import { GRPCDeadlineExceededError, type Etcd3, type Watcher } from 'etcd3';
@@ -36,8 +37,9 @@ export class EtcdConnection {
   /** When (monotonic ms) etcd was lost. */
   lostAt = 0;
   /**
-   * When (wall-clock ms) heartbeats could last not land: at open, when etcd returned after an outage, or when
-   * this daemon first heard of a new raft term (an election, during which etcd accepted no writes).
+   * When (wall-clock ms) heartbeats could last not land: at open, when etcd returned after an outage, or one call
+   * deadline after this daemon first heard of a new raft term (an election, during which etcd accepted no writes:
+   * another daemon's write caught on the old leader lands only after its deadline and a retry).
    */
   writableSince = 0;
   private term = 0;
@@ -156,7 +158,7 @@ export class EtcdConnection {
         if (generation !== this.watchGeneration) return;
         // etcd cancels a watch whose start revision it has compacted away (right after accepting it).
         if (canceledByEtcd) void this.resyncAll(err);
-        else this.lost(err);
+        else this.watchDropped(err);
       };
       watcher.on('connected', () => { clearTimeout(timer); if (!settled) { settled = true; resolve(); } });
       watcher.on('data', (res) => {
@@ -190,6 +192,37 @@ export class EtcdConnection {
   }
 
   /**
+   * The watch's stream broke (its one member died, or a frozen member's connection timed out). That member is
+   * not etcd: re-open the watch on the next member and stay writable; only if that fails is etcd lost. (Going
+   * read-only at once made a daemon refuse heartbeats for as long as its probes took to find a live member, and
+   * the instances behind it expired elsewhere, while the other two members kept a quorum.)
+   */
+  private watchDropped(err: unknown): void {
+    if (!this.available || this.closing || this.restartingWatch) return;
+    if (this.opts.connection.endpoints.length < 2) { this.lost(err); return; } // its one member is etcd
+    this.restartingWatch = true;
+    this.lastWatchRestartAt = this.clock.monotonic();
+    this.log(`etcd store: the watch's connection dropped (${describeEtcdError(err)}); re-opening it from revision ${this.cache.revision + 1} on the next member`);
+    void (async () => {
+      try {
+        // Each attempt opens a new client on the next member; every member but the one that dropped gets a turn.
+        for (let attempt = 1; ; attempt++) {
+          this.watchGeneration++;
+          this.dropWatchClient();
+          try {
+            await this.startWatch(this.cache.revision + 1);
+            return;
+          } catch (next) {
+            if (attempt >= this.opts.connection.endpoints.length - 1 || this.closing) { this.lost(next); return; }
+          }
+        }
+      } finally {
+        this.restartingWatch = false;
+      }
+    })();
+  }
+
+  /**
    * A daemon that only reads notices a stuck watch here: a change etcd reported at one probe that the watch has
    * still not delivered at a probe 2 s later. (A writing daemon notices sooner, in the store's write path.)
    */
@@ -203,7 +236,11 @@ export class EtcdConnection {
   /** Records etcd's raft term; a newer one than last seen means an election happened (see writableSince). */
   noteTerm(term: number): void {
     if (!(term > this.term)) return;
-    if (this.term !== 0) this.writableSince = this.clock.now();
+    // The chaos run caught a heartbeat received just before an election commit 4 s later, 3 s after this daemon saw
+    // the new term: counting from that moment expired it 0.16 s before the next heartbeat (etcd extends its
+    // leases after a leader change for the same reason).
+    const callDeadline = this.opts.connection.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    if (this.term !== 0) this.writableSince = this.clock.now() + callDeadline;
     this.term = term;
   }
 
