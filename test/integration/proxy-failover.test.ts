@@ -36,8 +36,10 @@ test('a backend killed with SIGKILL under load costs no client request', { timeo
   assert.equal(failed.length, 0, `failed requests: ${failed.slice(0, 3).map((f) => (f instanceof Error ? f.message : `${f.status} ${f.body}`)).join('; ')}`);
   const after = replies.slice(400).filter((r): r is Reply => !(r instanceof Error));
   assert.ok(after.every((r) => instanceOf(r) !== 'k-b'), 'the killed instance still answered');
-  // Refused connections take it out at once, as unreachable (not an outlier ejection).
-  assert.match(proxy.daemon.stderr(), /unreachable orders\/k-b/);
+  // Out at once: refused connects mark it unreachable; but when the pool still held several sockets to it, their
+  // resets (up to one per socket, each retried elsewhere) can reach the consecutive-failure threshold first, and
+  // then it is ejected as an outlier before any new connect is tried. Either way no client saw a failure.
+  assert.match(proxy.daemon.stderr(), /unreachable orders\/k-b|ejected orders\/k-b/);
 });
 
 test('priority tiers: one of two primaries gone spills 30% to the backup, both gone sends it all, and traffic returns', { timeout: 60_000 }, async (t) => {

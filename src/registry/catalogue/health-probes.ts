@@ -29,9 +29,10 @@ function describe(err: unknown, timeoutMs: number): string {
 
 /** GET url: 2xx passing, 429 warning (alive but shedding load), anything else critical. */
 export async function httpProbe(url: string, timeoutMs: number, dispatcher: Agent, signal?: AbortSignal): Promise<ProbeResult> {
+  // Loaded before the clock starts: the first import can take longer than a short check timeout on a busy host.
+  const { request } = await loadUndici();
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
-    const { request } = await loadUndici();
     const res = await request(url, {
       method: 'GET',
       dispatcher,
