@@ -4,8 +4,7 @@
 // registry's plain-HTTP loopback API as well as HTTPS. A captured proof is useless to anyone else: replayed,
 // it can only get a certificate for the CSR's key, whose private half never left the caller. When the registry
 // serves HTTPS, the certificate may instead be presented as the TLS client certificate (mTLS).
-import { verify, X509Certificate } from 'node:crypto';
-import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import { verify, type X509Certificate } from 'node:crypto';
 import { MeshError } from '../../core/errors.js';
 import { parseCertificates } from '../../tls/files.js';
 import { parseSpiffeId, spiffeIdOf } from '../../tls/spiffe.js';
@@ -47,17 +46,4 @@ export function verifyPresentedChain(chain: X509Certificate[], roots: X509Certif
   const tokenId = tokenIdOf(leaf);
   if (tokenId === null) throw refuse('the presented certificate was not issued by a registry (it names no bootstrap token)');
   return { service: parsed.service, tokenId, spiffeId: spiffeId! };
-}
-
-/** The certificate chain a TLS client presented (leaf first), as Node exposes it on the server side. */
-export function presentedChain(socket: TLSSocket): X509Certificate[] {
-  const out: X509Certificate[] = [];
-  let cert = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-  while (cert?.raw !== undefined && out.length < 8) {
-    out.push(new X509Certificate(cert.raw));
-    const next = cert.issuerCertificate;
-    if (next === undefined || next === cert || next.raw?.equals(cert.raw)) break;
-    cert = next;
-  }
-  return out;
 }

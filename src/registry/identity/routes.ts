@@ -7,7 +7,7 @@
 //   GET    /v1/identity/metrics         Prometheus counters of issued and refused certificates
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { presentedChain } from './renewal.js';
+import { presentedChain } from './presented-chain.js';
 import { parseDuration } from '../../core/duration.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
 import type { ApiContext, Route } from '../api/context.js';
