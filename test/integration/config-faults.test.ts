@@ -62,7 +62,7 @@ test('a --for 3s abort stops at its deadline with its creator gone and a proxy r
   assert.equal(list.stdout, 'no active faults\n');
 });
 
-test('--percent 10 aborts 10% ± 2% of 2,000 requests; a delay fault adds its delay at the p50; clear ends a fault', { timeout: 90_000 }, async (t) => {
+test('--percent 10 aborts 10% ± 3.5% of 2,000 requests (5 sigma); a delay fault adds its delay at the p50; clear ends a fault', { timeout: 90_000 }, async (t) => {
   const reg = await startRegistry(t);
   const web = await startBackend(t, 'web-1');
   await register(reg.url, 'web', web);
@@ -77,7 +77,9 @@ test('--percent 10 aborts 10% ± 2% of 2,000 requests; a delay fault adds its de
     for (const r of batch) if (r.status === 500 && r.headers['x-mesh-error'] === 'fault-injected') aborted++;
   }
   const share = aborted / total;
-  assert.ok(share >= 0.08 && share <= 0.12, `aborted ${(share * 100).toFixed(1)}%`);
+  // Each request is hit with probability 0.1 (Math.random): the share's standard deviation over 2,000 is 0.67%.
+  // ±2% (3 sigma) failed a correct proxy about once in 400 runs (12.3% in one CI run); ±3.5% is 5 sigma.
+  assert.ok(share >= 0.065 && share <= 0.135, `aborted ${(share * 100).toFixed(1)}%`);
   assert.equal((await runMesh(['fault', 'clear', '--registry', reg.url])).code, 0);
 
   const p50 = async () => {

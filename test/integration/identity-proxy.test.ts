@@ -137,6 +137,12 @@ test('--identity registry: without MESH_IDENTITY_TOKEN, or with --cert, is a one
   assert.match(b.stderr, /--identity registry replaces --cert and --key/);
 });
 
+test('--admin with --inbound and no --listen is a usage error naming --inbound-admin (it used to be ignored)', { timeout: 30_000 }, async () => {
+  const r = await runMesh(['proxy', 'start', '--inbound', '127.0.0.1:0', '--app', '127.0.0.1:9', '--service', 'orders', '--identity', 'registry', '--admin', '127.0.0.1:0', '--registry', 'http://127.0.0.1:9'], { env: { MESH_IDENTITY_TOKEN: 'x.y' } });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^mesh: --admin is the outbound proxy's admin server, which runs only with --listen; the inbound sidecar's is --inbound-admin <host:port>\n$/);
+});
+
 test('mesh run --mtls: the child gets an identity-backed inbound sidecar and is registered with its mesh TLS port', { timeout: 60_000 }, async (t) => {
   const dir = tempDir('mesh-identity-run-');
   t.after(dir.cleanup);

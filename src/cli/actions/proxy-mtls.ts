@@ -12,8 +12,13 @@ export interface MtlsFlags {
   identity?: 'registry'; identityToken?: string;
 }
 
-export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (line: string) => void): MeshProxyOptions {
+export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (line: string) => void, adminGiven = false): MeshProxyOptions {
   const fromRegistry = opts.identity === 'registry';
+  // With --inbound and no --listen only the sidecar runs, and --admin (the outbound proxy's admin server) would be
+  // silently ignored: say which flag the user meant.
+  if (opts.inbound !== undefined && !listenGiven && adminGiven) {
+    throw new UsageError('--admin is the outbound proxy\'s admin server, which runs only with --listen; the inbound sidecar\'s is --inbound-admin <host:port>');
+  }
   if (fromRegistry && (opts.cert !== undefined || opts.key !== undefined)) {
     throw new UsageError('--identity registry replaces --cert and --key: drop them (the key is generated in memory and the certificate comes from the registry)');
   }
