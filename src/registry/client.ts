@@ -33,6 +33,9 @@ export interface RegistryStatusResponse extends StoreStatus {
   services: number;
   instances: number;
   listen: string;
+  /** The DNS server's host:port and domain, when the daemon runs with --dns. */
+  dns?: string;
+  dnsDomain?: string;
 }
 
 export interface HeartbeatBody { status?: HealthState; output?: string }

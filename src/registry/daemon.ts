@@ -120,6 +120,7 @@ export class RegistryDaemon {
         // Loaded on demand: a daemon without --dns does not load the DNS code or its packet library.
         const { DnsServer } = await import('./dns/server.js');
         dns = await DnsServer.start({ ...opts.dns, hub, counters: dnsCounters! });
+        server.setDnsAddress(formatHostPort(dns.address.host, dns.address.port), opts.dns.domain);
       }
       const url = `${opts.tls ? 'https' : 'http'}://${formatHostPort(addr.address, addr.port)}`;
       const count = store.list().length;

@@ -218,7 +218,6 @@ async function startMeshProxy(registry: string, workers: number, cpu: string | u
   return { daemon, url: `http://127.0.0.1:${port}/` };
 }
 
-/** Imports an optional bench module and returns the named export, or undefined (saying why) when it is not there. */
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-bench-proxy-'));
   const stops: Array<() => Promise<void>> = [];

@@ -5,7 +5,7 @@ import { Resolver } from 'node:dns/promises';
 import { test } from 'node:test';
 import type { InstanceSpec } from '../../src/core/types.js';
 import { dig, DIG_SKIP, startDnsRegistry } from '../helpers/dns.js';
-import { startMesh, tempDir } from '../helpers/mesh.js';
+import { runMesh, startMesh, tempDir } from '../helpers/mesh.js';
 
 const spec = (service: string, id: string, address: string, extra: Partial<InstanceSpec> = {}): InstanceSpec =>
   ({ service, id, address, weight: 100, priority: 0, tags: {}, ...extra });
@@ -194,4 +194,15 @@ test('a bad --dns flag is one line and exit 2; a taken port is one line and exit
   const { code } = await second.exited;
   assert.equal(code, 1, second.stderr());
   assert.match(second.stderr(), /cannot serve DNS on udp 127\.0\.0\.1:\d+: the address is already in use/);
+});
+
+test('mesh registry status shows where the daemon answers DNS (and --json carries it)', { timeout: 60_000 }, async (t) => {
+  const reg = await startDnsRegistry(t);
+  const text = await runMesh(['registry', 'status', '--registry', reg.url]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^dns: +127\\.0\\.0\\.1:${reg.dnsPort} \\(domain mesh\\.\\)$`, 'm'));
+  const json = await runMesh(['registry', 'status', '--json', '--registry', reg.url]);
+  const parsed = JSON.parse(json.stdout) as { dns?: string; dnsDomain?: string };
+  assert.equal(parsed.dns, `127.0.0.1:${reg.dnsPort}`);
+  assert.equal(parsed.dnsDomain, 'mesh');
 });

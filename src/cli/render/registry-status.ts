@@ -27,6 +27,7 @@ export function renderRegistryStatus(s: RegistryStatusResponse, url: string): st
     ['version', s.version],
     ['uptime', formatDuration(s.uptimeMs)],
     ['listen', s.listen],
+    ...(s.dns === undefined ? [] : [['dns', `${s.dns} (domain ${s.dnsDomain ?? 'mesh'}.)`] as [string, string]]),
     ['store', `${s.kind}${s.readOnly ? ' (read-only' + (s.reason ? `: ${s.reason}` : '') + ')' : ''}`],
     ['index', String(s.index)],
     ['services', String(s.services)],

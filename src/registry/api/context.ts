@@ -26,6 +26,8 @@ export interface ApiContext {
   identity: IdentityService | undefined;
   /** Present when the daemon serves DNS: its counters, for /v1/metrics. */
   dnsCounters: DnsCounters | undefined;
+  /** Where the daemon answers DNS (set once the DNS server listens), for GET /v1/status. */
+  dns?: { address: string; domain: string };
 }
 
 export type Params = string[];

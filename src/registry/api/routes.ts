@@ -114,6 +114,7 @@ function status(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse): vo
     instances: all.length,
     listen: ctx.listen,
     watchers: ctx.hub.watchers,
+    ...(ctx.dns === undefined ? {} : { dns: ctx.dns.address, dnsDomain: ctx.dns.domain }),
     ...ctx.store.status(),
   });
 }

@@ -112,6 +112,11 @@ export class RegistryServer {
     return this.ctx.listen;
   }
 
+  /** The DNS server's address once it listens (`registry start --dns`), for GET /v1/status. */
+  setDnsAddress(address: string, domain: string): void {
+    this.ctx.dns = { address, domain };
+  }
+
   /**
    * Stops accepting, lets in-flight calls finish (up to drainMs), then cuts what is left. The watch hub must be
    * closed by the caller first or together, so that streams end cleanly rather than being cut.
