@@ -20,6 +20,8 @@ import { listenOn } from './listen.js';
 import { Tracer } from '../tracing/tracer.js';
 
 export interface MeshProxyOptions extends ProxyOptions {
+  /** Aborts start-up (SIGTERM while waiting for a first certificate from a registry that is away). */
+  signal?: AbortSignal;
   /** Run the outbound listener too (with --inbound it runs only when --listen was given). */
   outbound: boolean;
   inbound: string | undefined;
@@ -142,7 +144,7 @@ async function tlsSource(opts: MeshProxyOptions, roles: readonly IdentityRole[])
     const client = new RegistryClient({ url: opts.registry.url, ...(opts.registry.caFile === undefined ? {} : { caFile: opts.registry.caFile }) });
     let identity: RegistryIdentity;
     try {
-      identity = await RegistryIdentity.start({ client, log, ...(opts.service === undefined ? {} : { service: opts.service }), ...(opts.tls.registry.token === undefined ? {} : { token: opts.tls.registry.token }) });
+      identity = await RegistryIdentity.start({ client, log, ...(opts.service === undefined ? {} : { service: opts.service }), ...(opts.tls.registry.token === undefined ? {} : { token: opts.tls.registry.token }), ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
     } catch (err) {
       await client.destroy();
       throw err;
@@ -163,12 +165,23 @@ async function tlsSource(opts: MeshProxyOptions, roles: readonly IdentityRole[])
 
 /** Runs until SIGTERM/SIGINT, then drains. */
 export async function runMeshProxy(opts: MeshProxyOptions): Promise<void> {
-  const running = await startMeshProxy(opts);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const on = (s: NodeJS.Signals) => { process.off('SIGTERM', on); process.off('SIGINT', on); resolve(s); };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
+  // Listening from the start: a signal during start-up (a sidecar waiting for its first certificate while the
+  // registry is away) ends the wait and the process with 0, as a signal after start-up does.
+  let got: NodeJS.Signals | undefined;
+  let wake: (s: NodeJS.Signals) => void = () => {};
+  const stopping = new AbortController();
+  const on = (s: NodeJS.Signals) => { process.off('SIGTERM', on); process.off('SIGINT', on); got = s; stopping.abort(); wake(s); };
+  process.on('SIGTERM', on);
+  process.on('SIGINT', on);
+  let running: RunningMeshProxy;
+  try {
+    running = await startMeshProxy({ ...opts, signal: stopping.signal });
+  } catch (err) {
+    if (got === undefined) { process.off('SIGTERM', on); process.off('SIGINT', on); throw err; }
+    opts.log(`mesh proxy: ${got} before start-up finished; nothing to drain, stopped`);
+    return;
+  }
+  const signal = got ?? await new Promise<NodeJS.Signals>((resolve) => { wake = resolve; });
   opts.log(`mesh proxy: ${signal}, draining (deadline ${opts.drainTimeoutMs} ms)`);
   await running.stop();
   opts.log('mesh proxy: stopped');

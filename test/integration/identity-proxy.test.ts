@@ -137,6 +137,41 @@ test('--identity registry: without MESH_IDENTITY_TOKEN, or with --cert, is a one
   assert.match(b.stderr, /--identity registry replaces --cert and --key/);
 });
 
+test('a sidecar started while its registry is away waits for it and gets its certificate; SIGTERM while waiting exits 0', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('mesh-identity-wait-');
+  t.after(dir.cleanup);
+  const pki = await makePki(dir.path);
+  const dataDir = join(dir.path, 'data');
+  const port = await freePort();
+  const regArgs = ['--data-dir', dataDir, '--issuer', pki.issuers[0]!, '--listen', `127.0.0.1:${port}`];
+  // The token is created while the registry runs, then the registry stops (a host reboot: sidecars come up first).
+  const first = startMesh(['registry', 'start', ...regArgs]);
+  t.after(async () => { await first.stop('SIGKILL'); });
+  await first.waitFor(/listening on/);
+  const token = await createToken(`http://127.0.0.1:${port}`, 'orders');
+  await first.stop('SIGTERM');
+  const app = await echoApp(t);
+  const sidecarArgs = ['proxy', 'start', '--inbound', '127.0.0.1:0', '--app', `127.0.0.1:${app.port}`, '--service', 'orders', '--identity', 'registry', '--registry', `http://127.0.0.1:${port}`];
+  const sidecar = startMesh(sidecarArgs, { env: { MESH_IDENTITY_TOKEN: token } });
+  t.after(async () => { await sidecar.stop('SIGKILL'); });
+  // It used to exit 1 here ("registry ... is unreachable").
+  await sidecar.waitFor(/identity: no certificate yet \(registry at .* is unreachable/, 15_000);
+  const back = startMesh(['registry', 'start', ...regArgs]);
+  t.after(async () => { await back.stop('SIGKILL'); });
+  await sidecar.waitFor(/identity: got spiffe:\/\/[^ ]+\/service\/orders from the registry/, 30_000);
+  await sidecar.waitFor(/mesh proxy: inbound 127\.0\.0\.1:\d+ -> /, 10_000);
+
+  // A sidecar stopped while it still waits has nothing to drain: exit 0, not a crash or a kill by signal.
+  await back.stop('SIGTERM');
+  const waiting = startMesh(sidecarArgs, { env: { MESH_IDENTITY_TOKEN: token } });
+  t.after(async () => { await waiting.stop('SIGKILL'); });
+  await waiting.waitFor(/identity: no certificate yet/, 15_000);
+  const exited = new Promise<number | null>((r) => waiting.child.once('exit', (code) => r(code)));
+  waiting.child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.match(waiting.stderr(), /SIGTERM before start-up finished; nothing to drain, stopped/);
+});
+
 test('--admin with --inbound and no --listen is a usage error naming --inbound-admin (it used to be ignored)', { timeout: 30_000 }, async () => {
   const r = await runMesh(['proxy', 'start', '--inbound', '127.0.0.1:0', '--app', '127.0.0.1:9', '--service', 'orders', '--identity', 'registry', '--admin', '127.0.0.1:0', '--registry', 'http://127.0.0.1:9'], { env: { MESH_IDENTITY_TOKEN: 'x.y' } });
   assert.equal(r.code, 2);

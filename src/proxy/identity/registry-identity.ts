@@ -34,6 +34,8 @@ export interface RegistryIdentityOptions {
   random?: Random;
   /** How long one roots watch call blocks (ms). */
   rootsWaitMs?: number;
+  /** Ends the wait for a first certificate while the registry is away (SIGTERM during start-up). */
+  signal?: AbortSignal;
 }
 
 export class RegistryIdentity implements TlsSource {
@@ -61,7 +63,7 @@ export class RegistryIdentity implements TlsSource {
       throw new MeshError('MESH_ERR_USAGE', '--identity registry needs a bootstrap token for the first certificate: set MESH_IDENTITY_TOKEN', { hint: 'create one with `mesh token create --service <name>`' });
     }
     const identity = new RegistryIdentity(opts);
-    identity.#install(await identity.#fetch());
+    identity.#install(await identity.#fetchFirst());
     identity.#scheduleRenewal();
     void identity.#followRoots();
     return identity;
@@ -88,6 +90,30 @@ export class RegistryIdentity implements TlsSource {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#subscribers.clear();
+  }
+
+  /**
+   * The first certificate. A registry that is away (not started yet after a host reboot, restarting, its store
+   * unreachable) is waited for with backoff, as linkerd2-proxy waits for its identity service: a sidecar must not
+   * die because it came up first. A refusal (bad or revoked token, another service, an untrusted registry
+   * certificate) is a configuration error and fails at once.
+   */
+  async #fetchFirst(): Promise<TlsMaterial> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#fetch();
+      } catch (err) {
+        if (!isTransient(err) || this.opts.signal?.aborted) throw err;
+        this.failures++;
+        const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.8 + 0.4 * this.#random());
+        // Every try at first, then once a minute: a registry down for hours must not fill the log.
+        if (attempt < 5 || attempt % Math.max(1, Math.round(60_000 / 10_000)) === 0) {
+          this.opts.log(`mesh proxy: identity: no certificate yet (${(err as Error).message}); retrying in ${(delay / 1000).toFixed(1)} s`);
+        }
+        await sleep(delay, this.opts.signal);
+        if (this.opts.signal?.aborted) throw err;
+      }
+    }
   }
 
   /** One signing round trip: a new key and CSR, authorised by the current certificate or by the token. */
@@ -202,4 +228,23 @@ export class RegistryIdentity implements TlsSource {
       }
     }
   }
+}
+
+/**
+ * Worth waiting out: the registry unreachable, read-only (its store away), without a signer yet, rate limiting,
+ * or failing inside (5xx from the API). Not: an untrusted registry certificate, a refused token, a certificate
+ * that is not ours — waiting would not change those.
+ */
+const TRANSIENT = new Set(['MESH_ERR_REGISTRY_UNREACHABLE', 'MESH_ERR_REGISTRY_READ_ONLY', 'MESH_ERR_IDENTITY_UNAVAILABLE', 'MESH_ERR_RATE_LIMITED', 'MESH_ERR_ETCD_UNAVAILABLE', 'MESH_ERR_INTERNAL']);
+function isTransient(err: unknown): boolean {
+  return TRANSIENT.has((err as { code?: string })?.code ?? '');
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts; the timer keeps the process alive while it waits. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
