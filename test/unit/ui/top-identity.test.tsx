@@ -8,9 +8,11 @@ import { TopApp } from '../../../src/ui/components/Top.js';
 import { identityText } from '../../../src/ui/components/Header.js';
 import { eventually } from '../../helpers/mesh.js';
 
-const identity = (leftMs: number) => ({
+/** An identity whose certificate has `leftMs` left at `at` (pass the same `at` the check uses: a clock read in
+ * between let a 1 ms-expired certificate read as "1s left" once). */
+const identity = (leftMs: number, at = Date.now()) => ({
   spiffeId: 'spiffe://mesh.local/service/web', trustDomain: 'mesh.local', source: 'registry' as const,
-  notBefore: new Date(Date.now() - 60_000).toISOString(), notAfter: new Date(Date.now() + leftMs).toISOString(),
+  notBefore: new Date(at - 60_000).toISOString(), notAfter: new Date(at + leftMs).toISOString(),
 });
 
 test('the header names the proxy\'s identity and its certificate\'s time left', { timeout: 10_000 }, async (t) => {
@@ -24,6 +26,7 @@ test('the header names the proxy\'s identity and its certificate\'s time left', 
 
 test('identityText: seconds, minutes, expired', () => {
   const now = Date.now();
-  assert.match(identityText(identity(45_000), now), /cert 4[56]s left$/);
-  assert.match(identityText(identity(-1), now), /cert EXPIRED$/);
+  assert.match(identityText(identity(45_000, now), now), /cert 45s left$/);
+  assert.match(identityText(identity(-1, now), now), /cert EXPIRED$/);
+  assert.match(identityText(identity(0, now), now), /cert EXPIRED$/);
 });
