@@ -3,6 +3,7 @@
 // and policy files are watched and swapped without a restart.
 import { PolicyHolder, type PolicySource } from '../authz/load.js';
 import { RegistryClient } from '../registry/client.js';
+import { untilSignal } from '../core/signals.js';
 import { CentralConfigFollower } from './discovery/central-config.js';
 import { MeshError, UsageError } from '../core/errors.js';
 import { loadTlsMaterial, ReloadingTlsContext, type TlsFilePaths, type TlsMaterial, type TlsSource } from '../tls/context.js';
@@ -167,21 +168,18 @@ async function tlsSource(opts: MeshProxyOptions, roles: readonly IdentityRole[])
 export async function runMeshProxy(opts: MeshProxyOptions): Promise<void> {
   // Listening from the start: a signal during start-up (a sidecar waiting for its first certificate while the
   // registry is away) ends the wait and the process with 0, as a signal after start-up does.
-  let got: NodeJS.Signals | undefined;
-  let wake: (s: NodeJS.Signals) => void = () => {};
   const stopping = new AbortController();
-  const on = (s: NodeJS.Signals) => { process.off('SIGTERM', on); process.off('SIGINT', on); got = s; stopping.abort(); wake(s); };
-  process.on('SIGTERM', on);
-  process.on('SIGINT', on);
+  const signalled = untilSignal();
+  void signalled.then(() => stopping.abort());
   let running: RunningMeshProxy;
   try {
     running = await startMeshProxy({ ...opts, signal: stopping.signal });
   } catch (err) {
-    if (got === undefined) { process.off('SIGTERM', on); process.off('SIGINT', on); throw err; }
-    opts.log(`mesh proxy: ${got} before start-up finished; nothing to drain, stopped`);
+    if (!stopping.signal.aborted) throw err;
+    opts.log(`mesh proxy: ${await signalled} before start-up finished; nothing to drain, stopped`);
     return;
   }
-  const signal = got ?? await new Promise<NodeJS.Signals>((resolve) => { wake = resolve; });
+  const signal = await signalled;
   opts.log(`mesh proxy: ${signal}, draining (deadline ${opts.drainTimeoutMs} ms)`);
   await running.stop();
   opts.log('mesh proxy: stopped');

@@ -251,11 +251,9 @@ export async function main(): Promise<void> {
     targets.push({ name: 'mesh --workers 2', url: two.url, host: 'bench', pids: () => childPids(two.daemon.child.pid!), primary: () => two.daemon.child.pid! });
     // ── Floor row (issue 13): a bare node:http + undici proxy, the least any Node proxy costs, on the proxy's
     //    CPU in the same rounds. test/bench/bare-proxy.ts provides startBareProxy().
-    {
-      const bare = await startBareProxy({ backend: `127.0.0.1:${bePort}`, cpu: TASKSET ? PROXY_CPU : undefined, pinned });
-      stops.push(() => bare.stop());
-      targets.push(bare);
-    }
+    const bare = await startBareProxy({ backend: `127.0.0.1:${bePort}`, cpu: TASKSET ? PROXY_CPU : undefined, pinned });
+    stops.push(() => bare.stop());
+    targets.push(bare);
     let ng: ChildProcess | undefined;
     if (NGINX) {
       const ngPort = await freePort();

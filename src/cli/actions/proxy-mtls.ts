@@ -12,11 +12,12 @@ export interface MtlsFlags {
   identity?: 'registry'; identityToken?: string;
 }
 
-export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (line: string) => void, adminGiven = false): MeshProxyOptions {
+/** `given.listen`: --listen is not its default (a flag or MESH_PROXY_LISTEN); `given.admin`: --admin is on the command line. */
+export function meshProxyOptions(opts: MtlsFlags, given: { listen: boolean; admin: boolean }, log: (line: string) => void): MeshProxyOptions {
   const fromRegistry = opts.identity === 'registry';
   // With --inbound and no --listen only the sidecar runs, and --admin (the outbound proxy's admin server) would be
   // silently ignored: say which flag the user meant.
-  if (opts.inbound !== undefined && !listenGiven && adminGiven) {
+  if (opts.inbound !== undefined && !given.listen && given.admin) {
     throw new UsageError('--admin is the outbound proxy\'s admin server, which runs only with --listen; the inbound sidecar\'s is --inbound-admin <host:port>');
   }
   if (fromRegistry && (opts.cert !== undefined || opts.key !== undefined)) {
@@ -38,7 +39,7 @@ export function meshProxyOptions(opts: MtlsFlags, listenGiven: boolean, log: (li
     drainTimeoutMs: opts.drainTimeout,
     metrics: opts.metrics,
     log,
-    outbound: opts.inbound === undefined || listenGiven,
+    outbound: opts.inbound === undefined || given.listen,
     inbound: opts.inbound,
     app: opts.app,
     service: opts.service,

@@ -29,7 +29,8 @@ export async function proxyStart(ctx: CommandContext, opts: ProxyStartFlags, cmd
     const { meshProxyOptions } = await import('./proxy-mtls.js');
     const { runMeshProxy } = await import('../../proxy/mesh-run.js');
     const flags = { ...opts, ...(ctx.io.env.MESH_IDENTITY_TOKEN ? { identityToken: ctx.io.env.MESH_IDENTITY_TOKEN } : {}) };
-    const meshOpts = meshProxyOptions(flags, cmd.getOptionValueSource('listen') !== 'default', (line) => ctx.io.err(`${line}\n`), cmd.getOptionValueSource('admin') === 'cli');
+    const given = { listen: cmd.getOptionValueSource('listen') !== 'default', admin: cmd.getOptionValueSource('admin') === 'cli' };
+    const meshOpts = meshProxyOptions(flags, given, (line) => ctx.io.err(`${line}\n`));
     await runMeshProxy(tracing === undefined ? meshOpts : { ...meshOpts, tracing });
     return;
   }

@@ -5,7 +5,7 @@ import type { RegistryClientFlags } from '../common.js';
 import type { CommandContext } from '../context.js';
 import { registryClient } from '../registry-client.js';
 import { specFromFlags, type InstanceFlags } from '../registry-flags.js';
-import { untilSignal } from '../signals.js';
+import { untilSignal } from '../../core/signals.js';
 
 export type RegisterFlags = InstanceFlags & RegistryClientFlags & { address?: string; file?: string; keepAlive?: boolean; json?: boolean };
 

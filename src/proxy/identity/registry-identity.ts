@@ -8,6 +8,7 @@
 // retried with backoff; once it has expired a renewal proof is worthless, so the token (if one was given and
 // still has uses) is tried instead. Every failure is logged and counted; the expiry is a metric.
 import { createPrivateKey, sign } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:tls';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { systemClock, systemRandom, type Clock, type Random } from '../../core/clock.js';
@@ -37,6 +38,11 @@ export interface RegistryIdentityOptions {
   /** Ends the wait for a first certificate while the registry is away (SIGTERM during start-up). */
   signal?: AbortSignal;
 }
+
+/** The first certificate's retry: 0.25 s doubling to 10 s (jittered); logged for the first tries, then every 6th. */
+const FIRST_DELAY_MS = 250;
+const FIRST_MAX_DELAY_MS = 10_000;
+const FIRST_LOG_EVERY = 6;
 
 export class RegistryIdentity implements TlsSource {
   #material!: TlsMaterial;
@@ -104,13 +110,13 @@ export class RegistryIdentity implements TlsSource {
         return await this.#fetch();
       } catch (err) {
         if (!isTransient(err) || this.opts.signal?.aborted) throw err;
-        this.failures++;
-        const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)) * (0.8 + 0.4 * this.#random());
-        // Every try at first, then once a minute: a registry down for hours must not fill the log.
-        if (attempt < 5 || attempt % Math.max(1, Math.round(60_000 / 10_000)) === 0) {
+        const delay = Math.min(FIRST_MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt, 6)) * (0.8 + 0.4 * this.#random());
+        // Every try at first, then about once a minute: a registry down for hours must not fill the log.
+        if (attempt < 5 || attempt % FIRST_LOG_EVERY === 0) {
           this.opts.log(`mesh proxy: identity: no certificate yet (${(err as Error).message}); retrying in ${(delay / 1000).toFixed(1)} s`);
         }
-        await sleep(delay, this.opts.signal);
+        // node's abortable timer: SIGTERM during start-up ends the wait (it rejects; the caller sees the abort).
+        await sleep(delay, undefined, this.opts.signal === undefined ? {} : { signal: this.opts.signal }).catch(() => {});
         if (this.opts.signal?.aborted) throw err;
       }
     }
@@ -238,13 +244,4 @@ export class RegistryIdentity implements TlsSource {
 const TRANSIENT = new Set(['MESH_ERR_REGISTRY_UNREACHABLE', 'MESH_ERR_REGISTRY_READ_ONLY', 'MESH_ERR_IDENTITY_UNAVAILABLE', 'MESH_ERR_RATE_LIMITED', 'MESH_ERR_ETCD_UNAVAILABLE', 'MESH_ERR_INTERNAL']);
 function isTransient(err: unknown): boolean {
   return TRANSIENT.has((err as { code?: string })?.code ?? '');
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts; the timer keeps the process alive while it waits. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
