@@ -7,11 +7,11 @@ import { TcpConnectError, tcpConnect } from '../../core/tcp-connect.js';
 export interface ProbeResult { health: HealthState; output: string }
 
 /**
- * undici is loaded at the first HTTP check, not with the daemon: it adds ~20 MiB to a process's RSS, and many
- * registries run TTL checks only.
+ * undici is loaded at the first HTTP check, not with the daemon, and only its Agent (core/undici-parts.ts, as the
+ * proxy does, not the package's index): many registries run TTL checks only.
  */
-let undici: Promise<typeof import('undici')> | undefined;
-const loadUndici = () => (undici ??= import('undici'));
+let undici: Promise<typeof import('../../core/undici-parts.js')> | undefined;
+const loadUndici = () => (undici ??= import('../../core/undici-parts.js'));
 
 /** The connection pool HTTP checks share. */
 export async function newProbeAgent(): Promise<Agent> {
@@ -30,12 +30,14 @@ function describe(err: unknown, timeoutMs: number): string {
 /** GET url: 2xx passing, 429 warning (alive but shedding load), anything else critical. */
 export async function httpProbe(url: string, timeoutMs: number, dispatcher: Agent, signal?: AbortSignal): Promise<ProbeResult> {
   // Loaded before the clock starts: the first import can take longer than a short check timeout on a busy host.
-  const { request } = await loadUndici();
+  await loadUndici();
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
-    const res = await request(url, {
+    const target = new URL(url);
+    const res = await dispatcher.request({
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
       method: 'GET',
-      dispatcher,
       headers: { 'user-agent': 'mesh-health-check' },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
