@@ -2,8 +2,10 @@
 //
 // The load (registerWhileWatched): 100 SSE watchers (one per service) connected, then 10,000 registrations across
 // 100 services, each one `PUT /v1/services/<s>/instances/<id>` — the single-registration API a user calls, on
-// both stores, so the numbers compare like with like — over keep-alive HTTP (RegistryClient: 4 clients x 16
-// sockets), 64 in flight. Latency is from sending a PUT to its watcher seeing the upsert.
+// both stores, so the numbers compare like with like — over 64 keep-alive connections, one PUT in flight on each,
+// sent by raw-http-load.ts (a wrk-like generator: node:http's client cost as much CPU per request as the daemon,
+// on the same 2 cores). The watchers are RegistryClient's, as a proxy's. Latency is from writing a PUT to its
+// watcher seeing the upsert.
 //   embedded   one daemon with a fresh data dir; writes and watchers on it. Then kill -9 and a restart with
 //              10,000 instances (first round only), and two baselines: one fdatasync per record, and a replay
 //              of 10,000 journal records without a snapshot.
@@ -29,12 +31,12 @@ import { EmbeddedStore } from '../../src/registry/store/embedded/embedded-store.
 import { encodeRecord } from '../../src/registry/store/embedded/journal.js';
 import { ETCD_SKIP, startEtcd, type EtcdProcess } from '../helpers/etcd.js';
 import { startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
+import { rawLoad } from './raw-http-load.js';
 
 const SERVICES = 100;
 const INSTANCES = Number(process.env.MESH_BENCH_INSTANCES ?? 10_000);
 const ROUNDS = Number(process.env.MESH_BENCH_ROUNDS ?? 2);
 const IN_FLIGHT = 64;
-const CLIENTS = 4; // RegistryClient keeps 16 connections each: 4 × 16 = 64 keep-alive sockets
 const DEADLINE_MS = 300_000;
 const PIN = process.env.MESH_BENCH_PIN === '1';
 const ONLY = process.env.MESH_BENCH_STORE;
@@ -165,21 +167,20 @@ async function registerWhileWatched(writeUrl: string, watchUrl: string, pids: Re
         w.on('disconnected', (err) => { if (!ready) reject(err); });
       }
     });
-    const writers = Array.from({ length: CLIENTS }, () => new RegistryClient({ url: writeUrl }));
-    clients.push(...writers);
+    const writer = new RegistryClient({ url: writeUrl });
+    clients.push(writer);
     const names = Object.keys(pids);
     const cpu0 = await Promise.all(names.map((n) => cpuMs(pids[n]!)));
     const self0 = process.cpuUsage();
-    let next = 0;
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, lane) => {
-      const client = writers[lane % CLIENTS]!;
-      while (next < INSTANCES) {
-        const spec = specOf(next++);
-        sentAt.set(`${spec.service}/${spec.id}`, performance.now());
-        await client.register(spec);
-      }
-    }));
+    await rawLoad({
+      url: writeUrl, count: INSTANCES, lanes: IN_FLIGHT, deadlineMs: DEADLINE_MS,
+      make: (n) => {
+        const { service, id, ...rest } = specOf(n);
+        return { method: 'PUT', path: `/v1/services/${encodeURIComponent(service)}/instances/${encodeURIComponent(id)}`, body: JSON.stringify(rest) };
+      },
+      onSend: (n) => { const spec = specOf(n); sentAt.set(`${spec.service}/${spec.id}`, performance.now()); },
+    });
     const registerSecs = (performance.now() - t0) / 1000;
     const settleDeadline = performance.now() + 10_000;
     while (latencies.length < INSTANCES && performance.now() < settleDeadline) await new Promise((r) => setTimeout(r, 10));
@@ -187,14 +188,14 @@ async function registerWhileWatched(writeUrl: string, watchUrl: string, pids: Re
     const self = process.cpuUsage(self0);
     const cpu: Record<string, number> = {};
     names.forEach((n, i) => { cpu[n] = (cpu1[i]! - cpu0[i]!) / INSTANCES; });
-    cpu['bench client + watchers'] = (self.user + self.system) / 1000 / INSTANCES;
+    cpu['bench: load + watchers'] = (self.user + self.system) / 1000 / INSTANCES;
     if (process.env.MESH_BENCH_PROFILE_DIR) {
       for (const n of names) if (n.startsWith('daemon')) process.kill(pids[n]!, 'SIGUSR2');
       await new Promise((r) => setTimeout(r, process.env.MESH_BENCH_HEAP_SNAPSHOT ? 15_000 : 500));
     }
     const rss: Record<string, number> = {};
     for (const n of names) if (n.startsWith('daemon')) rss[n] = await rssMiB(pids[n]!);
-    const index = (await writers[0]!.status()).index;
+    const index = (await writer.status()).index;
     return { rate: INSTANCES / registerSecs, latencies: latencies.sort((a, b) => a - b), cpu, rss, index };
   } finally {
     for (const w of watchers) w.close();
