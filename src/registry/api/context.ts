@@ -31,6 +31,8 @@ export interface ApiContext {
 }
 
 export type Params = string[];
-export type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: Params, url: URL) => Promise<void> | void;
+/** The parts of a request's URL a handler reads (routes.ts's requestUrl: a WHATWG URL only when one is needed). */
+export interface RequestUrl { readonly pathname: string; readonly searchParams: URLSearchParams }
+export type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: Params, url: RequestUrl) => Promise<void> | void;
 /** ownAuth: the handler authorises the call itself (the admin token's check is skipped). */
 export interface Route { pattern: RegExp; methods: Partial<Record<string, Handler>>; ownAuth?: boolean }

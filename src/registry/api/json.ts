@@ -61,19 +61,17 @@ export function tooLarge(req: IncomingMessage, res: ServerResponse): MeshError {
   return new MeshError('MESH_ERR_BODY_TOO_LARGE', `request body is larger than ${MAX_BODY_BYTES} bytes`);
 }
 
-export function sendJson(store: RegistryStore, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(store: RegistryStore, res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   if (res.headersSent) { res.destroy(); return; }
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'x-mesh-index': String(store.currentIndex()),
-    ...headers,
-  });
+  // A flat [name, value, …] list: Node takes it as is, where an object is copied and walked key by key.
+  const list: (string | number)[] = ['content-type', 'application/json; charset=utf-8', 'content-length', Buffer.byteLength(text), 'x-mesh-index', String(store.currentIndex())];
+  if (headers !== undefined) for (const k in headers) list.push(k, headers[k]!);
+  res.writeHead(status, list as unknown as string[]);
   res.end(text);
 }
 
-export function sendError(store: RegistryStore, res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
+export function sendError(store: RegistryStore, res: ServerResponse, err: unknown, headers?: Record<string, string>): void {
   const e = isMeshError(err) ? err : new MeshError('MESH_ERR_INTERNAL', `internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   // A validation error names the field, so a client (or `mesh config apply`) can point at it.
   const field = e instanceof ValidationError ? { field: e.field } : {};

@@ -44,7 +44,10 @@ export interface RegistryServerOptions {
 export class RegistryServer {
   readonly http: Server;
   private readonly ctx: ApiContext;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Calls being handled (a count, not a set of promises: one promise chain less per call); close() drains them. */
+  private active = 0;
+  private onDrained: (() => void) | undefined;
+  private readonly settled = (): void => { if (--this.active === 0) this.onDrained?.(); };
   private readonly watchSockets = new Set<Socket>();
 
   constructor(opts: RegistryServerOptions) {
@@ -125,7 +128,8 @@ export class RegistryServer {
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const s of this.watchSockets) s.end();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
-    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    const drained = this.active === 0 ? Promise.resolve() : new Promise<void>((resolve) => { this.onDrained = resolve; });
+    await Promise.race([drained, deadline]);
     this.http.closeIdleConnections();
     const timer = setTimeout(() => this.http.closeAllConnections(), Math.min(drainMs, 1_000));
     timer.unref();
@@ -134,9 +138,10 @@ export class RegistryServer {
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void {
-    const p = handleApiRequest(this.ctx, req, res).catch((err: unknown) => sendError(this.ctx.store, res, err));
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    this.active++;
+    handleApiRequest(this.ctx, req, res).then(this.settled, (err: unknown) => {
+      try { sendError(this.ctx.store, res, err); } finally { this.settled(); }
+    });
   }
 }
 

@@ -11,7 +11,7 @@ import { parseConfig } from '../../config/proxy-config.js';
 import { tagsMatch } from '../../config/route-rule.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
 import { validateServiceName } from '../../core/validate.js';
-import type { ApiContext, Route } from '../api/context.js';
+import type { ApiContext, RequestUrl, Route } from '../api/context.js';
 import { readJsonBody, sendJson } from '../api/json.js';
 import type { RegistryStore } from '../store/store.js';
 import { openEventStream } from '../api/watch-stream.js';
@@ -36,7 +36,7 @@ function getConfig(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse):
 }
 
 /** GET /v1/config/services/:service[?version=N]: the entry in force, or as it was at a kept version. */
-function getServiceEntry(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, [service]: string[], url: URL): void {
+function getServiceEntry(ctx: ApiContext, _req: IncomingMessage, res: ServerResponse, [service]: string[], url: RequestUrl): void {
   validateServiceName(service);
   const at = url.searchParams.get('version');
   if (at !== null && !/^\d+$/.test(at)) throw new ValidationError('version', `invalid version "${at}": use a version from \`mesh config history\``);
@@ -52,7 +52,7 @@ function getServiceEntry(ctx: ApiContext, _req: IncomingMessage, res: ServerResp
  * ones, `authz` replaces the policy. Answers the per-entry diff and warnings (split subsets that match no
  * registered instance); a dry run writes nothing.
  */
-async function applyConfig(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _params: string[], url: URL): Promise<void> {
+async function applyConfig(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _params: string[], url: RequestUrl): Promise<void> {
   const body = await readJsonBody(req, res);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('(top level)', 'the body must be a JSON object with "proxy" and/or "authz"');
   const b = body as JsonObject;
@@ -128,7 +128,7 @@ async function rollback(ctx: ApiContext, req: IncomingMessage, res: ServerRespon
  * are small, and a whole document cannot be half-applied). The first event comes at once unless the client
  * already has the current version (its index is at or past it).
  */
-function watch(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _params: string[], url: URL): void {
+function watch(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _params: string[], url: RequestUrl): void {
   const raw = url.searchParams.get('index') ?? undefined;
   if (raw !== undefined && !/^\d+$/.test(raw)) throw new ValidationError('index', `invalid index "${raw}": use the non-negative integer of the last version seen`);
   const since = raw === undefined ? -1 : Number(raw);

@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { presentedChain } from './presented-chain.js';
 import { parseDuration } from '../../core/duration.js';
 import { MeshError, ValidationError } from '../../core/errors.js';
-import type { ApiContext, Route } from '../api/context.js';
+import type { ApiContext, RequestUrl, Route } from '../api/context.js';
 import { readJsonBody, sendJson } from '../api/json.js';
 import type { IdentityService } from './service.js';
 import { isTokenId } from './tokens.js';
@@ -30,7 +30,7 @@ async function sign(ctx: ApiContext, req: IncomingMessage, res: ServerResponse):
   sendJson(ctx.store, res, 200, await identity.sign(body, req.socket.remoteAddress ?? 'unknown', chain), { 'cache-control': 'no-store' });
 }
 
-async function roots(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _p: string[], url: URL): Promise<void> {
+async function roots(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, _p: string[], url: RequestUrl): Promise<void> {
   const identity = identityOf(ctx);
   const waitText = url.searchParams.get('wait');
   const seen = url.searchParams.get('version');

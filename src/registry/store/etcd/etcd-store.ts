@@ -199,7 +199,7 @@ export class EtcdStore implements RegistryStore {
     const now = this.clock.now();
     const health = initialHealth(prev, spec, now);
     const stored: StoredInstance = { ...spec, ...health, registeredAt: prev?.registeredAt ?? now };
-    return this.writeInstance('register', key, stored, undefined, { lease: '0' }, async (res) => {
+    return this.writeInstance('register', key, stored, undefined, { lease: '0' }, (res) => {
       if (was && was.lease !== '0') this.revokeQuietly(was.lease);
       return this.applied(key, res.revision, stored, prev?.createIndex);
     });
@@ -290,11 +290,12 @@ export class EtcdStore implements RegistryStore {
     throw new MeshError('MESH_ERR_INTERNAL', `health of ${service}/${id} kept changing under concurrent writers; try again`);
   }
 
-  /** One instance write, sent in the next shared transaction (batch.ts). */
-  private async write(what: string, write: BatchWrite): Promise<BatchResult> {
-    const res = await this.etcd(what, () => this.batcher.write(write));
-    this.link.noteTerm(res.term);
-    return res;
+  /**
+   * One instance write, sent in the next shared transaction (batch.ts). Promise callbacks rather than an async
+   * wrapper: this is every registration's path, and each async layer is a promise and a microtask more.
+   */
+  private write(what: string, write: BatchWrite): Promise<BatchResult> {
+    return this.batcher.write(write).then((res) => { this.link.noteTerm(res.term); return res; }, (err: unknown) => { throw this.failure(what, err); });
   }
 
   private revokeQuietly(lease: string): void {
@@ -328,11 +329,16 @@ export class EtcdStore implements RegistryStore {
     try {
       return await call();
     } catch (err) {
-      if (isConnectivityError(err)) {
-        this.link.lost(err);
-        throw new MeshError('MESH_ERR_REGISTRY_READ_ONLY', `the registry is read-only: ${this.link.reason}; writes resume when etcd returns`, { cause: err });
-      }
-      throw new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} refused to ${what}: ${describeEtcdError(err)}`, { cause: err });
+      throw this.failure(what, err);
     }
+  }
+
+  /** The MeshError a caller sees for a failed etcd call; a lost connection also makes the store read-only. */
+  private failure(what: string, err: unknown): MeshError {
+    if (isConnectivityError(err)) {
+      this.link.lost(err);
+      return new MeshError('MESH_ERR_REGISTRY_READ_ONLY', `the registry is read-only: ${this.link.reason}; writes resume when etcd returns`, { cause: err });
+    }
+    return new MeshError('MESH_ERR_ETCD_UNAVAILABLE', `etcd at ${this.endpointsText} refused to ${what}: ${describeEtcdError(err)}`, { cause: err });
   }
 }
