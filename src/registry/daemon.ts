@@ -28,6 +28,8 @@ export const embeddedStoreFactory: StoreFactory = (opts) => new EmbeddedStore(op
 export interface RegistryDaemonOptions {
   /** host:port to listen on (port 0 picks a free one). */
   listen: string;
+  /** Called once the daemon serves (runRegistryDaemon): the store is open and the API listens. */
+  onStarted?: () => void;
   dataDir: string;
   storeFactory?: StoreFactory;
   /** Receives one line per lifecycle event (without a trailing newline). */
@@ -162,6 +164,7 @@ export class RegistryDaemon {
 /** Runs the daemon in the foreground until SIGTERM or SIGINT, then shuts it down; resolves when it has. */
 export async function runRegistryDaemon(opts: RegistryDaemonOptions): Promise<void> {
   const daemon = await RegistryDaemon.start(opts);
+  opts.onStarted?.();
   const log = opts.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
   let stopping = false;
   // Handlers stay installed through the drain: a second SIGTERM (an impatient supervisor, a double Ctrl-C) must

@@ -1,6 +1,7 @@
 // What `mesh registry start`, `status` and `repair` do once their flags are parsed (registered in
 // ../commands/registry.ts).
 import { UsageError } from '../../core/errors.js';
+import { applyHeapBudget, heapFlagsGiven } from '../../core/heap-budget.js';
 import { defaultDataDir } from '../../registry/store/embedded/data-dir.js';
 import type { RegistryClientFlags } from '../common.js';
 import { dnsOptionsFromFlags, type DnsFlags } from '../dns-flags.js';
@@ -23,6 +24,8 @@ export async function registryStart(ctx: CommandContext, opts: RegistryStartFlag
   const etcd = etcdOptionsFromFlags(opts);
   const discovery = dnsOptionsFromFlags(opts);
   const security = registrySecurity(opts, opts.listen, ctx.io.env, (line) => ctx.io.err(`${line}\n`));
+  // The daemon's memory budget (core/heap-budget.ts), before its modules load; node's own heap flags win.
+  const heap = heapFlagsGiven(process.execArgv, ctx.io.env.NODE_OPTIONS) ? undefined : applyHeapBudget();
   // Loaded on demand: client commands should not pay for (or depend on) the daemon's code.
   const { runRegistryDaemon } = await import('../../registry/daemon.js');
   const storeFactory = etcd === undefined ? undefined : (await import('../../registry/store/etcd/etcd-store.js')).etcdStoreFactory(etcd);
@@ -30,6 +33,7 @@ export async function registryStart(ctx: CommandContext, opts: RegistryStartFlag
     listen: opts.listen,
     dataDir: opts.dataDir ?? defaultDataDir(ctx.io.env),
     log: (line) => ctx.io.err(`${line}\n`),
+    onStarted: () => heap?.allowGrowth(),
     ...(storeFactory ? { storeFactory } : {}),
     ...security,
     ...discovery,

@@ -6,9 +6,9 @@
 // at the earliest moment the instance could have expired and re-reads its lastHeartbeat from the store.
 import type { Agent } from 'undici';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { DEFAULTS, type Instance } from '../../core/types.js';
+import { DEFAULTS, type HealthCheckSpec, type Instance } from '../../core/types.js';
 import { httpProbe, newProbeAgent, tcpProbe, type ProbeResult } from './health-probes.js';
-import { hasActiveCheck } from './instance-spec.js';
+import { hasActiveCheck, sameCheck } from './instance-spec.js';
 import type { RegistryStore, StoreEvent } from '../store/store.js';
 
 export interface HealthMonitorOptions {
@@ -36,16 +36,40 @@ export interface HealthMonitorOptions {
 interface Tracked {
   service: string;
   id: string;
-  /** The check spec this entry was armed for (canonical JSON): a changed check restarts the probe loop. */
-  checkKey: string;
+  /** The check spec this entry was armed for: a changed check restarts the probe loop. */
+  check: HealthCheckSpec | undefined;
   deadline?: NodeJS.Timeout;
   probe?: NodeJS.Timeout;
   probing: boolean;
   removing: boolean;
 }
 
-const keyOf = (service: string, id: string) => `${service}/${id}`;
-const checkKeyOf = (inst: Instance) => JSON.stringify(inst.check ?? null);
+/**
+ * Tracked instances by service, then id. Every instance has an entry and every store event looks one up: a map of
+ * maps needs no "service/id" string per entry and per event (with 10,000 instances those strings, a JSON copy of
+ * each check and a closure per timer were ~2 MiB of the daemon's heap).
+ */
+class TrackedInstances {
+  private readonly byService = new Map<string, Map<string, Tracked>>();
+
+  get(service: string, id: string): Tracked | undefined { return this.byService.get(service)?.get(id); }
+
+  set(t: Tracked): void {
+    let ids = this.byService.get(t.service);
+    if (ids === undefined) this.byService.set(t.service, ids = new Map());
+    ids.set(t.id, t);
+  }
+
+  delete(service: string, id: string): void {
+    const ids = this.byService.get(service);
+    if (ids?.delete(id) && ids.size === 0) this.byService.delete(service);
+  }
+
+  *values(): IterableIterator<Tracked> { for (const ids of this.byService.values()) yield* ids.values(); }
+
+  clear(): void { this.byService.clear(); }
+}
+
 /** Node's timers take at most 2^31-1 ms. */
 const MAX_DELAY = 2 ** 31 - 1;
 const RETRY_MS = 5_000;
@@ -59,7 +83,9 @@ export class HealthMonitor {
   private readonly shouldCheck: (service: string) => boolean;
   private readonly expiryFloor: () => number;
   private readonly ttlSlackMs: (inst: Instance) => number;
-  private readonly tracked = new Map<string, Tracked>();
+  private readonly tracked = new TrackedInstances();
+  /** Timer callbacks take the entry as an argument: no closure per armed timer. */
+  private readonly onDeadline = (t: Tracked): void => { void this.evaluate(t); };
   private readonly pending = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
   /** Made at the first HTTP check (see newProbeAgent). */
@@ -103,20 +129,22 @@ export class HealthMonitor {
 
   private onEvent(event: StoreEvent): void {
     if (event.type === 'remove') {
-      const t = this.tracked.get(keyOf(event.service, event.id));
-      if (t) { this.untrack(t); this.tracked.delete(keyOf(event.service, event.id)); }
+      const t = this.tracked.get(event.service, event.id);
+      if (t) { this.untrack(t); this.tracked.delete(event.service, event.id); }
       return;
     }
     this.track(event.instance);
   }
 
   private track(inst: Instance): void {
-    const key = keyOf(inst.service, inst.id);
-    let t = this.tracked.get(key);
-    if (t && t.checkKey !== checkKeyOf(inst)) { this.untrack(t); t = undefined; }
+    let t = this.tracked.get(inst.service, inst.id);
+    if (t && t.check !== inst.check) {
+      if (sameCheck(t.check, inst.check)) t.check = inst.check; // an equal copy (a heartbeat's write): keep one
+      else { this.untrack(t); t = undefined; }
+    }
     if (!t) {
-      t = { service: inst.service, id: inst.id, checkKey: checkKeyOf(inst), probing: false, removing: false };
-      this.tracked.set(key, t);
+      t = { service: inst.service, id: inst.id, check: inst.check, probing: false, removing: false };
+      this.tracked.set(t);
       if (hasActiveCheck(inst.check)) this.scheduleProbe(t, 0);
     }
     this.armDeadline(t, inst);
@@ -148,7 +176,7 @@ export class HealthMonitor {
     const at = this.nextDeadline(inst);
     if (at === undefined || t.removing) return;
     const delay = Math.min(Math.max(0, at - this.clock.now()), MAX_DELAY);
-    t.deadline = setTimeout(() => { void this.evaluate(t); }, delay);
+    t.deadline = setTimeout(this.onDeadline, delay, t);
     t.deadline.unref();
   }
 
@@ -160,7 +188,7 @@ export class HealthMonitor {
     if (this.clock.now() < at) { this.armDeadline(t, inst); return; }
     if (!this.shouldCheck(inst.service)) {
       // Another daemon owns this service's expiries and removals; look again later in case ownership moves here.
-      t.deadline = setTimeout(() => { void this.evaluate(t); }, RETRY_MS);
+      t.deadline = setTimeout(this.onDeadline, RETRY_MS, t);
       t.deadline.unref();
       return;
     }
@@ -180,7 +208,7 @@ export class HealthMonitor {
         t.removing = false;
         const now = this.store.get(inst.service, inst.id)!;
         if (removed === undefined) {
-          t.deadline = setTimeout(() => { void this.evaluate(t); }, RETRY_MS);
+          t.deadline = setTimeout(this.onDeadline, RETRY_MS, t);
           t.deadline.unref();
         } else {
           this.armDeadline(t, now);
@@ -225,7 +253,7 @@ export class HealthMonitor {
     } finally {
       t.probing = false;
     }
-    if (t.removing || this.tracked.get(keyOf(t.service, t.id)) !== t) return;
+    if (t.removing || this.tracked.get(t.service, t.id) !== t) return;
     const current = this.store.get(t.service, t.id);
     if (current && current.health !== result.health) {
       this.log(`health: ${t.service}/${t.id} ${current.health} -> ${result.health} (${result.output})`);

@@ -113,10 +113,14 @@ export function decodeInstance(kv: KeyValueLike, service: string, id: string): C
 }
 
 /**
- * The cached form of a stored instance: a frozen copy without undefined fields (what a JSON round trip through
+ * The cached form of a stored instance: a copy without undefined fields (what a JSON round trip through
  * etcd yields), its indexes from the key-value. Shared by decodeInstance and the cache's path for this daemon's
  * own writes, which has the object already and so skips the parse. Undefined fields are left out of a new object
  * rather than deleted: `delete` turns a V8 object into a dictionary, which with 10,000 instances costs MiBs.
+ * Not frozen either: in the running daemon Object.freeze gave every cached instance's tags and check objects maps
+ * of their own (V8 shares a frozen map only while no field representation has generalized), 2.8 MiB of maps and
+ * descriptor arrays per 10,000 instances (heap snapshots, bench:registry). A cached instance is a value all the
+ * same: nothing writes to one; a change makes a new object.
  */
 export function cachedInstance(stored: StoredInstance & { changeRevision?: unknown }, changeRevision: unknown, kv: KeyValueLike): CachedInstance {
   const modRevision = Number(kv.mod_revision);
@@ -124,11 +128,11 @@ export function cachedInstance(stored: StoredInstance & { changeRevision?: unkno
   for (const k in stored) {
     const v = (stored as unknown as Record<string, unknown>)[k];
     if (v === undefined || k === 'changeRevision') continue;
-    inst[k] = (k === 'tags' || k === 'check') && v !== null && typeof v === 'object' ? Object.freeze(withoutUndefined(v as Record<string, unknown>)) : v;
+    inst[k] = (k === 'tags' || k === 'check') && v !== null && typeof v === 'object' ? withoutUndefined(v as Record<string, unknown>) : v;
   }
   inst.createIndex = Number(kv.create_revision);
   inst.modifyIndex = typeof changeRevision === 'number' ? changeRevision : modRevision;
-  return { instance: Object.freeze(inst) as unknown as Instance, lease: kv.lease && kv.lease !== '' ? String(kv.lease) : '0', modRevision };
+  return { instance: inst as unknown as Instance, lease: kv.lease && kv.lease !== '' ? String(kv.lease) : '0', modRevision };
 }
 
 /** `o` itself when it has no undefined field (always, for a parsed value), else a copy without them. */
