@@ -39,6 +39,24 @@ test('writes made in one turn of the event loop share one transaction (none goes
   assert.deepEqual(new Set(results.map((r) => r.revision)), new Set([10]));
 });
 
+test('writes made while a transaction is out wait for it and then go out together in the next one', async () => {
+  const etcd = fakeEtcd();
+  const batcher = new WriteBatcher(etcd.send);
+  const first = batcher.write(put('/p/services/s/a'));
+  await new Promise((r) => setImmediate(r));
+  const later = ['b', 'c', 'd'].map((k) => batcher.write(put(`/p/services/s/${k}`)));
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(etcd.txns.length, 1, 'nothing more goes out while the first transaction is under way');
+  etcd.release();
+  assert.equal((await first).revision, 10);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(etcd.txns.length, 2);
+  assert.equal(etcd.txns[1]!.success!.length, 3, 'the three later writes share the second transaction');
+  etcd.release();
+  assert.deepEqual(new Set((await Promise.all(later)).map((r) => r.revision)), new Set([11]));
+});
+
 test('a second write to a key waits for the next transaction, so writes to one key keep their order', async () => {
   const etcd = fakeEtcd();
   const batcher = new WriteBatcher(etcd.send);

