@@ -137,14 +137,15 @@ export function defaultInstanceId(service: string, address: string): string {
   return `${service}-${host.replace(/[^A-Za-z0-9.]/g, '-').replace(/^-+|-+$/g, '') || 'host'}-${port}`;
 }
 
+const CHECK_FIELDS = new Set(['ttlMs', 'http', 'tcp', 'intervalMs', 'timeoutMs', 'deregisterAfterMs']);
+
 export function validateCheck(check: unknown): HealthCheckSpec | undefined {
   if (check === undefined || check === null) return undefined;
   if (typeof check !== 'object' || Array.isArray(check)) throw new ValidationError('check', 'check must be an object');
   const c = check as Record<string, unknown>;
-  const known = new Set(['ttlMs', 'http', 'tcp', 'intervalMs', 'timeoutMs', 'deregisterAfterMs']);
-  for (const k of Object.keys(c)) if (!known.has(k)) throw new ValidationError('check', `unknown field "check.${k}"`);
-  const kinds = ['ttlMs', 'http', 'tcp'].filter((k) => c[k] !== undefined);
-  if (kinds.length > 1) throw new ValidationError('check', 'choose one of a TTL, an HTTP check or a TCP check');
+  for (const k in c) if (!CHECK_FIELDS.has(k)) throw new ValidationError('check', `unknown field "check.${k}"`);
+  const kinds = Number(c.ttlMs !== undefined) + Number(c.http !== undefined) + Number(c.tcp !== undefined);
+  if (kinds > 1) throw new ValidationError('check', 'choose one of a TTL, an HTTP check or a TCP check');
   const out: HealthCheckSpec = {};
   const ms = (k: string, min: number, max: number): number | undefined => {
     const v = c[k];
@@ -177,7 +178,7 @@ export function validateCheck(check: unknown): HealthCheckSpec | undefined {
     throw new ValidationError('check', 'intervalMs and timeoutMs apply only to an HTTP or TCP check');
   }
   out.deregisterAfterMs = deregisterAfter ?? DEFAULTS.deregisterAfterMs;
-  if (kinds.length === 0 && deregisterAfter === undefined) return undefined;
+  if (kinds === 0 && deregisterAfter === undefined) return undefined;
   return out;
 }
 
@@ -190,7 +191,7 @@ const SPEC_FIELDS = new Set(['service', 'id', 'address', 'weight', 'priority', '
 export function validateInstanceSpec(body: unknown, pathService?: string, pathId?: string): InstanceSpec {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('body', 'the registration must be a JSON object');
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!SPEC_FIELDS.has(k)) throw new ValidationError(k, `unknown field "${k}"`);
+  for (const k in b) if (!SPEC_FIELDS.has(k)) throw new ValidationError(k, `unknown field "${k}"`);
   const service = validateServiceName(b.service ?? pathService);
   if (pathService !== undefined && b.service !== undefined && b.service !== pathService) {
     throw new ValidationError('service', `body service "${String(b.service)}" does not match the URL's "${pathService}"`);

@@ -13,6 +13,8 @@ import type { ITxnRequest, ITxnResponse, IRequestOp } from 'etcd3';
 
 export interface BatchWrite {
   key: Buffer;
+  /** The key as the caller spelled it (every writer of a key must give the same one, or none: then it is decoded from `key`). */
+  keyText?: string;
   /** Put this value (with this lease, "0" for none); absent: delete the key. */
   value?: Buffer;
   lease?: string;
@@ -59,7 +61,7 @@ export class WriteBatcher {
   /** Queues one write; resolves once etcd has committed the transaction that carried it. */
   write(write: BatchWrite): Promise<BatchResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, keyText: write.key.toString('latin1'), resolve, reject });
+      this.queue.push({ write, keyText: write.keyText ?? write.key.toString('latin1'), resolve, reject });
       this.scheduleFlush();
     });
   }
