@@ -16,7 +16,7 @@
 // /proc for each daemon, etcd and this process (the client and the watchers' side): on a shared machine it moves
 // much less than registrations/s, which depend on what else runs.
 //
-// Knobs: MESH_BENCH_STORE=etcd|embedded (one store only), MESH_BENCH_ROUNDS=n, MESH_BENCH_INSTANCES=n (while
+// Knobs: MESH_BENCH_BIN=<checkout>/bin/mesh (daemons from another build), MESH_BENCH_WATCH_ALL=n (n watchers of every service, as proxies, instead of one per service), MESH_BENCH_STORE=etcd|embedded (one store only), MESH_BENCH_ROUNDS=n, MESH_BENCH_INSTANCES=n (while
 // iterating), MESH_BENCH_PIN=1 (daemon A / the embedded daemon on CPU 0, everything else on CPU 1, with taskset),
 // MESH_BENCH_NODE_OPTIONS (node flags for the daemons, e.g. the README's heap flags; default none),
 // MESH_BENCH_PROFILE_DIR=dir (a CPU profile of every daemon, and SIGUSR2 memory figures after the load;
@@ -34,6 +34,12 @@ import { startMesh, tempDir, type Daemon } from '../helpers/mesh.js';
 import { rawLoad } from './raw-http-load.js';
 
 const SERVICES = 100;
+/**
+ * MESH_BENCH_WATCH_ALL=n: n watchers of every service (as proxies watch) instead of one watcher per service; the
+ * latency is the first watcher's. Shows the fan-out cost: each change goes to every watcher.
+ */
+const WATCH_ALL = Number(process.env.MESH_BENCH_WATCH_ALL ?? 0);
+const WATCHERS = WATCH_ALL > 0 ? WATCH_ALL : SERVICES;
 const INSTANCES = Number(process.env.MESH_BENCH_INSTANCES ?? 10_000);
 const ROUNDS = Number(process.env.MESH_BENCH_ROUNDS ?? 2);
 const IN_FLIGHT = 64;
@@ -93,7 +99,8 @@ function daemonEnv(): NodeJS.ProcessEnv {
 
 async function startDaemon(args: string[]): Promise<{ daemon: Daemon; url: string; readyMs: number }> {
   const t0 = performance.now();
-  const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', ...args], { env: daemonEnv() });
+  // MESH_BENCH_BIN: the daemons from another checkout's bin/mesh (an A/B comparison in one run of this bench).
+  const daemon = startMesh(['registry', 'start', '--listen', '127.0.0.1:0', ...args], { env: daemonEnv(), ...(process.env.MESH_BENCH_BIN ? { bin: process.env.MESH_BENCH_BIN } : {}) });
   const m = await daemon.waitFor(/listening on (http:\/\/\S+)/, 30_000);
   return { daemon, url: m[1]!, readyMs: performance.now() - t0 };
 }
@@ -151,15 +158,15 @@ async function registerWhileWatched(writeUrl: string, watchUrl: string, pids: Re
     const latencies: number[] = [];
     let connected = 0;
     await new Promise<void>((resolve, reject) => {
-      for (let s = 0; s < SERVICES; s++) {
+      for (let s = 0; s < WATCHERS; s++) {
         const client = new RegistryClient({ url: watchUrl });
         clients.push(client);
-        const w = client.watch({ services: [`svc-${String(s).padStart(3, '0')}`] });
+        const w = client.watch({ services: WATCH_ALL > 0 ? [] : [`svc-${String(s).padStart(3, '0')}`] });
         watchers.push(w);
         let ready = false;
         w.on('event', (e) => {
-          if (!ready && e.type === 'reset') { ready = true; if (++connected === SERVICES) resolve(); return; }
-          if (e.type !== 'upsert') return;
+          if (!ready && e.type === 'reset') { ready = true; if (++connected === WATCHERS) resolve(); return; }
+          if (e.type !== 'upsert' || (WATCH_ALL > 0 && s > 0)) return;
           const key = `${e.instance.service}/${e.instance.id}`;
           const t = sentAt.get(key);
           if (t !== undefined) { latencies.push(performance.now() - t); sentAt.delete(key); }
@@ -295,7 +302,7 @@ async function main(): Promise<void> {
   const onEtcd: (LoadResult & { perTxn: number })[] = [];
   let extras: EmbeddedExtras | undefined;
   try {
-    console.log(`registry bench: ${INSTANCES} instances, ${SERVICES} services, ${SERVICES} SSE watchers, ${IN_FLIGHT} PUTs in flight, one registration per request; daemons' NODE_OPTIONS ${DAEMON_NODE_OPTIONS ? `"${DAEMON_NODE_OPTIONS}"` : '(none: V8 defaults)'}; ${ROUNDS} round(s), load average ${loadavg().map((l) => fmt(l, 1)).join(' ')}${PIN ? ', daemon A pinned to CPU 0, the rest to CPU 1' : ''}`);
+    console.log(`registry bench: ${INSTANCES} instances, ${SERVICES} services, ${WATCH_ALL > 0 ? `${WATCH_ALL} SSE watchers of every service` : `${SERVICES} SSE watchers, one per service`}, ${IN_FLIGHT} PUTs in flight, one registration per request; daemons' NODE_OPTIONS ${DAEMON_NODE_OPTIONS ? `"${DAEMON_NODE_OPTIONS}"` : '(none: V8 defaults)'}; ${ROUNDS} round(s), load average ${loadavg().map((l) => fmt(l, 1)).join(' ')}${PIN ? ', daemon A pinned to CPU 0, the rest to CPU 1' : ''}`);
     for (let round = 1; round <= ROUNDS; round++) {
       if (ONLY !== 'etcd') {
         const r = await embeddedRound(round === 1);

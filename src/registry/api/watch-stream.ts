@@ -1,6 +1,8 @@
 // One server-sent-event stream on GET /v1/watch (and, through openEventStream, on GET /v1/config/watch). Each event is written as
 //   id: <index>\nevent: <reset|upsert|remove>\ndata: <WatchEvent JSON>\n\n
-// and flushed at once (Nagle off, no corking), so a watcher hears about a change as soon as it is durable.
+// and flushed in the same turn of the event loop (Nagle off), so a watcher hears about a change as soon as it is
+// durable. The events of one turn (the changes one etcd watch response or one journal commit brought) go out in
+// one write per stream: a proxy that watches every service got one socket write per event before.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiContext } from './context.js';
 
@@ -54,12 +56,15 @@ export function openEventStream(
   };
   const keepalive = setInterval(() => { if (!ended) res.write(': keepalive\n\n'); }, ctx.keepaliveMs);
   keepalive.unref();
+  let corked = false;
+  const uncork = () => { corked = false; res.uncork(); };
   unsubscribe = subscribe({
     send: (event) => {
       if (ended) return;
       // Judge the backlog left before this event, so one event larger than the limit (the `reset` of a big
       // registry) still reaches a client that reads; only a client that fell behind is cut.
       if (res.writableLength > ctx.watchMaxQueuedBytes) { drop(); return; }
+      if (!corked) { corked = true; res.cork(); process.nextTick(uncork); }
       res.write(formatEvent(event));
     },
     close: end,
@@ -68,6 +73,17 @@ export function openEventStream(
   if (ended) unsubscribe();
 }
 
+/**
+ * The hub hands one event object to every stream that watches it, one stream after another: the last text made
+ * is kept, so N watchers of a change cost one JSON.stringify, not N. Events are never changed once published.
+ */
+let lastEvent: object | undefined;
+let lastText = '';
+
 export function formatEvent(event: { type: string; index: number }): string {
-  return `id: ${event.index}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  if (event === lastEvent) return lastText;
+  const text = `id: ${event.index}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  // A reset is made for one stream and can be megabytes: not kept.
+  if (event.type !== 'reset') { lastEvent = event; lastText = text; }
+  return text;
 }
