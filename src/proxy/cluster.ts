@@ -5,6 +5,7 @@
 // view: the tables are the same (same registry), the counters are that worker's share of the traffic.
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
+import { untilSignal } from '../core/signals.js';
 import type { MetricsState } from '../metrics/peers.js';
 import { MeshError } from '../core/errors.js';
 import type { ProxyOptions } from './proxy.js';
@@ -29,7 +30,7 @@ async function runSingle(opts: RunProxyOptions): Promise<void> {
   const { startProxy } = await import('./proxy.js');
   const proxy = await startProxy(opts);
   opts.log(`mesh proxy: listening on ${proxy.listen} (admin ${proxy.admin ?? 'off'}, registry ${opts.registry.url}, 1 worker, pid ${process.pid})`);
-  const signal = await untilSignal(() => { opts.log('mesh proxy: SIGHUP, reloading config'); void proxy.reload(); });
+  const signal = await untilSignal({ onHangup: () => { opts.log('mesh proxy: SIGHUP, reloading config'); void proxy.reload(); } });
   opts.log(`mesh proxy: ${signal}, draining in-flight requests (deadline ${opts.drainTimeoutMs} ms)`);
   await proxy.stop();
   opts.log('mesh proxy: stopped');
@@ -51,7 +52,7 @@ async function runWorker(opts: RunProxyOptions): Promise<void> {
     ship = setInterval(() => { process.send?.({ type: 'metrics', state: metrics.exportState(index) }); }, 1000);
     ship.unref();
   }
-  await untilSignal(() => { void proxy.reload(); });
+  await untilSignal({ onHangup: () => { void proxy.reload(); } });
   if (ship !== undefined) clearInterval(ship);
   process.off('message', onPeer);
   await proxy.stop();
@@ -102,9 +103,11 @@ async function runPrimary(opts: RunProxyOptions): Promise<void> {
     throw err;
   }
   opts.log(`mesh proxy: listening on ${first.listen} (admin ${first.admin ?? 'off'} in worker 1, registry ${opts.registry.url}, ${opts.workers} workers, pid ${process.pid})`);
-  const signal = await untilSignal(() => {
-    opts.log('mesh proxy: SIGHUP, reloading config in every worker');
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+  const signal = await untilSignal({
+    onHangup: () => {
+      opts.log('mesh proxy: SIGHUP, reloading config in every worker');
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+    },
   });
   stopping = true;
   opts.log(`mesh proxy: ${signal}, draining in-flight requests in ${opts.workers} workers (deadline ${opts.drainTimeoutMs} ms)`);
@@ -115,19 +118,4 @@ async function runPrimary(opts: RunProxyOptions): Promise<void> {
   }));
   await Promise.all(exits);
   opts.log('mesh proxy: stopped');
-}
-
-/** Resolves with SIGTERM or SIGINT; calls onHup on every SIGHUP until then. */
-function untilSignal(onHup: () => void): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      process.off('SIGHUP', onHup);
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    process.on('SIGHUP', onHup);
-  });
 }
