@@ -1,7 +1,8 @@
 // Injected faults (`mesh fault inject`) on the proxy's request path, for HTTP/1.1 and h2/gRPC alike: which
 // fault hits a request, and what hitting it means — a delay holds the request and then forwards it as usual, an
-// abort or reset is answered here, before any endpoint is picked, counted as the fault_injected fate and given
-// its access-log line. The protocol servers keep only what differs: how to forward,
+// abort or reset is answered here, before any endpoint is picked. Both are counted per service: a delay in
+// mesh_fault_delays_injected_total, an abort or reset as the fault_injected fate (mesh_faults_injected_total),
+// which also gets its access-log line. The protocol servers keep only what differs: how to forward,
 // how to tell that the client left, and how to write an error answer or a reset on their wire.
 import { kindOf, type Fault } from '../config/faults.js';
 import type { ServiceGate } from './attempt/forward-service.js';
@@ -33,10 +34,14 @@ export interface FaultedRequest {
   reset(): void;
 }
 
-/** Applies the fault that `pickFault` chose. A client that gives up while its request is held is not forwarded. */
+/**
+ * Applies the fault that `pickFault` chose. A delay is counted when it starts, as Envoy counts delays_injected,
+ * so a client that gives up while held still shows the fault biting; its request is then not forwarded.
+ */
 export function applyFault(deps: ProxyServerDeps, service: ServiceGate, fault: Fault, request: FaultedRequest): void {
   const action = fault.action;
   if ('delayMs' in action) {
+    service.faultDelayed();
     setTimeout(() => { if (!request.clientGone()) request.forward(); }, action.delayMs);
     return;
   }
