@@ -8,7 +8,7 @@ export interface EndpointCounters {
   service: string; id: string; inFlight: number; byClass: ArrayLike<number>; buckets: ArrayLike<number>; durationSumS: number;
   bytesIn: number; bytesOut: number; ejections: number; tlsFailures: number; unreachableSince: number; unreachableMarks: number;
 }
-export interface ServiceCounters { name: string; inFlight: number; fates: ArrayLike<number>; retries: number; policyDenials: number; underscoreHeaders: number }
+export interface ServiceCounters { name: string; inFlight: number; fates: ArrayLike<number>; retries: number; policyDenials: number; underscoreHeaders: number; faultDelays: number }
 export interface CounterView { services: ServiceCounters[]; endpoints: EndpointCounters[]; inboundTlsFailures: number }
 
 function addInto(into: number[], from: ArrayLike<number>): void {
@@ -26,11 +26,11 @@ export function counterView(metrics: ProxyMetrics): CounterView {
   if (peers.length === 0) {
     return { services: local, endpoints: local.flatMap((s) => [...s.endpoints.values()]), inboundTlsFailures: metrics.inboundTlsFailures };
   }
-  const services = new Map<string, { name: string; inFlight: number; fates: number[]; retries: number; policyDenials: number; underscoreHeaders: number }>();
+  const services = new Map<string, { name: string; inFlight: number; fates: number[]; retries: number; policyDenials: number; underscoreHeaders: number; faultDelays: number }>();
   const endpoints = new Map<string, { service: string; id: string; inFlight: number; byClass: number[]; buckets: number[]; durationSumS: number; bytesIn: number; bytesOut: number; ejections: number; tlsFailures: number; unreachableSince: number; unreachableMarks: number }>();
   const addService = (name: string, s: Omit<ServiceCounters, 'name'>) => {
-    const acc = services.get(name) ?? { name, inFlight: 0, fates: new Array<number>(s.fates.length).fill(0), retries: 0, policyDenials: 0, underscoreHeaders: 0 };
-    acc.inFlight += s.inFlight; acc.retries += s.retries; acc.policyDenials += s.policyDenials; acc.underscoreHeaders += s.underscoreHeaders;
+    const acc = services.get(name) ?? { name, inFlight: 0, fates: new Array<number>(s.fates.length).fill(0), retries: 0, policyDenials: 0, underscoreHeaders: 0, faultDelays: 0 };
+    acc.inFlight += s.inFlight; acc.retries += s.retries; acc.policyDenials += s.policyDenials; acc.underscoreHeaders += s.underscoreHeaders; acc.faultDelays += s.faultDelays;
     addInto(acc.fates, s.fates);
     services.set(name, acc);
   };

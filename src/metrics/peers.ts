@@ -22,7 +22,7 @@ export interface EndpointState {
 }
 
 export interface ServiceState {
-  name: string; inFlight: number; fates: number[]; retries: number; policyDenials: number; underscoreHeaders: number; window: WindowState; endpoints: EndpointState[];
+  name: string; inFlight: number; fates: number[]; retries: number; policyDenials: number; underscoreHeaders: number; faultDelays: number; window: WindowState; endpoints: EndpointState[];
 }
 
 export interface MetricsState { worker: number; time: number; inboundTlsFailures: number; services: ServiceState[] }

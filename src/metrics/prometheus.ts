@@ -2,7 +2,7 @@
 // counters in a collect() callback at scrape time, so requests never call prom-client. Node's default
 // metrics are left out on purpose: some of them fail `promtool check metrics` (see FIELD-NOTES).
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { counterView, type EndpointCounters } from './merged-view.js';
+import { counterView, type EndpointCounters, type ServiceCounters } from './merged-view.js';
 import { CODE_CLASS_LABELS, DURATION_BUCKETS_S, type ProxyMetrics } from './recorder.js';
 import { Fate, FATE_NAMES } from './types.js';
 
@@ -77,21 +77,8 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
     },
   });
   endpointCounter(registry, 'mesh_unreachable_total', 'Times each endpoint was found unreachable (a connect failed) and taken out of service.', (ep) => ep.unreachableMarks, eachEndpoint);
-  new Counter({
-    name: 'mesh_retries_total', help: 'Retries sent, per service.', labelNames: ['service'] as const, registers,
-    collect() {
-      this.reset();
-      for (const svc of eachService()) this.inc({ service: svc.name }, svc.retries);
-    },
-  });
-  new Counter({
-    name: 'mesh_policy_denials_total', help: 'Requests refused by the authorization policy, per service.',
-    labelNames: ['service'] as const, registers,
-    collect() {
-      this.reset();
-      for (const svc of eachService()) this.inc({ service: svc.name }, svc.policyDenials);
-    },
-  });
+  serviceCounter(registry, 'mesh_retries_total', 'Retries sent, per service.', (svc) => svc.retries, eachService);
+  serviceCounter(registry, 'mesh_policy_denials_total', 'Requests refused by the authorization policy, per service.', (svc) => svc.policyDenials, eachService);
   new Counter({
     name: 'mesh_request_headers_dropped_total',
     help: 'Request headers the proxy dropped instead of forwarding, per service and reason (underscore: a name with "_", see allowUnderscoresInHeaders).',
@@ -120,14 +107,14 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
       }
     },
   });
-  new Counter({
-    name: 'mesh_faults_injected_total', help: 'Client requests answered by an injected fault (mesh fault inject), per service; also the fault_injected fate.',
-    labelNames: ['service'] as const, registers,
-    collect() {
-      this.reset();
-      for (const svc of eachService()) this.inc({ service: svc.name }, svc.fates[Fate.faultInjected] ?? 0);
-    },
-  });
+  serviceCounter(registry, 'mesh_faults_injected_total', 'Client requests answered by an injected fault (mesh fault inject), per service; also the fault_injected fate.',
+    (svc) => svc.fates[Fate.faultInjected] ?? 0, eachService);
+  // Delays are their own counter rather than a `kind` label on mesh_faults_injected_total: that one counts the
+  // requests a fault answered (it equals the fault_injected fate, and `sum(mesh_faults_injected_total)` is read
+  // as "requests the fault failed"), while a delayed request goes on to its own outcome. Envoy's fault filter
+  // keeps the two apart the same way (delays_injected, aborts_injected).
+  serviceCounter(registry, 'mesh_fault_delays_injected_total', 'Client requests held by an injected delay fault (mesh fault inject --delay), per service; counted when the delay starts.',
+    (svc) => svc.faultDelays, eachService);
   new Gauge({
     name: 'mesh_service_requests_in_flight', help: 'Client requests in flight, per service.',
     labelNames: ['service'] as const, registers,
@@ -140,18 +127,26 @@ export function prometheusRegistry(metrics: ProxyMetrics, extra?: Extra): Regist
   return registry;
 }
 
-function endpointCounter(
-  registry: Registry, name: string, help: string,
-  read: (ep: EndpointCounters) => number,
-  eachEndpoint: () => Iterable<EndpointCounters>,
+/** A counter read from plain counters at scrape time: one series per item `each` yields. */
+function scrapedCounter<T>(
+  registry: Registry, name: string, help: string, labelNames: readonly string[],
+  labels: (item: T) => Record<string, string>, read: (item: T) => number, each: () => Iterable<T>,
 ): void {
   new Counter({
-    name, help, labelNames: ['service', 'endpoint'] as const, registers: [registry],
+    name, help, labelNames, registers: [registry],
     collect() {
       this.reset();
-      for (const ep of eachEndpoint()) this.inc({ service: ep.service, endpoint: ep.id }, read(ep));
+      for (const item of each()) this.inc(labels(item), read(item));
     },
   });
+}
+
+function endpointCounter(registry: Registry, name: string, help: string, read: (ep: EndpointCounters) => number, eachEndpoint: () => Iterable<EndpointCounters>): void {
+  scrapedCounter(registry, name, help, ['service', 'endpoint'], (ep) => ({ service: ep.service, endpoint: ep.id }), read, eachEndpoint);
+}
+
+function serviceCounter(registry: Registry, name: string, help: string, read: (svc: ServiceCounters) => number, eachService: () => Iterable<ServiceCounters>): void {
+  scrapedCounter(registry, name, help, ['service'], (svc) => ({ service: svc.name }), read, eachService);
 }
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;

@@ -89,6 +89,8 @@ export class ServiceRecorder implements ServiceStats {
   retries = 0;
   policyDenials = 0;
   underscoreHeaders = 0;
+  /** Requests an injected delay fault held (mesh_fault_delays_injected_total). */
+  faultDelays = 0;
   readonly endpoints = new Map<string, EndpointRecorder>();
   readonly window: SlidingWindow;
 
@@ -116,6 +118,10 @@ export class ServiceRecorder implements ServiceStats {
 
   underscoreHeadersDropped(count: number): void {
     this.underscoreHeaders += count;
+  }
+
+  faultDelayed(): void {
+    this.faultDelays++;
   }
 
   endpoint(id: string, address: string): EndpointRecorder {
@@ -179,7 +185,7 @@ export class ProxyMetrics implements MeshMetrics {
       time: this.clock.now(),
       inboundTlsFailures: this.inboundTlsFailures,
       services: [...this.services.values()].map((svc) => ({
-        name: svc.name, inFlight: svc.inFlight, fates: [...svc.fates], retries: svc.retries, policyDenials: svc.policyDenials, underscoreHeaders: svc.underscoreHeaders,
+        name: svc.name, inFlight: svc.inFlight, fates: [...svc.fates], retries: svc.retries, policyDenials: svc.policyDenials, underscoreHeaders: svc.underscoreHeaders, faultDelays: svc.faultDelays,
         window: exportWindow(svc.window),
         endpoints: [...svc.endpoints.values()].map((ep) => ({
           id: ep.id, address: ep.address, inFlight: ep.inFlight, byClass: [...ep.byClass], buckets: [...ep.buckets], durationSumS: ep.durationSumS,

@@ -15,7 +15,7 @@
 //   ep.bodyBytes(requestBodyBytesSentToIt, responseBodyBytesRelayedFromIt);
 //   //   a retry:  svc.retry();
 //   svc.requestEnded(Fate.ok /* or okAfterRetry, failed, … */, clientStatus, totalDurationMs);
-//   // elsewhere: ep.ejection(), ep.unreachable(sinceEpochMs) / ep.reachable(), ep.tlsHandshakeFailure(), svc.policyDenial(), svc.underscoreHeadersDropped(n), svc.removeEndpoint(id)
+//   // elsewhere: ep.ejection(), ep.unreachable(sinceEpochMs) / ep.reachable(), ep.tlsHandshakeFailure(), svc.policyDenial(), svc.underscoreHeadersDropped(n), svc.faultDelayed(), svc.removeEndpoint(id)
 //
 // Every method is a handful of number operations: no allocation, no strings built, no I/O.
 import type { MetricsState } from './peers.js';
@@ -78,6 +78,8 @@ export interface ServiceStats {
   policyDenial(): void;
   /** `count` request headers were dropped for an underscore in their name (underscore-headers.ts). */
   underscoreHeadersDropped(count: number): void;
+  /** An injected delay fault began holding a request (its outcome is counted as usual when it ends). */
+  faultDelayed(): void;
   /** The stats object for one endpoint; create once per endpoint and cache it. */
   endpoint(id: string, address: string): EndpointStats;
   /** The endpoint left the table: stop exporting it (a cached object keeps working for in-flight requests). */
@@ -120,6 +122,7 @@ const noopService: ServiceStats = {
   retry() {},
   policyDenial() {},
   underscoreHeadersDropped() {},
+  faultDelayed() {},
   endpoint: () => noopEndpoint,
   removeEndpoint() {},
   inFlight: 0,

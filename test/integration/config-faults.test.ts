@@ -1,12 +1,14 @@
 // Time-boxed fault injection through the registry, with real processes: a fault made with `--for 3s` stops at
 // its deadline although the CLI that made it is gone and the proxy was restarted in between; injected aborts
 // are their own fate (never retried, never held against an endpoint); a 10% abort hits 10% ± 2% of 2,000
-// requests; a delay fault adds its delay at the p50; bad input is refused with one line.
+// requests; a delay fault adds its delay at the p50 and is counted in /metrics over HTTP/1.1 and h2 alike; bad
+// input is refused with one line.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { RoutesSnapshot } from '../../src/core/admin-types.js';
-import { runMesh } from '../helpers/mesh.js';
+import { h2Request, h2Session, startH2Backend } from '../helpers/h2-backend.js';
+import { eventually, runMesh } from '../helpers/mesh.js';
 import { get, getJson, register, startBackend, startProxy, viaProxy } from '../helpers/proxy.js';
 import { startRegistry } from '../helpers/registry.js';
 
@@ -164,4 +166,56 @@ test('faults apply to HTTP/2 (h2c) requests too: curl --http2-prior-knowledge ge
   assert.match(hit, /x-mesh-error: fault-injected/);
   // Outside --route the proxy tries to forward (this HTTP/1.1-only backend then cannot take h2: not the fault).
   assert.doesNotMatch(await curl('/other'), /fault-injected/);
+});
+
+test('delay faults are counted per service in /metrics over HTTP/1.1 and h2 (mesh_fault_delays_injected_total); abort counting is unchanged', { timeout: 60_000 }, async (t) => {
+  const reg = await startRegistry(t);
+  const web = await startBackend(t, 'web-1');
+  const h2 = await startH2Backend(t, 'streams-1');
+  await register(reg.url, 'web', web);
+  await register(reg.url, 'streams', { name: 'streams-1', address: h2.h2 });
+  const proxy = await startProxy(t, reg.url);
+  const session = h2Session(t, proxy.port);
+  // Both services reachable first (over their own protocol), so every counted request below is one the faults met.
+  await eventually(async () => (await viaProxy(proxy.port, 'web', '/')).status === 200, 10_000);
+  await eventually(async () => (await h2Request(session, 'streams', '/')).status === 200, 10_000);
+  // Delays under /slow and aborts under /abort, on both services: a fault's route keeps each request to one fault.
+  let version = 0;
+  for (const args of [
+    ['web', '--route', '/slow', '--delay', '20ms'], ['streams', '--route', '/slow', '--delay', '20ms'],
+    ['web', '--route', '/abort', '--abort', '503'], ['streams', '--route', '/abort', '--abort', '503'],
+  ]) {
+    const made = await runMesh(['fault', 'inject', ...args, '--percent', '100', '--for', '5m', '--json', '--registry', reg.url]);
+    assert.equal(made.code, 0, made.stderr);
+    version = Math.max(version, (JSON.parse(made.stdout) as { version: number }).version);
+  }
+  // The proxy runs the config that holds all four faults once its /routes shows that version.
+  await eventually(async () => ((await getJson<RoutesSnapshot>(`${proxy.admin}/routes`)).config?.version ?? 0) >= version, 10_000);
+
+  const delayed = 12;
+  const aborted = 5;
+  for (let i = 0; i < delayed; i++) assert.equal((await viaProxy(proxy.port, 'web', `/slow/${i}`)).status, 200);
+  for (let i = 0; i < aborted; i++) {
+    const r = await viaProxy(proxy.port, 'web', `/abort/${i}`);
+    assert.equal(r.status, 503);
+    assert.equal(r.headers['x-mesh-error'], 'fault-injected');
+  }
+  const slow = await Promise.all(Array.from({ length: delayed }, (_, i) => h2Request(session, 'streams', `/slow/${i}`)));
+  assert.deepEqual(slow.map((r) => r.status), Array.from({ length: delayed }, () => 200));
+  const aborts = await Promise.all(Array.from({ length: aborted }, (_, i) => h2Request(session, 'streams', `/abort/${i}`)));
+  for (const r of aborts) {
+    assert.equal(r.status, 503);
+    assert.equal(r.headers['x-mesh-error'], 'fault-injected');
+  }
+  session.close();
+
+  const metrics = (await get(`${proxy.admin}/metrics`)).body;
+  for (const service of ['web', 'streams']) {
+    assert.match(metrics, new RegExp(`^mesh_fault_delays_injected_total\\{service="${service}"\\} ${delayed}$`, 'm'), `delays counted for ${service}`);
+    // Aborts are counted as before, and only aborts: a delayed request ends as its own outcome, not fault_injected.
+    assert.match(metrics, new RegExp(`^mesh_faults_injected_total\\{service="${service}"\\} ${aborted}$`, 'm'), `aborts counted for ${service}`);
+    assert.match(metrics, new RegExp(`^mesh_request_fates_total\\{service="${service}",fate="fault_injected"\\} ${aborted}$`, 'm'));
+  }
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+  assert.equal(lint.status, 0, `promtool check metrics failed:\n${lint.stdout}${lint.stderr}`);
 });

@@ -53,4 +53,6 @@ export interface ServiceGate {
   admit(maxConcurrent: number | undefined): boolean;
   /** The request was refused before forwarding (for metrics); `status` is what the client got (0: reset). */
   refused(cause: 'circuit-open' | 'no-such-service' | 'fault-injected', status?: number): void;
+  /** An injected delay fault holds this request before it is admitted (for metrics). */
+  faultDelayed(): void;
 }

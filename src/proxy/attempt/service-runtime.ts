@@ -185,6 +185,10 @@ export class ServiceRuntime implements ForwardService, ServiceGate {
     this.stats.requestEnded(cause === 'fault-injected' ? Fate.faultInjected : Fate.circuitOpen, status, 0);
   }
 
+  faultDelayed(): void {
+    this.stats.faultDelayed();
+  }
+
   requestEnded(status: number, latencyMs: number, retried: boolean, cause: MeshErrorCause | undefined, budgetRefused = false): void {
     this.limiter.release();
     let fate: Fate;

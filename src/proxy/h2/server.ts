@@ -11,6 +11,7 @@ import { sendH2Error } from './errors.js';
 import { LOCAL_SETTINGS, openConnectionWindow } from './settings.js';
 import { statusOf, type MeshErrorCause } from '../errors-response.js';
 import { chooseRoute, targetOf } from '../router.js';
+import { applyFault, pickFault } from '../fault-injection.js';
 import type { ProxyServerDeps } from '../server-deps.js';
 import { SpanKind } from '../../tracing/span.js';
 
@@ -75,20 +76,17 @@ function handleStream(deps: ProxyServerDeps, stream: ServerHttp2Stream, headers:
     return;
   }
   const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(headers, n), deps.random);
-  const faults = deps.faults?.();
-  const fault = faults === undefined || faults.size === 0 ? undefined : faults.pick(service.name, target.matchPath, Date.now(), deps.random, deps.ownService);
+  const fault = pickFault(deps, service.name, target.matchPath);
+  // Positional arguments, as on HTTP/1.1: the common path (no fault) allocates nothing extra. A gRPC caller of an
+  // abort gets UNAVAILABLE (errors.ts).
   if (fault === undefined) admitAndForward(deps, stream, headers, grpc, method, client, service, settings, choice, target, flat, ids);
-  else if ('delayMs' in fault.action) setTimeout(() => { if (!stream.destroyed) admitAndForward(deps, stream, headers, grpc, method, client, service, settings, choice, target, flat, ids); }, fault.action.delayMs);
   else {
-    // As on HTTP/1.1 (server.ts): answered before any endpoint is picked; a gRPC caller gets UNAVAILABLE.
-    const status = 'abort' in fault.action ? fault.action.abort : 0;
-    service.refused('fault-injected', status);
-    let sent = 0;
-    if (status === 0) stream.close(constants.NGHTTP2_CANCEL);
-    else sent = sendH2Error(stream, grpc, 'fault-injected', `fault ${fault.id} injected (abort ${status})`, status);
-    deps.accessLog?.record({
-      method, authority: target.authority, path: target.path, status, error: 'fault-injected', durationMs: 0, upstream: null, bytesIn: 0, bytesOut: sent,
-      requestId: ids.requestId, traceId: ids.traceId,
+    applyFault(deps, service, fault, {
+      method, authority: target.authority, path: target.path, requestId: ids.requestId, traceId: ids.traceId,
+      forward: () => admitAndForward(deps, stream, headers, grpc, method, client, service, settings, choice, target, flat, ids),
+      clientGone: () => stream.destroyed,
+      answer: (status, message) => sendH2Error(stream, grpc, 'fault-injected', message, status),
+      reset: () => stream.close(constants.NGHTTP2_CANCEL),
     });
   }
 }

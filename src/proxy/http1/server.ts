@@ -16,8 +16,8 @@ import { sniffH2c } from '../h2/sniff.js';
 import { chooseRoute, targetOf } from '../router.js';
 import { handleUpgrade } from './websocket.js';
 import { offersWebSocket, serveWithoutUpgrade } from './upgrade.js';
-import { kindOf, type Fault } from '../../config/faults.js';
-import type { ServiceDirectory, ServiceGate } from '../attempt/forward-service.js';
+import { applyFault, pickFault } from '../fault-injection.js';
+import type { ServiceDirectory } from '../attempt/forward-service.js';
 import type { ProxyServerDeps } from '../server-deps.js';
 
 export interface ProxyServerOptions {
@@ -83,12 +83,18 @@ function handleRequest(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
     return;
   }
   const choice = settings.routes.length === 0 ? undefined : chooseRoute(settings.routes, target.matchPath, (n) => headerValue(req, n), deps.random);
-  const faults = deps.faults?.();
-  const fault = faults === undefined || faults.size === 0 ? undefined : faults.pick(service.name, target.matchPath, Date.now(), deps.random, deps.ownService);
+  const fault = pickFault(deps, service.name, target.matchPath);
   // Positional arguments: the common path (no fault) allocates nothing extra.
   if (fault === undefined) admitAndForward(deps, req, res, service, settings, choice, target, headers, ids);
-  else if ('delayMs' in fault.action) setTimeout(() => { if (!res.destroyed) admitAndForward(deps, req, res, service, settings, choice, target, headers, ids); }, fault.action.delayMs);
-  else injectFault(deps, req, res, service, fault, target, ids);
+  else {
+    applyFault(deps, service, fault, {
+      method: req.method ?? '', authority: target.authority, path: target.path, requestId: ids.requestId, traceId: ids.traceId,
+      forward: () => admitAndForward(deps, req, res, service, settings, choice, target, headers, ids),
+      clientGone: () => res.destroyed,
+      answer: (status, message) => sendMeshError(res, 'fault-injected', message, status),
+      reset: () => req.socket.destroy(),
+    });
+  }
 }
 
 function admitAndForward(
@@ -112,23 +118,6 @@ function admitAndForward(
   const access = deps.accessLog === undefined ? undefined : { log: deps.accessLog, authority: target.authority, requestId: ids.requestId, traceId: ids.traceId };
   const span = tracer === undefined || !ids.sampled ? undefined : tracer.startSpan(SpanKind.client, ids, service.name, req.method!, target.path, '1.1', false, ids.requestId);
   new Exchange(req, res, service, deps.pools, settings, choice?.rule, choice?.subset, hashKey, target.path, headers, hasBody, access, span).start();
-}
-
-/**
- * Answers with an injected abort or reset: before any endpoint is picked, so it never reaches outlier detection,
- * the retry budget or a retry; counted as the fault_injected fate and logged with error "fault-injected".
- */
-function injectFault(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, service: ServiceGate, fault: Fault,
-  target: { authority: string; path: string }, ids: { requestId: string; traceId: string }): void {
-  const status = 'abort' in fault.action ? fault.action.abort : 0;
-  service.refused('fault-injected', status);
-  let sent = 0;
-  if (status === 0) req.socket.destroy();
-  else sent = sendMeshError(res, 'fault-injected', `fault ${fault.id} injected (${kindOf(fault)} ${status}, ${fault.percent}% of requests until ${new Date(fault.expiresAt).toISOString()})`, status);
-  deps.accessLog?.record({
-    method: req.method ?? '', authority: target.authority, path: target.path, status, error: 'fault-injected', durationMs: 0, upstream: null,
-    bytesIn: 0, bytesOut: sent, requestId: ids.requestId, traceId: ids.traceId,
-  });
 }
 
 /**

@@ -26,6 +26,8 @@ test('the admin worker adds its peers\' counters, windows and percentiles', asyn
   const two = worker(clock, 300, 100, ['a', 'b']);
   one.service('orders').underscoreHeadersDropped(1);
   two.service('orders').underscoreHeadersDropped(2);
+  one.service('orders').faultDelayed();
+  two.service('orders').faultDelayed(); two.service('orders').faultDelayed();
   one.setPeerState(JSON.parse(JSON.stringify(two.exportState(2))));
   const f = new StatsFrameBuilder(one).frame().services[0]!;
   assert.equal(f.requests, 400);
@@ -40,6 +42,7 @@ test('the admin worker adds its peers\' counters, windows and percentiles', asyn
   assert.match(text, /^mesh_request_fates_total\{service="orders",fate="ok"\} 400$/m);
   assert.match(text, /^mesh_request_duration_seconds_count\{service="orders",endpoint="b"\} 150$/m);
   assert.match(text, /^mesh_request_headers_dropped_total\{service="orders",reason="underscore"\} 3$/m);
+  assert.match(text, /^mesh_fault_delays_injected_total\{service="orders"\} 3$/m);
   const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   assert.equal(lint.status, 0, lint.stdout + lint.stderr);
 
