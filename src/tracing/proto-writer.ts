@@ -29,6 +29,18 @@ export class ProtoWriter {
     this.pos += bytes.length;
   }
 
+  /** The same for a small block (one memcpy: TypedArray.set, no Buffer method call). */
+  bytes(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** What was written from `start` on: a view of the writer's buffer, valid until the next write. */
+  view(start: number): Uint8Array {
+    return this.buf.subarray(start, this.pos);
+  }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
