@@ -30,9 +30,58 @@ export function encodeExportRequest(spans: readonly Span[], resource: OtlpResour
  */
 export function wrapEncodedSpans(encodedSpans: Buffer, resource: OtlpResource, w = new ProtoWriter()): Buffer {
   w.reset();
-  const ss = beginScopeSpans(w, resource);
+  w.bytes(new RequestHead(resource).forSpans(encodedSpans.length));
   w.raw(encodedSpans);
-  return endScopeSpans(w, ss);
+  return w.finish();
+}
+
+/**
+ * What comes before the spans in an export request: ResourceSpans and ScopeSpans headers (their lengths follow
+ * from the spans' length) and the resource and scope, which never change and are encoded once. The exporter
+ * writes it in front of a batch it encoded behind a gap of `maxLength` bytes, so a batch is sent from the
+ * buffer it was encoded in, with no copy.
+ */
+export class RequestHead {
+  private readonly resource: Uint8Array;
+  private readonly scope: Uint8Array;
+  private readonly w = new ProtoWriter(256);
+  /** The longest head: both lengths as 5-byte varints (a request is under 4 GiB). */
+  readonly maxLength: number;
+
+  constructor(r: OtlpResource) {
+    const w = new ProtoWriter(256);
+    const res = w.begin(1); // ResourceSpans.resource
+    for (const a of r.attributes) keyValue(w, 1, a[0], a[1]);
+    w.end(res);
+    this.resource = new Uint8Array(w.view(0));
+    w.reset();
+    const scope = w.begin(1); // ScopeSpans.scope
+    w.string(1, r.scopeName);
+    w.string(2, r.scopeVersion);
+    w.end(scope);
+    this.scope = new Uint8Array(w.view(0));
+    this.maxLength = 2 * (1 + 5) + this.resource.length + this.scope.length;
+  }
+
+  /** The head for `spansLength` bytes of encoded spans (a view, valid until the next call). */
+  forSpans(spansLength: number): Uint8Array {
+    const w = this.w;
+    const scopeSpansLength = this.scope.length + spansLength;
+    w.reset();
+    w.tag(1, 2); // ExportTraceServiceRequest.resource_spans
+    w.varint(this.resource.length + 1 + varintLength(scopeSpansLength) + scopeSpansLength);
+    w.bytes(this.resource);
+    w.tag(2, 2); // ResourceSpans.scope_spans
+    w.varint(scopeSpansLength);
+    w.bytes(this.scope);
+    return w.view(0);
+  }
+}
+
+function varintLength(v: number): number {
+  let n = 1;
+  for (; v >= 128; v = Math.floor(v / 128)) n++;
+  return n;
 }
 
 function beginScopeSpans(w: ProtoWriter, resource: OtlpResource): [number, number] {

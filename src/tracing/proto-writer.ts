@@ -17,7 +17,17 @@ export class ProtoWriter {
     return Buffer.from(this.buf.subarray(0, this.pos));
   }
 
-  reset(): void { this.pos = 0; }
+  /** Empties the writer; `gap` bytes are left free at the front for prepend(). */
+  reset(gap = 0): void { this.pos = gap; }
+
+  /**
+   * Writes `head` just before `at` (into the gap left by reset) and returns head and everything after it as a
+   * view of the writer's buffer, without a copy: valid until the writer is reset.
+   */
+  prepend(head: Uint8Array, at: number): Buffer {
+    this.buf.set(head, at - head.length);
+    return this.buf.subarray(at - head.length, this.pos);
+  }
 
   /** How many bytes are written. */
   get length(): number { return this.pos; }
