@@ -39,8 +39,8 @@ const TASKSET = has('taskset') && cpus().length >= 2;
 const LOAD_CPU = '0';
 const PROXY_CPU = String(cpus().length - 1);
 // MESH_BENCH_TRACING_ONLY=1: only the plain one-worker proxy and the same proxy tracing 100% of requests to a
-// sink, saturated runs only (no paced runs, no HTTP/2 or metrics sections), so many short interleaved rounds
-// fit in a few minutes; MESH_BENCH_BIN adds the same pair from another build (an A/B of a tracing change).
+// sink, loaded at the same time in each round (saturated runs only: no paced runs, no HTTP/2 or metrics
+// sections); MESH_BENCH_BIN adds the same pair from another build (an A/B of a tracing change).
 const TRACING_ONLY = process.env.MESH_BENCH_TRACING_ONLY === '1';
 // MESH_BENCH_PROFILE_DIR=dir: every mesh proxy writes a CPU profile there when it stops (cpu-profile-preload.ts).
 const PROFILE_DIR = process.env.MESH_BENCH_PROFILE_DIR;
@@ -191,14 +191,19 @@ async function measureAll(targets: Target[]): Promise<Measured> {
     // Every other round runs the targets in reverse, so no target always follows the same neighbour.
     const order = [...targets.entries()];
     if (round % 2 === 0) order.reverse();
-    for (const [i, t] of order) {
+    const measure = async ([i, t]: [number, Target]): Promise<void> => {
       const cpuBefore = cpuMicros(t.pids());
       const sat = await saturate(t.url, t.host, sampler(i));
       runs[i]!.sat.push(sat);
       const cpu = t.pids().length > 0 && sat.rps > 0 ? (cpuMicros(t.pids()) - cpuBefore) / (sat.rps * SECONDS) : null;
       if (cpu !== null) runs[i]!.cpu.push(cpu);
       figures.set(t.name, { rps: sat.rps, p99: sat.p99, cpuUs: cpu, pacedP99: NaN });
-    }
+    };
+    // Tracing only: the mesh proxies are loaded at the same time (sharing the proxy's core), so whatever else
+    // the machine does in that minute weighs on each alike; one after the other, two identical proxies on this
+    // shared machine came out up to 30% apart in CPU per request.
+    if (TRACING_ONLY) await Promise.all(order.filter(([, t]) => t.pids().length > 0).map(measure));
+    for (const entry of order) if (!TRACING_ONLY || entry[1].pids().length === 0) await measure(entry);
     for (const [i, t] of targets.entries()) {
       if (TRACING_ONLY) break;
       const p = await paced(t.url, t.host, sampler(i));
