@@ -5,7 +5,7 @@
 // The proxy only ever calls offer(): it encodes the span into the open batch's buffer (or counts a drop when
 // the queue is full), so the queue holds bytes and no Span outlives its request long enough to reach V8's old
 // generation (see README "Tracing" for the measured cost).
-import { Agent, request } from 'undici';
+import { Agent } from '../core/undici-parts.js';
 import { encodeSpan, RequestHead, type OtlpResource } from './otlp.js';
 import { ProtoWriter } from './proto-writer.js';
 import type { Span } from './span.js';
@@ -57,8 +57,13 @@ export class SpanExporter {
   private closed = false;
   private lastLog = 0;
   private readonly agent: Agent;
+  private readonly origin: string;
+  private readonly path: string;
 
   constructor(private readonly opts: ExporterOptions) {
+    const url = new URL(opts.url);
+    this.origin = url.origin;
+    this.path = `${url.pathname}${url.search}`;
     this.head = new RequestHead(opts.resource);
     this.open = this.newWriter();
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 4_000, connectTimeout: opts.exportTimeoutMs });
@@ -146,8 +151,9 @@ export class SpanExporter {
 
   private async post(body: Buffer): Promise<{ ok: boolean; retryable: boolean; reason: string; retryAfterMs?: number }> {
     try {
-      const res = await request(this.opts.url, {
-        method: 'POST', body, dispatcher: this.agent,
+      // The agent's own request() (undici's parts, not its index: core/undici-parts.ts).
+      const res = await this.agent.request({
+        origin: this.origin, path: this.path, method: 'POST', body,
         headers: { 'content-type': 'application/x-protobuf' },
         headersTimeout: this.opts.exportTimeoutMs, bodyTimeout: this.opts.exportTimeoutMs,
       });
