@@ -236,7 +236,8 @@ async function startMeshProxy(registry: string, workers: number, cpu: string | u
   return { daemon, url: `http://127.0.0.1:${port}/` };
 }
 
-export async function main(): Promise<void> {
+/** Runs the benchmark once (fresh processes) and returns its rounds' figures. */
+export async function main(): Promise<Map<string, RoundFigures>[]> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-bench-proxy-'));
   const stops: Array<() => Promise<void>> = [];
   try {
@@ -295,7 +296,11 @@ export async function main(): Promise<void> {
     if (ng !== undefined) await stopChild(ng);
     for (const d of daemons) await d.stop('SIGTERM'); // the registry (the proxies have stopped already)
     for (const c of children) await stopChild(c);
+    // All stopped: a next run (MESH_BENCH_RUNS) starts its own.
+    daemons.length = 0;
+    children.length = 0;
     printTable(measured);
+    return measured.rounds;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -346,14 +351,39 @@ function printTable({ rows, rounds, primaries }: Measured): void {
 function printTracingRatio(rounds: Map<string, RoundFigures>[], suffix: string): void {
   const per = rounds.map((r) => ({ plain: r.get(`${PLAIN_ROW}${suffix}`)?.cpuUs ?? NaN, traced: r.get(`${TRACED_ROW}${suffix}`)?.cpuUs ?? NaN }));
   const ratios = per.map((p) => p.traced / p.plain);
-  const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
-  console.log(`CPU µs/request${suffix}, tracing off → 100% per round: ${per.map((p, i) => `${f(p.plain)}→${f(p.traced)} (${f(ratios[i]!, 3)})`).join(', ')}`);
-  console.log(`  median: off ${f(median(per.map((p) => p.plain)))}, 100% ${f(median(per.map((p) => p.traced)))}, ratio ${f(median(ratios), 3)} (per-round ratios' median)`);
+  console.log(`CPU µs/request${suffix}, tracing off → 100% per round: ${per.map((p, i) => `${fmt(p.plain)}→${fmt(p.traced)} (${fmt(ratios[i]!, 3)})`).join(', ')}`);
+  const run = tracingRun(rounds, suffix);
+  console.log(`  median: off ${fmt(run.plain)}, 100% ${fmt(run.traced)}, ratio ${fmt(run.ratio, 3)} (per-round ratios' median)`);
+}
+
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+/** One run's tracing figures: the medians of its rounds (CPU µs per request off and on, their per-round ratio). */
+function tracingRun(rounds: Map<string, RoundFigures>[], suffix: string): { plain: number; traced: number; ratio: number } {
+  const per = rounds.map((r) => ({ plain: r.get(`${PLAIN_ROW}${suffix}`)?.cpuUs ?? NaN, traced: r.get(`${TRACED_ROW}${suffix}`)?.cpuUs ?? NaN }));
+  return { plain: median(per.map((p) => p.plain)), traced: median(per.map((p) => p.traced)), ratio: median(per.map((p) => p.traced / p.plain)) };
+}
+
+/**
+ * MESH_BENCH_RUNS=N (tracing only): a process keeps its luck for its whole life on a shared machine (two
+ * proxies of the same code stayed 30% apart over every round of one run), so rounds within a run cannot
+ * average it out; N runs, each with fresh processes, and the median over the runs can.
+ */
+function printTracingRuns(runs: Array<Map<string, RoundFigures>[]>, suffix: string): void {
+  const each = runs.map((r) => tracingRun(r, suffix));
+  console.log(`\nover ${runs.length} runs${suffix}: ratio per run ${each.map((e) => fmt(e.ratio, 3)).join(', ')}`);
+  console.log(`  median of the runs: off ${fmt(median(each.map((e) => e.plain)))}, 100% ${fmt(median(each.map((e) => e.traced)))} µs/request, ratio ${fmt(median(each.map((e) => e.ratio)), 3)}`);
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  await main();
+  const runs = [await main()];
+  const wanted = TRACING_ONLY ? Number(process.env.MESH_BENCH_RUNS ?? 1) : 1;
+  while (runs.length < wanted) runs.push(await main());
+  if (runs.length > 1) {
+    printTracingRuns(runs, '');
+    if (BASELINE_BIN !== undefined) printTracingRuns(runs, BASELINE_SUFFIX);
+  }
   // ── HTTP/2 section (issue 13): h2load through mesh and through nginx on one core, from test/bench/h2.bench.ts.
   if (process.env.BENCH_SKIP_H2 !== '1' && !TRACING_ONLY) {
     console.log('');
