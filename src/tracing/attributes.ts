@@ -43,9 +43,20 @@ export interface AttributeVisitor {
   int(key: string, value: number): void;
 }
 
-export function visitAttributes(span: Span, v: AttributeVisitor): void {
+/** `shapeAttributes`: how the block in the middle is produced (the OTLP encoder copies it when it has it). */
+export function visitAttributes(span: Span, v: AttributeVisitor, shapeAttributes: (span: Span, v: AttributeVisitor) => void = visitShapeAttributes): void {
   v.str('http.request.method', span.method);
   v.str('url.path', pathOnly(span.path));
+  shapeAttributes(span, v);
+  if (span.requestId !== undefined) v.str('mesh.request_id', span.requestId);
+}
+
+/**
+ * The attributes between url.path and mesh.request_id. They depend only on the fields AttributeShape compares,
+ * which repeat from request to request (a service has a few endpoints, most answers are alike), so the OTLP
+ * encoder keeps their bytes per shape (otlp.ts). A field read here must be compared there.
+ */
+export function visitShapeAttributes(span: Span, v: AttributeVisitor): void {
   v.str('network.protocol.name', 'http');
   v.str('network.protocol.version', span.protocol);
   v.str('server.address', span.service);
@@ -70,7 +81,37 @@ export function visitAttributes(span: Span, v: AttributeVisitor): void {
   v.int('mesh.tries', tries); v.int('mesh.retries', Math.max(0, tries - 1)); v.str('mesh.fate', fateOf(span));
   if (span.cause !== undefined) v.str('mesh.error.cause', span.cause);
   if (span.callerId !== undefined) v.str('mesh.caller.spiffe_id', span.callerId);
-  if (span.requestId !== undefined) v.str('mesh.request_id', span.requestId);
+}
+
+/** What visitShapeAttributes reads of a span: two spans alike in all of it have the same shape attributes. */
+export class AttributeShape {
+  private kind = 0;
+  private protocol = '';
+  private service = '';
+  private endpoint: string | undefined = undefined;
+  private peerAddress: string | undefined = undefined;
+  private status = -1;
+  private grpc = false;
+  /** The path, for gRPC only (rpc.service and rpc.method come from it); '' otherwise. */
+  private rpcPath = '';
+  private grpcStatus: string | undefined = undefined;
+  private cause: string | undefined = undefined;
+  private tries = -1;
+  private callerId: string | undefined = undefined;
+
+  matches(span: Span): boolean {
+    return this.kind === span.kind && this.status === span.status && this.tries === span.tryCount && this.endpoint === span.endpoint
+      && this.service === span.service && this.protocol === span.protocol && this.peerAddress === span.peerAddress
+      && this.cause === span.cause && this.callerId === span.callerId && this.grpc === span.grpc
+      && (!span.grpc || (this.rpcPath === span.path && this.grpcStatus === span.grpcStatus));
+  }
+
+  take(span: Span): void {
+    this.kind = span.kind; this.status = span.status; this.tries = span.tryCount; this.endpoint = span.endpoint;
+    this.service = span.service; this.protocol = span.protocol; this.peerAddress = span.peerAddress;
+    this.cause = span.cause; this.callerId = span.callerId; this.grpc = span.grpc;
+    this.rpcPath = span.grpc ? span.path : ''; this.grpcStatus = span.grpc ? span.grpcStatus : undefined;
+  }
 }
 
 export function spanAttributes(span: Span): Attribute[] {

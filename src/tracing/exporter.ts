@@ -5,8 +5,8 @@
 // The proxy only ever calls offer(): it encodes the span into the open batch's buffer (or counts a drop when
 // the queue is full), so the queue holds bytes and no Span outlives its request long enough to reach V8's old
 // generation (see README "Tracing" for the measured cost).
-import { Agent, request } from 'undici';
-import { encodeSpan, wrapEncodedSpans, type OtlpResource } from './otlp.js';
+import { Agent } from '../core/undici-parts.js';
+import { encodeSpan, RequestHead, type OtlpResource } from './otlp.js';
 import { ProtoWriter } from './proto-writer.js';
 import type { Span } from './span.js';
 
@@ -28,28 +28,44 @@ export interface ExporterOptions {
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_BACKOFF_MS = 30_000;
+/** Writers kept for later batches: the one being sent comes back while the next fills. */
+const MAX_SPARE_WRITERS = 2;
 /** Export failures are logged at most this often. */
 const LOG_EVERY_MS = 60_000;
+
+interface Batch { writer: ProtoWriter; count: number }
 
 export class SpanExporter {
   /** Spans dropped: queue full, or their batch failed every try or was refused. */
   dropped = 0;
   exported = 0;
   /** Full batches, encoded, oldest first, waiting to be sent. */
-  private sealed: Array<{ spans: Buffer; count: number }> = [];
-  /** The batch being filled: its spans encoded back to back (ScopeSpans.spans entries). */
-  private readonly open = new ProtoWriter();
+  private sealed: Batch[] = [];
+  /**
+   * The batch being filled: its spans encoded back to back (ScopeSpans.spans entries) behind a gap for the
+   * request's head, so the batch goes out from this buffer as it is (see send()).
+   */
+  private open: ProtoWriter;
   private openCount = 0;
+  /** Writers of batches that were sent, for the next batches: no new buffer (and no copy) per batch. */
+  private readonly spare: ProtoWriter[] = [];
+  private readonly head: RequestHead;
   /** Spans waiting (sealed and open batches). */
   private waiting = 0;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private closed = false;
   private lastLog = 0;
-  private readonly writer = new ProtoWriter();
   private readonly agent: Agent;
+  private readonly origin: string;
+  private readonly path: string;
 
   constructor(private readonly opts: ExporterOptions) {
+    const url = new URL(opts.url);
+    this.origin = url.origin;
+    this.path = `${url.pathname}${url.search}`;
+    this.head = new RequestHead(opts.resource);
+    this.open = this.newWriter();
     this.agent = new Agent({ connections: 2, keepAliveTimeout: 4_000, connectTimeout: opts.exportTimeoutMs });
   }
 
@@ -69,13 +85,19 @@ export class SpanExporter {
   /** Closes the open batch (full, or the delay is over) and queues it to be sent. */
   private seal(): void {
     if (this.openCount === 0) return;
-    this.sealed.push({ spans: this.open.finish(), count: this.openCount });
-    this.open.reset();
+    this.sealed.push({ writer: this.open, count: this.openCount });
+    this.open = this.newWriter();
     this.openCount = 0;
   }
 
+  private newWriter(): ProtoWriter {
+    const w = this.spare.pop() ?? new ProtoWriter();
+    w.reset(this.head.maxLength);
+    return w;
+  }
+
   /** The oldest batch waiting, full or not; undefined when nothing waits. */
-  private takeBatch(): { spans: Buffer; count: number } | undefined {
+  private takeBatch(): Batch | undefined {
     if (this.sealed.length === 0) this.seal();
     const batch = this.sealed.shift();
     if (batch !== undefined) this.waiting -= batch.count;
@@ -95,7 +117,7 @@ export class SpanExporter {
     try {
       do {
         const batch = this.takeBatch();
-        if (batch !== undefined) await this.send(batch.spans, batch.count);
+        if (batch !== undefined) await this.send(batch);
       } while (this.sealed.length > 0 || (force && this.openCount > 0));
     } finally {
       this.busy = false;
@@ -103,26 +125,35 @@ export class SpanExporter {
     if (this.waiting > 0 && !this.closed) this.schedule(this.opts.batchDelayMs);
   }
 
-  private async send(spans: Buffer, count: number): Promise<void> {
-    const body = wrapEncodedSpans(spans, this.opts.resource, this.writer);
-    let backoff = this.opts.initialBackoffMs;
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.post(body);
-      if (outcome.ok) { this.exported += count; return; }
-      if (!outcome.retryable || attempt >= this.opts.maxAttempts || this.closed) {
-        this.dropped += count;
-        this.logFailure(`${outcome.reason}; ${count} spans dropped after ${attempt} ${attempt === 1 ? 'try' : 'tries'}`);
-        return;
+  /** Sends one batch (with retries); its writer is kept for a later batch once the body is no longer needed. */
+  private async send({ writer, count }: Batch): Promise<void> {
+    // The body is a view of the batch's own buffer, which is not reused before the last try is over. (A
+    // collector that answers before reading the whole body has answered: what is still being sent is ignored.)
+    const gap = this.head.maxLength;
+    const body = writer.prepend(this.head.forSpans(writer.length - gap), gap);
+    try {
+      let backoff = this.opts.initialBackoffMs;
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await this.post(body);
+        if (outcome.ok) { this.exported += count; return; }
+        if (!outcome.retryable || attempt >= this.opts.maxAttempts || this.closed) {
+          this.dropped += count;
+          this.logFailure(`${outcome.reason}; ${count} spans dropped after ${attempt} ${attempt === 1 ? 'try' : 'tries'}`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(outcome.retryAfterMs ?? backoff, MAX_BACKOFF_MS)).unref());
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
-      await new Promise((r) => setTimeout(r, Math.min(outcome.retryAfterMs ?? backoff, MAX_BACKOFF_MS)).unref());
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    } finally {
+      if (this.spare.length < MAX_SPARE_WRITERS) this.spare.push(writer);
     }
   }
 
   private async post(body: Buffer): Promise<{ ok: boolean; retryable: boolean; reason: string; retryAfterMs?: number }> {
     try {
-      const res = await request(this.opts.url, {
-        method: 'POST', body, dispatcher: this.agent,
+      // The agent's own request() (undici's parts, not its index: core/undici-parts.ts).
+      const res = await this.agent.request({
+        origin: this.origin, path: this.path, method: 'POST', body,
         headers: { 'content-type': 'application/x-protobuf' },
         headersTimeout: this.opts.exportTimeoutMs, bodyTimeout: this.opts.exportTimeoutMs,
       });

@@ -1,7 +1,7 @@
 // Spans → an OTLP/HTTP protobuf body: opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest,
 // field numbers from opentelemetry-proto (trace/v1/trace.proto, common/v1/common.proto). Encoded by hand
 // with ProtoWriter rather than through the OpenTelemetry SDK: see README "Tracing" for the measured cost.
-import { isError, spanName, StatusCode, visitAttributes, type Attribute, type AttributeValue, type AttributeVisitor } from './attributes.js';
+import { AttributeShape, isError, spanName, StatusCode, visitAttributes, visitShapeAttributes, type Attribute, type AttributeValue, type AttributeVisitor } from './attributes.js';
 import { ProtoWriter } from './proto-writer.js';
 import type { Span } from './span.js';
 
@@ -30,9 +30,58 @@ export function encodeExportRequest(spans: readonly Span[], resource: OtlpResour
  */
 export function wrapEncodedSpans(encodedSpans: Buffer, resource: OtlpResource, w = new ProtoWriter()): Buffer {
   w.reset();
-  const ss = beginScopeSpans(w, resource);
+  w.bytes(new RequestHead(resource).forSpans(encodedSpans.length));
   w.raw(encodedSpans);
-  return endScopeSpans(w, ss);
+  return w.finish();
+}
+
+/**
+ * What comes before the spans in an export request: ResourceSpans and ScopeSpans headers (their lengths follow
+ * from the spans' length) and the resource and scope, which never change and are encoded once. The exporter
+ * writes it in front of a batch it encoded behind a gap of `maxLength` bytes, so a batch is sent from the
+ * buffer it was encoded in, with no copy.
+ */
+export class RequestHead {
+  private readonly resource: Uint8Array;
+  private readonly scope: Uint8Array;
+  private readonly w = new ProtoWriter(256);
+  /** The longest head: both lengths as 5-byte varints (a request is under 4 GiB). */
+  readonly maxLength: number;
+
+  constructor(r: OtlpResource) {
+    const w = new ProtoWriter(256);
+    const res = w.begin(1); // ResourceSpans.resource
+    for (const a of r.attributes) keyValue(w, 1, a[0], a[1]);
+    w.end(res);
+    this.resource = new Uint8Array(w.view(0));
+    w.reset();
+    const scope = w.begin(1); // ScopeSpans.scope
+    w.string(1, r.scopeName);
+    w.string(2, r.scopeVersion);
+    w.end(scope);
+    this.scope = new Uint8Array(w.view(0));
+    this.maxLength = 2 * (1 + 5) + this.resource.length + this.scope.length;
+  }
+
+  /** The head for `spansLength` bytes of encoded spans (a view, valid until the next call). */
+  forSpans(spansLength: number): Uint8Array {
+    const w = this.w;
+    const scopeSpansLength = this.scope.length + spansLength;
+    w.reset();
+    w.tag(1, 2); // ExportTraceServiceRequest.resource_spans
+    w.varint(this.resource.length + 1 + varintLength(scopeSpansLength) + scopeSpansLength);
+    w.bytes(this.resource);
+    w.tag(2, 2); // ResourceSpans.scope_spans
+    w.varint(scopeSpansLength);
+    w.bytes(this.scope);
+    return w.view(0);
+  }
+}
+
+function varintLength(v: number): number {
+  let n = 1;
+  for (; v >= 128; v = Math.floor(v / 128)) n++;
+  return n;
 }
 
 function beginScopeSpans(w: ProtoWriter, resource: OtlpResource): [number, number] {
@@ -82,6 +131,35 @@ function keyField(key: string): Uint8Array | undefined {
 }
 const attributeWriter = new AttributeWriter();
 
+/**
+ * The encoded shape attributes (attributes.ts, visitShapeAttributes) of the last span per endpoint: the next
+ * span of the same shape copies them in one memcpy instead of writing ~15 KeyValues byte by byte, which was
+ * most of a span's encoding. Bounded; cleared when full (endpoints come and go).
+ */
+interface ShapeBytes { shape: AttributeShape; bytes: Uint8Array }
+const shapes = new Map<string, ShapeBytes>();
+const MAX_SHAPES = 256;
+/** A block longer than this (long service names, caller ids) is written every time rather than kept. */
+const MAX_SHAPE_BYTES = 1024;
+
+function shapeAttributes(span: Span): void {
+  const w = attributeWriter.w!;
+  const key = span.tryEndpoint ?? '';
+  let kept = shapes.get(key);
+  if (kept !== undefined && kept.shape.matches(span)) { w.bytes(kept.bytes); return; }
+  const start = w.length;
+  visitShapeAttributes(span, attributeWriter);
+  const written = w.view(start);
+  if (written.length > MAX_SHAPE_BYTES) return;
+  if (kept === undefined) {
+    if (shapes.size >= MAX_SHAPES) shapes.clear();
+    kept = { shape: new AttributeShape(), bytes: new Uint8Array(written) };
+    shapes.set(key, kept);
+  } else if (kept.bytes.length === written.length) kept.bytes.set(written);
+  else kept.bytes = new Uint8Array(written);
+  kept.shape.take(span);
+}
+
 /** One ScopeSpans.spans entry (field 2), so encoded spans can be concatenated inside a ScopeSpans. */
 export function encodeSpan(w: ProtoWriter, span: Span): void {
   const s = w.begin(2); // ScopeSpans.spans
@@ -93,7 +171,7 @@ export function encodeSpan(w: ProtoWriter, span: Span): void {
   w.epochNanos(7, span.startEpochMs);
   w.epochNanos(8, span.startEpochMs + span.durationMs);
   attributeWriter.w = w;
-  visitAttributes(span, attributeWriter);
+  visitAttributes(span, attributeWriter, shapeAttributes);
   attributeWriter.w = undefined;
   if (span.events !== undefined) {
     for (const e of span.events) {

@@ -17,7 +17,17 @@ export class ProtoWriter {
     return Buffer.from(this.buf.subarray(0, this.pos));
   }
 
-  reset(): void { this.pos = 0; }
+  /** Empties the writer; `gap` bytes are left free at the front for prepend(). */
+  reset(gap = 0): void { this.pos = gap; }
+
+  /**
+   * Writes `head` just before `at` (into the gap left by reset) and returns head and everything after it as a
+   * view of the writer's buffer, without a copy: valid until the writer is reset.
+   */
+  prepend(head: Uint8Array, at: number): Buffer {
+    this.buf.set(head, at - head.length);
+    return this.buf.subarray(at - head.length, this.pos);
+  }
 
   /** How many bytes are written. */
   get length(): number { return this.pos; }
@@ -27,6 +37,18 @@ export class ProtoWriter {
     this.ensure(bytes.length);
     bytes.copy(this.buf, this.pos);
     this.pos += bytes.length;
+  }
+
+  /** The same for a small block (one memcpy: TypedArray.set, no Buffer method call). */
+  bytes(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** What was written from `start` on: a view of the writer's buffer, valid until the next write. */
+  view(start: number): Uint8Array {
+    return this.buf.subarray(start, this.pos);
   }
 
   private ensure(n: number): void {

@@ -10,6 +10,9 @@
 // Times are performance.now() values; `startEpochMs` pins them to the wall clock once, at the start.
 
 export const SpanKind = { server: 2, client: 3 } as const;
+
+// Read once: performance.timeOrigin is a getter that does more than return a field.
+const TIME_ORIGIN = performance.timeOrigin;
 export type SpanKind = (typeof SpanKind)[keyof typeof SpanKind];
 
 /**
@@ -45,7 +48,7 @@ export class Span {
   spanId: string;
   parentSpanId: string | undefined;
   t0 = performance.now();
-  startEpochMs = performance.timeOrigin + this.t0;
+  startEpochMs = TIME_ORIGIN + this.t0;
   /** ms from start to end; -1 while open. */
   durationMs = -1;
   status = 0;
@@ -88,10 +91,11 @@ export class Span {
     this.parentSpanId = ids.parentSpanId;
   }
 
-  tryStart(endpoint: string): void {
+  /** `now`: performance.now() when the caller has just read it (the proxy times its tries too). */
+  tryStart(endpoint: string, now = performance.now()): void {
     if (this.tryEndpoint !== undefined) (this.earlierTries ??= []).push(this.currentTry()!);
     this.tryEndpoint = endpoint;
-    this.tryStartMs = performance.now() - this.t0;
+    this.tryStartMs = now - this.t0;
     this.tryConnectedMs = -1;
     this.tryHeadersMs = -1;
     this.tryEndMs = -1;
@@ -103,9 +107,9 @@ export class Span {
     if (this.tryEndpoint !== undefined && this.tryConnectedMs < 0) this.tryConnectedMs = performance.now() - this.t0;
   }
 
-  tryHeaders(status: number): void {
+  tryHeaders(status: number, now = performance.now()): void {
     if (this.tryEndpoint === undefined) return;
-    this.tryHeadersMs = performance.now() - this.t0;
+    this.tryHeadersMs = now - this.t0;
     this.tryStatus = status;
   }
 
@@ -139,9 +143,9 @@ export class Span {
   }
 
   /** Ends the span once (later calls are ignored) and hands it to the sink. */
-  end(status: number, cause: string | undefined): void {
+  end(status: number, cause: string | undefined, now = performance.now()): void {
     if (this.durationMs >= 0) return;
-    this.durationMs = performance.now() - this.t0;
+    this.durationMs = now - this.t0;
     this.status = status;
     this.cause = cause;
     if (this.tryEndpoint !== undefined && this.tryEndMs < 0) {

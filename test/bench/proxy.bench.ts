@@ -38,6 +38,15 @@ const H2LOAD = has('h2load');
 const TASKSET = has('taskset') && cpus().length >= 2;
 const LOAD_CPU = '0';
 const PROXY_CPU = String(cpus().length - 1);
+// MESH_BENCH_TRACING_ONLY=1: only the plain one-worker proxy and the same proxy tracing 100% of requests to a
+// sink, loaded at the same time in each round (saturated runs only: no paced runs, no HTTP/2 or metrics
+// sections); MESH_BENCH_BIN adds the same pair from another build (an A/B of a tracing change).
+const TRACING_ONLY = process.env.MESH_BENCH_TRACING_ONLY === '1';
+// MESH_BENCH_PROFILE_DIR=dir: every mesh proxy writes a CPU profile there when it stops (cpu-profile-preload.ts).
+const PROFILE_DIR = process.env.MESH_BENCH_PROFILE_DIR;
+const profileEnv = (): NodeJS.ProcessEnv => (PROFILE_DIR === undefined ? {}
+  : { NODE_OPTIONS: `--import ${new URL('./cpu-profile-preload.js', import.meta.url).href}`, MESH_BENCH_PROFILE_DIR: PROFILE_DIR });
+const BASELINE_BIN = process.env.MESH_BENCH_BIN;
 
 interface Row { name: string; rps: number; p50: number; p99: number; pacedP50: number; pacedP99: number; rssIdleMiB: number | null; rssPeakMiB: number | null; cpuUs: number | null }
 
@@ -179,15 +188,24 @@ async function measureAll(targets: Target[]): Promise<Measured> {
   const rounds: Map<string, RoundFigures>[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const figures = new Map<string, RoundFigures>();
-    for (const [i, t] of targets.entries()) {
+    // Every other round runs the targets in reverse, so no target always follows the same neighbour.
+    const order = [...targets.entries()];
+    if (round % 2 === 0) order.reverse();
+    const measure = async ([i, t]: [number, Target]): Promise<void> => {
       const cpuBefore = cpuMicros(t.pids());
       const sat = await saturate(t.url, t.host, sampler(i));
       runs[i]!.sat.push(sat);
       const cpu = t.pids().length > 0 && sat.rps > 0 ? (cpuMicros(t.pids()) - cpuBefore) / (sat.rps * SECONDS) : null;
       if (cpu !== null) runs[i]!.cpu.push(cpu);
       figures.set(t.name, { rps: sat.rps, p99: sat.p99, cpuUs: cpu, pacedP99: NaN });
-    }
+    };
+    // Tracing only: the mesh proxies are loaded at the same time (sharing the proxy's core), so whatever else
+    // the machine does in that minute weighs on each alike; one after the other, two identical proxies on this
+    // shared machine came out up to 30% apart in CPU per request.
+    if (TRACING_ONLY) await Promise.all(order.filter(([, t]) => t.pids().length > 0).map(measure));
+    for (const entry of order) if (!TRACING_ONLY || entry[1].pids().length === 0) await measure(entry);
     for (const [i, t] of targets.entries()) {
+      if (TRACING_ONLY) break;
       const p = await paced(t.url, t.host, sampler(i));
       runs[i]!.paced.push(p);
       figures.get(t.name)!.pacedP99 = p.p99;
@@ -207,18 +225,19 @@ async function measureAll(targets: Target[]): Promise<Measured> {
   return { rows, rounds, primaries };
 }
 
-async function startMeshProxy(registry: string, workers: number, cpu: string | undefined, extra: string[] = []): Promise<{ daemon: Daemon; url: string }> {
+async function startMeshProxy(registry: string, workers: number, cpu: string | undefined, extra: string[] = [], bin?: string): Promise<{ daemon: Daemon; url: string }> {
   const port = await freePort();
   const admin = await freePort();
   const args = ['proxy', 'start', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin}`, '--registry', registry, '--workers', String(workers), ...extra];
-  const daemon = startMesh(args);
+  const daemon = startMesh(args, { env: profileEnv(), ...(bin === undefined ? {} : { bin }) });
   daemons.push(daemon);
   if (TASKSET && cpu !== undefined) spawnSync('taskset', ['-a', '-p', '-c', cpu, String(daemon.child.pid)]);
   await daemon.waitFor(/mesh proxy: listening on/, 20_000);
   return { daemon, url: `http://127.0.0.1:${port}/` };
 }
 
-export async function main(): Promise<void> {
+/** Runs the benchmark once (fresh processes) and returns its rounds' figures. */
+export async function main(): Promise<Map<string, RoundFigures>[]> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-bench-proxy-'));
   const stops: Array<() => Promise<void>> = [];
   try {
@@ -236,47 +255,61 @@ export async function main(): Promise<void> {
 
     // Every target runs for the whole benchmark (idle while another is measured), so rounds can interleave.
     const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${bePort}/`, host: undefined, pids: () => [] }];
-    const one = await startMeshProxy(registry, 1, PROXY_CPU);
-    targets.push({ name: 'mesh --workers 1', url: one.url, host: 'bench', pids: () => [one.daemon.child.pid!] });
+    const proxies: Daemon[] = [];
+    const meshTarget = async (name: string, workers: number, extra: string[] = [], bin?: string): Promise<void> => {
+      const p = await startMeshProxy(registry, workers, workers === 1 ? PROXY_CPU : undefined, extra, bin);
+      proxies.push(p.daemon);
+      targets.push(workers === 1
+        ? { name, url: p.url, host: 'bench', pids: () => [p.daemon.child.pid!] }
+        : { name, url: p.url, host: 'bench', pids: () => childPids(p.daemon.child.pid!), primary: () => p.daemon.child.pid! });
+    };
     // Tracing cost: the same one-worker proxy exporting every span (100%) or 1% of them to a collector that
     // accepts and discards (a node:http sink on the load generator's CPU).
     const sinkPort = await freePort();
     await startNodeSink(sinkPort);
     const traceArgs = (ratio: string) => ['--trace-endpoint', `http://127.0.0.1:${sinkPort}`, '--trace-sample', ratio];
-    const traced = await startMeshProxy(registry, 1, PROXY_CPU, traceArgs('1'));
-    targets.push({ name: 'mesh, tracing 100%', url: traced.url, host: 'bench', pids: () => [traced.daemon.child.pid!] });
-    const traced1 = await startMeshProxy(registry, 1, PROXY_CPU, traceArgs('0.01'));
-    targets.push({ name: 'mesh, tracing 1%', url: traced1.url, host: 'bench', pids: () => [traced1.daemon.child.pid!] });
-    const two = await startMeshProxy(registry, 2, undefined);
-    targets.push({ name: 'mesh --workers 2', url: two.url, host: 'bench', pids: () => childPids(two.daemon.child.pid!), primary: () => two.daemon.child.pid! });
-    // ── Floor row (issue 13): a bare node:http + undici proxy, the least any Node proxy costs, on the proxy's
-    //    CPU in the same rounds. test/bench/bare-proxy.ts provides startBareProxy().
-    const bare = await startBareProxy({ backend: `127.0.0.1:${bePort}`, cpu: TASKSET ? PROXY_CPU : undefined, pinned });
-    stops.push(() => bare.stop());
-    targets.push(bare);
+    await meshTarget(PLAIN_ROW, 1);
+    await meshTarget(TRACED_ROW, 1, traceArgs('1'));
+    if (BASELINE_BIN !== undefined) {
+      await meshTarget(`${PLAIN_ROW}${BASELINE_SUFFIX}`, 1, [], BASELINE_BIN);
+      await meshTarget(`${TRACED_ROW}${BASELINE_SUFFIX}`, 1, traceArgs('1'), BASELINE_BIN);
+    }
     let ng: ChildProcess | undefined;
-    if (NGINX) {
-      const ngPort = await freePort();
-      ng = await startNginx(nginxConf(dir, 'proxy', `  upstream be { server 127.0.0.1:${bePort}; keepalive 128; }\n  server { listen 127.0.0.1:${ngPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), PROXY_CPU);
-      // nginx's master only starts and watches its worker: the worker does the proxying.
-      targets.push({ name: NGINX_ROW, url: `http://127.0.0.1:${ngPort}/`, host: undefined, pids: () => childPids(ng!.pid!) });
+    if (!TRACING_ONLY) {
+      await meshTarget('mesh, tracing 1%', 1, traceArgs('0.01'));
+      await meshTarget('mesh --workers 2', 2);
+      // ── Floor row (issue 13): a bare node:http + undici proxy, the least any Node proxy costs, on the proxy's
+      //    CPU in the same rounds. test/bench/bare-proxy.ts provides startBareProxy().
+      const bare = await startBareProxy({ backend: `127.0.0.1:${bePort}`, cpu: TASKSET ? PROXY_CPU : undefined, pinned });
+      stops.push(() => bare.stop());
+      targets.push(bare);
+      if (NGINX) {
+        const ngPort = await freePort();
+        ng = await startNginx(nginxConf(dir, 'proxy', `  upstream be { server 127.0.0.1:${bePort}; keepalive 128; }\n  server { listen 127.0.0.1:${ngPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } }`), PROXY_CPU);
+        // nginx's master only starts and watches its worker: the worker does the proxying.
+        targets.push({ name: NGINX_ROW, url: `http://127.0.0.1:${ngPort}/`, host: undefined, pids: () => childPids(ng!.pid!) });
+      }
     }
     const measured = await measureAll(targets);
-    await one.daemon.stop('SIGTERM');
-    await traced.daemon.stop('SIGTERM');
-    await traced1.daemon.stop('SIGTERM');
-    await two.daemon.stop('SIGTERM');
+    for (const d of proxies) await d.stop('SIGTERM');
     for (const stop of stops) await stop();
     if (ng !== undefined) await stopChild(ng);
     for (const d of daemons) await d.stop('SIGTERM'); // the registry (the proxies have stopped already)
     for (const c of children) await stopChild(c);
+    // All stopped: a next run (MESH_BENCH_RUNS) starts its own.
+    daemons.length = 0;
+    children.length = 0;
     printTable(measured);
+    return measured.rounds;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const NGINX_ROW = 'nginx (reverse proxy)';
+const PLAIN_ROW = 'mesh --workers 1';
+const TRACED_ROW = 'mesh, tracing 100%';
+const BASELINE_SUFFIX = ' (base)';
 
 function printTable({ rows, rounds, primaries }: Measured): void {
   const direct = rows.find((r) => r.name === 'direct')!;
@@ -301,22 +334,62 @@ function printTable({ rows, rounds, primaries }: Measured): void {
     const cpu = r.cpuUs !== null && plain.cpuUs !== null ? `, CPU per request +${f((r.cpuUs / plain.cpuUs - 1) * 100, 1)}%` : '';
     return `req/s ${f((r.rps / plain.rps - 1) * 100, 1)}%${cpu}`;
   };
-  console.log(`\ntracing against mesh --workers 1 — 100% sampling: ${cost('mesh, tracing 100%')}; 1% sampling: ${cost('mesh, tracing 1%')} (targets: ≤ 10% and ≤ 2% of throughput)`);
+  console.log(`\ntracing against mesh --workers 1 — 100% sampling: ${cost(TRACED_ROW)}; 1% sampling: ${cost('mesh, tracing 1%')} (targets: ≤ 10% and ≤ 2% of throughput)`);
+  printTracingRatio(rounds, '');
+  if (BASELINE_BIN !== undefined) printTracingRatio(rounds, BASELINE_SUFFIX);
+  if (TRACING_ONLY) return;
   printTargets({
     rows: rows.filter((r) => r.name.startsWith('mesh')).map((r) => ({ name: r.name, rssIdleMiB: r.rssIdleMiB, rssPeakMiB: r.rssPeakMiB })),
     rounds, direct: 'direct', nginx: nginx === undefined ? undefined : NGINX_ROW, out: (line) => console.log(line),
   });
 }
 
+/**
+ * CPU per request with tracing at 100% over without, taken within each round (both proxies ran in the same
+ * minute of a shared machine) and then the median: the figure a tracing change is judged by.
+ */
+function printTracingRatio(rounds: Map<string, RoundFigures>[], suffix: string): void {
+  const per = rounds.map((r) => ({ plain: r.get(`${PLAIN_ROW}${suffix}`)?.cpuUs ?? NaN, traced: r.get(`${TRACED_ROW}${suffix}`)?.cpuUs ?? NaN }));
+  const ratios = per.map((p) => p.traced / p.plain);
+  console.log(`CPU µs/request${suffix}, tracing off → 100% per round: ${per.map((p, i) => `${fmt(p.plain)}→${fmt(p.traced)} (${fmt(ratios[i]!, 3)})`).join(', ')}`);
+  const run = tracingRun(rounds, suffix);
+  console.log(`  median: off ${fmt(run.plain)}, 100% ${fmt(run.traced)}, ratio ${fmt(run.ratio, 3)} (per-round ratios' median)`);
+}
+
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+
+/** One run's tracing figures: the medians of its rounds (CPU µs per request off and on, their per-round ratio). */
+function tracingRun(rounds: Map<string, RoundFigures>[], suffix: string): { plain: number; traced: number; ratio: number } {
+  const per = rounds.map((r) => ({ plain: r.get(`${PLAIN_ROW}${suffix}`)?.cpuUs ?? NaN, traced: r.get(`${TRACED_ROW}${suffix}`)?.cpuUs ?? NaN }));
+  return { plain: median(per.map((p) => p.plain)), traced: median(per.map((p) => p.traced)), ratio: median(per.map((p) => p.traced / p.plain)) };
+}
+
+/**
+ * MESH_BENCH_RUNS=N (tracing only): a process keeps its luck for its whole life on a shared machine (two
+ * proxies of the same code stayed 30% apart over every round of one run), so rounds within a run cannot
+ * average it out; N runs, each with fresh processes, and the median over the runs can.
+ */
+function printTracingRuns(runs: Array<Map<string, RoundFigures>[]>, suffix: string): void {
+  const each = runs.map((r) => tracingRun(r, suffix));
+  console.log(`\nover ${runs.length} runs${suffix}: ratio per run ${each.map((e) => fmt(e.ratio, 3)).join(', ')}`);
+  console.log(`  median of the runs: off ${fmt(median(each.map((e) => e.plain)))}, 100% ${fmt(median(each.map((e) => e.traced)))} µs/request, ratio ${fmt(median(each.map((e) => e.ratio)), 3)}`);
+}
+
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
-  await main();
+  const runs = [await main()];
+  const wanted = TRACING_ONLY ? Number(process.env.MESH_BENCH_RUNS ?? 1) : 1;
+  while (runs.length < wanted) runs.push(await main());
+  if (runs.length > 1) {
+    printTracingRuns(runs, '');
+    if (BASELINE_BIN !== undefined) printTracingRuns(runs, BASELINE_SUFFIX);
+  }
   // ── HTTP/2 section (issue 13): h2load through mesh and through nginx on one core, from test/bench/h2.bench.ts.
-  if (process.env.BENCH_SKIP_H2 !== '1') {
+  if (process.env.BENCH_SKIP_H2 !== '1' && !TRACING_ONLY) {
     console.log('');
     await runH2Bench();
   }
-  if (process.env.BENCH_SKIP_METRICS_COST !== '1') {
+  if (process.env.BENCH_SKIP_METRICS_COST !== '1' && !TRACING_ONLY) {
     try {
       const { runMetricsCostBench } = await import('./metrics-cost.js');
       console.log('');

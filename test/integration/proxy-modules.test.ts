@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { MODULE_TRACER, readModuleTrace, type LoadedModules } from '../helpers/loaded-modules.js';
 import { freePort, startMesh, tempDir } from '../helpers/mesh.js';
 import { get, register, startBackend, viaProxy } from '../helpers/proxy.js';
+import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { startRegistry } from '../helpers/registry.js';
 
 type After = Parameters<typeof startBackend>[0];
@@ -90,4 +91,16 @@ test('mesh proxy start --workers 2: the primary loads none of the proxy, the wor
     assert.equal(w.packages.has('commander'), false, `worker ${pid} loads no commander`);
     assert.deepEqual(unwanted(w, false), [], `worker ${pid} loads nothing it does not need`);
   }
+});
+
+test('mesh proxy start --trace-endpoint exports its spans without loading undici\'s package index', async (t) => {
+  const rx = await startOtlpReceiver(t);
+  const proxy = await tracedProxy(t, ['--trace-endpoint', rx.url, '--trace-batch-delay', '20ms']);
+  assert.equal((await viaProxy(proxy.port, 'web', '/traced')).status, 200);
+  await rx.waitForSpans((spans) => spans.some((s) => s.attributes['url.path'] === '/traced'));
+  assert.equal((await proxy.daemon.stop('SIGTERM')).code, 0);
+  const loaded = proxy.lists().get(proxy.daemon.child.pid!)!;
+  assert.ok(loaded.own.has('src/tracing/exporter.js'), 'the tracer saw the proxy load its span exporter');
+  // The index costs every traced proxy ~9 MiB of RSS for the one Agent the exporter posts through.
+  assert.deepEqual(loaded.loaded.filter((l) => FAT_INDEXES.some((re) => re.test(l))), [], 'no package index loaded (core/undici-parts.ts instead)');
 });

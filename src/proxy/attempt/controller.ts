@@ -62,7 +62,8 @@ export abstract class AttemptController {
     /** The request's span when it is traced and sampled (src/tracing); undefined costs one check per hook. */
     protected readonly span: Span | undefined,
   ) {
-    this.startedAt = performance.now();
+    // A traced request's span started a moment ago: its clock reading serves both.
+    this.startedAt = span?.t0 ?? performance.now();
     this.deadline = this.startedAt + settings.timeoutMs;
   }
 
@@ -78,7 +79,7 @@ export abstract class AttemptController {
     this.tries++;
     this.tryOpen = true;
     this.tryStartedAt = performance.now();
-    this.span?.tryStart(picked.address);
+    this.span?.tryStart(picked.address, this.tryStartedAt);
     this.svc.tryStarted(picked);
     this.sendTry(picked, Math.min(this.settings.perTryTimeoutMs, Math.max(1, Math.round(this.deadline - this.tryStartedAt))));
   }
@@ -120,12 +121,13 @@ export abstract class AttemptController {
    * a 503 that is retried elsewhere — the adapter drops this try and calls retryElsewhere() once it is gone.
    */
   protected responseStarted(status: number): boolean {
-    this.span?.tryHeaders(status);
+    const now = performance.now();
+    this.span?.tryHeaders(status, now);
     if (status === 503 && this.canRetry('status-503')) {
-      this.endTry(false, status);
+      this.endTry(false, status, now);
       return false;
     }
-    this.endTry(status < 500, status);
+    this.endTry(status < 500, status, now);
     this.status = status;
     this.responded = true;
     return true;
@@ -210,9 +212,9 @@ export abstract class AttemptController {
 
   // --- the loop's own bookkeeping ---
 
-  private endTry(ok: boolean, status: number): void {
+  private endTry(ok: boolean, status: number, now = performance.now()): void {
     this.tryOpen = false;
-    this.svc.tryEnded(this.ep!, ok, performance.now() - this.tryStartedAt, status);
+    this.svc.tryEnded(this.ep!, ok, now - this.tryStartedAt, status);
   }
 
   /** Retry count, overall deadline, what may be retried, then the retry budget, asked last. */
@@ -236,9 +238,10 @@ export abstract class AttemptController {
 
   private record(status: number, cause: MeshErrorCause | undefined, clientLeft: boolean): void {
     this.released();
-    const durationMs = performance.now() - this.startedAt;
+    const now = performance.now();
+    const durationMs = now - this.startedAt;
     this.svc.requestEnded(status, durationMs, this.tries > 1, cause, this.budgetRefused);
-    this.span?.end(status, clientLeft ? 'client-closed' : cause);
+    this.span?.end(status, clientLeft ? 'client-closed' : cause, now);
     const ep = this.ep;
     if (ep !== undefined && (this.bytesIn !== 0 || this.bytesOut !== 0)) this.svc.bodyBytes?.(ep, this.bytesIn, this.bytesOut);
     const a = this.access;
