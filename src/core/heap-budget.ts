@@ -45,12 +45,11 @@ const CHECK_EVERY_MS = 20;
  * `allowGrowth` is called (once the daemon has started: start-up's module loading allocates in synchronous bursts
  * that could outrun any check), then doubles as V8 does until it reaches its cap, and stops there.
  */
-export function applyHeapBudget(budget: HeapBudget = REGISTRY_HEAP_BUDGET): { allowGrowth: () => void; stop: () => void } {
+export function applyHeapBudget(budget: HeapBudget = REGISTRY_HEAP_BUDGET): { allowGrowth: () => void } {
   setFlagsFromString(`--heap-growing-percent=${budget.oldGrowthPercent}`);
   setFlagsFromString('--semi-space-growth-factor=1');
   const capBytes = 2 * budget.semiSpaceMiB * 1024 * 1024;
   let timer: NodeJS.Timeout | undefined;
-  const stop = () => { clearInterval(timer); timer = undefined; };
   const allowGrowth = () => {
     const now = youngGenerationBytes();
     if (now >= capBytes || timer !== undefined) return;
@@ -61,8 +60,8 @@ export function applyHeapBudget(budget: HeapBudget = REGISTRY_HEAP_BUDGET): { al
     timer = setInterval(() => {
       if (youngGenerationBytes() < capBytes) return;
       setFlagsFromString('--semi-space-growth-factor=1');
-      stop();
+      clearInterval(timer);
     }, CHECK_EVERY_MS).unref();
   };
-  return { allowGrowth, stop };
+  return { allowGrowth };
 }

@@ -8,6 +8,7 @@ import type { Agent } from 'undici';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { DEFAULTS, type HealthCheckSpec, type Instance } from '../../core/types.js';
 import { httpProbe, newProbeAgent, tcpProbe, type ProbeResult } from './health-probes.js';
+import { ByService } from './by-service.js';
 import { hasActiveCheck, sameCheck } from './instance-spec.js';
 import type { RegistryStore, StoreEvent } from '../store/store.js';
 
@@ -44,31 +45,6 @@ interface Tracked {
   removing: boolean;
 }
 
-/**
- * Tracked instances by service, then id. Every instance has an entry and every store event looks one up: a map of
- * maps needs no "service/id" string per entry and per event (with 10,000 instances those strings, a JSON copy of
- * each check and a closure per timer were ~2 MiB of the daemon's heap).
- */
-class TrackedInstances {
-  private readonly byService = new Map<string, Map<string, Tracked>>();
-
-  get(service: string, id: string): Tracked | undefined { return this.byService.get(service)?.get(id); }
-
-  set(t: Tracked): void {
-    let ids = this.byService.get(t.service);
-    if (ids === undefined) this.byService.set(t.service, ids = new Map());
-    ids.set(t.id, t);
-  }
-
-  delete(service: string, id: string): void {
-    const ids = this.byService.get(service);
-    if (ids?.delete(id) && ids.size === 0) this.byService.delete(service);
-  }
-
-  *values(): IterableIterator<Tracked> { for (const ids of this.byService.values()) yield* ids.values(); }
-
-  clear(): void { this.byService.clear(); }
-}
 
 /** Node's timers take at most 2^31-1 ms. */
 const MAX_DELAY = 2 ** 31 - 1;
@@ -83,7 +59,8 @@ export class HealthMonitor {
   private readonly shouldCheck: (service: string) => boolean;
   private readonly expiryFloor: () => number;
   private readonly ttlSlackMs: (inst: Instance) => number;
-  private readonly tracked = new TrackedInstances();
+  /** By service, then id: no "service/id" key string per entry or per event (by-service.ts). */
+  private readonly tracked = new ByService<Tracked>();
   /** Timer callbacks take the entry as an argument: no closure per armed timer. */
   private readonly onDeadline = (t: Tracked): void => { void this.evaluate(t); };
   private readonly pending = new Set<Promise<unknown>>();
@@ -144,7 +121,7 @@ export class HealthMonitor {
     }
     if (!t) {
       t = { service: inst.service, id: inst.id, check: inst.check, probing: false, removing: false };
-      this.tracked.set(t);
+      this.tracked.set(t.service, t);
       if (hasActiveCheck(inst.check)) this.scheduleProbe(t, 0);
     }
     this.armDeadline(t, inst);

@@ -5,6 +5,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { HealthState, Instance, WatchEvent } from '../../core/types.js';
 import { parseHostPort } from '../../core/validate.js';
+import { ByService } from '../catalogue/by-service.js';
 import type { WatchHub } from '../catalogue/watch-hub.js';
 import { addrLabel, tagLabel } from './names.js';
 
@@ -27,7 +28,7 @@ export interface DnsInstance {
 }
 
 export class DnsCatalogue {
-  private readonly services = new Map<string, Map<string, DnsInstance>>();
+  private readonly services = new ByService<DnsInstance>();
   /** Per-service arrays, rebuilt on first use after a change, so a query does not copy a map. */
   private readonly arrays = new Map<string, readonly DnsInstance[]>();
   private index = 0;
@@ -53,9 +54,8 @@ export class DnsCatalogue {
   instances(service: string): readonly DnsInstance[] | undefined {
     let list = this.arrays.get(service);
     if (list !== undefined) return list;
-    const ids = this.services.get(service);
-    if (ids === undefined) return undefined;
-    list = [...ids.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    list = this.services.sorted(service);
+    if (list === undefined) return undefined;
     this.arrays.set(service, list);
     return list;
   }
@@ -74,17 +74,13 @@ export class DnsCatalogue {
     } else if (event.type === 'upsert') {
       this.put(event.instance);
     } else {
-      const ids = this.services.get(event.service);
-      ids?.delete(event.id);
-      if (ids?.size === 0) this.services.delete(event.service);
+      this.services.delete(event.service, event.id);
       this.arrays.delete(event.service);
     }
   }
 
   private put(inst: Instance): void {
-    let ids = this.services.get(inst.service);
-    if (ids === undefined) this.services.set(inst.service, (ids = new Map()));
-    ids.set(inst.id, toDnsInstance(inst));
+    this.services.set(inst.service, toDnsInstance(inst));
     this.arrays.delete(inst.service);
   }
 }

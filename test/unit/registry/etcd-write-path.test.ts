@@ -25,7 +25,7 @@ function fakeEtcd() {
   return { txns, send, release: () => { for (const p of pending.splice(0)) p(); } };
 }
 
-const put = (key: string) => ({ key: Buffer.from(key), value: Buffer.from('{}'), lease: '0' });
+const put = (key: string) => ({ key, value: Buffer.from('{}'), lease: '0' });
 
 test('writes made in one turn of the event loop share one transaction (none goes out alone first)', async () => {
   const etcd = fakeEtcd();

@@ -12,6 +12,7 @@ import { FileTokenStore } from '../../identity/token-store.js';
 import { Journal } from './journal.js';
 import { acquireLock, type DataDirLock } from './lock.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
+import { ByService } from '../../catalogue/by-service.js';
 import { hasActiveCheck, initialHealth, sameSpec, specOf } from '../../catalogue/instance-spec.js';
 import type { RegistryStore, StoreEvent, StoreStatus } from '../store.js';
 
@@ -50,7 +51,7 @@ export class EmbeddedStore implements RegistryStore {
   private readonly log: (line: string) => void;
   private readonly compactAfterBytes: number;
   private compactAfterRecords: number;
-  private readonly services = new Map<string, Map<string, Instance>>();
+  private readonly services = new ByService<Instance>();
   private readonly staged = new Map<string, Staged>();
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   private journal: Journal | undefined;
@@ -138,18 +139,12 @@ export class EmbeddedStore implements RegistryStore {
 
   currentIndex(): number { return this.committedIndex; }
 
-  list(): Instance[] {
-    return [...this.services.keys()].sort().flatMap((s) => this.listService(s));
-  }
+  list(): Instance[] { return this.services.sortedAll(); }
 
-  listService(service: string): Instance[] {
-    const ids = this.services.get(service);
-    if (!ids) return [];
-    return [...ids.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
+  listService(service: string): Instance[] { return this.services.sorted(service) ?? []; }
 
   get(service: string, id: string): Instance | undefined {
-    return this.services.get(service)?.get(id);
+    return this.services.get(service, id);
   }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
@@ -230,11 +225,10 @@ export class EmbeddedStore implements RegistryStore {
   }
 
   private touch(service: string, id: string, now: number): Instance | undefined {
-    const ids = this.services.get(service);
-    const inst = ids?.get(id);
-    if (!ids || !inst) return undefined;
+    const inst = this.services.get(service, id);
+    if (!inst) return undefined;
     const beaten = freeze({ ...inst, lastHeartbeat: now });
-    ids.set(id, beaten);
+    this.services.set(service, beaten);
     return beaten;
   }
 
@@ -277,28 +271,22 @@ export class EmbeddedStore implements RegistryStore {
   private apply(record: JournalRecord): Instance | undefined {
     if (record.op === 'put') return this.applyPut(record.inst);
     if (record.op === 'config') return undefined;
-    const ids = this.services.get(record.service);
-    ids?.delete(record.id);
-    if (ids?.size === 0) this.services.delete(record.service);
+    this.services.delete(record.service, record.id);
     return undefined;
   }
 
   private applyPut(inst: Instance): Instance {
-    let ids = this.services.get(inst.service);
-    if (!ids) this.services.set(inst.service, (ids = new Map()));
-    const prev = ids.get(inst.id);
+    const prev = this.services.get(inst.service, inst.id);
     // A heartbeat that landed while this change was being written is newer than the change's copy of it.
     const stored = prev?.lastHeartbeat !== undefined && (inst.lastHeartbeat ?? 0) < prev.lastHeartbeat && inst.health === 'passing'
       ? freeze({ ...inst, lastHeartbeat: prev.lastHeartbeat })
       : inst;
-    ids.set(inst.id, stored);
+    this.services.set(inst.service, stored);
     return stored;
   }
 
   private count(): number {
-    let n = 0;
-    for (const ids of this.services.values()) n += ids.size;
-    return n;
+    return this.services.count();
   }
 
   private maybeCompact(): void {

@@ -12,9 +12,8 @@
 import type { ITxnRequest, ITxnResponse, IRequestOp } from 'etcd3';
 
 export interface BatchWrite {
-  key: Buffer;
-  /** The key as the caller spelled it (every writer of a key must give the same one, or none: then it is decoded from `key`). */
-  keyText?: string;
+  /** The key (encoded as UTF-8 for etcd once, when the write is queued). */
+  key: string;
   /** Put this value (with this lease, "0" for none); absent: delete the key. */
   value?: Buffer;
   lease?: string;
@@ -33,7 +32,7 @@ export interface BatchResult {
   term: number;
 }
 
-interface Pending { write: BatchWrite; keyText: string; resolve: (r: BatchResult) => void; reject: (err: unknown) => void }
+interface Pending { write: BatchWrite; keyBytes: Buffer; resolve: (r: BatchResult) => void; reject: (err: unknown) => void }
 
 /**
  * etcd's default --max-txn-ops is 128, and etcd 3.4 counts the ops of nested transactions (and their compares)
@@ -61,7 +60,7 @@ export class WriteBatcher {
   /** Queues one write; resolves once etcd has committed the transaction that carried it. */
   write(write: BatchWrite): Promise<BatchResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, keyText: write.keyText ?? write.key.toString('latin1'), resolve, reject });
+      this.queue.push({ write, keyBytes: Buffer.from(write.key), resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -88,7 +87,7 @@ export class WriteBatcher {
       this.inFlight++;
       void this.commit(batch).finally(() => {
         this.inFlight--;
-        for (const p of batch) this.keysInFlight.delete(p.keyText);
+        for (const p of batch) this.keysInFlight.delete(p.write.key);
         this.flush();
       });
     }
@@ -101,13 +100,13 @@ export class WriteBatcher {
     let bytes = 0;
     let ops = 0;
     for (const p of this.queue) {
-      const size = p.write.key.length + (p.write.value?.length ?? 0) + 32;
+      const size = p.keyBytes.length + (p.write.value?.length ?? 0) + 32;
       const cost = opCost(p.write);
-      if (ops + cost > MAX_OPS || (batch.length > 0 && bytes + size > MAX_BYTES) || this.keysInFlight.has(p.keyText)) {
+      if (ops + cost > MAX_OPS || (batch.length > 0 && bytes + size > MAX_BYTES) || this.keysInFlight.has(p.write.key)) {
         rest.push(p);
         continue;
       }
-      this.keysInFlight.add(p.keyText);
+      this.keysInFlight.add(p.write.key);
       batch.push(p);
       bytes += size;
       ops += cost;
@@ -119,7 +118,7 @@ export class WriteBatcher {
   private async commit(batch: Pending[]): Promise<void> {
     let res: ITxnResponse;
     try {
-      res = await this.send({ success: batch.map((p) => nestedOp(p.write)) });
+      res = await this.send({ success: batch.map((p) => nestedOp(p.write, p.keyBytes)) });
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
@@ -136,10 +135,10 @@ export class WriteBatcher {
   }
 }
 
-function nestedOp(w: BatchWrite): IRequestOp {
+function nestedOp(w: BatchWrite, key: Buffer): IRequestOp {
   const op: IRequestOp = w.value === undefined
-    ? { request_delete_range: { key: w.key } }
-    : { request_put: { key: w.key, value: w.value, lease: w.lease ?? '0' } };
+    ? { request_delete_range: { key } }
+    : { request_put: { key, value: w.value, lease: w.lease ?? '0' } };
   if (w.ifModRevision === undefined) return op;
-  return { request_txn: { compare: [{ key: w.key, target: 'Mod', result: 'Equal', mod_revision: w.ifModRevision }], success: [op] } };
+  return { request_txn: { compare: [{ key, target: 'Mod', result: 'Equal', mod_revision: w.ifModRevision }], success: [op] } };
 }

@@ -6,6 +6,7 @@ import {
   cachedInstance, decodeInstance, diffSnapshots, parseKey, type CachedInstance, type KeyValueLike, type StoredInstance,
 } from './keys.js';
 import type { StoreEvent } from '../store.js';
+import { ByService } from '../../catalogue/by-service.js';
 import type { EtcdConfigCache } from '../../config/etcd-config.js';
 
 /** The fields of an etcd watch event this cache reads. */
@@ -24,7 +25,7 @@ export class EtcdCache {
   /** The newest revision whose changes have all been applied: the registry's index. */
   revision = 0;
   private readonly byKey = new Map<string, CachedInstance>();
-  private readonly byService = new Map<string, Map<string, Instance>>();
+  private readonly byService = new ByService<Instance>();
   readonly members = new Set<string>();
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   /** Why this daemon deleted a key, so the remove event carries the caller's reason. */
@@ -46,17 +47,11 @@ export class EtcdCache {
 
   entry(key: string): CachedInstance | undefined { return this.byKey.get(key); }
 
-  get(service: string, id: string): Instance | undefined { return this.byService.get(service)?.get(id); }
+  get(service: string, id: string): Instance | undefined { return this.byService.get(service, id); }
 
-  list(): Instance[] {
-    return [...this.byService.keys()].sort().flatMap((s) => this.listService(s));
-  }
+  list(): Instance[] { return this.byService.sortedAll(); }
 
-  listService(service: string): Instance[] {
-    const ids = this.byService.get(service);
-    if (!ids) return [];
-    return [...ids.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
+  listService(service: string): Instance[] { return this.byService.sorted(service) ?? []; }
 
   subscribe(listener: (event: StoreEvent) => void): () => void {
     this.listeners.add(listener);
@@ -175,16 +170,12 @@ export class EtcdCache {
 
   private put(key: string, cached: CachedInstance): void {
     this.byKey.set(key, cached);
-    let ids = this.byService.get(cached.instance.service);
-    if (!ids) this.byService.set(cached.instance.service, (ids = new Map()));
-    ids.set(cached.instance.id, cached.instance);
+    this.byService.set(cached.instance.service, cached.instance);
   }
 
   private drop(key: string, cached: CachedInstance): void {
     this.byKey.delete(key);
-    const ids = this.byService.get(cached.instance.service);
-    ids?.delete(cached.instance.id);
-    if (ids?.size === 0) this.byService.delete(cached.instance.service);
+    this.byService.delete(cached.instance.service, cached.instance.id);
   }
 
   private emit(event: StoreEvent): void {

@@ -214,7 +214,7 @@ export class EtcdStore implements RegistryStore {
     const own = { value: encodeInstance(stored, changeRevision), stored, changeRevision };
     this.cache.expectOwnWrite(key, own);
     try {
-      return await then(await this.write(what, { key: Buffer.from(key), keyText: key, value: own.value, lease: how.lease, ifModRevision: how.ifModRevision }));
+      return await then(await this.write(what, { key, value: own.value, lease: how.lease, ifModRevision: how.ifModRevision }));
     } finally {
       this.cache.forgetOwnWrite(key, own);
     }
@@ -228,7 +228,7 @@ export class EtcdStore implements RegistryStore {
       if (stillDue && (!was || !stillDue(was.instance))) return false;
       this.cache.noteLocalDelete(key, reason);
       // A guarded remove is a compare-and-swap on what the decision saw; a deregistration deletes whatever is there.
-      const res = await this.write('deregister', { key: Buffer.from(key), keyText: key, ...(stillDue ? { ifModRevision: was!.modRevision } : {}) });
+      const res = await this.write('deregister', { key, ...(stillDue ? { ifModRevision: was!.modRevision } : {}) });
       if (!res.succeeded) { await this.cache.waitFor(res.revision, 2_000); continue; }
       if (res.deleted === 0) return false;
       if (was && was.lease !== '0') this.revokeQuietly(was.lease);
