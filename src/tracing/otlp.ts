@@ -19,9 +19,8 @@ const FLAG_IS_REMOTE = 0x200;
 
 export function encodeExportRequest(spans: readonly Span[], resource: OtlpResource, w = new ProtoWriter()): Buffer {
   w.reset();
-  const ss = beginScopeSpans(w, resource);
   for (const span of spans) encodeSpan(w, span);
-  return endScopeSpans(w, ss);
+  return wrapEncodedSpans(w.finish(), resource);
 }
 
 /**
@@ -82,25 +81,6 @@ function varintLength(v: number): number {
   let n = 1;
   for (; v >= 128; v = Math.floor(v / 128)) n++;
   return n;
-}
-
-function beginScopeSpans(w: ProtoWriter, resource: OtlpResource): [number, number] {
-  const rs = w.begin(1); // ExportTraceServiceRequest.resource_spans
-  const res = w.begin(1); // ResourceSpans.resource
-  for (const a of resource.attributes) keyValue(w, 1, a[0], a[1]);
-  w.end(res);
-  const ss = w.begin(2); // ResourceSpans.scope_spans
-  const scope = w.begin(1); // ScopeSpans.scope
-  w.string(1, resource.scopeName);
-  w.string(2, resource.scopeVersion);
-  w.end(scope);
-  return [rs, ss];
-}
-
-function endScopeSpans(w: ProtoWriter, [rs, ss]: [number, number]): Buffer {
-  w.end(ss);
-  w.end(rs);
-  return w.finish();
 }
 
 /** Writes each attribute as a Span.attributes KeyValue; one instance, pointed at the writer per span. */
